@@ -1,0 +1,44 @@
+# rtpm_library(NAME x SRCS ... DEPS ...): a static library rtpm_x, alias rtpm::x.
+# rtpm_test(NAME x SRCS ... DEPS ...): a GoogleTest binary registered with CTest.
+# rtpm_benchmark(NAME x SRCS ... DEPS ...): a Google Benchmark binary.
+
+set(RTPM_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wno-missing-field-initializers)
+if(RTPM_WERROR)
+  list(APPEND RTPM_WARNINGS -Werror)
+endif()
+if(RTPM_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+function(rtpm_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(rtpm_${A_NAME} STATIC ${A_SRCS})
+  add_library(rtpm::${A_NAME} ALIAS rtpm_${A_NAME})
+  target_include_directories(rtpm_${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_compile_options(rtpm_${A_NAME} PRIVATE ${RTPM_WARNINGS})
+  target_link_libraries(rtpm_${A_NAME} PUBLIC ${A_DEPS})
+endfunction()
+
+function(rtpm_test)
+  if(NOT RTPM_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_compile_options(${A_NAME} PRIVATE ${RTPM_WARNINGS})
+  target_compile_definitions(${A_NAME} PRIVATE RTPM_SHARED_DIR="${RTPM_SHARED_DIR}"
+                             RTPM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60)
+endfunction()
+
+function(rtpm_benchmark)
+  if(NOT RTPM_BUILD_BENCHMARKS)
+    return()
+  endif()
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_compile_options(${A_NAME} PRIVATE ${RTPM_WARNINGS})
+  target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} benchmark::benchmark)
+endfunction()
