@@ -1,0 +1,132 @@
+// Port of prosemirror-transform src/map.ts (1.12.6).
+//
+// Step maps describe the position changes a step makes; a Mapping is a
+// pipeline of step maps, with "mirror" pairs that let positions deleted by a
+// map and restored by its mirror map back exactly. Values, no I/O.
+#pragma once
+
+#include <vector>
+
+#include "rtpm/base/function_ref.h"
+
+namespace rtpm::transform {
+
+/// Association: -1 sticks to the left side of an insertion, 1 to the right.
+/// Bit flags recorded in MapResult::del_info.
+inline constexpr int kDelBefore = 1, kDelAfter = 2, kDelAcross = 4, kDelSide = 8;
+
+/// An object representing a mapped position with extra information.
+class MapResult {
+ public:
+  MapResult(int pos, int del_info, int recover) : pos(pos), del_info(del_info), recover(recover) {}
+  /// The mapped version of the position.
+  int pos;
+  /// Deletion flags (kDel*).
+  int del_info;
+  /// Recovery value (see StepMap::recover), or -1 (upstream: null).
+  int recover;
+
+  /// Tells you whether the position was deleted, that is, whether the step
+  /// removed the token on the side queried (via the assoc argument) from the document.
+  bool deleted() const { return (del_info & kDelSide) > 0; }
+  /// Tells you whether the token before the mapped position was deleted.
+  bool deleted_before() const { return (del_info & (kDelBefore | kDelAcross)) > 0; }
+  /// True when the token after the mapped position was deleted.
+  bool deleted_after() const { return (del_info & (kDelAfter | kDelAcross)) > 0; }
+  /// Tells whether any of the steps mapped through deletes across the position
+  /// (including both the token before and after the position).
+  bool deleted_across() const { return (del_info & kDelAcross) > 0; }
+};
+
+/// Something that positions can be mapped through (upstream's Mappable).
+class Mappable {
+ public:
+  virtual ~Mappable() = default;
+  /// Map a position through this object. assoc: -1 or 1.
+  virtual int map(int pos, int assoc = 1) const = 0;
+  /// Map a position, and return an object containing additional information about the mapping.
+  virtual MapResult map_result(int pos, int assoc = 1) const = 0;
+};
+
+/// A map describing the deletions and insertions made by a step: a flat list
+/// of [start, oldSize, newSize] triples, as upstream.
+class StepMap final : public Mappable {
+ public:
+  StepMap() = default;
+  explicit StepMap(std::vector<int> ranges, bool inverted = false);
+
+  const std::vector<int>& ranges() const { return ranges_; }
+  bool inverted() const { return inverted_; }
+
+  /// Recovers a position from a recover value (see MapResult::recover).
+  int recover(int value) const;
+  MapResult map_result(int pos, int assoc = 1) const override;
+  int map(int pos, int assoc = 1) const override;
+  /// Whether this map touches the position recorded in `recover`.
+  bool touches(int pos, int recover) const;
+  /// Calls the given function on each of the changed ranges included in this map.
+  void for_each(FunctionRef<void(int old_start, int old_end, int new_start, int new_end)> f) const;
+  /// Create an inverted version of this map. The result can be used to map
+  /// positions in the post-step document to the pre-step document.
+  StepMap invert() const;
+
+  /// Create a map that moves all positions by offset n (which may be
+  /// negative). Useful when applying steps meant for a sub-document to a
+  /// larger document, or vice-versa.
+  static StepMap offset(int n);
+  /// A StepMap that contains no changed ranges. Its invert() is itself.
+  static const StepMap& empty();
+
+ private:
+  MapResult map_internal(int pos, int assoc, bool simple) const;
+  std::vector<int> ranges_;
+  bool inverted_ = false;
+};
+
+/// A mapping represents a pipeline of zero or more step maps.
+class Mapping final : public Mappable {
+ public:
+  Mapping() = default;
+  /// `mirror` is upstream's flat array of pairs; `to` -1 means maps.size().
+  explicit Mapping(std::vector<StepMap> maps, std::vector<int> mirror = {}, int from = 0,
+                   int to = -1);
+
+  /// The step maps in this mapping.
+  const std::vector<StepMap>& maps() const { return maps_; }
+  /// Upstream's internal flat mirror array [n0, m0, n1, m1, ...].
+  const std::vector<int>& mirror() const { return mirror_; }
+  /// The starting position in the maps array, used when map or mapResult is called.
+  int from() const { return from_; }
+  /// The end position in the maps array.
+  int to() const { return to_; }
+  void set_from(int from) { from_ = from; }
+  void set_to(int to) { to_ = to; }
+
+  /// Create a mapping that maps only through a part of this one.
+  Mapping slice(int from = 0, int to = -1) const;
+  /// Add a step map to the end of this mapping. If mirrors is given, it
+  /// should be the index of the step map that is the mirror image of this one (-1: none).
+  void append_map(StepMap map, int mirrors = -1);
+  /// Add all the step maps in a given mapping to this one (preserving mirroring information).
+  void append_mapping(const Mapping& mapping);
+  /// Finds the offset of the step map that mirrors the map at the given
+  /// offset, in this mapping (as per the second argument to append_map); -1 if none.
+  int get_mirror(int n) const;
+  void set_mirror(int n, int m);
+  /// Append the inverse of the given mapping to this one.
+  void append_mapping_inverted(const Mapping& mapping);
+  /// Create an inverted version of this mapping.
+  Mapping invert() const;
+
+  int map(int pos, int assoc = 1) const override;
+  MapResult map_result(int pos, int assoc = 1) const override;
+
+ private:
+  MapResult map_internal(int pos, int assoc, bool simple) const;
+  std::vector<StepMap> maps_;
+  std::vector<int> mirror_;
+  int from_ = 0;
+  int to_ = 0;
+};
+
+}  // namespace rtpm::transform
