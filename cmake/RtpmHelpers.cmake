@@ -1,5 +1,6 @@
 # rtpm_library(NAME x SRCS ... DEPS ...): a static library rtpm_x, alias rtpm::x.
-# rtpm_test(NAME x SRCS ... DEPS ...): a GoogleTest binary registered with CTest.
+# rtpm_test(NAME x SRCS ... DEPS ... [NO_DISCOVER]): a GoogleTest binary registered with CTest
+#   (each test its own CTest entry, or with NO_DISCOVER the binary as one entry).
 # rtpm_benchmark(NAME x SRCS ... DEPS ...): a Google Benchmark binary.
 
 set(RTPM_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wno-missing-field-initializers)
@@ -24,13 +25,18 @@ function(rtpm_test)
   if(NOT RTPM_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(A "NO_DISCOVER" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_compile_options(${A_NAME} PRIVATE ${RTPM_WARNINGS})
   target_compile_definitions(${A_NAME} PRIVATE RTPM_SHARED_DIR="${RTPM_SHARED_DIR}"
                              RTPM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main)
-  gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60)
+  if(A_NO_DISCOVER)
+    # One CTest entry for the whole binary (thousands of parameterized cases).
+    add_test(NAME ${A_NAME} COMMAND ${A_NAME})
+  else()
+    gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()
 
 function(rtpm_benchmark)

@@ -1,0 +1,65 @@
+// Port of prosemirror-collab src/collab.ts (1.3.1): the client side of the
+// central-authority algorithm, without EditorState.
+//
+// A client keeps its confirmed version and the local steps the authority has
+// not confirmed yet (with their inverses). When steps arrive from the
+// authority, receive_transaction confirms the client's own steps (the prefix
+// of the received steps that carries its client id) and rebases the remaining
+// unconfirmed steps over the others, exactly as prosemirror-collab does: undo
+// them, apply the received steps, and map and reapply them with mirror
+// information so positions round-trip.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rtpm/model/node.h"
+#include "rtpm/transform/step.h"
+#include "rtpm/transform/transform.h"
+
+namespace rtpm::collab {
+
+/// A local step and its inverse against the document it applied to.
+struct Rebaseable {
+  transform::StepPtr step;
+  transform::StepPtr inverted;
+};
+
+/// The collab state of one client: its document (confirmed steps plus the
+/// unconfirmed ones applied), the version of the last confirmed step, and the
+/// unconfirmed steps in order.
+struct CollabState {
+  model::NodeRef doc;
+  int64_t version = 0;
+  std::vector<Rebaseable> unconfirmed;
+};
+
+/// Undo `steps` on `transform` (last first), apply `over`, then map each of
+/// `steps` through the changes and reapply it; steps that no longer apply are
+/// dropped. Returns the rebased steps with their new inverses.
+std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
+                                     const std::vector<transform::StepPtr>& over,
+                                     transform::Transform& transform);
+
+/// Wraps the steps of a local transform as unconfirmed steps.
+std::vector<Rebaseable> unconfirmed_from(const transform::Transform& transform);
+
+struct ReceiveResult {
+  /// The new state (version advanced by the number of received steps).
+  CollabState state;
+  /// The transaction applied to the old document: the inverses, the received
+  /// steps and the rebased steps (empty when everything received was ours).
+  transform::Transform transform;
+  /// How many unconfirmed steps were rebased (prosemirror-collab's "rebased" meta).
+  int rebased = 0;
+};
+
+/// Push steps received from the authority into a client's state.
+/// `client_ids[i]` names the client that made `steps[i]`; ids compare as strings.
+/// Throws TransformError when a received step does not apply (a broken stream).
+ReceiveResult receive_transaction(const CollabState& state,
+                                  const std::vector<transform::StepPtr>& steps,
+                                  const std::vector<std::string>& client_ids,
+                                  const std::string& our_id);
+
+}  // namespace rtpm::collab
