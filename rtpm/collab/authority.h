@@ -1,0 +1,100 @@
+// The central authority of one room: the document, its version, and the
+// recent step history, as prosemirror-collab's authority keeps them.
+//
+// Sans-I/O: `decide` checks a submitted batch against the current document
+// and says Accepted, Conflict or Rejected without changing anything;
+// `commit` makes an accepted batch current. The room persists an accepted
+// batch between the two (durable before ack), and never commits a batch the
+// store did not take. Not thread-safe: a room uses its authority from one
+// strand.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rtpm/json/json.h"
+#include "rtpm/model/node.h"
+#include "rtpm/model/schema.h"
+#include "rtpm/transform/map.h"
+#include "rtpm/transform/step.h"
+
+namespace rtpm::collab {
+
+/// One applied step and who made it.
+struct HistoryEntry {
+  transform::StepPtr step;
+  std::string user_id;
+};
+
+struct AuthorityOptions {
+  /// Steps kept for catch-up (PROTOCOL.md: at least 10,000).
+  size_t max_history = 10000;
+};
+
+class Authority {
+ public:
+  /// A batch that applies: the new document and version, and the parsed steps.
+  struct Accepted {
+    int64_t from_version = 0;
+    int64_t to_version = 0;
+    std::vector<transform::StepPtr> steps;
+    model::NodeRef doc;
+    std::string user_id;
+  };
+  /// The batch was made on another version than the current one.
+  struct Conflict {
+    int64_t current_version = 0;
+  };
+  /// A step of the batch fails; nothing applies. `message` starts with "step N: ".
+  struct Rejected {
+    int index = 0;
+    std::string message;
+  };
+  using Decision = std::variant<Accepted, Conflict, Rejected>;
+
+  Authority(std::shared_ptr<const model::Schema> schema, model::NodeRef doc, int64_t version,
+            AuthorityOptions options = {});
+
+  /// Checks `steps` (step JSON objects) made on `version` by `user_id`: the
+  /// version must be current, each step must parse and apply as
+  /// prosemirror-transform would, and every node that a step puts whole into
+  /// the document must pass Node::check() (PROTOCOL.md "Which steps fail").
+  /// Changes nothing.
+  Decision decide(int64_t version, const json::Array& steps, const std::string& user_id) const;
+  /// Makes an accepted batch current. Precondition: it was decided on the current version.
+  void commit(const Accepted& accepted);
+  /// Replays already persisted steps (loading a room): applies them without the
+  /// extra checks. Throws when a step does not apply (a corrupt store).
+  void replay(const std::vector<HistoryEntry>& entries);
+
+  /// Steps after `version`, when the history still has all of them (empty when
+  /// version is current); nullopt when version is older than the history or above the room's.
+  std::optional<std::vector<const HistoryEntry*>> steps_since(int64_t version) const;
+  /// The mapping from `version` to the current version; nullopt as steps_since.
+  std::optional<transform::Mapping> mapping_since(int64_t version) const;
+
+  const model::NodeRef& doc() const { return doc_; }
+  int64_t version() const { return version_; }
+  const model::Schema& schema() const { return *schema_; }
+  /// The oldest version that steps_since can answer.
+  int64_t history_start() const { return version_ - static_cast<int64_t>(history_.size()); }
+
+ private:
+  std::shared_ptr<const model::Schema> schema_;
+  model::NodeRef doc_;
+  int64_t version_;
+  AuthorityOptions options_;
+  std::deque<HistoryEntry> history_;
+};
+
+/// PROTOCOL.md's extra validation: every node of `doc_after` lying entirely
+/// inside the range a step inserted must pass Node::check(). Throws the check's
+/// RangeError. Steps other than replace/replaceAround insert no nodes.
+void check_inserted_nodes(const transform::Step& step, const model::Node& doc_after);
+
+}  // namespace rtpm::collab

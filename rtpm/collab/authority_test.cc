@@ -1,0 +1,123 @@
+#include "rtpm/collab/authority.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace rtpm::collab {
+namespace {
+
+std::shared_ptr<const model::Schema> basic_schema() {
+  std::ifstream in(std::string(RTPM_SHARED_DIR) + "/conformance/schemas/basic.json");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto spec = json::parse(buf.str());
+  EXPECT_TRUE(spec);
+  return model::Schema::from_json(*spec);
+}
+
+json::Array steps(const char* text) {
+  auto v = json::parse(text);
+  EXPECT_TRUE(v) << text;
+  return v->as_array();
+}
+
+class AuthorityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    schema_ = basic_schema();
+    auto doc = json::parse(R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})");
+    authority_ = std::make_unique<Authority>(schema_, model::Node::from_json(*schema_, *doc), 0,
+                                             AuthorityOptions{.max_history = 3});
+  }
+  std::shared_ptr<const model::Schema> schema_;
+  std::unique_ptr<Authority> authority_;
+};
+
+TEST_F(AuthorityTest, AcceptsAndCommits) {
+  auto d = authority_->decide(
+      0, steps(R"([{"stepType":"replace","from":6,"to":6,"slice":{"content":[{"type":"text","text":"!"}]}}])"),
+      "u");
+  auto* a = std::get_if<Authority::Accepted>(&d);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->to_version, 1);
+  // decide changes nothing
+  EXPECT_EQ(authority_->version(), 0);
+  authority_->commit(*a);
+  EXPECT_EQ(authority_->version(), 1);
+  EXPECT_EQ(authority_->doc()->text_content(), u"hello!");
+  auto since = authority_->steps_since(0);
+  ASSERT_TRUE(since);
+  ASSERT_EQ(since->size(), 1u);
+  EXPECT_EQ((*since)[0]->user_id, "u");
+}
+
+TEST_F(AuthorityTest, ConflictOnStaleVersion) {
+  auto d = authority_->decide(3, steps(R"([{"stepType":"replace","from":1,"to":1}])"), "u");
+  auto* c = std::get_if<Authority::Conflict>(&d);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->current_version, 0);
+}
+
+TEST_F(AuthorityTest, RejectsWholeBatchNamingTheStep) {
+  auto d = authority_->decide(
+      0,
+      steps(R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"a"}]}},
+                {"stepType":"replace","from":50,"to":51}])"),
+      "u");
+  auto* r = std::get_if<Authority::Rejected>(&d);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->index, 1);
+  EXPECT_EQ(r->message.rfind("step 1: ", 0), 0u) << r->message;
+  EXPECT_EQ(authority_->doc()->text_content(), u"hello");
+}
+
+TEST_F(AuthorityTest, RejectsUnknownStepTypesAndFailedSteps) {
+  auto d1 = authority_->decide(0, steps(R"([{"stepType":"nope"}])"), "u");
+  ASSERT_TRUE(std::holds_alternative<Authority::Rejected>(d1));
+  // A heading inside a paragraph: replace fails.
+  auto d2 = authority_->decide(
+      0, steps(R"([{"stepType":"replace","from":2,"to":2,"slice":{"content":[{"type":"heading"}]}}])"),
+      "u");
+  ASSERT_TRUE(std::holds_alternative<Authority::Rejected>(d2));
+}
+
+TEST_F(AuthorityTest, ChecksNodesInsertedWhole) {
+  // JS accepts a closed list with a heading as its first child (list_item needs a paragraph
+  // first), since it does not check inside inserted slices; the authority must not.
+  auto d = authority_->decide(
+      0,
+      steps(R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"bullet_list","content":[{"type":"list_item","content":[{"type":"heading","attrs":{"level":1}}]}]}]}}])"),
+      "u");
+  auto* r = std::get_if<Authority::Rejected>(&d);
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->message.find("Invalid content for node list_item"), std::string::npos) << r->message;
+  // The same list with valid content is accepted.
+  auto ok = authority_->decide(
+      0,
+      steps(R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"bullet_list","content":[{"type":"list_item","content":[{"type":"paragraph"}]}]}]}}])"),
+      "u");
+  EXPECT_TRUE(std::holds_alternative<Authority::Accepted>(ok));
+}
+
+TEST_F(AuthorityTest, HistoryIsBounded) {
+  for (int i = 0; i < 5; ++i) {
+    std::string s = R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"x"}]}}])";
+    auto d = authority_->decide(i, steps(s.c_str()), "u");
+    ASSERT_TRUE(std::holds_alternative<Authority::Accepted>(d));
+    authority_->commit(std::get<Authority::Accepted>(d));
+  }
+  EXPECT_EQ(authority_->version(), 5);
+  EXPECT_EQ(authority_->history_start(), 2);
+  EXPECT_FALSE(authority_->steps_since(1));
+  EXPECT_TRUE(authority_->steps_since(2));
+  EXPECT_FALSE(authority_->steps_since(6));
+  auto m = authority_->mapping_since(3);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->map(1, 1), 3);
+  EXPECT_EQ(m->map(1, -1), 1);
+}
+
+}  // namespace
+}  // namespace rtpm::collab

@@ -1,0 +1,60 @@
+#include "rtpm/store/memory_store.h"
+
+#include <algorithm>
+
+namespace rtpm::store {
+
+Result<void> MemoryStore::create_room(const std::string& room, const std::string& doc_json) {
+  std::lock_guard lock(mutex_);
+  rooms_.try_emplace(room, Room{0, doc_json, {}});
+  return {};
+}
+
+Result<std::optional<RoomData>> MemoryStore::load_room(const std::string& room,
+                                                      int64_t history_before) {
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) return std::optional<RoomData>();
+  RoomData data{it->second.snapshot_version, it->second.snapshot_doc, {}};
+  for (const auto& s : it->second.steps)
+    if (s.version > it->second.snapshot_version - history_before) data.steps.push_back(s);
+  return std::optional<RoomData>(std::move(data));
+}
+
+Result<void> MemoryStore::append(const std::vector<AppendBatch>& batches) {
+  std::lock_guard lock(mutex_);
+  for (const auto& b : batches) {
+    auto it = rooms_.find(b.room);
+    if (it == rooms_.end()) return Error{ErrorCode::internal, "no room " + b.room};
+    int64_t last = it->second.steps.empty() ? it->second.snapshot_version
+                                            : it->second.steps.back().version;
+    if (!b.steps.empty() && b.steps.front().version != last + 1)
+      return Error{ErrorCode::internal, "steps of " + b.room + " do not continue its log"};
+  }
+  for (const auto& b : batches) {
+    auto& steps = rooms_[b.room].steps;
+    steps.insert(steps.end(), b.steps.begin(), b.steps.end());
+  }
+  return {};
+}
+
+Result<void> MemoryStore::save_snapshot(const std::string& room, int64_t version,
+                                        const std::string& doc_json, int64_t keep_history) {
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) return Error{ErrorCode::internal, "no room " + room};
+  it->second.snapshot_version = version;
+  it->second.snapshot_doc = doc_json;
+  auto& steps = it->second.steps;
+  steps.erase(std::remove_if(steps.begin(), steps.end(),
+                             [&](const StoredStep& s) { return s.version <= version - keep_history; }),
+              steps.end());
+  return {};
+}
+
+Result<bool> MemoryStore::room_exists(const std::string& room) {
+  std::lock_guard lock(mutex_);
+  return rooms_.count(room) > 0;
+}
+
+}  // namespace rtpm::store

@@ -1,0 +1,45 @@
+// SqliteStore: the default Store, one SQLite database file (WAL mode,
+// synchronous=FULL, so a committed append survives a crash of the process or
+// the machine). Tables:
+//   rooms(name PRIMARY KEY, created_ms)
+//   snapshots(room, version, doc)            the latest snapshot per room
+//   steps(room, version, user_id, step)      PRIMARY KEY(room, version)
+// Calls are serialised by a mutex; the server makes them from one storage thread.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "rtpm/store/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace rtpm::store {
+
+class SqliteStore final : public Store {
+ public:
+  /// Opens (creating if needed) the database at `path`.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  ~SqliteStore() override;
+
+  Result<void> create_room(const std::string& room, const std::string& doc_json) override;
+  Result<std::optional<RoomData>> load_room(const std::string& room,
+                                           int64_t history_before) override;
+  Result<void> append(const std::vector<AppendBatch>& batches) override;
+  Result<void> save_snapshot(const std::string& room, int64_t version, const std::string& doc_json,
+                             int64_t keep_history) override;
+  Result<bool> room_exists(const std::string& room) override;
+
+ private:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  Result<void> exec(const char* sql);
+  Error error(const std::string& what) const;
+  sqlite3_stmt* prepare(const char* sql);
+
+  std::mutex mutex_;
+  sqlite3* db_;
+  sqlite3_stmt* insert_step_ = nullptr;
+};
+
+}  // namespace rtpm::store

@@ -1,0 +1,63 @@
+// Store: where rooms persist (snapshots and the step log).
+//
+// A room is a snapshot of its document at some version plus the steps after
+// it. `append` takes the steps of several rooms in one call so that a server
+// can commit a short window of accepted batches with one transaction and one
+// sync (group commit); a batch is acknowledged only after `append` returned
+// ok. Implementations: MemoryStore (tests), SqliteStore (default). Each
+// method may be called from any thread, one call at a time per store (the
+// server serialises calls on its storage thread).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rtpm/base/error.h"
+
+namespace rtpm::store {
+
+/// One persisted step: `version` is the room's version after it (1 for the first step).
+struct StoredStep {
+  int64_t version = 0;
+  std::string user_id;
+  std::string step_json;
+};
+
+/// What a room needs to load.
+struct RoomData {
+  /// The latest snapshot: its version and document JSON text.
+  int64_t snapshot_version = 0;
+  std::string snapshot_doc;
+  /// Every kept step with version > snapshot_version - history_before, in
+  /// version order: those up to snapshot_version are history only, the rest
+  /// are replayed on top of the snapshot.
+  std::vector<StoredStep> steps;
+};
+
+/// The steps of one room to append; versions continue the room's log.
+struct AppendBatch {
+  std::string room;
+  std::vector<StoredStep> steps;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  /// Creates a room with its initial document at version 0; ok when it exists already.
+  virtual Result<void> create_room(const std::string& room, const std::string& doc_json) = 0;
+  /// Loads a room with up to `history_before` steps at or before its snapshot;
+  /// nullopt when the room does not exist.
+  virtual Result<std::optional<RoomData>> load_room(const std::string& room,
+                                                   int64_t history_before) = 0;
+  /// Appends steps of one or more rooms atomically and durably.
+  virtual Result<void> append(const std::vector<AppendBatch>& batches) = 0;
+  /// Records a snapshot; steps older than `version - keep_history` may be dropped.
+  virtual Result<void> save_snapshot(const std::string& room, int64_t version,
+                                     const std::string& doc_json, int64_t keep_history) = 0;
+  /// Whether a room exists.
+  virtual Result<bool> room_exists(const std::string& room) = 0;
+};
+
+}  // namespace rtpm::store
