@@ -19,14 +19,14 @@ void check_inserted_nodes(const transform::Step& step, const model::Node& doc_af
     return;
   }
   if (to <= from) return;
-  doc_after.nodes_between(from, to, [&](const model::NodeRef& node, int pos, const model::Node*,
-                                        int) {
-    if (pos >= from && pos + node->node_size() <= to) {
-      node->check();
-      return false;  // check() covers the descendants
-    }
-    return true;  // partly inside: look at the children
-  });
+  doc_after.nodes_between(from, to,
+                          [&](const model::NodeRef& node, int pos, const model::Node*, int) {
+                            if (pos >= from && pos + node->node_size() <= to) {
+                              node->check();
+                              return false;  // check() covers the descendants
+                            }
+                            return true;  // partly inside: look at the children
+                          });
 }
 
 Authority::Authority(std::shared_ptr<const model::Schema> schema, model::NodeRef doc,
@@ -69,8 +69,9 @@ void Authority::commit(const Accepted& accepted) {
 void Authority::replay(const std::vector<HistoryEntry>& entries) {
   for (const auto& e : entries) {
     transform::StepResult r = e.step->apply(*doc_);
-    if (!r.ok()) throw RangeError("stored step at version " + std::to_string(version_) +
-                                  " does not apply: " + r.failed);
+    if (!r.ok())
+      throw RangeError("stored step at version " + std::to_string(version_) +
+                       " does not apply: " + r.failed);
     doc_ = std::move(r.doc);
     ++version_;
     history_.push_back(e);

@@ -1,9 +1,9 @@
 #include "rtpm/collab/authority.h"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 namespace rtpm::collab {
 namespace {
@@ -27,7 +27,8 @@ class AuthorityTest : public ::testing::Test {
  protected:
   void SetUp() override {
     schema_ = basic_schema();
-    auto doc = json::parse(R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})");
+    auto doc = json::parse(
+        R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})");
     authority_ = std::make_unique<Authority>(schema_, model::Node::from_json(*schema_, *doc), 0,
                                              AuthorityOptions{.max_history = 3});
   }
@@ -37,7 +38,9 @@ class AuthorityTest : public ::testing::Test {
 
 TEST_F(AuthorityTest, AcceptsAndCommits) {
   auto d = authority_->decide(
-      0, steps(R"([{"stepType":"replace","from":6,"to":6,"slice":{"content":[{"type":"text","text":"!"}]}}])"),
+      0,
+      steps(
+          R"([{"stepType":"replace","from":6,"to":6,"slice":{"content":[{"type":"text","text":"!"}]}}])"),
       "u");
   auto* a = std::get_if<Authority::Accepted>(&d);
   ASSERT_TRUE(a);
@@ -63,7 +66,8 @@ TEST_F(AuthorityTest, ConflictOnStaleVersion) {
 TEST_F(AuthorityTest, RejectsWholeBatchNamingTheStep) {
   auto d = authority_->decide(
       0,
-      steps(R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"a"}]}},
+      steps(
+          R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"a"}]}},
                 {"stepType":"replace","from":50,"to":51}])"),
       "u");
   auto* r = std::get_if<Authority::Rejected>(&d);
@@ -78,7 +82,8 @@ TEST_F(AuthorityTest, RejectsUnknownStepTypesAndFailedSteps) {
   ASSERT_TRUE(std::holds_alternative<Authority::Rejected>(d1));
   // A heading inside a paragraph: replace fails.
   auto d2 = authority_->decide(
-      0, steps(R"([{"stepType":"replace","from":2,"to":2,"slice":{"content":[{"type":"heading"}]}}])"),
+      0,
+      steps(R"([{"stepType":"replace","from":2,"to":2,"slice":{"content":[{"type":"heading"}]}}])"),
       "u");
   ASSERT_TRUE(std::holds_alternative<Authority::Rejected>(d2));
 }
@@ -88,7 +93,8 @@ TEST_F(AuthorityTest, ChecksNodesInsertedWhole) {
   // first), since it does not check inside inserted slices; the authority must not.
   auto d = authority_->decide(
       0,
-      steps(R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"bullet_list","content":[{"type":"list_item","content":[{"type":"heading","attrs":{"level":1}}]}]}]}}])"),
+      steps(
+          R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"bullet_list","content":[{"type":"list_item","content":[{"type":"heading","attrs":{"level":1}}]}]}]}}])"),
       "u");
   auto* r = std::get_if<Authority::Rejected>(&d);
   ASSERT_TRUE(r);
@@ -96,14 +102,16 @@ TEST_F(AuthorityTest, ChecksNodesInsertedWhole) {
   // The same list with valid content is accepted.
   auto ok = authority_->decide(
       0,
-      steps(R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"bullet_list","content":[{"type":"list_item","content":[{"type":"paragraph"}]}]}]}}])"),
+      steps(
+          R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"bullet_list","content":[{"type":"list_item","content":[{"type":"paragraph"}]}]}]}}])"),
       "u");
   EXPECT_TRUE(std::holds_alternative<Authority::Accepted>(ok));
 }
 
 TEST_F(AuthorityTest, HistoryIsBounded) {
   for (int i = 0; i < 5; ++i) {
-    std::string s = R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"x"}]}}])";
+    std::string s =
+        R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"x"}]}}])";
     auto d = authority_->decide(i, steps(s.c_str()), "u");
     ASSERT_TRUE(std::holds_alternative<Authority::Accepted>(d));
     authority_->commit(std::get<Authority::Accepted>(d));

@@ -1,10 +1,12 @@
 // Port of prosemirror-model src/fragment.ts (1.25.13).
 //
 // A fragment is the (immutable, shared) list of a node's children, with its
-// total size in UTF-16 positions. Port note: the storage is opaque so that it
-// can be a persistent structure whose child lookup by index or by position,
-// and whose replace_child, cost less than a copy of the whole list; upstream
-// copies the array on every change.
+// total size in UTF-16 positions. Port note: the children live in an
+// internal::Chunk tree (rtpm/model/internal/child_list.h), a persistent
+// B-tree whose lookup by index or by position and whose replace_child cost
+// O(log n); upstream copies the array on every change and scans it to find a
+// position. fragment.cc uses only Chunk's API (build, at, find, replace,
+// each_from, collect).
 #pragma once
 
 #include <optional>
@@ -13,12 +15,9 @@
 
 #include "rtpm/base/function_ref.h"
 #include "rtpm/model/forward.h"
+#include "rtpm/model/internal/child_list.h"
 
 namespace rtpm::model {
-
-namespace internal {
-struct FragmentData;  // defined in fragment.cc
-}
 
 class Fragment {
  public:
@@ -45,9 +44,10 @@ class Fragment {
   /// Invoke a callback for all descendant nodes between the given two
   /// positions (relative to start of this fragment). Doesn't descend into a
   /// node when the callback returns false.
-  void nodes_between(int from, int to,
-                     FunctionRef<bool(const NodeRef& node, int pos, const Node* parent, int index)> f,
-                     int node_start = 0, const Node* parent = nullptr) const;
+  void nodes_between(
+      int from, int to,
+      FunctionRef<bool(const NodeRef& node, int pos, const Node* parent, int index)> f,
+      int node_start = 0, const Node* parent = nullptr) const;
   /// Call the given callback for every descendant node.
   void descendants(
       FunctionRef<bool(const NodeRef& node, int pos, const Node* parent, int index)> f) const;
@@ -109,7 +109,7 @@ class Fragment {
   Fragment(std::vector<NodeRef> children, int size);
   friend class Node;
 
-  Ref<const internal::FragmentData> data_;
+  internal::ChunkRef data_;  // null when empty
   int size_ = 0;
 };
 

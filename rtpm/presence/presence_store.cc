@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace rtpm::presence {
 
@@ -13,7 +14,8 @@ const json::Value& empty_object() {
 }
 
 // Maps the numeric members `keys` of `obj`; returns the new object, or nullopt when none moved.
-std::optional<json::Value> map_fields(const json::Value& obj, std::initializer_list<const char*> keys,
+std::optional<json::Value> map_fields(const json::Value& obj,
+                                      std::initializer_list<const char*> keys,
                                       const transform::Mappable& mapping) {
   if (!obj.is_object()) return std::nullopt;
   json::Object copy;

@@ -23,12 +23,16 @@ TEST(PresenceStore, MembersWithoutPresenceAreEmptyObjects) {
 
 TEST(PresenceStore, MapsOnlyPositionFields) {
   PresenceStore s;
-  s.set("u", parse(R"({"name":"x","cursor":{"pos":5,"coords":{"x":5}},"selection":{"from":2,"to":6,"anchor":6,"head":2,"pos":5},"pos":5})"));
+  s.set(
+      "u",
+      parse(
+          R"({"name":"x","cursor":{"pos":5,"coords":{"x":5}},"selection":{"from":2,"to":6,"anchor":6,"head":2,"pos":5},"pos":5})"));
   s.take_changes();
   // Insert 3 positions at 4.
   s.map_through(transform::StepMap({4, 0, 3}));
-  EXPECT_EQ(s.all_json(),
-            R"({"u":{"name":"x","cursor":{"pos":8,"coords":{"x":5}},"selection":{"from":2,"to":9,"anchor":9,"head":2,"pos":5},"pos":5}})");
+  EXPECT_EQ(
+      s.all_json(),
+      R"({"u":{"name":"x","cursor":{"pos":8,"coords":{"x":5}},"selection":{"from":2,"to":9,"anchor":9,"head":2,"pos":5},"pos":5}})");
   // Mapping alone does not schedule a broadcast.
   EXPECT_FALSE(s.has_changes());
 }

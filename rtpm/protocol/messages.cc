@@ -19,7 +19,8 @@ const Value* get(const Value& msg, std::string_view key) { return msg.find(key);
 std::string require_string(const Value& msg, std::string_view key) {
   const Value* v = get(msg, key);
   if (!v) throw Bad{ErrorCode::bad_message, "missing field '" + std::string(key) + "'"};
-  if (!v->is_string()) throw Bad{ErrorCode::bad_message, "field '" + std::string(key) + "' must be a string"};
+  if (!v->is_string())
+    throw Bad{ErrorCode::bad_message, "field '" + std::string(key) + "' must be a string"};
   return v->as_string();
 }
 
@@ -89,7 +90,8 @@ ClientMessage decode(const Value& msg, std::optional<std::string>& room_out) {
       throw Bad{ErrorCode::bad_message, "field 'users' must be an object with exactly one entry"};
     const auto& entry = users->as_object().front();
     if (!valid_user_id(entry.first))
-      throw Bad{ErrorCode::bad_message, "the key of 'users' must be a userId of 1 to 128 UTF-16 code units"};
+      throw Bad{ErrorCode::bad_message,
+                "the key of 'users' must be a userId of 1 to 128 UTF-16 code units"};
     if (!entry.second.is_object())
       throw Bad{ErrorCode::bad_message, "the entry of 'users' must be an object"};
     m.user_id = entry.first;
@@ -150,8 +152,8 @@ bool valid_user_id(std::string_view id) {
   // UTF-16 length of WTF-8: one unit per 1-3 byte sequence, two per 4-byte sequence.
   size_t units = 0;
   for (unsigned char c : id) {
-    if ((c & 0xC0) != 0x80) ++units;    // a lead byte
-    if ((c & 0xF8) == 0xF0) ++units;    // a 4-byte lead: a surrogate pair
+    if ((c & 0xC0) != 0x80) ++units;  // a lead byte
+    if ((c & 0xF8) == 0xF0) ++units;  // a 4-byte lead: a surrogate pair
   }
   return units >= 1 && units <= 128;
 }

@@ -49,8 +49,14 @@ TEST(Decode, StepsAndPresenceAndLeave) {
 
 TEST(Decode, BadMessages) {
   for (const char* text : {
-           "not json", "[]", "1", "{}", R"({"type":5})", R"({"type":"join","room":"r"})",
-           R"({"type":"join","room":5,"userId":"u"})", R"({"type":"join","room":"r","userId":""})",
+           "not json",
+           "[]",
+           "1",
+           "{}",
+           R"({"type":5})",
+           R"({"type":"join","room":"r"})",
+           R"({"type":"join","room":5,"userId":"u"})",
+           R"({"type":"join","room":"r","userId":""})",
            R"({"type":"join","room":"r","userId":"u","version":-1})",
            R"({"type":"join","room":"r","userId":"u","version":1.5})",
            R"({"type":"join","room":"r","userId":"u","version":9007199254740992})",
@@ -120,13 +126,16 @@ TEST(UserIds, CountUtf16Units) {
 
 TEST(Encode, ServerMessages) {
   EXPECT_EQ(encode_ack("r", 3, 10), R"({"type":"ack","room":"r","version":3,"timestamp":10})");
-  EXPECT_EQ(encode_steps("r", 2, R"([{"stepType":"replace","from":1,"to":1}])", "u", 5),
-            R"({"type":"steps","room":"r","version":2,"steps":[{"stepType":"replace","from":1,"to":1}],"userId":"u","timestamp":5})");
-  EXPECT_EQ(encode_state_steps("r", 4, "[]", {"a", "b"}, "{}", 1),
-            R"({"type":"state","room":"r","version":4,"steps":[],"userIds":["a","b"],"users":{},"timestamp":1})");
+  EXPECT_EQ(
+      encode_steps("r", 2, R"([{"stepType":"replace","from":1,"to":1}])", "u", 5),
+      R"({"type":"steps","room":"r","version":2,"steps":[{"stepType":"replace","from":1,"to":1}],"userId":"u","timestamp":5})");
+  EXPECT_EQ(
+      encode_state_steps("r", 4, "[]", {"a", "b"}, "{}", 1),
+      R"({"type":"state","room":"r","version":4,"steps":[],"userIds":["a","b"],"users":{},"timestamp":1})");
   ErrorMessage e{ErrorCode::invalid_steps, "step 1: bad \"x\"", "r", std::nullopt, 1};
-  EXPECT_EQ(encode_error(e, 2),
-            R"({"type":"error","code":"invalid_steps","message":"step 1: bad \"x\"","room":"r","index":1,"timestamp":2})");
+  EXPECT_EQ(
+      encode_error(e, 2),
+      R"({"type":"error","code":"invalid_steps","message":"step 1: bad \"x\"","room":"r","index":1,"timestamp":2})");
   auto parsed = json::parse(encode_join("r", "u", nullptr, 1));
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->find("userId")->as_string(), "u");

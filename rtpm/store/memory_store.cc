@@ -11,7 +11,7 @@ Result<void> MemoryStore::create_room(const std::string& room, const std::string
 }
 
 Result<std::optional<RoomData>> MemoryStore::load_room(const std::string& room,
-                                                      int64_t history_before) {
+                                                       int64_t history_before) {
   std::lock_guard lock(mutex_);
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return std::optional<RoomData>();
@@ -26,8 +26,8 @@ Result<void> MemoryStore::append(const std::vector<AppendBatch>& batches) {
   for (const auto& b : batches) {
     auto it = rooms_.find(b.room);
     if (it == rooms_.end()) return Error{ErrorCode::internal, "no room " + b.room};
-    int64_t last = it->second.steps.empty() ? it->second.snapshot_version
-                                            : it->second.steps.back().version;
+    int64_t last =
+        it->second.steps.empty() ? it->second.snapshot_version : it->second.steps.back().version;
     if (!b.steps.empty() && b.steps.front().version != last + 1)
       return Error{ErrorCode::internal, "steps of " + b.room + " do not continue its log"};
   }
@@ -46,9 +46,10 @@ Result<void> MemoryStore::save_snapshot(const std::string& room, int64_t version
   it->second.snapshot_version = version;
   it->second.snapshot_doc = doc_json;
   auto& steps = it->second.steps;
-  steps.erase(std::remove_if(steps.begin(), steps.end(),
-                             [&](const StoredStep& s) { return s.version <= version - keep_history; }),
-              steps.end());
+  steps.erase(
+      std::remove_if(steps.begin(), steps.end(),
+                     [&](const StoredStep& s) { return s.version <= version - keep_history; }),
+      steps.end());
   return {};
 }
 

@@ -1,9 +1,9 @@
 #include "rtpm/store/sqlite_store.h"
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <memory>
+
+#include <sqlite3.h>
 
 namespace rtpm::store {
 
@@ -21,7 +21,8 @@ void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
 
 std::string column_text(sqlite3_stmt* s, int i) {
   const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, i)) : std::string();
+  return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, i))
+           : std::string();
 }
 
 }  // namespace
@@ -40,6 +41,8 @@ Result<void> SqliteStore::exec(const char* sql) {
   return {};
 }
 
+void SqliteStore::rollback() { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+
 sqlite3_stmt* SqliteStore::prepare(const char* sql) {
   sqlite3_stmt* s = nullptr;
   if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) return nullptr;
@@ -48,7 +51,8 @@ sqlite3_stmt* SqliteStore::prepare(const char* sql) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string m = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -68,7 +72,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
     auto r = store->exec(sql);
     if (!r) return r.error();
   }
-  store->insert_step_ = store->prepare("INSERT INTO steps(room, version, user_id, step) VALUES(?,?,?,?)");
+  store->insert_step_ =
+      store->prepare("INSERT INTO steps(room, version, user_id, step) VALUES(?,?,?,?)");
   if (!store->insert_step_) return store->error("prepare");
   return store;
 }
@@ -84,7 +89,7 @@ Result<void> SqliteStore::create_room(const std::string& room, const std::string
   Stmt a{prepare("INSERT OR IGNORE INTO rooms(name, created_ms) VALUES(?, ?)")};
   Stmt b{prepare("INSERT OR IGNORE INTO snapshots(room, version, doc) VALUES(?, 0, ?)")};
   if (!a.s || !b.s) {
-    exec("ROLLBACK");
+    rollback();
     return error("prepare");
   }
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -96,14 +101,14 @@ Result<void> SqliteStore::create_room(const std::string& room, const std::string
   bind_text(b.s, 2, doc_json);
   if (sqlite3_step(a.s) != SQLITE_DONE || sqlite3_step(b.s) != SQLITE_DONE) {
     Error e = error("create room");
-    exec("ROLLBACK");
+    rollback();
     return e;
   }
   return exec("COMMIT");
 }
 
 Result<std::optional<RoomData>> SqliteStore::load_room(const std::string& room,
-                                                      int64_t history_before) {
+                                                       int64_t history_before) {
   std::lock_guard lock(mutex_);
   Stmt snap{prepare("SELECT version, doc FROM snapshots WHERE room = ?")};
   if (!snap.s) return error("prepare");
@@ -114,8 +119,9 @@ Result<std::optional<RoomData>> SqliteStore::load_room(const std::string& room,
   RoomData data;
   data.snapshot_version = sqlite3_column_int64(snap.s, 0);
   data.snapshot_doc = column_text(snap.s, 1);
-  Stmt steps{prepare("SELECT version, user_id, step FROM steps WHERE room = ? AND version > ?"
-                     " ORDER BY version")};
+  Stmt steps{
+      prepare("SELECT version, user_id, step FROM steps WHERE room = ? AND version > ?"
+              " ORDER BY version")};
   if (!steps.s) return error("prepare");
   bind_text(steps.s, 1, room);
   sqlite3_bind_int64(steps.s, 2, data.snapshot_version - history_before);
@@ -139,7 +145,7 @@ Result<void> SqliteStore::append(const std::vector<AppendBatch>& batches) {
       if (sqlite3_step(insert_step_) != SQLITE_DONE) {
         Error e = error("append step");
         sqlite3_reset(insert_step_);
-        exec("ROLLBACK");
+        rollback();
         return e;
       }
     }
@@ -155,7 +161,7 @@ Result<void> SqliteStore::save_snapshot(const std::string& room, int64_t version
   Stmt up{prepare("INSERT OR REPLACE INTO snapshots(room, version, doc) VALUES(?, ?, ?)")};
   Stmt prune{prepare("DELETE FROM steps WHERE room = ? AND version <= ?")};
   if (!up.s || !prune.s) {
-    exec("ROLLBACK");
+    rollback();
     return error("prepare");
   }
   bind_text(up.s, 1, room);
@@ -165,7 +171,7 @@ Result<void> SqliteStore::save_snapshot(const std::string& room, int64_t version
   sqlite3_bind_int64(prune.s, 2, version - keep_history);
   if (sqlite3_step(up.s) != SQLITE_DONE || sqlite3_step(prune.s) != SQLITE_DONE) {
     Error e = error("save snapshot");
-    exec("ROLLBACK");
+    rollback();
     return e;
   }
   return exec("COMMIT");

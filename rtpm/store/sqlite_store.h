@@ -7,6 +7,7 @@
 // Calls are serialised by a mutex; the server makes them from one storage thread.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -25,7 +26,7 @@ class SqliteStore final : public Store {
 
   Result<void> create_room(const std::string& room, const std::string& doc_json) override;
   Result<std::optional<RoomData>> load_room(const std::string& room,
-                                           int64_t history_before) override;
+                                            int64_t history_before) override;
   Result<void> append(const std::vector<AppendBatch>& batches) override;
   Result<void> save_snapshot(const std::string& room, int64_t version, const std::string& doc_json,
                              int64_t keep_history) override;
@@ -34,6 +35,8 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
   Result<void> exec(const char* sql);
+  /// Rolls back the open transaction (after an error that is reported instead).
+  void rollback();
   Error error(const std::string& what) const;
   sqlite3_stmt* prepare(const char* sql);
 

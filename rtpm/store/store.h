@@ -50,7 +50,7 @@ class Store {
   /// Loads a room with up to `history_before` steps at or before its snapshot;
   /// nullopt when the room does not exist.
   virtual Result<std::optional<RoomData>> load_room(const std::string& room,
-                                                   int64_t history_before) = 0;
+                                                    int64_t history_before) = 0;
   /// Appends steps of one or more rooms atomically and durably.
   virtual Result<void> append(const std::vector<AppendBatch>& batches) = 0;
   /// Records a snapshot; steps older than `version - keep_history` may be dropped.

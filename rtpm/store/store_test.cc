@@ -1,7 +1,7 @@
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <memory>
+
+#include <gtest/gtest.h>
 
 #include "rtpm/store/memory_store.h"
 #include "rtpm/store/sqlite_store.h"

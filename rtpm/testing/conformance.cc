@@ -31,7 +31,8 @@ std::shared_ptr<const model::Schema> SchemaCache::get(const std::string& name) {
   std::stringstream buf;
   buf << in.rdbuf();
   auto parsed = json::parse(buf.str());
-  if (!parsed) throw std::runtime_error("bad JSON in " + path.string() + ": " + parsed.error().message);
+  if (!parsed)
+    throw std::runtime_error("bad JSON in " + path.string() + ": " + parsed.error().message);
   auto schema = model::Schema::from_json(*parsed);
   schemas_.emplace(name, schema);
   return schema;
@@ -43,7 +44,8 @@ std::string json_diff(const std::string& expected, const std::string& actual) {
   std::string out = "  expected: " + expected + "\n  actual:   " + actual + "\n";
   size_t from = i > 40 ? i - 40 : 0;
   out += "  first difference at byte " + std::to_string(i) + ": expected ..." +
-         expected.substr(from, std::min<size_t>(80, expected.size() - std::min(from, expected.size()))) +
+         expected.substr(from,
+                         std::min<size_t>(80, expected.size() - std::min(from, expected.size()))) +
          "... actual ..." +
          actual.substr(from, std::min<size_t>(80, actual.size() - std::min(from, actual.size()))) +
          "...\n";
@@ -52,8 +54,8 @@ std::string json_diff(const std::string& expected, const std::string& actual) {
 
 namespace {
 
-const std::vector<std::string> kKinds = {"check", "contentexpr", "apply", "invert", "stepmap",
-                                         "merge", "map",         "rebase"};
+const std::vector<std::string> kKinds = {"check",   "contentexpr", "apply", "invert",
+                                         "stepmap", "merge",       "map",   "rebase"};
 
 // Thrown inside a check to report a failure.
 struct Failure {
@@ -119,7 +121,8 @@ struct Outcome {
   bool threw_in_from_json = false;
 };
 
-Outcome apply_outcome(const model::Schema& schema, const NodeRef& doc, const Value& step_json_value) {
+Outcome apply_outcome(const model::Schema& schema, const NodeRef& doc,
+                      const Value& step_json_value) {
   Outcome o;
   StepPtr step;
   try {
@@ -159,7 +162,8 @@ void expect_outcome(const std::string& label, const Value& expected, const Outco
       fail(label + ": expected a thrown " + str(field(expected, "errorName")) + " (" +
            e->as_string() + "), got " + outcome_str(o));
     const Value* stage = expected.find("stage");
-    if (stage && stage->is_string() && stage->as_string() == "Step.fromJSON" && !o.threw_in_from_json)
+    if (stage && stage->is_string() && stage->as_string() == "Step.fromJSON" &&
+        !o.threw_in_from_json)
       fail(label + ": expected Step.fromJSON to reject the step, but it threw later: " + o.error);
   } else {
     fail(label + ": vector result has no doc/failed/error");
@@ -195,7 +199,8 @@ void run_check(const Value& v, SchemaCache& schemas) {
   } catch (const JsError& e) {
     if (valid) fail("Node.fromJSON threw " + describe(e) + " on a valid document");
     if (expected_stage != "fromJSON")
-      fail("Node.fromJSON threw " + describe(e) + " but the vector fails at stage " + expected_stage);
+      fail("Node.fromJSON threw " + describe(e) + " but the vector fails at stage " +
+           expected_stage);
     std::string expected_error = field(v, "error").as_string();
     if (e.what() != expected_error)
       fail("fromJSON error differs:\n  expected: " + expected_error + "\n  actual:   " + e.what());
@@ -214,7 +219,8 @@ void run_check(const Value& v, SchemaCache& schemas) {
       fail("check error differs:\n  expected: " + expected_error + "\n  actual:   " + e.what());
     return;
   }
-  if (!valid) fail("expected " + expected_stage + " to fail with: " + field(v, "error").as_string());
+  if (!valid)
+    fail("expected " + expected_stage + " to fail with: " + field(v, "error").as_string());
 }
 
 std::string match_info(const model::ContentMatch& m) {
@@ -305,7 +311,8 @@ void run_contentexpr(const Value& v) {
   int fi = 0;
   for (const Value& f : field(v, "fills").as_array()) {
     std::string label = "fills[" + std::to_string(fi++) + "]";
-    const model::ContentMatch* m = start.match_fragment(fragment_of(build_nodes(field(f, "before"))));
+    const model::ContentMatch* m =
+        start.match_fragment(fragment_of(build_nodes(field(f, "before"))));
     std::string actual = "null";
     if (m) {
       std::vector<NodeRef> after;
@@ -425,8 +432,8 @@ void run_map(const Value& v, SchemaCache& schemas) {
     int pos = to_int(field(c, "pos")), assoc = to_int(field(c, "assoc"));
     int mapped = mapping.map(pos, assoc);
     if (mapped != to_int(field(c, "map")))
-      fail(label + ": map(" + std::to_string(pos) + ", " + std::to_string(assoc) + ") = " +
-           std::to_string(mapped) + ", expected " + str(field(c, "map")));
+      fail(label + ": map(" + std::to_string(pos) + ", " + std::to_string(assoc) +
+           ") = " + std::to_string(mapped) + ", expected " + str(field(c, "map")));
     expect_json(label + " mapResult", str(field(c, "result")),
                 map_result_json(mapping.map_result(pos, assoc)));
   }
@@ -491,8 +498,8 @@ void run_rebase(const Value& v, SchemaCache& schemas) {
   expect_json("doc", str(field(expected, "doc")), r.state.doc->to_json_string());
   std::string unconfirmed = "[";
   for (size_t i = 0; i < r.state.unconfirmed.size(); ++i)
-    unconfirmed += std::string(i ? "," : "") + "{\"step\":" +
-                   r.state.unconfirmed[i].step->to_json_string() +
+    unconfirmed += std::string(i ? "," : "") +
+                   "{\"step\":" + r.state.unconfirmed[i].step->to_json_string() +
                    ",\"inverted\":" + r.state.unconfirmed[i].inverted->to_json_string() + "}";
   unconfirmed += "]";
   expect_json("unconfirmed", str(field(expected, "unconfirmed")), unconfirmed);

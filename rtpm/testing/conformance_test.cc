@@ -1,13 +1,13 @@
 // Every conformance vector of ../shared/conformance as its own test case,
 // named after the vector's id. A vector of a kind this build cannot run fails.
-#include <gtest/gtest.h>
+#include "rtpm/testing/conformance.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
-#include "rtpm/testing/conformance.h"
+#include <gtest/gtest.h>
 
 namespace rtpm::testing {
 namespace {
