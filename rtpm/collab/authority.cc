@@ -49,6 +49,7 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
       if (!result.ok()) return Rejected{static_cast<int>(i), prefix + result.failed};
       check_inserted_nodes(*step, *result.doc);
       doc = std::move(result.doc);
+      out.step_json.push_back(step->to_json_string());
       out.steps.push_back(std::move(step));
     } catch (const JsError& e) {
       return Rejected{static_cast<int>(i), prefix + e.what()};
@@ -62,7 +63,13 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
 void Authority::commit(const Accepted& accepted) {
   doc_ = accepted.doc;
   version_ = accepted.to_version;
-  for (const auto& step : accepted.steps) history_.push_back({step, accepted.user_id});
+  for (size_t i = 0; i < accepted.steps.size(); ++i)
+    history_.push_back({accepted.steps[i], accepted.user_id, accepted.step_json[i]});
+  while (history_.size() > options_.max_history) history_.pop_front();
+}
+
+void Authority::preload_history(std::vector<HistoryEntry> older) {
+  for (size_t i = older.size(); i-- > 0;) history_.push_front(std::move(older[i]));
   while (history_.size() > options_.max_history) history_.pop_front();
 }
 

@@ -29,6 +29,8 @@ namespace rtpm::collab {
 struct HistoryEntry {
   transform::StepPtr step;
   std::string user_id;
+  /// JSON.stringify(step.toJSON()), kept for catch-up without re-encoding.
+  std::string json;
 };
 
 struct AuthorityOptions {
@@ -43,6 +45,8 @@ class Authority {
     int64_t from_version = 0;
     int64_t to_version = 0;
     std::vector<transform::StepPtr> steps;
+    /// Each step's JSON text (canonical: written from the parsed step).
+    std::vector<std::string> step_json;
     model::NodeRef doc;
     std::string user_id;
   };
@@ -68,6 +72,9 @@ class Authority {
   Decision decide(int64_t version, const json::Array& steps, const std::string& user_id) const;
   /// Makes an accepted batch current. Precondition: it was decided on the current version.
   void commit(const Accepted& accepted);
+  /// Adds history entries that end at the current version without applying
+  /// them (the steps a loaded snapshot already contains), oldest first.
+  void preload_history(std::vector<HistoryEntry> older);
   /// Replays already persisted steps (loading a room): applies them without the
   /// extra checks. Throws when a step does not apply (a corrupt store).
   void replay(const std::vector<HistoryEntry>& entries);

@@ -1,0 +1,43 @@
+// ServerContext: what every part of a running server shares. Owned by
+// RealtimeServer; outlives every room and session.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include <boost/asio/io_context.hpp>
+
+#include "rtpm/model/schema.h"
+#include "rtpm/server/metrics.h"
+#include "rtpm/server/options.h"
+#include "rtpm/server/storage_worker.h"
+
+namespace rtpm::server {
+
+class RoomRegistry;
+class WebSocketSession;
+
+struct ServerContext {
+  boost::asio::io_context& ioc;
+  ServerOptions options;
+  std::shared_ptr<const model::Schema> schema;
+  /// The schema spec as JSON text (GET /api/schema).
+  std::string schema_json;
+  /// New rooms start with this document (JSON text).
+  std::string initial_doc_json;
+  Metrics metrics;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<StorageWorker> storage;
+  std::unique_ptr<RoomRegistry> rooms;
+
+  /// Set at shutdown: sessions stop taking new messages.
+  std::atomic<bool> stopping{false};
+  /// Open sessions, for graceful shutdown.
+  std::mutex sessions_mutex;
+  std::unordered_set<WebSocketSession*> sessions;
+};
+
+}  // namespace rtpm::server

@@ -1,0 +1,67 @@
+#include "rtpm/server/metrics.h"
+
+#include <cstdio>
+
+namespace rtpm::server {
+
+void Metrics::count_error(ErrorCode code) {
+  errors_[static_cast<int>(code)].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Metrics::observe_step_latency(double seconds) {
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) {
+      buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  latency_count_.fetch_add(1, std::memory_order_relaxed);
+  latency_sum_ns_.fetch_add(static_cast<int64_t>(seconds * 1e9), std::memory_order_relaxed);
+}
+
+std::string Metrics::render() const {
+  std::string out;
+  auto line = [&](const char* text) { out += text; };
+  auto value = [&](const std::string& name, int64_t v) {
+    out += name + " " + std::to_string(v) + "\n";
+  };
+  line("# HELP realtime_pm_connections Open WebSocket connections.\n");
+  line("# TYPE realtime_pm_connections gauge\n");
+  value("realtime_pm_connections", connections.load());
+  line("# HELP realtime_pm_rooms Rooms in memory.\n");
+  line("# TYPE realtime_pm_rooms gauge\n");
+  value("realtime_pm_rooms", rooms.load());
+  line("# HELP realtime_pm_steps_applied_total Steps accepted and made durable.\n");
+  line("# TYPE realtime_pm_steps_applied_total counter\n");
+  value("realtime_pm_steps_applied_total", steps_applied.load());
+  line("# HELP realtime_pm_messages_received_total WebSocket messages received.\n");
+  line("# TYPE realtime_pm_messages_received_total counter\n");
+  value("realtime_pm_messages_received_total", messages_received.load());
+  line("# HELP realtime_pm_store_commits_total Store transactions (group commits).\n");
+  line("# TYPE realtime_pm_store_commits_total counter\n");
+  value("realtime_pm_store_commits_total", store_commits.load());
+  line("# HELP realtime_pm_errors_total Error messages sent, by code.\n");
+  line("# TYPE realtime_pm_errors_total counter\n");
+  for (int i = 0; i < kErrorCodes; ++i)
+    value("realtime_pm_errors_total{code=\"" + std::string(to_string(static_cast<ErrorCode>(i))) +
+              "\"}",
+          errors_[i].load());
+  line("# HELP realtime_pm_step_latency_seconds From receipt of a steps message to its ack.\n");
+  line("# TYPE realtime_pm_step_latency_seconds histogram\n");
+  int64_t cumulative = 0;
+  char le[32];
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += buckets_[i].load();
+    std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+    value(std::string("realtime_pm_step_latency_seconds_bucket{le=\"") + le + "\"}", cumulative);
+  }
+  int64_t count = latency_count_.load();
+  value("realtime_pm_step_latency_seconds_bucket{le=\"+Inf\"}", count);
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(latency_sum_ns_.load()) / 1e9);
+  out += std::string("realtime_pm_step_latency_seconds_sum ") + sum + "\n";
+  value("realtime_pm_step_latency_seconds_count", count);
+  return out;
+}
+
+}  // namespace rtpm::server

@@ -1,0 +1,38 @@
+// Server metrics, rendered in the Prometheus text format at GET /metrics.
+// Every member is atomic: updated from any thread without locks.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "rtpm/base/error.h"
+
+namespace rtpm::server {
+
+class Metrics {
+ public:
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> rooms{0};
+  std::atomic<int64_t> steps_applied{0};
+  std::atomic<int64_t> messages_received{0};
+  std::atomic<int64_t> store_commits{0};
+
+  void count_error(ErrorCode code);
+  /// One acknowledged `steps` message: seconds from its receipt to its ack.
+  void observe_step_latency(double seconds);
+  /// The Prometheus text exposition.
+  std::string render() const;
+
+ private:
+  static constexpr int kErrorCodes = static_cast<int>(ErrorCode::internal) + 1;
+  static constexpr std::array<double, 12> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                      0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+  std::array<std::atomic<int64_t>, kErrorCodes> errors_{};
+  std::array<std::atomic<int64_t>, kBuckets.size()> buckets_{};  // cumulative at render
+  std::atomic<int64_t> latency_count_{0};
+  std::atomic<int64_t> latency_sum_ns_{0};
+};
+
+}  // namespace rtpm::server

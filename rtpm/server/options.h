@@ -1,0 +1,67 @@
+// ServerOptions: every setting of `realtime-pm serve`, with its default and
+// unit. Each is also a command-line flag and an environment variable (see
+// apps/realtime-pm/serve.cc and docs/server.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace rtpm::server {
+
+struct ServerOptions {
+  /// Address to listen on. Default loopback only.
+  std::string bind = "127.0.0.1";
+  /// TCP port; 0 picks a free one (the bound port is logged and returned).
+  uint16_t port = 8080;
+  /// Folder for the SQLite database (created if missing).
+  std::string data_dir = "./data";
+  /// "sqlite" (durable, default) or "memory" (nothing survives a restart).
+  std::string store = "sqlite";
+  /// Schema: "basic", "tiptap", or a path to a JSON schema spec file.
+  std::string schema = "basic";
+  /// Initial document of new rooms (a Node JSON file); empty = the schema's
+  /// top node createAndFill().
+  std::string initial_doc;
+  /// Folder served at / (the demo page); empty = the built-in notice.
+  std::string static_dir;
+  /// Worker threads; 0 = one per core.
+  int threads = 0;
+
+  // Limits.
+  /// Largest WebSocket message accepted, in bytes (PROTOCOL.md default 1 MiB).
+  size_t max_message_bytes = 1 << 20;
+  /// Steps in one `steps` message.
+  size_t max_steps_per_message = 1000;
+  /// Rooms one connection may be in at once.
+  size_t max_rooms_per_connection = 100;
+  /// Open WebSocket connections in all.
+  size_t max_connections = 100000;
+  /// Members in one room.
+  size_t max_room_members = 1000;
+  /// Messages per second per connection (token bucket rate) and burst size.
+  double rate_limit_per_s = 200;
+  double rate_limit_burst = 400;
+  /// rate_limited answers in a row after which the connection is closed (1008).
+  int max_rate_limited_in_a_row = 100;
+  /// Bytes queued for a connection before it counts as a slow reader and is closed.
+  size_t max_outgoing_bytes = 8 << 20;
+  /// Seconds without traffic or pong before a connection is closed (pings at half).
+  int idle_timeout_s = 60;
+  /// Deepest JSON nesting accepted.
+  int max_json_depth = 1000;
+
+  // Rooms and history.
+  /// Steps kept per room for catch-up (PROTOCOL.md: at least 10,000).
+  int64_t history_steps = 10000;
+  /// A snapshot is written every this many steps, bounding replay at load.
+  int64_t snapshot_every = 1000;
+  /// Milliseconds an empty room stays loaded.
+  int unload_grace_ms = 30000;
+  /// Presence broadcasts per user at most every this many milliseconds.
+  int presence_interval_ms = 50;
+
+  /// spdlog level: trace, debug, info, warn, error, off.
+  std::string log_level = "info";
+};
+
+}  // namespace rtpm::server

@@ -1,0 +1,115 @@
+// Room: one document's collaboration session, on its own strand.
+//
+// The room owns the Authority (the document and its history) and the
+// PresenceStore, and talks to its members' sessions. Every public method may
+// be called from any thread: it posts to the room's strand. A batch of steps
+// is decided and made current at once (so the next batch builds on it), but
+// acknowledged and broadcast only after the store has made it durable, in
+// version order; joins and the HTTP document API see only durable versions.
+// If the store fails, the room drops its members (error `internal`) and is
+// unloaded, so that the next join reloads exactly what is durable.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "rtpm/collab/authority.h"
+#include "rtpm/presence/presence_store.h"
+#include "rtpm/protocol/messages.h"
+#include "rtpm/server/context.h"
+
+namespace rtpm::server {
+
+class WebSocketSession;
+using SessionPtr = std::shared_ptr<WebSocketSession>;
+
+class Room : public std::enable_shared_from_this<Room> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Room(ServerContext& ctx, std::string name);
+  const std::string& name() const { return name_; }
+
+  void join(SessionPtr session, protocol::JoinMessage message);
+  void steps(SessionPtr session, protocol::StepsMessage message, Clock::time_point received);
+  void presence(SessionPtr session, protocol::PresenceMessage message);
+  void leave(SessionPtr session, protocol::LeaveMessage message);
+  /// The session closed: it leaves the room if it is a member.
+  void disconnect(SessionPtr session);
+  /// The durable version and document JSON, or nullopt when the room does not exist.
+  void read_document(std::function<void(std::optional<std::pair<int64_t, std::string>>)> done);
+
+ private:
+  enum class State { unloaded, loading, missing, creating, ready, closed };
+  /// What with_ready's callback learns.
+  enum class Avail { ready, missing, failed };
+  struct Member {
+    SessionPtr session;
+    std::string user_id;
+  };
+  struct InFlight {
+    collab::Authority::Accepted accepted;
+    SessionPtr sender;
+    Clock::time_point received;
+  };
+
+  void with_ready(bool create, std::function<void(Avail)> fn);
+  void start_load();
+  void loaded(Result<std::optional<store::RoomData>> data);
+  void start_create();
+  void run_pending(Avail avail);
+  void persisted(Result<void> result);
+  void fail_room(const std::string& why);
+  void maybe_unload();
+  /// The durable mapping from version `v` to durable_version_, or nullopt when v is outside it.
+  std::optional<transform::Mapping> mapping_to_durable(int64_t v) const;
+
+  void do_join(const SessionPtr& session, const protocol::JoinMessage& m);
+  void do_steps(const SessionPtr& session, const protocol::StepsMessage& m, Clock::time_point at);
+  void do_presence(const SessionPtr& session, const protocol::PresenceMessage& m);
+  void do_leave(const SessionPtr& session, const protocol::LeaveMessage& m);
+
+  /// The member of `session`, or nullptr.
+  Member* member_of(const WebSocketSession* session);
+  void send_error(const SessionPtr& s, ErrorCode code, std::string message,
+                  std::optional<int64_t> version = std::nullopt, std::optional<int> index = {});
+  void broadcast(const std::shared_ptr<const std::string>& payload, const WebSocketSession* except);
+  std::string state_message(std::optional<int64_t> since);
+  void queue_presence(const std::string& user_id);
+  void flush_presence();
+  void remove_member(const std::string& user_id, bool notify);
+
+  ServerContext& ctx_;
+  std::string name_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  State state_ = State::unloaded;
+  std::vector<std::function<void(Avail)>> pending_;
+  bool create_requested_ = false;
+
+  std::unique_ptr<collab::Authority> authority_;
+  /// What has been made durable (and broadcast).
+  int64_t durable_version_ = 0;
+  model::NodeRef durable_doc_;
+  int64_t snapshot_version_ = 0;
+  std::deque<InFlight> in_flight_;
+
+  std::unordered_map<std::string, Member> members_;  // by user id
+  std::unordered_map<const WebSocketSession*, std::string> by_session_;
+  presence::PresenceStore presence_;
+  std::unordered_map<std::string, Clock::time_point> presence_sent_;  // last broadcast per user
+  std::vector<std::string> presence_pending_;
+  boost::asio::steady_timer presence_timer_;
+  bool presence_timer_armed_ = false;
+  boost::asio::steady_timer unload_timer_;
+};
+
+}  // namespace rtpm::server

@@ -1,0 +1,151 @@
+#include "rtpm/server/server.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+#include "rtpm/model/node.h"
+#include "rtpm/server/context.h"
+#include "rtpm/server/listener.h"
+#include "rtpm/server/room_registry.h"
+#include "rtpm/server/websocket_session.h"
+#include "rtpm/store/memory_store.h"
+#include "rtpm/store/sqlite_store.h"
+
+namespace rtpm::server {
+
+namespace net = boost::asio;
+
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{ErrorCode::internal, "cannot read " + path};
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+}  // namespace
+
+RealtimeServer::RealtimeServer(ServerOptions options) : options_(std::move(options)) {}
+
+RealtimeServer::~RealtimeServer() {
+  if (shutdown_thread_.joinable()) shutdown_thread_.join();
+  if (ctx_ && ctx_->storage) ctx_->storage->stop();
+}
+
+Result<void> RealtimeServer::start() {
+  ioc_ = std::make_unique<net::io_context>(options_.threads > 0 ? options_.threads : 2);
+  ctx_ = std::unique_ptr<ServerContext>(new ServerContext{*ioc_, options_});
+  // Schema.
+  std::string spec_text(builtin_schema(options_.schema));
+  if (spec_text.empty()) {
+    auto file = read_file(options_.schema);
+    if (!file)
+      return Error{ErrorCode::internal, "--schema: '" + options_.schema +
+                                            "' is neither basic, tiptap nor a readable file"};
+    spec_text = std::move(*file);
+  }
+  auto spec = json::parse(spec_text);
+  if (!spec) return Error{ErrorCode::internal, "--schema: bad JSON: " + spec.error().message};
+  try {
+    ctx_->schema = model::Schema::from_json(*spec);
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::internal, std::string("--schema: ") + e.what()};
+  }
+  ctx_->schema_json = json::stringify(*spec);
+  // Initial document of new rooms.
+  try {
+    if (options_.initial_doc.empty()) {
+      model::NodeRef doc = ctx_->schema->top_node_type()->create_and_fill();
+      if (!doc) return Error{ErrorCode::internal, "the schema's top node cannot be created empty"};
+      ctx_->initial_doc_json = doc->to_json_string();
+    } else {
+      auto text = read_file(options_.initial_doc);
+      if (!text) return text.error();
+      auto parsed = json::parse(*text);
+      if (!parsed) return Error{ErrorCode::internal, "--initial-doc: " + parsed.error().message};
+      model::NodeRef doc = model::Node::from_json(*ctx_->schema, *parsed);
+      doc->check();
+      ctx_->initial_doc_json = doc->to_json_string();
+    }
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::internal, std::string("--initial-doc: ") + e.what()};
+  }
+  // Store.
+  if (options_.store == "memory") {
+    ctx_->store = std::make_unique<store::MemoryStore>();
+  } else if (options_.store == "sqlite") {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.data_dir, ec);
+    if (ec)
+      return Error{ErrorCode::internal,
+                   "--data: cannot create " + options_.data_dir + ": " + ec.message()};
+    std::string path = (std::filesystem::path(options_.data_dir) / "realtime-pm.db").string();
+    auto store = store::SqliteStore::open(path);
+    if (!store) return store.error();
+    ctx_->store = std::move(*store);
+    spdlog::info("store: SQLite at {}", path);
+  } else {
+    return Error{ErrorCode::internal, "--store must be sqlite or memory"};
+  }
+  ctx_->storage = std::make_unique<StorageWorker>(*ctx_->store, ctx_->metrics);
+  ctx_->rooms = std::make_unique<RoomRegistry>(*ctx_);
+  // Listener.
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(options_.bind, ec);
+  if (ec) return Error{ErrorCode::internal, "--bind: bad address " + options_.bind};
+  listener_ = std::make_shared<Listener>(*ctx_);
+  if (auto r = listener_->open({address, options_.port}); !r) return r;
+  port_ = listener_->port();
+  spdlog::info("listening on http://{}:{} (WebSocket at /ws)", options_.bind, port_);
+  return {};
+}
+
+void RealtimeServer::run() {
+  listener_->run();
+  int n =
+      options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  auto guard = net::make_work_guard(*ioc_);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < n; ++i) threads.emplace_back([this] { ioc_->run(); });
+  ioc_->run();
+  for (auto& t : threads) t.join();
+}
+
+void RealtimeServer::shutdown() {
+  if (stopping_.exchange(true)) return;
+  shutdown_thread_ = std::thread([this] {
+    spdlog::info("shutting down: no new connections; finishing in-flight steps");
+    ctx_->stopping = true;
+    listener_->stop();
+    // Let accepted steps become durable and acknowledged (bounded wait).
+    for (int i = 0; i < 500 && ctx_->storage->pending() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    {
+      std::lock_guard lock(ctx_->sessions_mutex);
+      for (WebSocketSession* s : ctx_->sessions) {
+        // The session may be closing on its own; only a live one can be closed.
+        if (auto live = s->weak_from_this().lock())
+          live->close(boost::beast::websocket::close_code::going_away);
+      }
+    }
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(ctx_->sessions_mutex);
+        if (ctx_->sessions.empty()) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ctx_->storage->stop();
+    spdlog::info("shutdown complete");
+    ioc_->stop();
+  });
+}
+
+}  // namespace rtpm::server

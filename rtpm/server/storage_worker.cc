@@ -1,0 +1,94 @@
+#include "rtpm/server/storage_worker.h"
+
+#include "rtpm/server/metrics.h"
+
+namespace rtpm::server {
+
+StorageWorker::StorageWorker(store::Store& store, Metrics& metrics)
+    : store_(store), metrics_(metrics), thread_([this] { run(); }) {}
+
+StorageWorker::~StorageWorker() { stop(); }
+
+void StorageWorker::push(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void StorageWorker::load(std::string room, int64_t history_before, LoadDone done) {
+  push(Load{std::move(room), history_before, std::move(done)});
+}
+void StorageWorker::create(std::string room, std::string doc_json, Done done) {
+  push(Create{std::move(room), std::move(doc_json), std::move(done)});
+}
+void StorageWorker::append(store::AppendBatch batch, Done done) {
+  push(Append{std::move(batch), std::move(done)});
+}
+void StorageWorker::snapshot(std::string room, int64_t version, std::string doc_json,
+                             int64_t keep_history, Done done) {
+  push(Snapshot{std::move(room), version, std::move(doc_json), keep_history, std::move(done)});
+}
+
+size_t StorageWorker::pending() {
+  std::lock_guard lock(mutex_);
+  return queue_.size() + running_;
+}
+
+void StorageWorker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StorageWorker::set_running(size_t n) {
+  std::lock_guard lock(mutex_);
+  running_ = n;
+}
+
+void StorageWorker::run() {
+  std::deque<Job> jobs;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      jobs.swap(queue_);
+      running_ = jobs.size();
+    }
+    while (!jobs.empty()) {
+      if (std::holds_alternative<Append>(jobs.front())) {
+        // Every consecutive append: one transaction.
+        std::vector<store::AppendBatch> batches;
+        std::vector<Done> dones;
+        while (!jobs.empty() && std::holds_alternative<Append>(jobs.front())) {
+          auto& a = std::get<Append>(jobs.front());
+          batches.push_back(std::move(a.batch));
+          dones.push_back(std::move(a.done));
+          jobs.pop_front();
+        }
+        Result<void> r = store_.append(batches);
+        metrics_.store_commits.fetch_add(1, std::memory_order_relaxed);
+        for (auto& d : dones) d(r);
+        set_running(jobs.size());
+        continue;
+      }
+      Job job = std::move(jobs.front());
+      jobs.pop_front();
+      if (auto* l = std::get_if<Load>(&job)) {
+        l->done(store_.load_room(l->room, l->history_before));
+      } else if (auto* c = std::get_if<Create>(&job)) {
+        c->done(store_.create_room(c->room, c->doc));
+      } else if (auto* s = std::get_if<Snapshot>(&job)) {
+        s->done(store_.save_snapshot(s->room, s->version, s->doc, s->keep));
+      }
+      set_running(jobs.size());
+    }
+  }
+}
+
+}  // namespace rtpm::server

@@ -1,0 +1,82 @@
+// StorageWorker: the one thread that talks to the Store.
+//
+// Rooms hand it jobs and get their completion callbacks on the worker thread
+// (they post back to their own strand). Appends that are queued together run
+// as one Store::append call, i.e. one transaction and one sync for every
+// batch accepted across all rooms while the previous commit was running:
+// group commit without a fixed timer, so an idle server commits at once and
+// a busy one amortises the sync. Jobs run in the order they were queued.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "rtpm/store/store.h"
+
+namespace rtpm::server {
+
+class Metrics;
+
+class StorageWorker {
+ public:
+  StorageWorker(store::Store& store, Metrics& metrics);
+  ~StorageWorker();
+  StorageWorker(const StorageWorker&) = delete;
+
+  using LoadDone = std::function<void(Result<std::optional<store::RoomData>>)>;
+  using Done = std::function<void(Result<void>)>;
+
+  void load(std::string room, int64_t history_before, LoadDone done);
+  void create(std::string room, std::string doc_json, Done done);
+  void append(store::AppendBatch batch, Done done);
+  void snapshot(std::string room, int64_t version, std::string doc_json, int64_t keep_history,
+                Done done);
+  /// Jobs queued or running.
+  size_t pending();
+  /// Runs every queued job, then stops the thread. Idempotent.
+  void stop();
+
+ private:
+  struct Load {
+    std::string room;
+    int64_t history_before;
+    LoadDone done;
+  };
+  struct Create {
+    std::string room, doc;
+    Done done;
+  };
+  struct Append {
+    store::AppendBatch batch;
+    Done done;
+  };
+  struct Snapshot {
+    std::string room;
+    int64_t version;
+    std::string doc;
+    int64_t keep;
+    Done done;
+  };
+  using Job = std::variant<Load, Create, Append, Snapshot>;
+
+  void push(Job job);
+  void set_running(size_t n);
+  void run();
+
+  store::Store& store_;
+  Metrics& metrics_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  size_t running_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace rtpm::server

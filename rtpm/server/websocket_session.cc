@@ -1,0 +1,223 @@
+#include "rtpm/server/websocket_session.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "rtpm/protocol/messages.h"
+#include "rtpm/server/room.h"
+#include "rtpm/server/room_registry.h"
+
+namespace rtpm::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+constexpr std::string_view kJsonProtocol = "realtime-pm.json.v1";
+
+// True when the comma-separated Sec-WebSocket-Protocol list names `p`.
+bool offers(std::string_view list, std::string_view p) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == p) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+}  // namespace
+
+WebSocketSession::WebSocketSession(ServerContext& ctx, net::ip::tcp::socket&& socket)
+    : ctx_(ctx), ws_(std::move(socket)) {
+  ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
+  tokens_ = ctx_.options.rate_limit_burst;
+  refilled_ = Clock::now();
+  std::lock_guard lock(ctx_.sessions_mutex);
+  ctx_.sessions.insert(this);
+}
+
+WebSocketSession::~WebSocketSession() {
+  ctx_.metrics.connections.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard lock(ctx_.sessions_mutex);
+  ctx_.sessions.erase(this);
+}
+
+void WebSocketSession::run(http::request<http::string_body> request) {
+  ws_.set_option(websocket::stream_base::timeout{
+      std::chrono::seconds(30), std::chrono::seconds(ctx_.options.idle_timeout_s), true});
+  // Beast's own limit is the hard cap: past it the frame cannot be skipped and
+  // the connection closes with 1009. Up to it, oversized messages are read and dropped.
+  ws_.read_message_max(std::max<size_t>(ctx_.options.max_message_bytes * 16, 16 << 20));
+  std::string offered(request[http::field::sec_websocket_protocol]);
+  bool json = offered.empty() || offers(offered, kJsonProtocol);
+  ws_.set_option(websocket::stream_base::decorator([json, offered](websocket::response_type& res) {
+    res.set(http::field::server, "realtime-pm");
+    if (json && !offered.empty()) res.set(http::field::sec_websocket_protocol, kJsonProtocol);
+  }));
+  ws_.async_accept(request,
+                   beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
+}
+
+void WebSocketSession::on_accept(beast::error_code ec) {
+  if (ec) return teardown();
+  do_read();
+}
+
+void WebSocketSession::do_read() {
+  ws_.async_read_some(buffer_, 64 * 1024,
+                      beast::bind_front_handler(&WebSocketSession::on_read, shared_from_this()));
+}
+
+void WebSocketSession::on_read(beast::error_code ec, size_t) {
+  if (ec) {
+    if (ec == websocket::error::message_too_big)
+      ctx_.metrics.count_error(ErrorCode::message_too_large);
+    return teardown();
+  }
+  if (buffer_.size() > ctx_.options.max_message_bytes) {
+    // Too large: keep reading to the end of the message, dropping what arrives.
+    oversized_ = true;
+    buffer_.consume(buffer_.size());
+  }
+  if (ws_.is_message_done()) {
+    if (oversized_) {
+      oversized_ = false;
+      buffer_.consume(buffer_.size());
+      send_error(
+          ErrorCode::message_too_large,
+          "messages are limited to " + std::to_string(ctx_.options.max_message_bytes) + " bytes");
+    } else {
+      handle_message();
+    }
+  }
+  if (!closed_) do_read();
+}
+
+bool WebSocketSession::take_token() {
+  auto now = Clock::now();
+  double elapsed = std::chrono::duration<double>(now - refilled_).count();
+  refilled_ = now;
+  tokens_ =
+      std::min(ctx_.options.rate_limit_burst, tokens_ + elapsed * ctx_.options.rate_limit_per_s);
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+void WebSocketSession::handle_message() {
+  ctx_.metrics.messages_received.fetch_add(1, std::memory_order_relaxed);
+  std::string text = beast::buffers_to_string(buffer_.data());
+  buffer_.consume(buffer_.size());
+  if (ctx_.stopping.load()) return;  // shutting down: take no new work
+  if (!take_token()) {
+    send_error(ErrorCode::rate_limited, "too many messages; slow down");
+    if (++limited_in_a_row_ > ctx_.options.max_rate_limited_in_a_row)
+      close(websocket::close_code::policy_error);
+    return;
+  }
+  limited_in_a_row_ = 0;
+  if (!ws_.got_text())
+    return send_error(ErrorCode::bad_message, "binary frames are not part of realtime-pm.json.v1");
+  handle_text(text);
+}
+
+void WebSocketSession::handle_text(std::string_view text) {
+  auto decoded = protocol::decode_client_message(text, {.max_depth = ctx_.options.max_json_depth});
+  if (auto* e = std::get_if<protocol::DecodeError>(&decoded))
+    return send_error(e->code, e->message, e->room);
+  auto self = shared_from_this();
+  std::visit(
+      [&](auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, protocol::JoinMessage>) {
+          if (!rooms_.count(m.room) && rooms_.size() >= ctx_.options.max_rooms_per_connection)
+            return send_error(ErrorCode::forbidden, "this connection is in too many rooms", m.room);
+          rooms_.insert(m.room);
+          ctx_.rooms->get(m.room)->join(self, std::move(m));
+        } else {
+          if constexpr (std::is_same_v<T, protocol::StepsMessage>) {
+            if (m.steps.as_array().size() > ctx_.options.max_steps_per_message)
+              return send_error(ErrorCode::bad_message,
+                                "at most " + std::to_string(ctx_.options.max_steps_per_message) +
+                                    " steps per message",
+                                m.room);
+          }
+          if (!rooms_.count(m.room))
+            return send_error(ErrorCode::not_joined, "not a member of this room", m.room);
+          auto room = ctx_.rooms->get(m.room);
+          if constexpr (std::is_same_v<T, protocol::StepsMessage>)
+            room->steps(self, std::move(m), Clock::now());
+          else if constexpr (std::is_same_v<T, protocol::PresenceMessage>)
+            room->presence(self, std::move(m));
+          else
+            room->leave(self, std::move(m));
+        }
+      },
+      std::get<protocol::ClientMessage>(decoded));
+}
+
+void WebSocketSession::send_error(ErrorCode code, std::string message,
+                                  std::optional<std::string> room) {
+  ctx_.metrics.count_error(code);
+  send(std::make_shared<const std::string>(protocol::encode_error(
+      protocol::ErrorMessage{code, std::move(message), std::move(room), std::nullopt, std::nullopt},
+      protocol::now_ms())));
+}
+
+void WebSocketSession::send(std::shared_ptr<const std::string> message) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+    if (self->closed_) return;
+    if (self->queued_bytes_ + m->size() > self->ctx_.options.max_outgoing_bytes) {
+      spdlog::warn("closing a connection that reads too slowly ({} bytes queued)",
+                   self->queued_bytes_);
+      self->closed_ = true;
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      return;
+    }
+    self->queued_bytes_ += m->size();
+    self->queue_.push_back(std::move(m));
+    if (!self->writing_) self->do_write();
+  });
+}
+
+void WebSocketSession::do_write() {
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(net::buffer(*queue_.front()),
+                  beast::bind_front_handler(&WebSocketSession::on_write, shared_from_this()));
+}
+
+void WebSocketSession::on_write(beast::error_code ec, size_t) {
+  writing_ = false;
+  if (ec) return teardown();
+  queued_bytes_ -= queue_.front()->size();
+  queue_.pop_front();
+  if (!queue_.empty() && !closed_) do_write();
+}
+
+void WebSocketSession::left_room(const std::string& room) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), room] { self->rooms_.erase(room); });
+}
+
+void WebSocketSession::close(websocket::close_code code) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), code] {
+    if (self->closed_) return;
+    self->closed_ = true;
+    self->ws_.async_close(code, [self](beast::error_code) { self->teardown(); });
+  });
+}
+
+void WebSocketSession::teardown() {
+  closed_ = true;
+  auto self = shared_from_this();
+  for (const auto& room : rooms_) ctx_.rooms->get(room)->disconnect(self);
+  rooms_.clear();
+}
+
+}  // namespace rtpm::server

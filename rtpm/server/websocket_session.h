@@ -1,0 +1,69 @@
+// WebSocketSession: one client connection speaking the JSON subprotocol.
+//
+// Reads one message at a time, enforces the per-connection limits (size,
+// rate, rooms), decodes and validates the message, and hands it to its room.
+// Writes go through a bounded queue with one write in flight: a client that
+// reads too slowly is disconnected instead of stalling its rooms. All state
+// lives on the session's strand; send() and left_room() may be called from
+// any thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "rtpm/base/error.h"
+#include "rtpm/server/context.h"
+
+namespace rtpm::server {
+
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
+ public:
+  /// The socket's executor must be a strand.
+  WebSocketSession(ServerContext& ctx, boost::asio::ip::tcp::socket&& socket);
+  ~WebSocketSession();
+
+  /// Accepts the upgrade request and starts reading.
+  void run(boost::beast::http::request<boost::beast::http::string_body> request);
+  /// Queues a text message (shared between the recipients of a broadcast).
+  void send(std::shared_ptr<const std::string> message);
+  /// The room says this connection is no longer in it (leave, replacement, failure).
+  void left_room(const std::string& room);
+  /// Closes the connection with the given close code (shutdown: 1001).
+  void close(boost::beast::websocket::close_code code);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void on_accept(boost::beast::error_code ec);
+  void do_read();
+  void on_read(boost::beast::error_code ec, size_t bytes);
+  void handle_message();
+  void handle_text(std::string_view text);
+  bool take_token();
+  void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
+  void do_write();
+  void on_write(boost::beast::error_code ec, size_t bytes);
+  void teardown();
+
+  ServerContext& ctx_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  bool oversized_ = false;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::unordered_set<std::string> rooms_;
+  double tokens_ = 0;
+  Clock::time_point refilled_;
+  int limited_in_a_row_ = 0;
+};
+
+}  // namespace rtpm::server
