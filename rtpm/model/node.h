@@ -39,8 +39,8 @@ class Node : public RefCounted<Node> {
   const std::u16string& text() const { return text_; }
 
   /// The size of this node: text length for text nodes, 1 for leaves,
-  /// content size + 2 otherwise.
-  int node_size() const;
+  /// content size + 2 otherwise. Computed once at construction.
+  int node_size() const { return node_size_; }
   /// The number of children that the node has.
   int child_count() const { return content_.child_count(); }
   /// Get the child node at the given index. Throws RangeError when out of range.
@@ -53,9 +53,10 @@ class Node : public RefCounted<Node> {
   }
   /// Invoke a callback for all descendant nodes recursively overlapping the
   /// given two positions that are relative to start of this node's content.
-  void nodes_between(int from, int to,
-                     FunctionRef<bool(const NodeRef& node, int pos, const Node* parent, int index)> f,
-                     int start_pos = 0) const;
+  void nodes_between(
+      int from, int to,
+      FunctionRef<bool(const NodeRef& node, int pos, const Node* parent, int index)> f,
+      int start_pos = 0) const;
   /// Call the given callback for every descendant node.
   void descendants(
       FunctionRef<bool(const NodeRef& node, int pos, const Node* parent, int index)> f) const;
@@ -109,7 +110,8 @@ class Node : public RefCounted<Node> {
   ResolvedPos resolve(int pos) const;
   ResolvedPos resolve_no_cache(int pos) const;
 
-  /// Test whether a given mark or mark type occurs in this document between the two given positions.
+  /// Test whether a given mark or mark type occurs in this document between the two given
+  /// positions.
   bool range_has_mark(int from, int to, const MarkType* type) const;
   bool range_has_mark(int from, int to, const Mark& mark) const;
 
@@ -130,8 +132,8 @@ class Node : public RefCounted<Node> {
   /// with the given replacement fragment (which defaults to the empty
   /// fragment) would leave the node's content valid. `end` -1 means
   /// replacement.child_count().
-  bool can_replace(int from, int to, const Fragment& replacement = Fragment::empty(),
-                   int start = 0, int end = -1) const;
+  bool can_replace(int from, int to, const Fragment& replacement = Fragment::empty(), int start = 0,
+                   int end = -1) const;
   /// Test whether replacing the range from to to (by index) with a node of
   /// the given type would leave the node's content valid.
   bool can_replace_with(int from, int to, const NodeType* type,
@@ -161,6 +163,7 @@ class Node : public RefCounted<Node> {
   Fragment content_;
   MarkSet marks_;
   std::u16string text_;
+  int node_size_ = 0;
 };
 
 }  // namespace rtpm::model
