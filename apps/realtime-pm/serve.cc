@@ -1,0 +1,145 @@
+#include "serve.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "rtpm/server/server.h"
+
+namespace rtpm::apps {
+
+namespace {
+
+struct ServeFlags {
+  server::ServerOptions options;
+  std::string port_file;
+};
+
+int run(const ServeFlags& flags) {
+  auto level = spdlog::level::from_str(flags.options.log_level);
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  // SIGINT/SIGTERM are taken by a thread of ours (sigwait), not by a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::RealtimeServer srv(flags.options);
+  if (auto r = srv.start(); !r) {
+    spdlog::error("{}", r.error().message);
+    return 1;
+  }
+  if (!flags.port_file.empty()) {
+    std::string tmp = flags.port_file + ".tmp";
+    std::ofstream(tmp) << srv.port() << "\n";
+    std::rename(tmp.c_str(), flags.port_file.c_str());
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    srv.shutdown();
+  });
+  srv.run();
+  // run() returns after shutdown(); wake the waiter if it is still waiting.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto& o = flags->options;
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Run the collaboration server: WebSocket at /ws, HTTP API, demo page at /.\n"
+      "Every flag can also be set through the environment variable named after it.");
+  cmd->add_option("--port", o.port, "TCP port (0 picks a free one)")
+      ->envname("RTPM_PORT")
+      ->capture_default_str();
+  cmd->add_option("--bind", o.bind, "Address to listen on")
+      ->envname("RTPM_BIND")
+      ->capture_default_str();
+  cmd->add_option("--data", o.data_dir, "Folder of the SQLite database")
+      ->envname("RTPM_DATA")
+      ->capture_default_str();
+  cmd->add_option("--store", o.store, "Where rooms persist: sqlite (durable) or memory")
+      ->envname("RTPM_STORE")
+      ->check(CLI::IsMember({"sqlite", "memory"}))
+      ->capture_default_str();
+  cmd->add_option("--schema", o.schema,
+                  "Document schema: basic, tiptap, or a JSON schema spec file")
+      ->envname("RTPM_SCHEMA")
+      ->capture_default_str();
+  cmd->add_option(
+         "--initial-doc", o.initial_doc,
+         "JSON file with the first document of new rooms (default: the schema's empty doc)")
+      ->envname("RTPM_INITIAL_DOC");
+  cmd->add_option("--static", o.static_dir, "Folder served at / (the demo page)")
+      ->envname("RTPM_STATIC");
+  cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
+      ->envname("RTPM_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--max-message-bytes", o.max_message_bytes, "Largest message accepted, bytes")
+      ->envname("RTPM_MAX_MESSAGE_BYTES")
+      ->capture_default_str();
+  cmd->add_option("--max-steps-per-message", o.max_steps_per_message, "Steps in one message")
+      ->envname("RTPM_MAX_STEPS_PER_MESSAGE")
+      ->capture_default_str();
+  cmd->add_option("--max-rooms-per-connection", o.max_rooms_per_connection,
+                  "Rooms one connection may be in")
+      ->envname("RTPM_MAX_ROOMS_PER_CONNECTION")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", o.max_connections, "Open WebSocket connections in all")
+      ->envname("RTPM_MAX_CONNECTIONS")
+      ->capture_default_str();
+  cmd->add_option("--max-room-members", o.max_room_members, "Members in one room")
+      ->envname("RTPM_MAX_ROOM_MEMBERS")
+      ->capture_default_str();
+  cmd->add_option("--rate-limit", o.rate_limit_per_s, "Messages per second per connection")
+      ->envname("RTPM_RATE_LIMIT")
+      ->capture_default_str();
+  cmd->add_option("--rate-burst", o.rate_limit_burst, "Burst of messages per connection")
+      ->envname("RTPM_RATE_BURST")
+      ->capture_default_str();
+  cmd->add_option("--max-outgoing-bytes", o.max_outgoing_bytes,
+                  "Bytes queued for a slow reader before it is disconnected")
+      ->envname("RTPM_MAX_OUTGOING_BYTES")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", o.idle_timeout_s,
+                  "Seconds without traffic or pong before a connection is closed")
+      ->envname("RTPM_IDLE_TIMEOUT")
+      ->capture_default_str();
+  cmd->add_option("--history", o.history_steps, "Steps kept per room for catch-up")
+      ->envname("RTPM_HISTORY")
+      ->capture_default_str();
+  cmd->add_option("--snapshot-every", o.snapshot_every, "Steps between snapshots")
+      ->envname("RTPM_SNAPSHOT_EVERY")
+      ->capture_default_str();
+  cmd->add_option("--unload-grace-ms", o.unload_grace_ms, "How long an empty room stays loaded")
+      ->envname("RTPM_UNLOAD_GRACE_MS")
+      ->capture_default_str();
+  cmd->add_option("--presence-interval-ms", o.presence_interval_ms,
+                  "Presence broadcasts per user at most every this many ms")
+      ->envname("RTPM_PRESENCE_INTERVAL_MS")
+      ->capture_default_str();
+  cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
+      ->envname("RTPM_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--port-file", flags->port_file,
+                  "Write the bound port to this file once listening (for scripts and tests)")
+      ->envname("RTPM_PORT_FILE");
+  cmd->callback([flags] { std::exit(run(*flags)); });
+}
+
+}  // namespace rtpm::apps
