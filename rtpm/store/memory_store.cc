@@ -23,13 +23,19 @@ Result<std::optional<RoomData>> MemoryStore::load_room(const std::string& room,
 
 Result<void> MemoryStore::append(const std::vector<AppendBatch>& batches) {
   std::lock_guard lock(mutex_);
+  // Check every batch first (all or nothing); a room's log must continue without a gap.
+  std::map<std::string, int64_t> last;
   for (const auto& b : batches) {
     auto it = rooms_.find(b.room);
     if (it == rooms_.end()) return Error{ErrorCode::internal, "no room " + b.room};
-    int64_t last =
-        it->second.steps.empty() ? it->second.snapshot_version : it->second.steps.back().version;
-    if (!b.steps.empty() && b.steps.front().version != last + 1)
+    auto [pos, fresh] = last.try_emplace(b.room, 0);
+    if (fresh)
+      pos->second =
+          it->second.steps.empty() ? it->second.snapshot_version : it->second.steps.back().version;
+    if (b.steps.empty()) continue;
+    if (b.steps.front().version != pos->second + 1)
       return Error{ErrorCode::internal, "steps of " + b.room + " do not continue its log"};
+    pos->second = b.steps.back().version;
   }
   for (const auto& b : batches) {
     auto& steps = rooms_[b.room].steps;

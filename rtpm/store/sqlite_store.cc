@@ -135,7 +135,29 @@ Result<std::optional<RoomData>> SqliteStore::load_room(const std::string& room,
 Result<void> SqliteStore::append(const std::vector<AppendBatch>& batches) {
   std::lock_guard lock(mutex_);
   if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+  Stmt last{
+      prepare("SELECT COALESCE((SELECT MAX(version) FROM steps WHERE room = ?1),"
+              " (SELECT version FROM snapshots WHERE room = ?1))")};
+  if (!last.s) {
+    rollback();
+    return error("prepare");
+  }
   for (const auto& b : batches) {
+    // The log must continue without a gap: a batch that does not start right
+    // after the room's last step fails the whole transaction.
+    sqlite3_reset(last.s);
+    bind_text(last.s, 1, b.room);
+    if (sqlite3_step(last.s) != SQLITE_ROW || sqlite3_column_type(last.s, 0) == SQLITE_NULL) {
+      rollback();
+      return Error{ErrorCode::internal, "sqlite: no room " + b.room};
+    }
+    int64_t last_version = sqlite3_column_int64(last.s, 0);
+    if (!b.steps.empty() && b.steps.front().version != last_version + 1) {
+      rollback();
+      return Error{ErrorCode::internal, "sqlite: steps of " + b.room + " start at version " +
+                                            std::to_string(b.steps.front().version) +
+                                            ", the log is at " + std::to_string(last_version)};
+    }
     for (const auto& s : b.steps) {
       sqlite3_reset(insert_step_);
       bind_text(insert_step_, 1, b.room);

@@ -78,6 +78,14 @@ TEST_P(StoreTest, AppendIsAllOrNothing) {
   EXPECT_EQ((*r)->steps[0].step_json, "A");
 }
 
+TEST_P(StoreTest, AppendRefusesGaps) {
+  ASSERT_TRUE(store_->create_room("r", "{}"));
+  EXPECT_FALSE(store_->append({{"r", {{2, "u", "B"}}}}));
+  EXPECT_FALSE(store_->append({{"missing", {{1, "u", "B"}}}}));
+  ASSERT_TRUE(store_->append({{"r", {{1, "u", "A"}}}, {"r", {{2, "u", "B"}}}}));
+  EXPECT_EQ((*store_->load_room("r", 10))->steps.size(), 2u);
+}
+
 TEST_P(StoreTest, SurvivesReopen) {
   ASSERT_TRUE(store_->create_room("r", "{}"));
   ASSERT_TRUE(store_->append({{"r", {{1, "u", "A"}}}}));
