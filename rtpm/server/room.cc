@@ -13,9 +13,7 @@ using protocol::now_ms;
 
 namespace {
 
-std::shared_ptr<const std::string> payload(std::string s) {
-  return std::make_shared<const std::string>(std::move(s));
-}
+PayloadPtr payload(std::string s) { return make_payload(std::move(s)); }
 
 std::string single_user_json(const std::string& user, const json::Value& entry) {
   std::string out = "{";
@@ -489,7 +487,7 @@ void Room::send_error(const SessionPtr& s, ErrorCode code, std::string message,
       protocol::ErrorMessage{code, std::move(message), name_, version, index}, now_ms())));
 }
 
-void Room::broadcast(const std::shared_ptr<const std::string>& p, const WebSocketSession* except) {
+void Room::broadcast(const PayloadPtr& p, const WebSocketSession* except) {
   for (auto& [user, member] : members_)
     if (member.session.get() != except) member.session->send(p);
 }

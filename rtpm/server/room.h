@@ -26,6 +26,7 @@
 #include "rtpm/presence/presence_store.h"
 #include "rtpm/protocol/messages.h"
 #include "rtpm/server/context.h"
+#include "rtpm/server/payload.h"
 
 namespace rtpm::server {
 
@@ -82,7 +83,7 @@ class Room : public std::enable_shared_from_this<Room> {
   Member* member_of(const WebSocketSession* session);
   void send_error(const SessionPtr& s, ErrorCode code, std::string message,
                   std::optional<int64_t> version = std::nullopt, std::optional<int> index = {});
-  void broadcast(const std::shared_ptr<const std::string>& payload, const WebSocketSession* except);
+  void broadcast(const PayloadPtr& payload, const WebSocketSession* except);
   std::string state_message(std::optional<int64_t> since);
   void queue_presence(const std::string& user_id);
   void flush_presence();

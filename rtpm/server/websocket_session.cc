@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/messages.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
@@ -16,19 +17,22 @@ namespace websocket = beast::websocket;
 
 namespace {
 constexpr std::string_view kJsonProtocol = "realtime-pm.json.v1";
+constexpr std::string_view kBinaryProtocol = "realtime-pm.bin.v1";
 
-// True when the comma-separated Sec-WebSocket-Protocol list names `p`.
-bool offers(std::string_view list, std::string_view p) {
+// The first subprotocol of the comma-separated Sec-WebSocket-Protocol list
+// that the server speaks (the client's preference order); empty when none.
+std::string_view choose_protocol(std::string_view list) {
   while (!list.empty()) {
     size_t comma = list.find(',');
     std::string_view item = list.substr(0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == p) return true;
+    if (item == kJsonProtocol) return kJsonProtocol;
+    if (item == kBinaryProtocol) return kBinaryProtocol;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
-  return false;
+  return {};
 }
 }  // namespace
 
@@ -53,11 +57,13 @@ void WebSocketSession::run(http::request<http::string_body> request) {
   // Beast's own limit is the hard cap: past it the frame cannot be skipped and
   // the connection closes with 1009. Up to it, oversized messages are read and dropped.
   ws_.read_message_max(std::max<size_t>(ctx_.options.max_message_bytes * 16, 16 << 20));
-  std::string offered(request[http::field::sec_websocket_protocol]);
-  bool json = offered.empty() || offers(offered, kJsonProtocol);
-  ws_.set_option(websocket::stream_base::decorator([json, offered](websocket::response_type& res) {
+  // No subprotocol asked for: JSON. Asked for but none we speak: no
+  // subprotocol in the answer, so the client's handshake fails.
+  std::string_view chosen = choose_protocol(request[http::field::sec_websocket_protocol]);
+  binary_ = chosen == kBinaryProtocol;
+  ws_.set_option(websocket::stream_base::decorator([chosen](websocket::response_type& res) {
     res.set(http::field::server, "realtime-pm");
-    if (json && !offered.empty()) res.set(http::field::sec_websocket_protocol, kJsonProtocol);
+    if (!chosen.empty()) res.set(http::field::sec_websocket_protocol, chosen);
   }));
   ws_.async_accept(request,
                    beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
@@ -121,13 +127,22 @@ void WebSocketSession::handle_message() {
     return;
   }
   limited_in_a_row_ = 0;
+  if (binary_) {
+    if (ws_.got_text())
+      return send_error(ErrorCode::bad_message, "text frames are not part of realtime-pm.bin.v1");
+    auto value = protocol::decode_binary(text, ctx_.options.max_json_depth);
+    if (!value) return send_error(ErrorCode::bad_message, value.error().message);
+    return handle_value(*value);
+  }
   if (!ws_.got_text())
     return send_error(ErrorCode::bad_message, "binary frames are not part of realtime-pm.json.v1");
-  handle_text(text);
+  auto value = json::parse(text, json::ParseOptions{.max_depth = ctx_.options.max_json_depth});
+  if (!value) return send_error(ErrorCode::bad_message, value.error().message);
+  handle_value(*value);
 }
 
-void WebSocketSession::handle_text(std::string_view text) {
-  auto decoded = protocol::decode_client_message(text, {.max_depth = ctx_.options.max_json_depth});
+void WebSocketSession::handle_value(const json::Value& message) {
+  auto decoded = protocol::decode_client_value(message);
   if (auto* e = std::get_if<protocol::DecodeError>(&decoded))
     return send_error(e->code, e->message, e->room);
   auto self = shared_from_this();
@@ -164,15 +179,16 @@ void WebSocketSession::handle_text(std::string_view text) {
 void WebSocketSession::send_error(ErrorCode code, std::string message,
                                   std::optional<std::string> room) {
   ctx_.metrics.count_error(code);
-  send(std::make_shared<const std::string>(protocol::encode_error(
+  send(make_payload(protocol::encode_error(
       protocol::ErrorMessage{code, std::move(message), std::move(room), std::nullopt, std::nullopt},
       protocol::now_ms())));
 }
 
-void WebSocketSession::send(std::shared_ptr<const std::string> message) {
+void WebSocketSession::send(PayloadPtr message) {
   net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
     if (self->closed_) return;
-    if (self->queued_bytes_ + m->size() > self->ctx_.options.max_outgoing_bytes) {
+    size_t size = self->binary_ ? m->binary().size() : m->json().size();
+    if (self->queued_bytes_ + size > self->ctx_.options.max_outgoing_bytes) {
       spdlog::warn("closing a connection that reads too slowly ({} bytes queued)",
                    self->queued_bytes_);
       self->closed_ = true;
@@ -180,7 +196,7 @@ void WebSocketSession::send(std::shared_ptr<const std::string> message) {
       beast::get_lowest_layer(self->ws_).socket().close(ignored);
       return;
     }
-    self->queued_bytes_ += m->size();
+    self->queued_bytes_ += size;
     self->queue_.push_back(std::move(m));
     if (!self->writing_) self->do_write();
   });
@@ -188,15 +204,16 @@ void WebSocketSession::send(std::shared_ptr<const std::string> message) {
 
 void WebSocketSession::do_write() {
   writing_ = true;
-  ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front()),
+  ws_.text(!binary_);
+  const std::string& bytes = binary_ ? queue_.front()->binary() : queue_.front()->json();
+  ws_.async_write(net::buffer(bytes),
                   beast::bind_front_handler(&WebSocketSession::on_write, shared_from_this()));
 }
 
 void WebSocketSession::on_write(beast::error_code ec, size_t) {
   writing_ = false;
   if (ec) return teardown();
-  queued_bytes_ -= queue_.front()->size();
+  queued_bytes_ -= binary_ ? queue_.front()->binary().size() : queue_.front()->json().size();
   queue_.pop_front();
   if (!queue_.empty() && !closed_) do_write();
 }

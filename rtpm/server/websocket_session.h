@@ -21,6 +21,7 @@
 
 #include "rtpm/base/error.h"
 #include "rtpm/server/context.h"
+#include "rtpm/server/payload.h"
 
 namespace rtpm::server {
 
@@ -32,8 +33,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
   /// Accepts the upgrade request and starts reading.
   void run(boost::beast::http::request<boost::beast::http::string_body> request);
-  /// Queues a text message (shared between the recipients of a broadcast).
-  void send(std::shared_ptr<const std::string> message);
+  /// Queues a message (shared between the recipients of a broadcast); it goes
+  /// out as JSON text or in the binary form, per this connection's subprotocol.
+  void send(PayloadPtr message);
   /// The room says this connection is no longer in it (leave, replacement, failure).
   void left_room(const std::string& room);
   /// Closes the connection with the given close code (shutdown: 1001).
@@ -45,7 +47,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
   void handle_message();
-  void handle_text(std::string_view text);
+  void handle_value(const json::Value& message);
   bool take_token();
   void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
   void do_write();
@@ -56,7 +58,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
   bool oversized_ = false;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::deque<PayloadPtr> queue_;
+  bool binary_ = false;  // realtime-pm.bin.v1
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closed_ = false;

@@ -1,0 +1,98 @@
+#include "rtpm/protocol/binary_codec.h"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace rtpm::protocol {
+namespace {
+
+std::string roundtrip(const std::string& text) {
+  auto v = json::parse(text);
+  EXPECT_TRUE(v) << text;
+  auto back = decode_binary(encode_binary(*v));
+  EXPECT_TRUE(back) << (back ? "" : back.error().message);
+  return back ? json::stringify(*back) : "";
+}
+
+TEST(BinaryCodec, RoundTripsMessages) {
+  for (
+      const char* text : {
+          R"({"type":"steps","room":"r","version":12,"steps":[{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"héllo 😀"}]}}],"userId":"u","timestamp":1732570000000})",
+          R"({"type":"presence","room":"r","users":{"u":{"cursor":{"pos":3},"selection":{"from":1,"to":2},"name":"Ann","color":"#f00"}},"version":0})",
+          R"([null,true,false,0,-1,-0.5,1.5e-7,1e21,9007199254740991,-9007199254740991,"",{}])",
+          R"({"zeta":1,"2":2,"1":1,"type":"x"})",
+          "\"\\ud83d lone\"",
+      })
+    EXPECT_EQ(roundtrip(text), json::stringify(*json::parse(text)));
+}
+
+TEST(BinaryCodec, IsCompact) {
+  std::string text =
+      R"({"type":"steps","room":"doc-1","version":1234,"steps":[{"stepType":"replace","from":1200,"to":1200,"slice":{"content":[{"type":"text","text":"a"}]}}],"userId":"user-7","timestamp":1732570000000})";
+  auto bin = encode_binary(*json::parse(text));
+  EXPECT_LT(bin.size() * 2, text.size()) << bin.size() << " vs " << text.size();
+}
+
+TEST(BinaryCodec, EveryConformanceLineRoundTrips) {
+  namespace fs = std::filesystem;
+  int lines = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(RTPM_SHARED_DIR) / "conformance")) {
+    if (e.path().extension() != ".jsonl") continue;
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      auto v = json::parse(line);
+      ASSERT_TRUE(v);
+      auto back = decode_binary(encode_binary(*v));
+      ASSERT_TRUE(back) << back.error().message;
+      ASSERT_EQ(json::stringify(*back), line) << e.path();
+      ++lines;
+    }
+  }
+  EXPECT_GE(lines, 5681);
+}
+
+TEST(BinaryCodec, RejectsMalformedInput) {
+  for (std::string bad : {std::string(), std::string("\x06\x05", 2), std::string("\x08\x02\x00", 3),
+                          std::string("\x0a"), std::string("\x07\x7f"), std::string("\x03\xff"),
+                          std::string("\x00\x00", 2), std::string("\x09\x01\x04", 3)}) {
+    auto r = decode_binary(bad);
+    EXPECT_FALSE(r) << testing::PrintToString(bad);
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::bad_message);
+    }
+  }
+  std::string deep(2000, '\x08');
+  EXPECT_FALSE(decode_binary(deep + std::string(1, '\x00')));
+}
+
+TEST(BinaryCodec, RandomBytesNeverCrash) {
+  std::mt19937 rng(1);
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes(rng() % 40, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 12);  // mostly valid tags
+    auto r = decode_binary(bytes);
+    if (r) {
+      // Whatever decodes must round-trip.
+      EXPECT_EQ(json::stringify(*decode_binary(encode_binary(*r))), json::stringify(*r));
+    }
+  }
+}
+
+TEST(Varint, RoundTrip) {
+  for (uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, 1ull << 53, ~0ull}) {
+    std::string out;
+    write_varint(v, out);
+    std::string_view in = out;
+    uint64_t back = 0;
+    ASSERT_TRUE(read_varint(in, back));
+    EXPECT_EQ(back, v);
+    EXPECT_TRUE(in.empty());
+  }
+}
+
+}  // namespace
+}  // namespace rtpm::protocol
