@@ -31,6 +31,7 @@ class AttrStep final : public Step {
   /// Throws what NodeType::create throws (a text node target, an invalid value).
   StepResult apply(const model::Node& doc) const override;
   StepMap get_map() const override;
+  /// Throws TypeError when there is no node at pos (JavaScript dereferences null).
   StepPtr invert(const model::Node& doc) const override;
   StepPtr map(const Mappable& mapping) const override;
   void write_json(json::Writer& w) const override;
@@ -60,6 +61,7 @@ class DocAttrStep final : public Step {
   StepResult apply(const model::Node& doc) const override;
   StepMap get_map() const override;
   StepPtr invert(const model::Node& doc) const override;
+  /// This step itself (it must be owned by a StepPtr): the doc node is never moved.
   StepPtr map(const Mappable& mapping) const override;
   void write_json(json::Writer& w) const override;
 

@@ -148,6 +148,8 @@ class RemoveNodeMarkStep final : public Step {
 
   std::string_view step_type() const override { return "removeNodeMark"; }
   StepResult apply(const model::Node& doc) const override;
+  /// This step itself when the node lacks the mark (the step must then be
+  /// owned by a StepPtr), else an AddNodeMarkStep.
   StepPtr invert(const model::Node& doc) const override;
   StepPtr map(const Mappable& mapping) const override;
   void write_json(json::Writer& w) const override;
