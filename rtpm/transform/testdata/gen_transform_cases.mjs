@@ -14,7 +14,8 @@
 // paths of setBlockType/join and for the query functions (insertPoint,
 // dropPoint, joinPoint, canJoin), and finish with seeded random calls of
 // replace, replaceRange, replaceRangeWith, deleteRange, setBlockType, lift,
-// wrap, split and join over a few documents.
+// wrap, split, join, addMark and removeMark over a few documents of the
+// basic and the extended schema.
 //
 // Each case: {name, schema, doc, ops: [{op, ...args, result?}], steps, doc_after, error?}.
 // `ops` are replayed in order on one Transform; query ops carry their `result`;
@@ -803,6 +804,66 @@ const bm = (name, attrs) => schemas.basic.mark(name, attrs).toJSON()
     let c = addCase(`random ${count}: ${op}`, "basic", d, [rec])
     // Keep cases whose JS error is a genuine exception of the helper, not a
     // crash (TypeError) of the JavaScript on unexpected input.
+    if (c.error && c.error.name == "TypeError") { cases.pop(); names.delete(c.name); continue }
+    count++
+  }
+}
+
+// ---- Seeded random calls on the extended schema (isolating nodes, required
+// content, linebreak replacement, node marks).
+{
+  let seed = 777
+  const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x80000000 }
+  const pick = arr => arr[Math.floor(rand() * arr.length)]
+  const int = n => Math.floor(rand() * n)
+  const {doc, p, blockquote, h1, ul, li, pre, em, strong, br, img, hr, callout, figure, fimg, caption, mention} = X
+  const xs = schemas.extended
+  const docs = [
+    doc(p("intro ", em("x"), br(), "y"), callout(p("inside"), p("two")), pre("a\nb\nc"), p("end")),
+    doc(figure(fimg(), caption("cap ", em("tion"))), ul(li(p("one")), li(p("two", br(), "lines"))), h1("head")),
+    doc(blockquote(p("q1"), callout(p("c1"))), p("m", mention(), "n"), pre("code"), hr()),
+  ]
+  const openSlice = (d) => {
+    let size = d.node.content.size
+    let from = int(size + 1), to = int(size + 1)
+    if (from > to) [from, to] = [to, from]
+    return d.node.slice(from, to, rand() < 0.3)
+  }
+  const ops = ["replace", "replace", "replaceRange", "replaceRange", "deleteRange", "setBlockType", "setBlockType",
+               "lift", "wrap", "split", "join", "addMark", "removeMark"]
+  let count = 0
+  for (let i = 0; count < 150 && i < 5000; i++) {
+    let d = pick(docs), size = d.node.content.size
+    let from = int(size + 1), to = int(size + 1)
+    if (from > to) [from, to] = [to, from]
+    let op = pick(ops), rec
+    switch (op) {
+      case "replace": case "replaceRange": rec = {op, from, to, slice: openSlice(pick(docs)).toJSON()}; break
+      case "deleteRange": rec = {op, from, to}; break
+      case "setBlockType": {
+        let [type, attrs] = pick([["heading", {level: 2}], ["code_block", undefined], ["paragraph", undefined],
+                                  ["code_block", {language: "js"}]])
+        rec = {op, from, to, type, ...(attrs ? {attrs} : {})}
+        break
+      }
+      case "lift": rec = {op, from, to}; break
+      case "wrap": rec = {op, from, to, type: pick(["blockquote", "bullet_list", "callout"])}; break
+      case "split": {
+        let $pos = d.node.resolve(from), depth = 1 + int(Math.max(1, $pos.depth))
+        if (!canSplit(d.node, from, depth)) continue
+        rec = {op, pos: from, depth}
+        break
+      }
+      case "join": {
+        let jp = joinPoint(d.node, from, rand() < 0.5 ? -1 : 1)
+        if (jp == null || !canJoin(d.node, jp)) continue
+        rec = {op, pos: jp, depth: 1}
+        break
+      }
+      case "addMark": rec = {op, from, to, mark: xs.mark(pick(["em", "strong", "code", "highlight"])).toJSON()}; break
+      case "removeMark": rec = {op, from, to, ...(rand() < 0.5 ? {markType: pick(["em", "strong", "code"])} : {})}; break
+    }
+    let c = addCase(`random extended ${count}: ${op}`, "extended", d, [rec])
     if (c.error && c.error.name == "TypeError") { cases.pop(); names.delete(c.name); continue }
     count++
   }
