@@ -5,6 +5,7 @@
 // map and restored by its mirror map back exactly. Values, no I/O.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "rtpm/base/function_ref.h"
@@ -18,13 +19,15 @@ inline constexpr int kDelBefore = 1, kDelAfter = 2, kDelAcross = 4, kDelSide = 8
 /// An object representing a mapped position with extra information.
 class MapResult {
  public:
-  MapResult(int pos, int del_info, int recover) : pos(pos), del_info(del_info), recover(recover) {}
+  MapResult(int pos, int del_info, int64_t recover)
+      : pos(pos), del_info(del_info), recover(recover) {}
   /// The mapped version of the position.
   int pos;
   /// Deletion flags (kDel*).
   int del_info;
-  /// Recovery value (see StepMap::recover), or -1 (upstream: null).
-  int recover;
+  /// Recovery value (see StepMap::recover), or -1 (upstream: null). Port note:
+  /// 64 bits, since it packs an offset times 2^16 (a JavaScript double upstream).
+  int64_t recover;
 
   /// Tells you whether the position was deleted, that is, whether the step
   /// removed the token on the side queried (via the assoc argument) from the document.
@@ -59,11 +62,11 @@ class StepMap final : public Mappable {
   bool inverted() const { return inverted_; }
 
   /// Recovers a position from a recover value (see MapResult::recover).
-  int recover(int value) const;
+  int recover(int64_t value) const;
   MapResult map_result(int pos, int assoc = 1) const override;
   int map(int pos, int assoc = 1) const override;
   /// Whether this map touches the position recorded in `recover`.
-  bool touches(int pos, int recover) const;
+  bool touches(int pos, int64_t recover) const;
   /// Calls the given function on each of the changed ranges included in this map.
   void for_each(FunctionRef<void(int old_start, int old_end, int new_start, int new_end)> f) const;
   /// Create an inverted version of this map. The result can be used to map

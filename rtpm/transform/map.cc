@@ -1,0 +1,180 @@
+// Port of prosemirror-transform src/map.ts (1.12.6).
+#include "rtpm/transform/map.h"
+
+#include <cstddef>
+
+namespace rtpm::transform {
+
+namespace {
+
+// Recovery values encode a range index and an offset into the range, so that
+// a mirrored map can restore a position deleted by its mirror image.
+constexpr int64_t kFactor16 = 1 << 16;
+int64_t make_recover(int index, int offset) { return index + offset * kFactor16; }
+int recover_index(int64_t value) { return static_cast<int>(value & 0xffff); }
+int recover_offset(int64_t value) {
+  return static_cast<int>((value - (value & 0xffff)) / kFactor16);
+}
+
+}  // namespace
+
+// Port note: upstream returns the shared StepMap.empty from the constructor
+// when `ranges` is empty, so an empty map is never flagged inverted.
+StepMap::StepMap(std::vector<int> ranges, bool inverted)
+    : ranges_(std::move(ranges)), inverted_(ranges_.empty() ? false : inverted) {}
+
+int StepMap::recover(int64_t value) const {
+  int diff = 0, index = recover_index(value);
+  if (!inverted_)
+    for (int i = 0; i < index; i++) diff += ranges_[i * 3 + 2] - ranges_[i * 3 + 1];
+  return ranges_[index * 3] + diff + recover_offset(value);
+}
+
+MapResult StepMap::map_result(int pos, int assoc) const { return map_internal(pos, assoc, false); }
+
+int StepMap::map(int pos, int assoc) const { return map_internal(pos, assoc, true).pos; }
+
+MapResult StepMap::map_internal(int pos, int assoc, bool simple) const {
+  int diff = 0, old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
+  for (size_t i = 0; i < ranges_.size(); i += 3) {
+    int start = ranges_[i] - (inverted_ ? diff : 0);
+    if (start > pos) break;
+    int old_size = ranges_[i + old_index], new_size = ranges_[i + new_index],
+        end = start + old_size;
+    if (pos <= end) {
+      int side = !old_size ? assoc : pos == start ? -1 : pos == end ? 1 : assoc;
+      int result = start + diff + (side < 0 ? 0 : new_size);
+      if (simple) return MapResult(result, 0, -1);
+      int64_t recover = pos == (assoc < 0 ? start : end)
+                            ? -1
+                            : make_recover(static_cast<int>(i / 3), pos - start);
+      int del = 0;
+      if (old_size) {
+        del |= pos == start ? kDelAfter : pos == end ? kDelBefore : kDelAcross;
+        if (assoc < 0 ? pos != start : pos != end) del |= kDelSide;
+      }
+      return MapResult(result, del, recover);
+    }
+    diff += new_size - old_size;
+  }
+  return MapResult(pos + diff, 0, -1);
+}
+
+bool StepMap::touches(int pos, int64_t recover) const {
+  int diff = 0, index = recover_index(recover);
+  int old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
+  for (size_t i = 0; i < ranges_.size(); i += 3) {
+    int start = ranges_[i] - (inverted_ ? diff : 0);
+    if (start > pos) break;
+    int old_size = ranges_[i + old_index], end = start + old_size;
+    if (pos <= end && static_cast<int>(i) == index * 3) return true;
+    diff += ranges_[i + new_index] - old_size;
+  }
+  return false;
+}
+
+void StepMap::for_each(FunctionRef<void(int, int, int, int)> f) const {
+  int old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
+  for (size_t i = 0, diff = 0; i < ranges_.size(); i += 3) {
+    int d = static_cast<int>(diff);
+    int start = ranges_[i], old_start = start - (inverted_ ? d : 0),
+        new_start = start + (inverted_ ? 0 : d);
+    int old_size = ranges_[i + old_index], new_size = ranges_[i + new_index];
+    f(old_start, old_start + old_size, new_start, new_start + new_size);
+    diff = static_cast<size_t>(d + new_size - old_size);
+  }
+}
+
+StepMap StepMap::invert() const { return StepMap(ranges_, !inverted_); }
+
+StepMap StepMap::offset(int n) {
+  return n == 0 ? empty() : StepMap(n < 0 ? std::vector<int>{0, -n, 0} : std::vector<int>{0, 0, n});
+}
+
+const StepMap& StepMap::empty() {
+  static const StepMap e;
+  return e;
+}
+
+Mapping::Mapping(std::vector<StepMap> maps, std::vector<int> mirror, int from, int to)
+    : maps_(std::move(maps)),
+      mirror_(std::move(mirror)),
+      from_(from),
+      to_(to < 0 ? static_cast<int>(maps_.size()) : to) {}
+
+Mapping Mapping::slice(int from, int to) const {
+  return Mapping(maps_, mirror_, from, to < 0 ? static_cast<int>(maps_.size()) : to);
+}
+
+void Mapping::append_map(StepMap map, int mirrors) {
+  maps_.push_back(std::move(map));
+  to_ = static_cast<int>(maps_.size());
+  if (mirrors >= 0) set_mirror(static_cast<int>(maps_.size()) - 1, mirrors);
+}
+
+void Mapping::append_mapping(const Mapping& mapping) {
+  for (int i = 0, start_size = static_cast<int>(maps_.size());
+       i < static_cast<int>(mapping.maps_.size()); i++) {
+    int mirr = mapping.get_mirror(i);
+    append_map(mapping.maps_[i], mirr >= 0 && mirr < i ? start_size + mirr : -1);
+  }
+}
+
+int Mapping::get_mirror(int n) const {
+  for (size_t i = 0; i < mirror_.size(); i++)
+    if (mirror_[i] == n) {
+      size_t j = i % 2 ? i - 1 : i + 1;
+      // Port note: upstream reads past the end (undefined) for a dangling entry.
+      return j < mirror_.size() ? mirror_[j] : -1;
+    }
+  return -1;
+}
+
+void Mapping::set_mirror(int n, int m) {
+  mirror_.push_back(n);
+  mirror_.push_back(m);
+}
+
+void Mapping::append_mapping_inverted(const Mapping& mapping) {
+  for (int i = static_cast<int>(mapping.maps_.size()) - 1,
+           total_size = static_cast<int>(maps_.size() + mapping.maps_.size());
+       i >= 0; i--) {
+    int mirr = mapping.get_mirror(i);
+    append_map(mapping.maps_[i].invert(), mirr >= 0 && mirr > i ? total_size - mirr - 1 : -1);
+  }
+}
+
+Mapping Mapping::invert() const {
+  Mapping inverse;
+  inverse.append_mapping_inverted(*this);
+  return inverse;
+}
+
+int Mapping::map(int pos, int assoc) const {
+  if (!mirror_.empty()) return map_internal(pos, assoc, true).pos;
+  for (int i = from_; i < to_; i++) pos = maps_[i].map(pos, assoc);
+  return pos;
+}
+
+MapResult Mapping::map_result(int pos, int assoc) const { return map_internal(pos, assoc, false); }
+
+MapResult Mapping::map_internal(int pos, int assoc, bool /*simple*/) const {
+  int del_info = 0;
+  for (int i = from_; i < to_; i++) {
+    const StepMap& map = maps_[i];
+    MapResult result = map.map_result(pos, assoc);
+    if (result.recover >= 0) {
+      int corr = get_mirror(i);
+      if (corr >= 0 && corr > i && corr < to_) {
+        i = corr;
+        pos = maps_[corr].recover(result.recover);
+        continue;
+      }
+    }
+    del_info |= result.del_info;
+    pos = result.pos;
+  }
+  return MapResult(pos, del_info, -1);
+}
+
+}  // namespace rtpm::transform
