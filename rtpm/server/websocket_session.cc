@@ -75,31 +75,36 @@ void WebSocketSession::on_accept(beast::error_code ec) {
 }
 
 void WebSocketSession::do_read() {
-  ws_.async_read_some(buffer_, 64 * 1024,
+  ws_.async_read_some(net::buffer(chunk_),
                       beast::bind_front_handler(&WebSocketSession::on_read, shared_from_this()));
 }
 
-void WebSocketSession::on_read(beast::error_code ec, size_t) {
+void WebSocketSession::on_read(beast::error_code ec, size_t bytes) {
   if (ec) {
     if (ec == websocket::error::message_too_big)
       ctx_.metrics.count_error(ErrorCode::message_too_large);
     return teardown();
   }
-  if (buffer_.size() > ctx_.options.max_message_bytes) {
-    // Too large: keep reading to the end of the message, dropping what arrives.
-    oversized_ = true;
-    buffer_.consume(buffer_.size());
+  if (!oversized_) {
+    if (message_.size() + bytes > ctx_.options.max_message_bytes) {
+      // Too large: keep reading to the end of the message, dropping what arrives.
+      oversized_ = true;
+      std::string().swap(message_);
+    } else {
+      message_.append(chunk_.data(), bytes);
+    }
   }
   if (ws_.is_message_done()) {
     if (oversized_) {
       oversized_ = false;
-      buffer_.consume(buffer_.size());
       send_error(
           ErrorCode::message_too_large,
           "messages are limited to " + std::to_string(ctx_.options.max_message_bytes) + " bytes");
     } else {
       handle_message();
     }
+    if (message_.capacity() > 4096) std::string().swap(message_);
+    message_.clear();
   }
   if (!closed_) do_read();
 }
@@ -117,8 +122,7 @@ bool WebSocketSession::take_token() {
 
 void WebSocketSession::handle_message() {
   ctx_.metrics.messages_received.fetch_add(1, std::memory_order_relaxed);
-  std::string text = beast::buffers_to_string(buffer_.data());
-  buffer_.consume(buffer_.size());
+  const std::string& text = message_;
   if (ctx_.stopping.load()) return;  // shutting down: take no new work
   if (!take_token()) {
     send_error(ErrorCode::rate_limited, "too many messages; slow down");
@@ -214,7 +218,7 @@ void WebSocketSession::on_write(beast::error_code ec, size_t) {
   writing_ = false;
   if (ec) return teardown();
   queued_bytes_ -= binary_ ? queue_.front()->binary().size() : queue_.front()->json().size();
-  queue_.pop_front();
+  queue_.erase(queue_.begin());
   if (!queue_.empty() && !closed_) do_write();
 }
 

@@ -8,11 +8,12 @@
 // any thread.
 #pragma once
 
+#include <array>
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -56,10 +57,13 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
   ServerContext& ctx_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  // Reads land in a small fixed chunk and are appended to message_, which is
+  // released after every message: an idle connection holds no read buffer.
+  std::array<char, 1024> chunk_;
+  std::string message_;
   bool oversized_ = false;
-  std::deque<PayloadPtr> queue_;
-  bool binary_ = false;  // realtime-pm.bin.v1
+  std::vector<PayloadPtr> queue_;  // front is queue_[0]; usually empty or short
+  bool binary_ = false;            // realtime-pm.bin.v1
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closed_ = false;
