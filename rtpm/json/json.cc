@@ -2,9 +2,14 @@
 //
 // The parser is iterative: open containers live on explicit stacks, so deep
 // input cannot overflow the C stack and the depth limit is a plain counter.
+// The stacks are reused by later parses on the same thread (thread_local), so
+// parse() is thread-safe and needs no allocation beyond the values it builds.
 // Strings are scanned eight bytes at a time for the bytes that need attention
 // (quote, backslash, control characters, non-ASCII); a string without escapes
 // is copied once, straight from the input.
+//
+// The writer appends through Sink, a raw-pointer cursor over the output
+// string, so single characters cost a store rather than a push_back call.
 #include "rtpm/json/json.h"
 
 #include <algorithm>
@@ -31,6 +36,14 @@ constexpr bool special_byte(unsigned char c) {
   return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
+/// special_byte() as a table, for the byte-at-a-time tail of a scan.
+constexpr struct SpecialTable {
+  bool is[256];
+  constexpr SpecialTable() : is() {
+    for (int c = 0; c < 256; ++c) is[c] = special_byte(static_cast<unsigned char>(c));
+  }
+} kSpecial;
+
 /// The first byte in [p, end) for which special_byte() holds, or end.
 inline const char* scan_plain(const char* p, const char* end) {
   if constexpr (std::endian::native == std::endian::little) {
@@ -48,7 +61,7 @@ inline const char* scan_plain(const char* p, const char* end) {
       p += 8;
     }
   }
-  while (p < end && !special_byte(static_cast<unsigned char>(*p))) ++p;
+  while (p < end && !kSpecial.is[static_cast<unsigned char>(*p)]) ++p;
   return p;
 }
 
@@ -112,32 +125,6 @@ inline void append_utf8(uint32_t cp, std::string& out) {
 }
 
 constexpr char kHex[] = "0123456789abcdef";
-
-/// Appends `\uXXXX` with lower-case hex, as JSON.stringify writes.
-inline void append_u_escape(uint32_t unit, std::string& out) {
-  const char b[6] = {'\\',
-                     'u',
-                     kHex[(unit >> 12) & 0xF],
-                     kHex[(unit >> 8) & 0xF],
-                     kHex[(unit >> 4) & 0xF],
-                     kHex[unit & 0xF]};
-  out.append(b, 6);
-}
-
-/// Appends the JSON.stringify escape of an ASCII byte that needs one
-/// ('"', '\\' or a control character).
-inline void append_ascii_escape(unsigned char c, std::string& out) {
-  switch (c) {
-    case '"': out.append("\\\"", 2); break;
-    case '\\': out.append("\\\\", 2); break;
-    case '\b': out.append("\\b", 2); break;
-    case '\f': out.append("\\f", 2); break;
-    case '\n': out.append("\\n", 2); break;
-    case '\r': out.append("\\r", 2); break;
-    case '\t': out.append("\\t", 2); break;
-    default: append_u_escape(c, out); break;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Object property order
@@ -236,10 +223,27 @@ class Parser {
         p_(text.data()),
         end_(text.data() + text.size()),
         max_depth_(options.max_depth) {}
+  ~Parser();
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
 
   Result<Value> run();
 
  private:
+  Value& top_slot(Value& root);
+  /// The error recorded by fail(), or when none was: `what` here, or an
+  /// unexpected byte or end of input.
+  Error fail_result(const char* what = nullptr) {
+    if (error_.empty()) {
+      if (what) {
+        fail(what);
+      } else {
+        fail_unexpected();
+      }
+    }
+    return Error{ErrorCode::bad_message, std::move(error_)};
+  }
+
   struct Frame {
     bool object;
     size_t start;  // first slot of this container in values_ / members_
@@ -258,12 +262,7 @@ class Parser {
   bool fail_unexpected() {
     if (p_ >= end_) return fail("unexpected end of input");
     const unsigned char c = static_cast<unsigned char>(*p_);
-    if (c >= 0x20 && c < 0x7F) {
-      const char what[] = {
-          'u',  'n', 'e', 'x', 'p', 'e', 'c', 't', 'e', 'd', ' ', '\'', static_cast<char>(c),
-          '\'', '\0'};
-      return fail(what);
-    }
+    if (c >= 0x20 && c < 0x7F) return fail((std::string("unexpected '") + char(c) + "'").c_str());
     std::string what = "unexpected byte 0x";
     what += kHex[c >> 4];
     what += kHex[c & 0xF];
@@ -273,7 +272,7 @@ class Parser {
   void skip_ws() {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
   }
-  bool parse_string(std::string& out);
+  bool parse_string(std::string_view* text);
   bool parse_escape(std::string& out);
   bool parse_hex4(uint32_t* unit);
   bool parse_number(double* d);
@@ -286,9 +285,23 @@ class Parser {
   int max_depth_;
   std::string error_;
 
-  std::vector<Frame> frames_;
-  std::vector<Value> values_;    // elements of the open arrays
-  std::vector<Member> members_;  // members of the open objects; back() awaits its value
+  // The stacks are kept per thread between calls, so a parse does not pay for
+  // growing them again; see Stacks.
+  struct Stacks {
+    std::vector<Frame> frames;
+    std::vector<Value> values;    // elements of the open arrays
+    std::vector<Member> members;  // members of the open objects; back() awaits its value
+    std::string scratch;          // the decoded text of a string with escapes
+  };
+  static Stacks& stacks() {
+    thread_local Stacks s;
+    return s;
+  }
+  Stacks& stacks_ = stacks();
+  std::vector<Frame>& frames_ = stacks_.frames;
+  std::vector<Value>& values_ = stacks_.values;
+  std::vector<Member>& members_ = stacks_.members;
+  std::string& scratch_ = stacks_.scratch;
 };
 
 bool Parser::parse_hex4(uint32_t* unit) {
@@ -350,23 +363,32 @@ bool Parser::parse_escape(std::string& out) {
   }
 }
 
-// p_ is at the opening quote.
-bool Parser::parse_string(std::string& out) {
+// p_ is at the opening quote. A string without escapes is returned as a view
+// of the input; otherwise it is decoded into scratch_ and the view shows that.
+bool Parser::parse_string(std::string_view* text) {
   ++p_;
   const char* run = p_;
+  bool escaped = false;
   for (;;) {
     p_ = scan_plain(p_, end_);
     if (p_ >= end_) return fail("unterminated string");
     const unsigned char c = static_cast<unsigned char>(*p_);
     if (c == '"') {
-      out.append(run, p_);
+      if (escaped) {
+        scratch_.append(run, p_);
+        *text = scratch_;
+      } else {
+        *text = std::string_view(run, static_cast<size_t>(p_ - run));
+      }
       ++p_;
       return true;
     }
     if (c == '\\') {
-      out.append(run, p_);
+      if (!escaped) scratch_.clear();
+      escaped = true;
+      scratch_.append(run, p_);
       ++p_;
-      if (!parse_escape(out)) return false;
+      if (!parse_escape(scratch_)) return false;
       run = p_;
     } else if (c < 0x20) {
       return fail("control character in string");
@@ -465,25 +487,43 @@ bool Parser::parse_key() {
     if (p_ < end_ && *p_ == '}') return fail("expected key after ','");
     return p_ >= end_ ? fail_unexpected() : fail("expected string key");
   }
-  members_.emplace_back();
-  if (!parse_string(members_.back().first)) return false;
+  std::string_view key;
+  if (!parse_string(&key)) return false;
+  members_.emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
+                        std::forward_as_tuple());
   skip_ws();
   if (p_ >= end_ || *p_ != ':') return p_ >= end_ ? fail_unexpected() : fail("expected ':'");
   ++p_;
   return true;
 }
 
+// The slot of the innermost open container that receives the next finished
+// value: the pending member of an object, the placeholder pushed for a nested
+// container in an array, or the root.
+Value& Parser::top_slot(Value& root) {
+  if (frames_.empty()) return root;
+  return frames_.back().object ? members_.back().second : values_.back();
+}
+
 Result<Value> Parser::run() {
-  Value v;
+  Value root;
   for (;;) {
-    // Parse the start of a value at p_.
+    // Parse a value at p_. Scalars are stored straight into their container;
+    // a nested container is stored when it closes.
     skip_ws();
     if (p_ >= end_) {
       fail_unexpected();
       break;
     }
+    const bool in_array = !frames_.empty() && !frames_.back().object;
+    auto store = [&](auto&& x) {
+      if (in_array) {
+        values_.emplace_back(std::forward<decltype(x)>(x));
+      } else {
+        top_slot(root) = Value(std::forward<decltype(x)>(x));
+      }
+    };
     bool ok = true;
-    bool complete = true;
     switch (*p_) {
       case '{':
       case '[': {
@@ -496,127 +536,350 @@ Result<Value> Parser::run() {
         skip_ws();
         if (p_ < end_ && *p_ == (object ? '}' : ']')) {
           ++p_;
-          v = object ? Value(Object()) : Value(Array());
+          if (object) {
+            store(Object());
+          } else {
+            store(Array());
+          }
           break;
         }
+        if (in_array) values_.emplace_back();  // placeholder, filled when the container closes
         frames_.push_back({object, object ? members_.size() : values_.size()});
-        if (object) ok = parse_key();
-        complete = false;
-        break;
+        if (object && !parse_key()) return fail_result();
+        continue;  // parse the first element or member value
       }
       case '"': {
-        std::string s;
-        ok = parse_string(s);
-        v = Value(std::move(s));
+        std::string_view text;
+        ok = parse_string(&text);
+        if (ok) store(std::string(text));
         break;
       }
       case 't':
         ok = parse_literal("true", 4);
-        v = Value(true);
+        store(true);
         break;
       case 'f':
         ok = parse_literal("false", 5);
-        v = Value(false);
+        store(false);
         break;
       case 'n':
         ok = parse_literal("null", 4);
-        v = Value();
+        store(nullptr);
         break;
       default: {
         double d = 0;
         ok = parse_number(&d);
-        v = Value(d);
+        store(d);
         break;
       }
     }
     if (!ok) break;
-    if (!complete) continue;
 
-    // A value is complete: store it in its container, closing containers
-    // as long as their closing bracket follows.
+    // A value is complete: continue its container, closing containers as
+    // long as their closing bracket follows.
     for (;;) {
       if (frames_.empty()) {
         skip_ws();
-        if (p_ != end_) {
-          fail("unexpected data after the JSON value");
-          break;
-        }
-        return v;
+        if (p_ != end_) return fail_result("unexpected data after the JSON value");
+        return root;
       }
       const Frame f = frames_.back();
-      if (f.object) {
-        members_.back().second = std::move(v);
-      } else {
-        values_.push_back(std::move(v));
-      }
       skip_ws();
       if (p_ < end_ && *p_ == ',') {
         ++p_;
-        if (f.object && !parse_key()) ok = false;
+        if (f.object && !parse_key()) return fail_result();
         break;  // parse the next value
       }
-      if (p_ < end_ && *p_ == (f.object ? '}' : ']')) {
-        ++p_;
-        if (f.object) {
-          Object o(std::make_move_iterator(members_.begin() + f.start),
-                   std::make_move_iterator(members_.end()));
-          members_.erase(members_.begin() + f.start, members_.end());
-          v = Value(std::move(o));
-        } else {
-          Array a(std::make_move_iterator(values_.begin() + f.start),
-                  std::make_move_iterator(values_.end()));
-          values_.erase(values_.begin() + f.start, values_.end());
-          v = Value(std::move(a));
-        }
-        frames_.pop_back();
-        continue;
+      if (p_ >= end_ || *p_ != (f.object ? '}' : ']')) {
+        return p_ >= end_ ? fail_result()
+                          : fail_result(f.object ? "expected ',' or '}'" : "expected ',' or ']'");
       }
-      ok = p_ >= end_ ? fail_unexpected()
-                      : fail(f.object ? "expected ',' or '}'" : "expected ',' or ']'");
-      break;
+      ++p_;
+      frames_.pop_back();
+      if (f.object) {
+        Object o(std::make_move_iterator(members_.begin() + static_cast<ptrdiff_t>(f.start)),
+                 std::make_move_iterator(members_.end()));
+        members_.erase(members_.begin() + static_cast<ptrdiff_t>(f.start), members_.end());
+        top_slot(root) = Value(std::move(o));
+      } else {
+        Array a(std::make_move_iterator(values_.begin() + static_cast<ptrdiff_t>(f.start)),
+                std::make_move_iterator(values_.end()));
+        values_.erase(values_.begin() + static_cast<ptrdiff_t>(f.start), values_.end());
+        top_slot(root) = Value(std::move(a));
+      }
     }
-    if (!ok || !error_.empty()) break;
   }
-  return Error{ErrorCode::bad_message, std::move(error_)};
+  return fail_result();
 }
 
 // ---------------------------------------------------------------------------
-// Writer helpers
+// Writer internals
 
-void write_value(const Value& value, std::string& out) {
+/// Appends to a std::string through a raw pointer: the string is grown (and
+/// zero-filled) in chunks and trimmed to what was written when the Sink goes
+/// away, so a single character costs a store rather than a push_back call.
+/// Growth is proportional to what this Sink wrote, never to what the string
+/// already held, so many small writes to a long string stay cheap.
+class Sink {
+ public:
+  Sink(std::string& s, size_t expect) : s_(s), start_(s.size()), len_(start_) {
+    s_.resize(start_ + expect);
+  }
+  ~Sink() { s_.resize(len_); }
+  Sink(const Sink&) = delete;
+  Sink& operator=(const Sink&) = delete;
+
+  /// Room for n more bytes, at the returned pointer; advance() after writing.
+  char* room(size_t n) {
+    if (s_.size() - len_ < n) grow(n);
+    return s_.data() + len_;
+  }
+  void advance(size_t n) { len_ += n; }
+  void put(char c) {
+    *room(1) = c;
+    ++len_;
+  }
+  void append(const char* p, size_t n) {
+    if (n == 0) return;
+    std::memcpy(room(n), p, n);
+    len_ += n;
+  }
+  template <size_t N>
+  void literal(const char (&text)[N]) {
+    append(text, N - 1);
+  }
+
+ private:
+  void grow(size_t n) { s_.resize(len_ + std::max(n, len_ - start_ + 64)); }
+
+  std::string& s_;
+  size_t start_;
+  size_t len_;
+};
+
+inline void put_utf8(uint32_t cp, Sink& out) {
+  char* p = out.room(4);
+  if (cp < 0x80) {
+    p[0] = static_cast<char>(cp);
+    out.advance(1);
+  } else if (cp < 0x800) {
+    p[0] = static_cast<char>(0xC0 | (cp >> 6));
+    p[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    out.advance(2);
+  } else if (cp < 0x10000) {
+    p[0] = static_cast<char>(0xE0 | (cp >> 12));
+    p[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    p[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    out.advance(3);
+  } else {
+    p[0] = static_cast<char>(0xF0 | (cp >> 18));
+    p[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    p[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    p[3] = static_cast<char>(0x80 | (cp & 0x3F));
+    out.advance(4);
+  }
+}
+
+/// `\uXXXX` with lower-case hex, as JSON.stringify writes.
+inline void put_u_escape(uint32_t unit, Sink& out) {
+  char* p = out.room(6);
+  p[0] = '\\';
+  p[1] = 'u';
+  p[2] = kHex[(unit >> 12) & 0xF];
+  p[3] = kHex[(unit >> 8) & 0xF];
+  p[4] = kHex[(unit >> 4) & 0xF];
+  p[5] = kHex[unit & 0xF];
+  out.advance(6);
+}
+
+/// The JSON.stringify escape of an ASCII byte that needs one ('"', '\\' or a
+/// control character).
+inline void put_ascii_escape(unsigned char c, Sink& out) {
+  char short_form;
+  switch (c) {
+    case '"': short_form = '"'; break;
+    case '\\': short_form = '\\'; break;
+    case '\b': short_form = 'b'; break;
+    case '\f': short_form = 'f'; break;
+    case '\n': short_form = 'n'; break;
+    case '\r': short_form = 'r'; break;
+    case '\t': short_form = 't'; break;
+    default: put_u_escape(c, out); return;
+  }
+  char* p = out.room(2);
+  p[0] = '\\';
+  p[1] = short_form;
+  out.advance(2);
+}
+
+void put_number(double d, Sink& out) {
+  if (!std::isfinite(d)) {
+    out.literal("null");
+    return;
+  }
+  if (d == 0) {  // also -0
+    out.put('0');
+    return;
+  }
+  // The longest outputs are 25 bytes ("-0.0000012345678901234567").
+  char* o = out.room(32);
+  // Integers below 2^53 print all their digits, as JavaScript does.
+  if (std::fabs(d) < 9007199254740992.0 && d == std::trunc(d)) {
+    out.advance(static_cast<size_t>(std::to_chars(o, o + 32, static_cast<int64_t>(d)).ptr - o));
+    return;
+  }
+  // Shortest round-trip digits, as "-D.DDDDe+XX", reformatted per
+  // ECMAScript Number::toString: with k digits and value = digits * 10^(n-k),
+  // fixed notation when -6 < n <= 21, otherwise exponential.
+  char buf[40];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  const char* p = buf;
+  char* w = o;
+  if (*p == '-') {
+    *w++ = '-';
+    ++p;
+  }
+  char digits[24];
+  int k = 0;
+  while (p < r.ptr && *p != 'e') {
+    if (*p != '.') digits[k++] = *p;
+    ++p;
+  }
+  ++p;  // 'e'
+  const bool exp_negative = *p == '-';
+  ++p;  // sign
+  int e = 0;
+  while (p < r.ptr) e = e * 10 + (*p++ - '0');
+  if (exp_negative) e = -e;
+  const int n = e + 1;
+
+  if (k <= n && n <= 21) {
+    w = std::copy(digits, digits + k, w);
+    w = std::fill_n(w, n - k, '0');
+  } else if (0 < n && n <= 21) {
+    w = std::copy(digits, digits + n, w);
+    *w++ = '.';
+    w = std::copy(digits + n, digits + k, w);
+  } else if (-6 < n && n <= 0) {
+    *w++ = '0';
+    *w++ = '.';
+    w = std::fill_n(w, -n, '0');
+    w = std::copy(digits, digits + k, w);
+  } else {
+    *w++ = digits[0];
+    if (k > 1) {
+      *w++ = '.';
+      w = std::copy(digits + 1, digits + k, w);
+    }
+    *w++ = 'e';
+    *w++ = e < 0 ? '-' : '+';
+    w = std::to_chars(w, o + 32, e < 0 ? -e : e).ptr;
+  }
+  out.advance(static_cast<size_t>(w - o));
+}
+
+void put_string(std::string_view wtf8, Sink& out) {
+  out.put('"');
+  const char* p = wtf8.data();
+  const char* end = p + wtf8.size();
+  const char* run = p;  // start of bytes copied verbatim
+  while (p < end) {
+    p = scan_plain(p, end);
+    if (p >= end) break;
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c < 0x80) {
+      out.append(run, static_cast<size_t>(p - run));
+      put_ascii_escape(c, out);
+      run = ++p;
+      continue;
+    }
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    const auto* uend = reinterpret_cast<const unsigned char*>(end);
+    uint32_t cp;
+    const int len = decode_wtf8(u, uend, &cp);
+    if (len > 0 && !(cp >= 0xD800 && cp <= 0xDFFF)) {
+      p += len;  // valid UTF-8 is written raw
+      continue;
+    }
+    out.append(run, static_cast<size_t>(p - run));
+    if (len < 0) {
+      out.literal("\xEF\xBF\xBD");  // what the string would hold in JavaScript
+      p += -len;
+    } else {
+      uint32_t low;
+      if (is_high_surrogate(cp) && end - p >= 6 && decode_wtf8(u + 3, uend, &low) == 3 &&
+          is_low_surrogate(low)) {
+        // Two halves of a pair (e.g. after concatenation): one character in JavaScript.
+        put_utf8(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00), out);
+        p += 6;
+      } else {
+        put_u_escape(cp, out);
+        p += 3;
+      }
+    }
+    run = p;
+  }
+  out.append(run, static_cast<size_t>(p - run));
+  out.put('"');
+}
+
+void put_string(std::u16string_view utf16, Sink& out) {
+  out.put('"');
+  const size_t n = utf16.size();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t c = utf16[i];
+    if (c < 0x80) {
+      if (special_byte(static_cast<unsigned char>(c))) {
+        put_ascii_escape(static_cast<unsigned char>(c), out);
+      } else {
+        out.put(static_cast<char>(c));
+      }
+    } else if (c < 0xD800 || c > 0xDFFF) {
+      put_utf8(c, out);
+    } else if (is_high_surrogate(c) && i + 1 < n && is_low_surrogate(utf16[i + 1])) {
+      put_utf8(0x10000 + ((c - 0xD800) << 10) + (utf16[i + 1] - 0xDC00), out);
+      ++i;
+    } else {
+      put_u_escape(c, out);
+    }
+  }
+  out.put('"');
+}
+
+void put_value(const Value& value, Sink& out) {
   switch (value.type()) {
-    case Type::null: out.append("null", 4); return;
+    case Type::null: out.literal("null"); return;
     case Type::boolean:
       if (value.as_bool()) {
-        out.append("true", 4);
+        out.literal("true");
       } else {
-        out.append("false", 5);
+        out.literal("false");
       }
       return;
-    case Type::number: write_number(value.as_number(), out); return;
-    case Type::string: write_string(std::string_view(value.as_string()), out); return;
+    case Type::number: put_number(value.as_number(), out); return;
+    case Type::string: put_string(std::string_view(value.as_string()), out); return;
     case Type::array: {
-      out += '[';
+      out.put('[');
       bool first = true;
       for (const Value& e : value.as_array()) {
-        if (!first) out += ',';
+        if (!first) out.put(',');
         first = false;
-        write_value(e, out);
+        put_value(e, out);
       }
-      out += ']';
+      out.put(']');
       return;
     }
     case Type::object: {
-      out += '{';
+      out.put('{');
       bool first = true;
       for (const Member& m : value.as_object()) {
-        if (!first) out += ',';
+        if (!first) out.put(',');
         first = false;
-        write_string(std::string_view(m.first), out);
-        out += ':';
-        write_value(m.second, out);
+        put_string(std::string_view(m.first), out);
+        out.put(':');
+        put_value(m.second, out);
       }
-      out += '}';
+      out.put('}');
       return;
     }
   }
@@ -689,6 +952,19 @@ bool operator==(const Value& a, const Value& b) {
 // ---------------------------------------------------------------------------
 // Parsing
 
+Parser::~Parser() {
+  // Leave the stacks empty for the next parse on this thread, and do not keep
+  // the memory of an unusually large document.
+  constexpr size_t kKeep = 4096;
+  frames_.clear();
+  values_.clear();
+  members_.clear();
+  if (values_.capacity() > kKeep) std::vector<Value>().swap(values_);
+  if (members_.capacity() > kKeep) std::vector<Member>().swap(members_);
+  if (frames_.capacity() > kKeep) std::vector<Frame>().swap(frames_);
+  if (scratch_.capacity() > kKeep) std::string().swap(scratch_);
+}
+
 Result<Value> parse(std::string_view text, const ParseOptions& options) {
   return Parser(text, options).run();
 }
@@ -696,146 +972,30 @@ Result<Value> parse(std::string_view text, const ParseOptions& options) {
 // ---------------------------------------------------------------------------
 // Writing
 
-void write(const Value& value, std::string& out) { write_value(value, out); }
+void write(const Value& value, std::string& out) {
+  Sink sink(out, 128);
+  put_value(value, sink);
+}
 
 std::string stringify(const Value& value) {
   std::string out;
-  out.reserve(64);
-  write_value(value, out);
+  write(value, out);
   return out;
 }
 
 void write_number(double d, std::string& out) {
-  if (!std::isfinite(d)) {
-    out.append("null", 4);
-    return;
-  }
-  if (d == 0) {  // also -0
-    out += '0';
-    return;
-  }
-  char buf[40];
-  // Integers below 2^53 print all their digits, as JavaScript does.
-  if (std::fabs(d) < 9007199254740992.0 && d == std::trunc(d)) {
-    const auto r = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
-    out.append(buf, r.ptr);
-    return;
-  }
-  // Shortest round-trip digits, as "-D.DDDDe+XX", reformatted per
-  // ECMAScript Number::toString: with k digits and value = digits * 10^(n-k),
-  // fixed notation when -6 < n <= 21, otherwise exponential.
-  const auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
-  const char* p = buf;
-  if (*p == '-') {
-    out += '-';
-    ++p;
-  }
-  char digits[24];
-  int k = 0;
-  while (p < r.ptr && *p != 'e') {
-    if (*p != '.') digits[k++] = *p;
-    ++p;
-  }
-  ++p;  // 'e'
-  const bool exp_negative = *p == '-';
-  ++p;  // sign
-  int e = 0;
-  while (p < r.ptr) e = e * 10 + (*p++ - '0');
-  if (exp_negative) e = -e;
-  const int n = e + 1;
-
-  if (k <= n && n <= 21) {
-    out.append(digits, static_cast<size_t>(k));
-    out.append(static_cast<size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out.append(digits, static_cast<size_t>(n));
-    out += '.';
-    out.append(digits + n, static_cast<size_t>(k - n));
-  } else if (-6 < n && n <= 0) {
-    out.append("0.", 2);
-    out.append(static_cast<size_t>(-n), '0');
-    out.append(digits, static_cast<size_t>(k));
-  } else {
-    out += digits[0];
-    if (k > 1) {
-      out += '.';
-      out.append(digits + 1, static_cast<size_t>(k - 1));
-    }
-    out += 'e';
-    out += e < 0 ? '-' : '+';
-    const auto er = std::to_chars(buf, buf + sizeof buf, e < 0 ? -e : e);
-    out.append(buf, er.ptr);
-  }
+  Sink sink(out, 32);
+  put_number(d, sink);
 }
 
 void write_string(std::string_view wtf8, std::string& out) {
-  out.reserve(out.size() + wtf8.size() + 2);
-  out += '"';
-  const char* p = wtf8.data();
-  const char* end = p + wtf8.size();
-  const char* run = p;  // start of bytes copied verbatim
-  while (p < end) {
-    p = scan_plain(p, end);
-    if (p >= end) break;
-    const unsigned char c = static_cast<unsigned char>(*p);
-    if (c < 0x80) {
-      out.append(run, p);
-      append_ascii_escape(c, out);
-      run = ++p;
-      continue;
-    }
-    const auto* u = reinterpret_cast<const unsigned char*>(p);
-    const auto* uend = reinterpret_cast<const unsigned char*>(end);
-    uint32_t cp;
-    const int len = decode_wtf8(u, uend, &cp);
-    if (len > 0 && !(cp >= 0xD800 && cp <= 0xDFFF)) {
-      p += len;  // valid UTF-8 is written raw
-      continue;
-    }
-    out.append(run, p);
-    if (len < 0) {
-      out.append("\xEF\xBF\xBD", 3);  // what the string would hold in JavaScript
-      p += -len;
-    } else {
-      uint32_t low;
-      if (is_high_surrogate(cp) && end - p >= 6 && decode_wtf8(u + 3, uend, &low) == 3 &&
-          is_low_surrogate(low)) {
-        // Two halves of a pair (e.g. after concatenation): one character in JavaScript.
-        append_utf8(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00), out);
-        p += 6;
-      } else {
-        append_u_escape(cp, out);
-        p += 3;
-      }
-    }
-    run = p;
-  }
-  out.append(run, p);
-  out += '"';
+  Sink sink(out, wtf8.size() + 2);
+  put_string(wtf8, sink);
 }
 
 void write_string(std::u16string_view utf16, std::string& out) {
-  out.reserve(out.size() + utf16.size() + 2);
-  out += '"';
-  const size_t n = utf16.size();
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t c = utf16[i];
-    if (c < 0x80) {
-      if (special_byte(static_cast<unsigned char>(c))) {
-        append_ascii_escape(static_cast<unsigned char>(c), out);
-      } else {
-        out += static_cast<char>(c);
-      }
-    } else if (c < 0xD800 || c > 0xDFFF) {
-      append_utf8(c, out);
-    } else if (is_high_surrogate(c) && i + 1 < n && is_low_surrogate(utf16[i + 1])) {
-      append_utf8(0x10000 + ((c - 0xD800) << 10) + (utf16[i + 1] - 0xDC00), out);
-      ++i;
-    } else {
-      append_u_escape(c, out);
-    }
-  }
-  out += '"';
+  Sink sink(out, utf16.size() + 2);
+  put_string(utf16, sink);
 }
 
 std::u16string to_utf16(std::string_view wtf8) {
@@ -921,14 +1081,15 @@ void Writer::end_array() {
 
 void Writer::key(std::string_view k) {
   separate();
-  write_string(k, out_);
-  out_ += ':';
+  Sink sink(out_, k.size() + 3);
+  put_string(k, sink);
+  sink.put(':');
   after_key_ = true;
 }
 
 void Writer::value(const Value& v) {
   separate();
-  write_value(v, out_);
+  write(v, out_);
 }
 
 void Writer::string(std::string_view wtf8) {

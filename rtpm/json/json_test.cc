@@ -539,6 +539,28 @@ TEST(JsonWriter, MatchesStringify) {
   EXPECT_EQ(stringify(*v), out);
 }
 
+TEST(JsonWriter, ManySmallWritesMatchStringify) {
+  std::string out;
+  Writer w(out);
+  Array expected;
+  w.begin_array();
+  for (int i = 0; i < 20000; ++i) {
+    const double d = i * 0.37 - 1000;
+    const std::string s = "s\"" + std::to_string(i) + "\xC3\xA9\n";
+    w.number(d);
+    w.string(std::string_view(s));
+    w.begin_object();
+    w.key(std::to_string(i % 7));
+    w.boolean(i % 2 == 0);
+    w.end_object();
+    expected.emplace_back(d);
+    expected.emplace_back(s);
+    expected.emplace_back(Object{{std::to_string(i % 7), i % 2 == 0}});
+  }
+  w.end_array();
+  EXPECT_EQ(out, stringify(Value(std::move(expected))));
+}
+
 TEST(JsonWriter, TopLevelScalarsAndAppending) {
   std::string out = "prefix:";
   Writer w(out);
