@@ -1,0 +1,45 @@
+// realtime-pm: the command-line entry point. Subcommands:
+//   serve        run the collaboration server
+//   load         drive a server with typing clients or idle connections
+//   conformance  check the ProseMirror port against JavaScript-made vectors
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "load.h"
+#include "rtpm/testing/conformance.h"
+#include "serve.h"
+
+namespace {
+
+void add_conformance_command(CLI::App& app) {
+  auto options = std::make_shared<rtpm::testing::ConformanceOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "conformance",
+      "Run conformance vectors (.jsonl files or folders of them) against the C++ port.\n"
+      "Prints a count per kind, the first failures with a diff, and last 'N passed, N failed';\n"
+      "exits 1 on any failure, 2 on unreadable input.");
+  cmd->add_option("paths", options->paths, "Vector files or folders")->required();
+  cmd->add_option("--schemas", options->schemas_dir,
+                  "Folder of schema specs (default: schemas/ beside each file)");
+  cmd->add_option("--kind", options->kinds, "Only vectors of this kind (repeatable)");
+  cmd->add_option("--max-failures", options->max_failures_shown, "Failures printed in full")
+      ->capture_default_str();
+  cmd->add_flag("--verbose", options->verbose, "List every failing vector");
+  cmd->callback([options] { std::exit(rtpm::testing::run_conformance(*options, std::cout)); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "realtime-pm: real-time collaborative editing for ProseMirror and Tiptap documents.\n"
+      "A C++ port of prosemirror-model and prosemirror-transform, and a WebSocket server\n"
+      "that holds each document, orders every change and shows everyone's cursors."};
+  app.set_version_flag("--version", "realtime-pm 0.1.0");
+  app.require_subcommand(1);
+  rtpm::apps::add_serve_command(app);
+  rtpm::apps::add_load_command(app);
+  add_conformance_command(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}
