@@ -135,7 +135,7 @@ class Fitter {
  private:
   struct Frontier {
     const NodeType* type;
-    const ContentMatch* match;
+    const ContentMatch* match;  // null only after close() (see open_frontier_node)
   };
   struct CloseLevel {
     int depth;
@@ -362,7 +362,10 @@ class Fitter {
   void open_frontier_node(const NodeType* type, const std::optional<model::Attrs>& attrs,
                           const Fragment& content) {
     Frontier& top = frontier_[depth()];
-    top.match = expect(top.match->match_type(type));
+    // Port note: upstream asserts this match with `!`, but it can be null
+    // when closing to a $to whose ancestors don't match the frontier; the
+    // frontier is then never used again, so null is kept as upstream does.
+    top.match = top.match->match_type(type);
     NodeRef node = attrs ? type->create(*attrs, content) : type->create(nullptr, content);
     placed_ = add_to_fragment(placed_, depth(), Fragment::from(node));
     frontier_.push_back(Frontier{type, &type->content_match()});

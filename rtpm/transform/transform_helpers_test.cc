@@ -300,7 +300,14 @@ TEST_P(TransformHelpersJs, MatchesJavaScript) {
     ASSERT_TRUE(r.ok()) << "inverse of step " << i << " failed: " << r.failed;
     cur = r.doc;
   }
-  EXPECT_TRUE(cur->eq(*start)) << "undoing the steps gives " << cur->to_json_string();
+  // JavaScript records the result when it is not the start document (mark
+  // order can differ after undoing the removal of non-exclusive marks).
+  if (const json::Value* inverse_doc = c.find("inverse_doc")) {
+    EXPECT_TRUE(cur->to_json() == *inverse_doc)
+        << "undoing the steps gives " << cur->to_json_string();
+  } else {
+    EXPECT_TRUE(cur->eq(*start)) << "undoing the steps gives " << cur->to_json_string();
+  }
 }
 
 std::vector<int> case_indices() {

@@ -17,11 +17,13 @@
 // wrap, split, join, addMark and removeMark over a few documents of the
 // basic and the extended schema.
 //
-// Each case: {name, schema, doc, ops: [{op, ...args, result?}], steps, doc_after, error?}.
+// Each case: {name, schema, doc, ops: [{op, ...args, result?}], steps, doc_after, error?,
+// inverse_doc?}.
 // `ops` are replayed in order on one Transform; query ops carry their `result`;
 // `steps` are all steps of the transform (toJSON), `doc_after` its final doc;
 // `error` {name, message} when the last op threw (steps/doc_after are then
-// the state at the throw).
+// the state at the throw); `inverse_doc` is the document that undoing the
+// steps gives when that is not the start document.
 
 import {createRequire} from "module"
 import fs from "fs"
@@ -254,6 +256,11 @@ function addCase(name, schemaName, doc, ops) {
   }
   c.steps = tr.steps.map(s => s.toJSON())
   c.doc_after = tr.doc.toJSON()
+  // testTransform's inverse check, as JS computes it: undo the steps, last
+  // first. Recorded only when it does not give the start doc back.
+  let cur = tr.doc
+  for (let i = tr.steps.length - 1; i >= 0; i--) cur = tr.steps[i].invert(tr.docs[i]).apply(cur).doc
+  if (!cur.eq(start)) c.inverse_doc = cur.toJSON()
   cases.push(c)
   return c
 }
