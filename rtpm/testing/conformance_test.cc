@@ -66,8 +66,8 @@ TEST(ConformanceSet, IsComplete) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vectors, Conformance, ::testing::Range<size_t>(0, vectors().size()),
-                         [](const ::testing::TestParamInfo<size_t>& info) {
-                           std::string name = vectors()[info.param].id;
+                         [](const ::testing::TestParamInfo<size_t>& param) {
+                           std::string name = vectors()[param.param].id;
                            for (char& c : name)
                              if (!isalnum(static_cast<unsigned char>(c))) c = '_';
                            return name;
