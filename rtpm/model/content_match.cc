@@ -2,9 +2,10 @@
 #include "rtpm/model/content_match.h"
 
 #include <algorithm>
-#include <deque>
-#include <map>
-#include <unordered_set>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "rtpm/base/error.h"
 #include "rtpm/model/node.h"
@@ -12,17 +13,42 @@
 
 namespace rtpm::model {
 
+namespace {
+
+/// Parse a content expression, compile it to an automaton in `pool`, and
+/// check it for dead ends (defined below, after the ContentMatch methods, in
+/// upstream's order).
+const ContentMatch* parse_content(std::string_view string, const Schema& schema,
+                                  std::vector<std::unique_ptr<ContentMatch>>& pool);
+
+}  // namespace
+
+/// Instances of this class represent a match state of a node type's
+/// [content expression](#model.NodeSpec.content), and can be used to
+/// find out whether further content matches here, and whether a given
+/// position is a valid end of the node.
+
 const ContentMatch& ContentMatch::empty() {
-  static const ContentMatch e(true);
-  return e;
+  static const ContentMatch empty_match(true);
+  return empty_match;
 }
 
+const ContentMatch* ContentMatch::parse(std::string_view expr, const Schema& schema,
+                                        std::vector<std::unique_ptr<ContentMatch>>& pool) {
+  return parse_content(expr, schema, pool);
+}
+
+/// Match a node type, returning a match after that node if
+/// successful.
 const ContentMatch* ContentMatch::match_type(const NodeType* type) const {
-  for (const Edge& e : next_)
-    if (e.type == type) return e.next;
+  for (const Edge& edge : next_) {
+    if (edge.type == type) return edge.next;
+  }
   return nullptr;
 }
 
+/// Try to match a fragment. Returns the resulting match when
+/// successful.
 const ContentMatch* ContentMatch::match_fragment(const Fragment& frag, int start, int end) const {
   if (end < 0) end = frag.child_count();
   const ContentMatch* cur = this;
@@ -32,63 +58,88 @@ const ContentMatch* ContentMatch::match_fragment(const Fragment& frag, int start
 
 bool ContentMatch::inline_content() const { return !next_.empty() && next_[0].type->is_inline(); }
 
+/// Get the first matching node type at this match position that can
+/// be generated.
 const NodeType* ContentMatch::default_type() const {
-  for (const Edge& e : next_)
-    if (!(e.type->is_text() || e.type->has_required_attrs())) return e.type;
+  for (const Edge& edge : next_) {
+    const NodeType* type = edge.type;
+    if (!(type->is_text() || type->has_required_attrs())) return type;
+  }
   return nullptr;
 }
 
 bool ContentMatch::compatible(const ContentMatch& other) const {
-  for (const Edge& a : next_)
-    for (const Edge& b : other.next_)
+  for (const Edge& a : next_) {
+    for (const Edge& b : other.next_) {
       if (a.type == b.type) return true;
+    }
+  }
   return false;
 }
 
+/// Try to match the given fragment, and if that fails, see if it can
+/// be made to match by inserting nodes in front of it. When
+/// successful, return a fragment of inserted nodes (which may be
+/// empty if nothing had to be inserted). When `toEnd` is true, only
+/// return a fragment if the resulting match goes to the end of the
+/// content expression.
 std::optional<Fragment> ContentMatch::fill_before(const Fragment& after, bool to_end,
                                                   int start_index) const {
   std::vector<const ContentMatch*> seen{this};
   std::vector<const NodeType*> types;
-  // Depth-first, in edge order, as upstream's recursive search.
-  struct Search {
-    const Fragment& after;
-    bool to_end;
-    int start_index;
-    std::vector<const ContentMatch*>& seen;
-    std::vector<const NodeType*>& types;
-    std::optional<Fragment> run(const ContentMatch* match) {
-      const ContentMatch* finished = match->match_fragment(after, start_index);
-      if (finished && (!to_end || finished->valid_end())) {
-        std::vector<NodeRef> nodes;
-        nodes.reserve(types.size());
-        for (const NodeType* tp : types) nodes.push_back(tp->create_and_fill());
-        return Fragment::from_array(std::move(nodes));
+  // Port note: upstream's recursive closure `search(match, types)`; `types`
+  // is a stack here instead of a fresh concatenated array per call.
+  auto search = [&](auto& self, const ContentMatch* match) -> std::optional<Fragment> {
+    const ContentMatch* finished = match->match_fragment(after, start_index);
+    if (finished && (!to_end || finished->valid_end())) {
+      std::vector<NodeRef> nodes;
+      nodes.reserve(types.size());
+      for (const NodeType* tp : types) {
+        NodeRef node = tp->create_and_fill();
+        // Port note: upstream asserts non-null (`createAndFill()!`) and
+        // would crash on null; we throw.
+        if (!node) throw TypeError("Cannot read properties of null (reading 'nodeSize')");
+        nodes.push_back(std::move(node));
       }
-      for (const Edge& e : match->next()) {
-        if (!(e.type->is_text() || e.type->has_required_attrs()) &&
-            std::find(seen.begin(), seen.end(), e.next) == seen.end()) {
-          seen.push_back(e.next);
-          types.push_back(e.type);
-          auto found = run(e.next);
-          types.pop_back();
-          if (found) return found;
-        }
-      }
-      return std::nullopt;
+      return Fragment::from_array(std::move(nodes));
     }
-  } search{after, to_end, start_index, seen, types};
-  return search.run(this);
+    for (const Edge& edge : match->next_) {
+      const NodeType* type = edge.type;
+      const ContentMatch* next = edge.next;
+      if (!(type->is_text() || type->has_required_attrs()) &&
+          std::find(seen.begin(), seen.end(), next) == seen.end()) {
+        seen.push_back(next);
+        types.push_back(type);
+        std::optional<Fragment> found = self(self, next);
+        types.pop_back();
+        if (found) return found;
+      }
+    }
+    return std::nullopt;
+  };
+  return search(search, this);
 }
 
+/// Find a set of wrapping node types that would allow a node of the
+/// given type to appear at this position. The result may be empty
+/// (when it fits directly) and will be null when no such wrapping
+/// exists.
 std::optional<std::vector<const NodeType*>> ContentMatch::find_wrapping(
     const NodeType* target) const {
   {
-    std::lock_guard lock(wrap_mutex_);
-    for (const auto& [type, result] : wrap_cache_)
-      if (type == target) return result;
+    std::lock_guard<std::mutex> lock(wrap_mutex_);
+    for (const auto& [type, wrapping] : wrap_cache_) {
+      if (type == target) return wrapping;
+    }
   }
-  auto computed = compute_wrapping(target);
-  std::lock_guard lock(wrap_mutex_);
+  // Port note: computed outside the lock (computeWrapping reads only
+  // immutable automaton state); a racing thread computes the same value, and
+  // the first one stored wins.
+  std::optional<std::vector<const NodeType*>> computed = compute_wrapping(target);
+  std::lock_guard<std::mutex> lock(wrap_mutex_);
+  for (const auto& [type, wrapping] : wrap_cache_) {
+    if (type == target) return wrapping;
+  }
   wrap_cache_.emplace_back(target, computed);
   return computed;
 }
@@ -98,228 +149,255 @@ std::optional<std::vector<const NodeType*>> ContentMatch::compute_wrapping(
   struct Active {
     const ContentMatch* match;
     const NodeType* type;
-    int via;  // index into `all`, -1 for none
+    int via;  // index into `active`, -1 for none
   };
-  std::vector<Active> all{{this, nullptr, -1}};
-  std::deque<int> active{0};
-  std::unordered_set<std::string> seen;
-  while (!active.empty()) {
-    int current = active.front();
-    active.pop_front();
-    const ContentMatch* match = all[current].match;
+  // Port note: `active.shift()` becomes a moving head index, so that `via`
+  // can refer to earlier entries by index.
+  std::vector<const NodeType*> seen;
+  std::vector<Active> active{{this, nullptr, -1}};
+  for (size_t head = 0; head < active.size(); head++) {
+    Active current = active[head];
+    const ContentMatch* match = current.match;
     if (match->match_type(target)) {
       std::vector<const NodeType*> result;
-      for (int obj = current; all[obj].type; obj = all[obj].via) result.push_back(all[obj].type);
+      for (int obj = static_cast<int>(head); active[static_cast<size_t>(obj)].type;
+           obj = active[static_cast<size_t>(obj)].via)
+        result.push_back(active[static_cast<size_t>(obj)].type);
       std::reverse(result.begin(), result.end());
       return result;
     }
-    for (const Edge& e : match->next()) {
-      if (!e.type->is_leaf() && !e.type->has_required_attrs() && !seen.count(e.type->name()) &&
-          (!all[current].type || e.next->valid_end())) {
-        all.push_back({&e.type->content_match(), e.type, current});
-        active.push_back(static_cast<int>(all.size()) - 1);
-        seen.insert(e.type->name());
+    for (const Edge& edge : match->next_) {
+      const NodeType* type = edge.type;
+      const ContentMatch* next = edge.next;
+      if (!type->is_leaf() && !type->has_required_attrs() &&
+          std::find(seen.begin(), seen.end(), type) == seen.end() &&
+          (!current.type || next->valid_end())) {
+        active.push_back({&type->content_match(), type, static_cast<int>(head)});
+        seen.push_back(type);
       }
     }
   }
   return std::nullopt;
 }
 
+/// Get the _n_​th outgoing edge from this node in the finite
+/// automaton that describes the content expression.
 const ContentMatch::Edge& ContentMatch::edge(int n) const {
-  if (n >= static_cast<int>(next_.size()) || n < 0)
+  // Port note: upstream returns undefined for a negative n; we throw the
+  // same RangeError.
+  if (n < 0 || n >= edge_count())
     throw RangeError("There's no " + std::to_string(n) + "th edge in this content match");
-  return next_[n];
+  return next_[static_cast<size_t>(n)];
 }
 
 std::string ContentMatch::to_string() const {
   std::vector<const ContentMatch*> seen;
-  struct Scan {
-    std::vector<const ContentMatch*>& seen;
-    void run(const ContentMatch* m) {
-      seen.push_back(m);
-      for (const Edge& e : m->next())
-        if (std::find(seen.begin(), seen.end(), e.next) == seen.end()) run(e.next);
+  auto index_of = [&](const ContentMatch* m) {
+    auto it = std::find(seen.begin(), seen.end(), m);
+    return it == seen.end() ? -1 : static_cast<int>(it - seen.begin());
+  };
+  auto scan = [&](auto& self, const ContentMatch* m) -> void {
+    seen.push_back(m);
+    for (const Edge& edge : m->next_) {
+      if (index_of(edge.next) == -1) self(self, edge.next);
     }
-  } scan{seen};
-  scan.run(this);
+  };
+  scan(scan, this);
   std::string out;
   for (size_t i = 0; i < seen.size(); i++) {
+    const ContentMatch* m = seen[i];
     if (i) out += "\n";
-    out += std::to_string(i) + (seen[i]->valid_end() ? "*" : " ") + " ";
-    for (size_t j = 0; j < seen[i]->next().size(); j++) {
-      const Edge& e = seen[i]->next()[j];
-      out += (j ? ", " : "") + e.type->name() + "->" +
-             std::to_string(std::find(seen.begin(), seen.end(), e.next) - seen.begin());
+    out += std::to_string(i) + (m->valid_end_ ? "*" : " ") + " ";
+    for (size_t j = 0; j < m->next_.size(); j++) {
+      out += (j ? ", " : "") + m->next_[j].type->name() + "->" +
+             std::to_string(index_of(m->next_[j].next));
     }
   }
   return out;
 }
 
-// ---- Parsing content expressions ----
-
 namespace {
 
+// JavaScript regular expression classes (no `u` flag): \w is ASCII only, \s
+// is JavaScript's whitespace set.
 bool is_word(char16_t c) {
   return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9') ||
          c == u'_';
 }
 
-// JavaScript's \s.
 bool is_space(char16_t c) {
-  return c == u' ' || c == u'\t' || c == u'\n' || c == u'\r' || c == u'\v' || c == u'\f' ||
-         c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-         c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+  switch (c) {
+    case 0x09:
+    case 0x0a:
+    case 0x0b:
+    case 0x0c:
+    case 0x0d:
+    case 0x20:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+    case 0xfeff: return true;
+    default: return c >= 0x2000 && c <= 0x200a;
+  }
 }
 
-// Port note: emulates `string.split(/\s*(?=\b|\W|$)/)` on UTF-16 code units:
-// the string is cut before every non-word character and at every word
-// boundary, and whitespace before a cut is dropped.
-std::vector<std::u16string> tokenize(const std::u16string& s) {
-  size_t size = s.size();
-  // The lookahead (?=\b|\W|$) at position q.
-  auto lookahead = [&](size_t q) {
-    if (q == size) return true;
-    if (!is_word(s[q])) return true;
-    return q == 0 || !is_word(s[q - 1]);  // a word char after a non-word char: \b
-  };
-  // Match \s*(?=...) at q: the longest run of spaces after which the lookahead
-  // holds (backtracking to shorter runs). Returns the end, or npos.
-  auto match_at = [&](size_t q) -> size_t {
-    size_t e = q;
-    while (e < size && is_space(s[e])) e++;
-    for (size_t end = e + 1; end-- > q;)
-      if (lookahead(end)) return end;
-    return std::u16string::npos;
-  };
-  std::vector<std::u16string> out;
-  size_t p = 0, q = 0;
-  while (q < size) {
-    size_t e = match_at(q);
-    if (e == std::u16string::npos || e == p) {
-      q++;
-      continue;
-    }
-    out.push_back(s.substr(p, q - p));
-    p = e;
-    q = p;
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/// `/\W/.test(s)`.
+bool has_non_word(std::string_view s) {
+  for (char c : s) {
+    if (!is_word(static_cast<unsigned char>(c))) return true;
   }
-  out.push_back(s.substr(p));
-  if (!out.empty() && out.back().empty()) out.pop_back();
-  if (!out.empty() && out.front().empty()) out.erase(out.begin());
+  return false;
+}
+
+/// `string.split(/\s*(?=\b|\W|$)/)`, following the RegExp split algorithm
+/// over UTF-16 code units (an empty match at the last split point advances
+/// without splitting).
+std::vector<std::string> split_tokens(std::string_view string) {
+  std::u16string s = json::to_utf16(string);
+  int size = static_cast<int>(s.size());
+  std::vector<std::string> out;
+  auto at = [&](int i) { return s[static_cast<size_t>(i)]; };
+  // The separator matched at `q`: returns its end, or -1 when it does not match.
+  auto match_at = [&](int q) {
+    int k = q;
+    while (k < size && is_space(at(k))) k++;
+    for (int e = k; e >= q; e--) {                  // \s* backtracks from greedy
+      if (e == size) return e;                      // $
+      if (!is_word(at(e))) return e;                // \W
+      if (e == 0 || !is_word(at(e - 1))) return e;  // \b
+    }
+    return -1;
+  };
+  if (size == 0) return out;  // The separator matches the empty string.
+  int p = 0, q = 0;
+  while (q < size) {
+    int e = match_at(q);
+    if (e < 0 || e == p) {
+      q++;
+    } else {
+      out.push_back(json::to_wtf8(
+          std::u16string_view(s).substr(static_cast<size_t>(p), static_cast<size_t>(q - p))));
+      p = e;
+      q = p;
+    }
+  }
+  out.push_back(json::to_wtf8(std::u16string_view(s).substr(static_cast<size_t>(p))));
   return out;
 }
 
-struct Expr {
-  enum class Type { choice, seq, plus, star, opt, range, name } type;
-  std::vector<Expr> exprs;  // choice, seq; or the one operand of plus/star/opt/range
-  int min = 0, max = 0;
-  const NodeType* value = nullptr;
-};
+/// Whether `key` is an array index, which JavaScript objects enumerate first.
+bool is_array_index(std::string_view key) {
+  if (key.empty() || key.size() > 10) return false;
+  if (key.size() > 1 && key[0] == '0') return false;
+  for (char c : key) {
+    if (!is_digit(c)) return false;
+  }
+  return std::stoull(std::string(key)) < 4294967295ull;
+}
+
+/// The schema's node types in the order `for (let name in schema.nodes)`
+/// visits them: array-index names first, ascending, then spec order.
+std::vector<const NodeType*> js_node_order(const Schema& schema) {
+  std::vector<const NodeType*> order;
+  for (const auto& type : schema.node_types()) order.push_back(type.get());
+  std::stable_sort(order.begin(), order.end(), [](const NodeType* a, const NodeType* b) {
+    bool ia = is_array_index(a->name()), ib = is_array_index(b->name());
+    if (ia != ib) return ia;
+    if (ia) return std::stoull(a->name()) < std::stoull(b->name());
+    return false;
+  });
+  return order;
+}
 
 class TokenStream {
  public:
   TokenStream(std::string_view string, const Schema& schema)
-      : string_(string), schema_(schema), tokens_(tokenize(json::to_utf16(string))) {}
+      : string_(string), schema_(schema), tokens_(split_tokens(string)) {
+    if (!tokens_.empty() && tokens_.back().empty()) tokens_.pop_back();
+    if (!tokens_.empty() && tokens_.front().empty()) tokens_.erase(tokens_.begin());
+  }
 
-  bool has_next() const { return pos_ < tokens_.size(); }
-  // upstream's `next`; "undefined" when past the end, as JavaScript would print it.
-  std::u16string next() const { return has_next() ? tokens_[pos_] : u"undefined"; }
-  bool eat(std::u16string_view tok) {
-    if (has_next() && tokens_[pos_] == tok) {
-      pos_++;
+  /// The current token; nullptr stands for `undefined` past the end.
+  const std::string* next() const { return pos < tokens_.size() ? &tokens_[pos] : nullptr; }
+  /// The current token as JavaScript's String(next) ("undefined" past the end).
+  std::string next_string() const { return next() ? *next() : "undefined"; }
+
+  bool eat(std::string_view tok) {
+    if (next() && *next() == tok) {
+      pos++;
       return true;
     }
     return false;
   }
+
   [[noreturn]] void err(const std::string& str) const {
     throw SyntaxError(str + " (in content expression '" + string_ + "')");
   }
-  void advance() { pos_++; }
+
   const Schema& schema() const { return schema_; }
-  std::optional<bool> inline_;
+
+  std::optional<bool> inline_;  // upstream `inline`, null until the first name
+  size_t pos = 0;
 
  private:
   std::string string_;
   const Schema& schema_;
-  std::vector<std::u16string> tokens_;
-  size_t pos_ = 0;
+  std::vector<std::string> tokens_;
 };
 
-std::string utf8(const std::u16string& s) { return json::to_wtf8(s); }
+struct Expr {
+  enum class Type { choice, seq, plus, star, opt, range, name };
+  Type type;
+  std::vector<Expr> exprs;          // choice, seq; the single operand of plus/star/opt/range
+  int min = 0, max = 0;             // range; max -1 for unbounded
+  const NodeType* value = nullptr;  // name
+};
 
-bool has_non_word(const std::u16string& s) {
-  return std::any_of(s.begin(), s.end(), [](char16_t c) { return !is_word(c); });
+Expr make_unary(Expr::Type type, Expr expr) {
+  Expr out{type, {}};
+  out.exprs.push_back(std::move(expr));
+  return out;
 }
 
-Expr parse_expr(TokenStream& stream);
+Expr parse_expr_seq(TokenStream& stream);
+Expr parse_expr_subscript(TokenStream& stream);
+Expr parse_expr_range(TokenStream& stream, Expr expr);
+Expr parse_expr_atom(TokenStream& stream);
 
-std::vector<const NodeType*> resolve_name(TokenStream& stream, const std::u16string& name16) {
-  std::string name = utf8(name16);
-  if (const NodeType* type = stream.schema().find_node_type(name)) return {type};
-  std::vector<const NodeType*> result;
-  for (const auto& type : stream.schema().node_types())
-    if (type->is_in_group(name)) result.push_back(type.get());
-  if (result.empty()) stream.err("No node type or group '" + name + "' found");
-  return result;
+Expr parse_expr(TokenStream& stream) {
+  std::vector<Expr> exprs;
+  do {
+    exprs.push_back(parse_expr_seq(stream));
+  } while (stream.eat("|"));
+  if (exprs.size() == 1) return std::move(exprs[0]);
+  return Expr{Expr::Type::choice, std::move(exprs)};
 }
 
-Expr parse_expr_atom(TokenStream& stream) {
-  if (stream.eat(u"(")) {
-    Expr expr = parse_expr(stream);
-    if (!stream.eat(u")")) stream.err("Missing closing paren");
-    return expr;
-  }
-  std::u16string next = stream.next();
-  if (!has_non_word(next)) {
-    std::vector<Expr> exprs;
-    for (const NodeType* type : resolve_name(stream, next)) {
-      if (!stream.inline_.has_value())
-        stream.inline_ = type->is_inline();
-      else if (*stream.inline_ != type->is_inline())
-        stream.err("Mixing inline and block content");
-      exprs.push_back(Expr{Expr::Type::name, {}, 0, 0, type});
-    }
-    stream.advance();
-    if (exprs.size() == 1) return std::move(exprs[0]);
-    return Expr{Expr::Type::choice, std::move(exprs)};
-  }
-  stream.err("Unexpected token '" + utf8(next) + "'");
-}
-
-int parse_num(TokenStream& stream) {
-  std::u16string next = stream.next();
-  if (std::any_of(next.begin(), next.end(), [](char16_t c) { return c < u'0' || c > u'9'; }))
-    stream.err("Expected number, got '" + utf8(next) + "'");
-  // Port note: upstream takes any number; ranges above 100,000 repetitions are
-  // refused here instead of exhausting memory while building the automaton.
-  if (next.size() > 6 || std::stoi(utf8(next)) > 100000) stream.err("Range too large");
-  int result = std::stoi(utf8(next));
-  stream.advance();
-  return result;
-}
-
-Expr parse_expr_range(TokenStream& stream, Expr expr) {
-  int min = parse_num(stream), max = min;
-  if (stream.eat(u",")) {
-    if (stream.next() != u"}")
-      max = parse_num(stream);
-    else
-      max = -1;
-  }
-  if (!stream.eat(u"}")) stream.err("Unclosed braced range");
-  return Expr{Expr::Type::range, {std::move(expr)}, min, max};
+Expr parse_expr_seq(TokenStream& stream) {
+  std::vector<Expr> exprs;
+  do {
+    exprs.push_back(parse_expr_subscript(stream));
+  } while (stream.next() && *stream.next() != ")" && *stream.next() != "|");
+  if (exprs.size() == 1) return std::move(exprs[0]);
+  return Expr{Expr::Type::seq, std::move(exprs)};
 }
 
 Expr parse_expr_subscript(TokenStream& stream) {
   Expr expr = parse_expr_atom(stream);
   for (;;) {
-    if (stream.eat(u"+"))
-      expr = Expr{Expr::Type::plus, {std::move(expr)}};
-    else if (stream.eat(u"*"))
-      expr = Expr{Expr::Type::star, {std::move(expr)}};
-    else if (stream.eat(u"?"))
-      expr = Expr{Expr::Type::opt, {std::move(expr)}};
-    else if (stream.eat(u"{"))
+    if (stream.eat("+"))
+      expr = make_unary(Expr::Type::plus, std::move(expr));
+    else if (stream.eat("*"))
+      expr = make_unary(Expr::Type::star, std::move(expr));
+    else if (stream.eat("?"))
+      expr = make_unary(Expr::Type::opt, std::move(expr));
+    else if (stream.eat("{"))
       expr = parse_expr_range(stream, std::move(expr));
     else
       break;
@@ -327,71 +405,134 @@ Expr parse_expr_subscript(TokenStream& stream) {
   return expr;
 }
 
-Expr parse_expr_seq(TokenStream& stream) {
-  std::vector<Expr> exprs;
-  do {
-    exprs.push_back(parse_expr_subscript(stream));
-  } while (stream.has_next() && stream.next() != u")" && stream.next() != u"|");
-  if (exprs.size() == 1) return std::move(exprs[0]);
-  return Expr{Expr::Type::seq, std::move(exprs)};
+int parse_num(TokenStream& stream) {
+  std::string next = stream.next_string();
+  if (!std::all_of(next.begin(), next.end(), is_digit))
+    stream.err("Expected number, got '" + next + "'");
+  // Port note: Number(next) of a digit string; counts beyond int range are
+  // clamped (upstream, like this port, then tries to build an automaton of
+  // that size).
+  double result = 0;
+  for (char c : next) result = result * 10 + (c - '0');
+  stream.pos++;
+  return result > 2147483647.0 ? 2147483647 : static_cast<int>(result);
 }
 
-Expr parse_expr(TokenStream& stream) {
-  std::vector<Expr> exprs;
-  do {
-    exprs.push_back(parse_expr_seq(stream));
-  } while (stream.eat(u"|"));
-  if (exprs.size() == 1) return std::move(exprs[0]);
-  return Expr{Expr::Type::choice, std::move(exprs)};
+Expr parse_expr_range(TokenStream& stream, Expr expr) {
+  int min = parse_num(stream), max = min;
+  if (stream.eat(",")) {
+    if (!stream.next() || *stream.next() != "}")
+      max = parse_num(stream);
+    else
+      max = -1;
+  }
+  if (!stream.eat("}")) stream.err("Unclosed braced range");
+  Expr out = make_unary(Expr::Type::range, std::move(expr));
+  out.min = min;
+  out.max = max;
+  return out;
 }
 
-// The NFA: states are lists of edges; an edge without a term is a null edge.
-// Edge order matters: it decides filler content.
+std::vector<const NodeType*> resolve_name(TokenStream& stream, const std::string& name) {
+  if (const NodeType* type = stream.schema().find_node_type(name)) return {type};
+  std::vector<const NodeType*> result;
+  for (const NodeType* type : js_node_order(stream.schema())) {
+    if (type->is_in_group(name)) result.push_back(type);
+  }
+  if (result.empty()) stream.err("No node type or group '" + name + "' found");
+  return result;
+}
+
+Expr parse_expr_atom(TokenStream& stream) {
+  if (stream.eat("(")) {
+    Expr expr = parse_expr(stream);
+    if (!stream.eat(")")) stream.err("Missing closing paren");
+    return expr;
+  } else if (!has_non_word(stream.next_string())) {
+    std::vector<Expr> exprs;
+    for (const NodeType* type : resolve_name(stream, stream.next_string())) {
+      if (!stream.inline_.has_value())
+        stream.inline_ = type->is_inline();
+      else if (*stream.inline_ != type->is_inline())
+        stream.err("Mixing inline and block content");
+      Expr name{Expr::Type::name, {}};
+      name.value = type;
+      exprs.push_back(std::move(name));
+    }
+    stream.pos++;
+    if (exprs.size() == 1) return std::move(exprs[0]);
+    return Expr{Expr::Type::choice, std::move(exprs)};
+  } else {
+    stream.err("Unexpected token '" + stream.next_string() + "'");
+  }
+}
+
+// The code below helps compile a regular-expression-like language
+// into a deterministic finite automaton. For a good introduction to
+// these concepts, see https://swtch.com/~rsc/regexp/regexp1.html
+
 struct NfaEdge {
-  const NodeType* term;
-  int to;
+  const NodeType* term;  // nullptr for a null edge
+  int to;                // -1 until connected
 };
 
-class Nfa {
+using Nfa = std::vector<std::vector<NfaEdge>>;
+
+/// Construct an NFA from an expression as returned by the parser. The
+/// NFA is represented as an array of states, which are themselves
+/// arrays of edges, which are `{term, to}` objects. The first state is
+/// the entry state and the last node is the success state.
+///
+/// Note that unlike typical NFAs, the edge ordering in this one is
+/// significant, in that it is used to contruct filler content when
+/// necessary.
+class NfaBuilder {
  public:
-  explicit Nfa(const Expr& expr) {
-    states_.emplace_back();
-    std::vector<Ref> out = compile(expr, 0);
-    connect(out, node());
+  Nfa build(const Expr& expr) {
+    nfa_.assign(1, {});
+    std::vector<EdgeRef> edges = compile(expr, 0);
+    connect(edges, node());
+    return std::move(nfa_);
   }
-  std::vector<std::vector<NfaEdge>> states_;
 
  private:
-  struct Ref {
-    int state, index;
+  // Port note: upstream hands around the edge objects themselves; edges are
+  // named by (state, index) here, since the state arrays grow.
+  struct EdgeRef {
+    int from;
+    size_t index;
   };
+
   int node() {
-    states_.emplace_back();
-    return static_cast<int>(states_.size()) - 1;
+    nfa_.emplace_back();
+    return static_cast<int>(nfa_.size()) - 1;
   }
-  Ref edge(int from, int to = -1, const NodeType* term = nullptr) {
-    states_[from].push_back({term, to});
-    return {from, static_cast<int>(states_[from].size()) - 1};
+  EdgeRef edge(int from, int to = -1, const NodeType* term = nullptr) {
+    std::vector<NfaEdge>& edges = nfa_[static_cast<size_t>(from)];
+    edges.push_back({term, to});
+    return {from, edges.size() - 1};
   }
-  void connect(const std::vector<Ref>& edges, int to) {
-    for (const Ref& r : edges) states_[r.state][r.index].to = to;
+  void connect(const std::vector<EdgeRef>& edges, int to) {
+    for (const EdgeRef& e : edges) nfa_[static_cast<size_t>(e.from)][e.index].to = to;
   }
-  std::vector<Ref> compile(const Expr& expr, int from) {
+
+  std::vector<EdgeRef> compile(const Expr& expr, int from) {
     switch (expr.type) {
       case Expr::Type::choice: {
-        std::vector<Ref> out;
+        std::vector<EdgeRef> out;
         for (const Expr& e : expr.exprs) {
-          auto part = compile(e, from);
-          out.insert(out.end(), part.begin(), part.end());
+          std::vector<EdgeRef> edges = compile(e, from);
+          out.insert(out.end(), edges.begin(), edges.end());
         }
         return out;
       }
-      case Expr::Type::seq:
+      case Expr::Type::seq: {
         for (size_t i = 0;; i++) {
-          auto next = compile(expr.exprs[i], from);
+          std::vector<EdgeRef> next = compile(expr.exprs[i], from);
           if (i == expr.exprs.size() - 1) return next;
           connect(next, from = node());
         }
+      }
       case Expr::Type::star: {
         int loop = node();
         edge(from, loop);
@@ -405,9 +546,9 @@ class Nfa {
         return {edge(loop)};
       }
       case Expr::Type::opt: {
-        std::vector<Ref> out{edge(from)};
-        auto part = compile(expr.exprs[0], from);
-        out.insert(out.end(), part.begin(), part.end());
+        std::vector<EdgeRef> out{edge(from)};
+        std::vector<EdgeRef> rest = compile(expr.exprs[0], from);
+        out.insert(out.end(), rest.begin(), rest.end());
         return out;
       }
       case Expr::Type::range: {
@@ -431,79 +572,87 @@ class Nfa {
       }
       case Expr::Type::name: return {edge(from, -1, expr.value)};
     }
-    return {};
+    throw GenericError("Unknown expr type");
   }
+
+  Nfa nfa_;
 };
 
-// The set of states reachable by null edges from `node`, sorted descending;
-// states with a single null out-edge are skipped.
-std::vector<int> null_from(const std::vector<std::vector<NfaEdge>>& nfa, int node) {
+/// Get the set of nodes reachable by null edges from `node`. Omit
+/// nodes with only a single null-out-edge, since they may lead to
+/// needless duplicated nodes.
+std::vector<int> null_from(const Nfa& nfa, int node) {
   std::vector<int> result;
-  struct Scan {
-    const std::vector<std::vector<NfaEdge>>& nfa;
-    std::vector<int>& result;
-    void run(int node) {
-      const auto& edges = nfa[node];
-      if (edges.size() == 1 && !edges[0].term) return run(edges[0].to);
-      result.push_back(node);
-      for (const NfaEdge& e : edges)
-        if (!e.term && std::find(result.begin(), result.end(), e.to) == result.end()) run(e.to);
+  auto scan = [&](auto& self, int n) -> void {
+    const std::vector<NfaEdge>& edges = nfa[static_cast<size_t>(n)];
+    if (edges.size() == 1 && !edges[0].term) return self(self, edges[0].to);
+    result.push_back(n);
+    for (const NfaEdge& e : edges) {
+      if (!e.term && std::find(result.begin(), result.end(), e.to) == result.end())
+        self(self, e.to);
     }
-  } scan{nfa, result};
-  scan.run(node);
-  std::sort(result.begin(), result.end(), std::greater<int>());
+  };
+  scan(scan, node);
+  std::sort(result.begin(), result.end(), std::greater<int>());  // cmp: b - a
   return result;
 }
 
-std::string key_of(const std::vector<int>& states) {
-  std::string k;
+std::string join_states(const std::vector<int>& states) {
+  std::string key;
   for (size_t i = 0; i < states.size(); i++) {
-    if (i) k += ',';
-    k += std::to_string(states[i]);
+    if (i) key += ',';
+    key += std::to_string(states[i]);
   }
-  return k;
+  return key;
 }
 
-class Dfa {
+/// Compiles an NFA as produced by `nfa` into a DFA, modeled as a set
+/// of state objects (`ContentMatch` instances) with transitions
+/// between them. The states are appended to `pool`.
+class DfaBuilder {
  public:
-  Dfa(const std::vector<std::vector<NfaEdge>>& nfa,
-      std::vector<std::unique_ptr<ContentMatch>>& pool)
+  DfaBuilder(const Nfa& nfa, std::vector<std::unique_ptr<ContentMatch>>& pool)
       : nfa_(nfa), pool_(pool) {}
+
+  ContentMatch* build() { return explore(null_from(nfa_, 0)); }
+
+ private:
   ContentMatch* explore(const std::vector<int>& states) {
     std::vector<std::pair<const NodeType*, std::vector<int>>> out;
     for (int node : states) {
-      for (const NfaEdge& e : nfa_[node]) {
+      for (const NfaEdge& e : nfa_[static_cast<size_t>(node)]) {
         if (!e.term) continue;
-        std::vector<int>* set = nullptr;
-        for (auto& o : out)
-          if (o.first == e.term) set = &o.second;
+        int set = -1;  // index into `out`
+        for (size_t i = 0; i < out.size(); i++) {
+          if (out[i].first == e.term) set = static_cast<int>(i);
+        }
         for (int n : null_from(nfa_, e.to)) {
-          if (!set) {
+          if (set < 0) {
             out.emplace_back(e.term, std::vector<int>());
-            set = &out.back().second;
+            set = static_cast<int>(out.size()) - 1;
           }
-          if (std::find(set->begin(), set->end(), n) == set->end()) set->push_back(n);
+          std::vector<int>& s = out[static_cast<size_t>(set)].second;
+          if (std::find(s.begin(), s.end(), n) == s.end()) s.push_back(n);
         }
       }
     }
-    bool valid_end =
-        std::find(states.begin(), states.end(), static_cast<int>(nfa_.size()) - 1) != states.end();
-    pool_.push_back(std::make_unique<ContentMatch>(valid_end));
+    int last = static_cast<int>(nfa_.size()) - 1;
+    pool_.push_back(std::make_unique<ContentMatch>(std::find(states.begin(), states.end(), last) !=
+                                                   states.end()));
     ContentMatch* state = pool_.back().get();
-    labeled_[key_of(states)] = state;
-    for (auto& [type, set] : out) {
-      std::sort(set.begin(), set.end(), std::greater<int>());
-      auto it = labeled_.find(key_of(set));
-      ContentMatch* next = it != labeled_.end() ? it->second : explore(set);
+    labeled_[join_states(states)] = state;
+    for (auto& [type, target] : out) {
+      std::sort(target.begin(), target.end(), std::greater<int>());
+      auto found = labeled_.find(join_states(target));
+      ContentMatch* next = found != labeled_.end() ? found->second : explore(target);
       state->mutable_next().push_back({type, next});
     }
     return state;
   }
 
- private:
-  const std::vector<std::vector<NfaEdge>>& nfa_;
+  const Nfa& nfa_;
   std::vector<std::unique_ptr<ContentMatch>>& pool_;
-  std::map<std::string, ContentMatch*> labeled_;
+  std::unordered_map<std::string, ContentMatch*> labeled_;
 };
 
 void check_for_dead_ends(const ContentMatch* match, const TokenStream& stream) {
@@ -513,10 +662,11 @@ void check_for_dead_ends(const ContentMatch* match, const TokenStream& stream) {
     bool dead = !state->valid_end();
     std::string nodes;
     for (size_t j = 0; j < state->next().size(); j++) {
-      const auto& e = state->next()[j];
-      nodes += (j ? ", " : "") + e.type->name();
-      if (dead && !(e.type->is_text() || e.type->has_required_attrs())) dead = false;
-      if (std::find(work.begin(), work.end(), e.next) == work.end()) work.push_back(e.next);
+      const ContentMatch::Edge& edge = state->next()[j];
+      if (j) nodes += ", ";
+      nodes += edge.type->name();
+      if (dead && !(edge.type->is_text() || edge.type->has_required_attrs())) dead = false;
+      if (std::find(work.begin(), work.end(), edge.next) == work.end()) work.push_back(edge.next);
     }
     if (dead)
       stream.err("Only non-generatable nodes (" + nodes +
@@ -524,22 +674,18 @@ void check_for_dead_ends(const ContentMatch* match, const TokenStream& stream) {
   }
 }
 
-}  // namespace
-
-const ContentMatch* ContentMatch::parse(std::string_view expr, const Schema& schema,
-                                        std::vector<std::unique_ptr<ContentMatch>>& pool) {
-  TokenStream stream(expr, schema);
-  if (!stream.has_next()) return &empty();
-  Expr parsed = parse_expr(stream);
-  if (stream.has_next()) stream.err("Unexpected trailing text");
-  Nfa nfa(parsed);
-  // States go to a local pool first, so that a failed expression leaves nothing behind.
-  std::vector<std::unique_ptr<ContentMatch>> states;
-  Dfa dfa(nfa.states_, states);
-  ContentMatch* match = dfa.explore(null_from(nfa.states_, 0));
+const ContentMatch* parse_content(std::string_view string, const Schema& schema,
+                                  std::vector<std::unique_ptr<ContentMatch>>& pool) {
+  TokenStream stream(string, schema);
+  if (!stream.next()) return &ContentMatch::empty();
+  Expr expr = parse_expr(stream);
+  if (stream.next()) stream.err("Unexpected trailing text");
+  Nfa nfa = NfaBuilder().build(expr);
+  ContentMatch* match = DfaBuilder(nfa, pool).build();
   check_for_dead_ends(match, stream);
-  for (auto& s : states) pool.push_back(std::move(s));
   return match;
 }
+
+}  // namespace
 
 }  // namespace rtpm::model
