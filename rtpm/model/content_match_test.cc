@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -288,6 +289,38 @@ TEST(ContentMatchCompatible, SharesAnEdgeType) {
   EXPECT_TRUE(schema->node_type("probe")->compatible_content(*schema->node_type("doc")));
   EXPECT_FALSE(schema->node_type("probe")->compatible_content(*schema->node_type("paragraph")));
   EXPECT_TRUE(schema->node_type("text")->compatible_content(*schema->node_type("text")));
+}
+
+TEST(ContentMatchFindWrapping, SharedBetweenThreads) {
+  // The wrapping cache is the only mutable state of a schema; threads that
+  // fill it at the same time must all get the single-threaded answers.
+  std::ifstream in(std::string(RTPM_SHARED_DIR) + "/conformance/schemas/basic.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<json::Value> spec = json::parse(text);
+  ASSERT_TRUE(spec.ok());
+  auto describe = [](const Schema& schema) {
+    std::string out;
+    for (const auto& from : schema.node_types()) {
+      for (const auto& target : schema.node_types()) {
+        auto found = from->content_match().find_wrapping(target.get());
+        out += found ? std::to_string(found->size()) : "-";
+        if (found) {
+          for (const NodeType* type : *found) out += type->name() + ",";
+        }
+        out += ";";
+      }
+    }
+    return out;
+  };
+  std::string expected = describe(*Schema::from_json(*spec));
+  EXPECT_NE(expected.find("1list_item,"), std::string::npos);  // bullet_list wraps paragraphs
+  auto shared = Schema::from_json(*spec);
+  std::vector<std::string> results(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); i++)
+    threads.emplace_back([&, i] { results[i] = describe(*shared); });
+  for (std::thread& t : threads) t.join();
+  for (const std::string& r : results) EXPECT_EQ(r, expected);
 }
 
 }  // namespace
