@@ -2,13 +2,19 @@
 #include "rtpm/transform/map.h"
 
 #include <cstddef>
+#include <utility>
 
 namespace rtpm::transform {
 
 namespace {
 
-// Recovery values encode a range index and an offset into the range, so that
-// a mirrored map can restore a position deleted by its mirror image.
+// Recovery values encode a range index and an offset. They are represented
+// as numbers, because tons of them will be created when mapping, for example,
+// a large number of decorations. The number's lower 16 bits provide the index,
+// the remaining bits the offset.
+//
+// Port note: upstream avoids bit shifts because they clip to 32 bits in
+// JavaScript and stores the value in a double; we use int64_t.
 constexpr int64_t kFactor16 = 1 << 16;
 int64_t make_recover(int index, int offset) { return index + offset * kFactor16; }
 int recover_index(int64_t value) { return static_cast<int>(value & 0xffff); }
@@ -34,6 +40,8 @@ MapResult StepMap::map_result(int pos, int assoc) const { return map_internal(po
 
 int StepMap::map(int pos, int assoc) const { return map_internal(pos, assoc, true).pos; }
 
+// Port note: upstream's _map returns a bare number when `simple`; here the
+// simple path returns a MapResult whose pos is that number (flags unset).
 MapResult StepMap::map_internal(int pos, int assoc, bool simple) const {
   int diff = 0, old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
   for (size_t i = 0; i < ranges_.size(); i += 3) {
@@ -75,13 +83,13 @@ bool StepMap::touches(int pos, int64_t recover) const {
 
 void StepMap::for_each(FunctionRef<void(int, int, int, int)> f) const {
   int old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
-  for (size_t i = 0, diff = 0; i < ranges_.size(); i += 3) {
-    int d = static_cast<int>(diff);
-    int start = ranges_[i], old_start = start - (inverted_ ? d : 0),
-        new_start = start + (inverted_ ? 0 : d);
+  int diff = 0;
+  for (size_t i = 0; i < ranges_.size(); i += 3) {
+    int start = ranges_[i], old_start = start - (inverted_ ? diff : 0),
+        new_start = start + (inverted_ ? 0 : diff);
     int old_size = ranges_[i + old_index], new_size = ranges_[i + new_index];
     f(old_start, old_start + old_size, new_start, new_start + new_size);
-    diff = static_cast<size_t>(d + new_size - old_size);
+    diff += new_size - old_size;
   }
 }
 
@@ -96,6 +104,10 @@ const StepMap& StepMap::empty() {
   return e;
 }
 
+// Port note: upstream shares the `maps`/`mirror` arrays it is given (and those
+// of slices) and copies them before the first append (`ownData`); a C++ Mapping
+// owns copies, which keeps that observable behaviour: appending to a slice
+// never changes the mapping it was sliced from.
 Mapping::Mapping(std::vector<StepMap> maps, std::vector<int> mirror, int from, int to)
     : maps_(std::move(maps)),
       mirror_(std::move(mirror)),
@@ -150,6 +162,9 @@ Mapping Mapping::invert() const {
   return inverse;
 }
 
+// Port note: upstream takes the mirror-aware path whenever a mirror array
+// exists, even an empty one; with no mirror pairs both paths give the same
+// position.
 int Mapping::map(int pos, int assoc) const {
   if (!mirror_.empty()) return map_internal(pos, assoc, true).pos;
   for (int i = from_; i < to_; i++) pos = maps_[i].map(pos, assoc);
