@@ -1,0 +1,16 @@
+export {RealtimeClient, RoomConnection, httpUrl} from "./client.js"
+export type {
+  ConnectionStatus, RoomStatus, RoomHandler, RealtimeClientOptions, WebSocketLike, WebSocketConstructor
+} from "./client.js"
+export {Backoff} from "./backoff.js"
+export type {BackoffOptions} from "./backoff.js"
+export {CollabSession} from "./session.js"
+export type {EditorHost, SessionStatus, SessionEvent, SessionOptions} from "./session.js"
+export {realtimeCollab, randomUserId} from "./plugin.js"
+export type {RealtimeCollabOptions} from "./plugin.js"
+export {PresenceState, presenceKey, colorFor, safeColor, userFromEntry} from "./presence.js"
+export type {PresenceUser, PresenceUpdate} from "./presence.js"
+export {schemaSpec, compareSchemaSpecs} from "./schema-spec.js"
+export type {SchemaSpecJSON, SchemaDifference, SpecJSON} from "./schema-spec.js"
+export {jsonSubprotocol, parseServerMessage, isValidRoomName} from "./protocol.js"
+export type * from "./protocol.js"
