@@ -9,8 +9,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libspdlog-dev libfmt-dev libcli11-dev
   libsqlite3-dev sqlite3 libhiredis-dev redis-server libssl-dev
-  clang-format nodejs npm
+  clang-format
 )
+# Node.js may come from another source than Debian (it then ships its own npm,
+# which Debian's npm package conflicts with): install Debian's only when absent.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
