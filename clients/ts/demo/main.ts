@@ -24,6 +24,7 @@ if (room != requestedRoom) showNotice(`"${requestedRoom}" is not a valid room na
 
 const client = new RealtimeClient()
 let session: CollabSession | null = null
+let focused = false
 
 const editor = new Editor({
   element: $("editor"),
@@ -38,6 +39,11 @@ const editor = new Editor({
 
 function onEvent(event: SessionEvent, s: CollabSession) {
   session = s
+  // The editor is read-only until the room's document is in: focus it then.
+  if (event.type == "status" && !focused && (event.status == "synced" || event.status == "sending")) {
+    focused = true
+    editor.commands.focus("end")
+  }
   if (event.type == "status") renderStatus()
   if (event.type == "users" || event.type == "status") renderPeople()
   if (event.type == "schema")
@@ -119,7 +125,6 @@ editor.on("transaction", () => {
 
 renderStatus()
 renderPeople()
-editor.commands.focus("end")
 
 // For the end-to-end tests and for poking around in the console.
 ;(window as any).rtpmDemo = {editor, client, session: () => session}

@@ -47,7 +47,7 @@ if (want("demo")) {
 
 if (want("test")) {
   rmSync(join(root, "test-dist"), {recursive: true, force: true})
-  let tests = readdirSync(join(root, "test")).filter(f => /^test-.*\.ts$/.test(f))
+  let tests = readdirSync(join(root, "test")).filter(f => /^(test|e2e)-.*\.ts$/.test(f))
   await esbuild.build({
     absWorkingDir: root,
     entryPoints: tests.map(f => "test/" + f),

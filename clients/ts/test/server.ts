@@ -39,14 +39,15 @@ export class TestServer {
     readonly port: number,
     readonly dataDir: string,
     readonly options: ServerOptions,
-    private output: string[]
+    private output: string[],
+    private ownsData: boolean
   ) {}
 
   get wsUrl() { return `ws://127.0.0.1:${this.port}/ws` }
   get httpUrl() { return `http://127.0.0.1:${this.port}` }
   get log() { return this.output.join("") }
 
-  static async start(options: ServerOptions = {}): Promise<TestServer> {
+  static async start(options: ServerOptions = {}, ownsData = !options.dataDir): Promise<TestServer> {
     let dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "rtpm-ts-"))
     let portFile = join(dataDir, `port-${Date.now()}-${Math.random().toString(36).slice(2)}`)
     let args = ["serve", "--port", String(options.port ?? 0), "--port-file", portFile, "--data", dataDir,
@@ -72,7 +73,7 @@ export class TestServer {
       if (Date.now() > deadline) { child.kill("SIGKILL"); throw new Error("realtime-pm /healthz never answered") }
       await sleep(20)
     }
-    return new TestServer(child, port, dataDir, options, output)
+    return new TestServer(child, port, dataDir, options, output, ownsData)
   }
 
   /// Kill the process at once (SIGKILL, as a crash would).
@@ -85,7 +86,7 @@ export class TestServer {
 
   /// Start again on the same port and data folder.
   restart(): Promise<TestServer> {
-    return TestServer.start({...this.options, port: this.port, dataDir: this.dataDir})
+    return TestServer.start({...this.options, port: this.port, dataDir: this.dataDir}, this.ownsData)
   }
 
   /// Stop and remove the data folder.
@@ -97,7 +98,7 @@ export class TestServer {
       await done
       clearTimeout(timer)
     }
-    if (removeData && !this.options.dataDir) rmSync(this.dataDir, {recursive: true, force: true})
+    if (removeData && this.ownsData) rmSync(this.dataDir, {recursive: true, force: true})
   }
 
   async room(name: string): Promise<{room: string, version: number, doc: any}> {

@@ -1,0 +1,198 @@
+// End-to-end: the demo page in Debian's Chromium (driven by playwright-core,
+// no browser download) against the real server, started with
+// --schema tiptap and --static demo-dist. Screenshots go to test-artifacts/.
+
+import {test, before, after, afterEach} from "node:test"
+import assert from "node:assert/strict"
+import {mkdirSync, writeFileSync} from "node:fs"
+import {join} from "node:path"
+import {chromium, Browser, BrowserContext, Page} from "playwright-core"
+import {TestServer, packageRoot, sleep, waitFor} from "./server.js"
+
+const artifacts = join(packageRoot, "test-artifacts")
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium"
+let browser: Browser
+let server: TestServer
+let contexts: BrowserContext[] = []
+let pages: {page: Page, name: string}[] = []
+
+afterEach(async t => {
+  let failed = (t as any).passed === false
+  for (let {page, name} of pages) {
+    if (failed) {
+      let log = await page.evaluate(() => (window as any).rtpmLog.join("\n")).catch(e => String(e))
+      writeFileSync(join(artifacts, `${name}.log`), log + "\n")
+      await shot(page, `${name}-failed`).catch(() => {})
+    }
+  }
+  pages = []
+})
+
+before(async () => {
+  mkdirSync(artifacts, {recursive: true})
+  server = await TestServer.start({schema: "tiptap", staticDir: join(packageRoot, "demo-dist")})
+  // launch() gives the browser a fresh temporary profile (user-data-dir)
+  // and removes it on close.
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+  })
+})
+
+after(async () => {
+  for (let c of contexts) await c.close().catch(() => {})
+  await browser?.close()
+  await server?.stop()
+})
+
+async function open(room: string, user: string): Promise<Page> {
+  let context = await browser.newContext({viewport: {width: 1000, height: 560}})
+  contexts.push(context)
+  let page = await context.newPage()
+  let errors: string[] = []
+  page.on("pageerror", e => errors.push(String(e)))
+  ;(page as any).errors = errors
+  await page.goto(`${server.httpUrl}/?room=${room}&user=${user}`)
+  await waitForStatus(page, "synced")
+  // Keep a log of the editor's transactions, written out when a test fails.
+  await page.evaluate(() => {
+    let log: string[] = (window as any).rtpmLog = []
+    ;(window as any).rtpmDemo.editor.on("transaction", ({transaction: tr}: any) => {
+      log.push(JSON.stringify({t: Math.round(performance.now()), steps: tr.steps.map((s: any) => s.toJSON()),
+                               sel: [tr.selection.anchor, tr.selection.head], meta: Object.keys(tr.meta),
+                               text: tr.doc.textContent}))
+    })
+  })
+  pages.push({page, name: `${room}-${user}`})
+  return page
+}
+
+function status(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => document.getElementById("status")!.dataset.status)
+}
+
+async function waitForStatus(page: Page, want: string | string[], timeoutMs = 15000) {
+  let wanted = Array.isArray(want) ? want : [want]
+  await waitFor(async () => wanted.includes((await status(page)) ?? ""), `status ${wanted.join("|")}`, timeoutMs)
+}
+
+function docJSON(page: Page): Promise<any> {
+  return page.evaluate(() => (window as any).rtpmDemo.editor.getJSON())
+}
+
+// Both pages synced and equal to the server's copy of the room.
+async function converged(room: string, ...pages: Page[]) {
+  await waitFor(async () => {
+    for (let p of pages) if ((await status(p)) != "synced") return false
+    let remote = JSON.stringify((await server.room(room)).doc)
+    for (let p of pages) if (JSON.stringify(await docJSON(p)) != remote) return false
+    return true
+  }, "pages to converge with the server", 20000)
+  let remote = (await server.room(room)).doc
+  for (let p of pages) assert.deepEqual(await docJSON(p), remote)
+  return remote
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({path: join(artifacts, name + ".png")})
+}
+
+function text(doc: any): string {
+  let out = ""
+  let walk = (n: any) => { if (n.text) out += n.text; (n.content ?? []).forEach(walk) }
+  walk(doc)
+  return out
+}
+
+async function typeAt(page: Page, where: "start" | "end", chars: string) {
+  await page.evaluate(where => (window as any).rtpmDemo.editor.commands.focus(where), where)
+  // Tiptap focuses the DOM in the next animation frame; keys sent before
+  // that would go to the page's body.
+  await page.waitForFunction(() => (window as any).rtpmDemo.editor.view.hasFocus())
+  await page.keyboard.type(chars, {delay: 15})
+}
+
+test("two pages typing at once converge and equal the server's document", async () => {
+  let a = await open("e2e-type", "Ada"), b = await open("e2e-type", "Grace")
+  // Carets at one spot would interleave their characters (right, but hard
+  // to assert), so each types at their own end of a first word.
+  await typeAt(a, "end", "|")
+  await converged("e2e-type", a, b)
+  await Promise.all([typeAt(a, "end", "Ada types here. "), typeAt(b, "start", "Grace was first! ")])
+  await Promise.all([typeAt(a, "end", "More from Ada."), typeAt(b, "start", "Grace again. ")])
+  let doc = await converged("e2e-type", a, b)
+  let all = text(doc)
+  assert.equal(all, "Grace again. Grace was first! |Ada types here. More from Ada.")
+  // The Tiptap extension's storage follows the session.
+  let storage = await a.evaluate(() => {
+    let {status, users} = (window as any).rtpmDemo.editor.storage.realtime
+    return {status, names: users.map((u: any) => u.name)}
+  })
+  assert.deepEqual(storage, {status: "synced", names: ["Ada", "Grace"]})
+  let people = await a.locator("#people li").allTextContents()
+  assert.deepEqual(people, ["Ada(you)", "Grace"])
+  await shot(a, "converge-ada")
+  await shot(b, "converge-grace")
+  assert.deepEqual([(a as any).errors, (b as any).errors], [[], []])
+})
+
+test("a remote cursor is drawn where the other page's caret is", async () => {
+  let a = await open("e2e-cursor", "Ada"), b = await open("e2e-cursor", "Grace")
+  await typeAt(a, "end", "The quick brown fox jumps over the lazy dog.")
+  await converged("e2e-cursor", a, b)
+  // Grace puts her caret after "quick" and selects "brown".
+  await b.evaluate(() => (window as any).rtpmDemo.editor.commands.setTextSelection({from: 11, to: 16}))
+  let graceId = await b.evaluate(() => (window as any).rtpmDemo.session().userId)
+  let caret = a.locator(`.rtpm-caret[data-user-id="${graceId}"]`)
+  await caret.waitFor({timeout: 10000})
+  // The caret widget sits at Grace's head (16), in Ada's document.
+  await waitFor(async () => (await a.evaluate(id => {
+    let el = document.querySelector(`.rtpm-caret[data-user-id="${id}"]`)!
+    let view = (window as any).rtpmDemo.editor.view
+    return view.posAtDOM(el, 0)
+  }, graceId)) == 16, "caret at 16")
+  assert.equal(await caret.locator(".rtpm-caret-label").textContent(), "Grace")
+  assert.equal(await a.locator(".rtpm-selection").allTextContents().then(t => t.join("")), "brown")
+  // On screen: the same place as Grace's own caret in her page (same layout).
+  let mine = await b.evaluate(() => {
+    let view = (window as any).rtpmDemo.editor.view
+    return view.coordsAtPos(16)
+  })
+  let box = (await caret.boundingBox())!
+  assert.ok(Math.abs(box.x - mine.left) < 4, `x ${box.x} vs ${mine.left}`)
+  assert.ok(Math.abs(box.y - mine.top) < 6, `y ${box.y} vs ${mine.top}`)
+  await shot(a, "remote-cursor-ada-sees-grace")
+})
+
+test("the server is killed and restarted: both pages reconnect and nothing is lost", async () => {
+  let a = await open("e2e-restart", "Ada"), b = await open("e2e-restart", "Grace")
+  await Promise.all([typeAt(a, "end", "Saved before the crash. "), typeAt(b, "start", "Also saved. ")])
+  let before = await converged("e2e-restart", a, b)
+  await server.kill()
+  await Promise.all([waitForStatus(a, ["offline", "connecting"]), waitForStatus(b, ["offline", "connecting"])])
+  await shot(a, "restart-offline-ada")
+  server = await server.restart()
+  let after = await converged("e2e-restart", a, b)
+  assert.deepEqual(after, before)
+  await typeAt(a, "end", "After the restart.")
+  let final = await converged("e2e-restart", a, b)
+  assert.ok(text(final).endsWith("After the restart."))
+  await shot(b, "restart-reconnected-grace")
+})
+
+test("typing while offline is synced after reconnection", async () => {
+  let a = await open("e2e-offline", "Ada"), b = await open("e2e-offline", "Grace")
+  await typeAt(a, "end", "Online. ")
+  await converged("e2e-offline", a, b)
+  await server.kill()
+  await Promise.all([waitForStatus(a, ["offline", "connecting"]), waitForStatus(b, ["offline", "connecting"])])
+  await Promise.all([typeAt(a, "end", "Ada offline."), typeAt(b, "start", "Grace offline. ")])
+  await shot(b, "offline-typing-grace")
+  await sleep(200)
+  server = await server.restart()
+  let doc = await converged("e2e-offline", a, b)
+  assert.equal(text(doc), "Grace offline. Online. Ada offline.")
+  await shot(a, "offline-synced-ada")
+})
