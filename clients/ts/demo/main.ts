@@ -48,7 +48,8 @@ function onEvent(event: SessionEvent, s: CollabSession) {
   if (event.type == "users" || event.type == "status") renderPeople()
   if (event.type == "schema")
     showNotice("This page's schema differs from the server's, so nothing is sent:\n" +
-               event.differences.map(d => "- " + d.message).join("\n") +
+               event.differences.slice(0, 8).map(d => "- " + d.message).join("\n") +
+               (event.differences.length > 8 ? `\n... and ${event.differences.length - 8} more` : "") +
                "\nStart the server with --schema tiptap.", true)
   if (event.type == "lost")
     showNotice(`${event.steps} local change(s) could not be merged with the server's document and were dropped.`, true)
@@ -63,8 +64,10 @@ function renderStatus() {
     joining: "joining", sending: "saving", synced: "all changes saved", schema_mismatch: "schema mismatch",
     replaced: "opened elsewhere", error: "error", closed: "closed"
   }
+  let pending = session?.pendingSteps() ?? 0
   $("status").dataset.status = status
-  $("status-text").textContent = text[status] ?? status
+  $("status-text").textContent = (text[status] ?? status) +
+    (pending && (status == "offline" || status == "connecting") ? ` (${pending} unsaved change${pending > 1 ? "s" : ""})` : "")
 }
 
 function renderPeople() {

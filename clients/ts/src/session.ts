@@ -365,6 +365,7 @@ export class CollabSession {
         this.emit({type: "error", code: message.code, message: message.message})
         this.connection?.leave(false)
         this.connection = null
+        this.stopEditing()
         this.setStatus("replaced")
         return
       default:
@@ -374,6 +375,7 @@ export class CollabSession {
         if (this.connection?.status != "joined") {
           this.connection?.leave(false)
           this.connection = null
+          this.stopEditing()
           this.setStatus("error")
         }
     }
@@ -467,6 +469,14 @@ export class CollabSession {
     if (!this.loaded) return
     if (version < 0) version = getVersion(this.host!.state)
     for (let user of this.remoteUsers(users, version)) this.dispatchPresence({type: "set", user})
+    this.emit({type: "users"})
+  }
+
+  // Make the editor read-only: whatever would be typed now could never be sent.
+  private stopEditing() {
+    if (!this.host) return
+    this.dispatchPresence({type: "ready", ready: false})
+    this.dispatchPresence({type: "reset", users: []})
     this.emit({type: "users"})
   }
 

@@ -196,3 +196,22 @@ test("typing while offline is synced after reconnection", async () => {
   assert.equal(text(doc), "Grace offline. Online. Ada offline.")
   await shot(a, "offline-synced-ada")
 })
+
+test("against a server with another schema the page refuses to edit and says what differs", async () => {
+  let basic = await TestServer.start({schema: "basic", store: "memory", staticDir: join(packageRoot, "demo-dist")})
+  try {
+    let context = await browser.newContext({viewport: {width: 1000, height: 560}})
+    contexts.push(context)
+    let page = await context.newPage()
+    await page.goto(`${basic.httpUrl}/?room=e2e-schema&user=Ada`)
+    await waitForStatus(page, "schema_mismatch")
+    let notice = await page.locator("#notice").textContent()
+    assert.match(notice ?? "", /node "codeBlock" is missing on the server/)
+    assert.match(notice ?? "", /node "code_block" is missing in the editor/)
+    assert.equal(await page.locator(".tiptap").getAttribute("contenteditable"), "false")
+    await shot(page, "schema-mismatch")
+    assert.equal((await fetch(basic.httpUrl + "/api/rooms/e2e-schema")).status, 404)
+  } finally {
+    await basic.stop()
+  }
+})

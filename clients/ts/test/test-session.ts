@@ -175,6 +175,8 @@ test("a second editor with the same userId replaces the first", async () => {
   await waitFor(() => a.session.status == "synced", "A synced")
   let b = editor(s.wsUrl, "replace", {userId: "same-id"})
   await waitFor(() => a.session.status == "replaced", "A replaced")
+  // A's editor is read-only now: nothing typed there could be sent.
+  assert.equal(presenceKey.getState(a.state)!.ready, false)
   await waitFor(() => b.session.status == "synced", "B synced")
   b.type("b wins")
   await settled(s, "replace", b)
