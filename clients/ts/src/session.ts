@@ -488,13 +488,12 @@ export class CollabSession {
   private refreshStatus() {
     if (this.destroyed) return
     if (this.status == "schema_mismatch" || this.status == "replaced" || this.status == "error") return
-    let client = this.options.client.status
+    let client = this.options.client.status, room = this.connection?.status
     let status: SessionStatus
-    if (!this.connection) status = this.status == "checking" && client == "open" ? "checking"
-      : client == "open" ? "checking" : client == "connecting" ? "connecting" : "offline"
-    else if (this.connection.status == "joined") status = this.pendingSteps() ? "sending" : "synced"
-    else if (this.connection.status == "joining") status = "joining"
-    else status = client == "connecting" ? "connecting" : client == "open" ? "joining" : "offline"
+    if (room == "joined") status = this.pendingSteps() ? "sending" : "synced"
+    else if (client == "connecting") status = "connecting"
+    else if (client != "open") status = "offline"
+    else status = this.connection ? "joining" : "checking"
     this.setStatus(status)
   }
 

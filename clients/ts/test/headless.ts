@@ -16,10 +16,10 @@ export class HeadlessEditor {
   session!: CollabSession
   events: SessionEvent[] = []
 
-  constructor(readonly client: RealtimeClient, room: string, options: {schema?: Schema, userId?: string,
-                                                                      name?: string} = {}) {
+  constructor(readonly client: RealtimeClient, room: string,
+              options: {schema?: Schema, userId?: string, name?: string, checkSchema?: boolean} = {}) {
     let plugins = realtimeCollab({
-      client, room, userId: options.userId, name: options.name,
+      client, room, userId: options.userId, name: options.name, checkSchema: options.checkSchema,
       onEvent: event => this.events.push(event),
       onSession: session => { this.session = session }
     })
