@@ -130,4 +130,4 @@ renderStatus()
 renderPeople()
 
 // For the end-to-end tests and for poking around in the console.
-;(window as any).rtpmDemo = {editor, client, session: () => session}
+;(window as any).rtpmDemo = {editor, client, session: () => session, Editor, StarterKit, RealtimeExt}

@@ -81,6 +81,9 @@ export interface SessionOptions {
   presenceIntervalMs?: number
   /// Called for every session event.
   onEvent?: (event: SessionEvent, session: CollabSession) => void
+  /// Close the client when the session ends (for a client made for this
+  /// editor alone). Default false.
+  closeClient?: boolean
 }
 
 // Server limits: at most 1000 steps per message (the default of
@@ -170,6 +173,7 @@ export class CollabSession {
     this.unsubscribe?.()
     this.connection?.leave()
     this.connection = null
+    if (this.options.closeClient) this.options.client.close()
     this.setStatus("closed")
   }
 

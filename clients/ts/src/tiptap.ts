@@ -65,6 +65,7 @@ export const RealtimeExt = Extension.create<RealtimeExtOptions, RealtimeExtStora
     let client = options.client ?? new RealtimeClient(options.url ? {url: options.url} : {})
     return realtimeCollab({
       client,
+      closeClient: !options.client,
       room: options.room,
       userId: options.userId ?? undefined,
       name: options.name ?? undefined,

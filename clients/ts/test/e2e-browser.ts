@@ -216,3 +216,30 @@ test("against a server with another schema the page refuses to edit and says wha
     await basic.stop()
   }
 })
+
+test("RealtimeExt as the README shows it: a second editor on the page syncs, and closes its connection when destroyed", async () => {
+  let page = await open("e2e-readme", "Ada")
+  await typeAt(page, "end", "First editor.")
+  let result = await page.evaluate(async () => {
+    let {Editor, StarterKit, RealtimeExt, editor: first} = (window as any).rtpmDemo
+    let element = document.createElement("div")
+    document.body.append(element)
+    let second = new Editor({
+      element,
+      extensions: [StarterKit.configure({trailingNode: false}), RealtimeExt.configure({room: "e2e-readme", name: "Second"})]
+    })
+    let until = async (check: () => boolean) => {
+      for (let i = 0; i < 500 && !check(); i++) await new Promise(r => setTimeout(r, 20))
+      return check()
+    }
+    let synced = await until(() => second.storage.realtime.status == "synced" && second.getText() == first.getText())
+    let seen = await until(() => first.storage.realtime.users.some((u: any) => u.name == "Second"))
+    let session = second.storage.realtime.session
+    let client = session.options.client
+    second.destroy()
+    let closed = await until(() => client.status == "closed")
+    let gone = await until(() => !first.storage.realtime.users.some((u: any) => u.name == "Second"))
+    return {synced, seen, closed, gone, text: first.getText()}
+  })
+  assert.deepEqual(result, {synced: true, seen: true, closed: true, gone: true, text: "First editor."})
+})
