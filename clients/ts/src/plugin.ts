@@ -48,6 +48,8 @@ export function realtimeCollab(options: RealtimeCollabOptions): Plugin[] {
       update: (view: EditorView, prev) => session.update(prev),
       destroy: () => {
         views--
+        if (views > 0) return
+        session.detach()
         setTimeout(() => { if (views == 0) session.destroy() }, 0)
       }
     }

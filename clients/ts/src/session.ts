@@ -155,6 +155,12 @@ export class CollabSession {
     else this.checkSchema(0)
   }
 
+  /// Unbind the session from its editor (whose view is being destroyed):
+  /// until `attach` is called again, messages for the room are ignored.
+  detach() {
+    this.host = null
+  }
+
   /// Call after every state update of the editor: sends what became
   /// sendable and schedules a presence update.
   update(prev: EditorState) {
