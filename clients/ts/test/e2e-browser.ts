@@ -243,3 +243,39 @@ test("RealtimeExt as the README shows it: a second editor on the page syncs, and
   })
   assert.deepEqual(result, {synced: true, seen: true, closed: true, gone: true, text: "First editor."})
 })
+
+test("structure and marks from both pages at once: lists, headings, bold, new paragraphs", async () => {
+  let a = await open("e2e-structure", "Ada"), b = await open("e2e-structure", "Grace")
+  await typeAt(a, "end", "Title")
+  await converged("e2e-structure", a, b)
+  let ada = async () => {
+    await typeAt(a, "end", "")
+    await a.keyboard.press("Enter")
+    await a.keyboard.type("- first item", {delay: 10})   // Tiptap's input rule makes a bullet list
+    await a.keyboard.press("Enter")
+    await a.keyboard.type("second ", {delay: 10})
+    await a.keyboard.press("Control+b")
+    await a.keyboard.type("bold", {delay: 10})
+  }
+  let grace = async () => {
+    await b.evaluate(() => (window as any).rtpmDemo.editor.chain().focus("start").toggleHeading({level: 1}).run())
+    await b.waitForFunction(() => (window as any).rtpmDemo.editor.view.hasFocus())
+    await b.keyboard.type("The ", {delay: 10})
+    // To the end of the heading (Ada works at the end of the document).
+    await b.evaluate(() => {
+      let editor = (window as any).rtpmDemo.editor
+      editor.chain().focus(editor.state.doc.firstChild.nodeSize - 1).run()
+    })
+    await b.keyboard.press("Enter")
+    await b.keyboard.type("a subtitle", {delay: 10})
+  }
+  await Promise.all([ada(), grace()])
+  let doc = await converged("e2e-structure", a, b)
+  let types = JSON.stringify(doc)
+  assert.match(types, /"heading"/)
+  assert.match(types, /"bulletList"/)
+  assert.match(types, /"bold"/)
+  assert.equal(text(doc), "The Titlea subtitlefirst itemsecond bold")
+  assert.deepEqual(doc.content.map((n: any) => n.type), ["heading", "paragraph", "bulletList"])
+  await shot(a, "structure-ada")
+})
