@@ -1,7 +1,8 @@
 import {test, after} from "node:test"
 import assert from "node:assert/strict"
-import {existsSync, readFileSync} from "node:fs"
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from "node:fs"
 import {join} from "node:path"
+import {spawnSync} from "node:child_process"
 import {Schema} from "prosemirror-model"
 import {getSchema} from "@tiptap/core"
 import StarterKit from "@tiptap/starter-kit"
@@ -82,4 +83,29 @@ test("the server's --schema tiptap equals the StarterKit editor's; basic does no
   let diffs = compareSchemaSpecs(fromBasic, editor)
   assert.ok(diffs.some(d => d.message == 'node "horizontal_rule" is missing in the editor'), JSON.stringify(diffs))
   assert.ok(diffs.some(d => d.message == 'mark "bold" is missing on the server'))
+})
+
+test("scripts/schema-spec.mjs writes the spec of StarterKit, or of a module's Schema", async () => {
+  let script = join(packageRoot, "scripts/schema-spec.mjs")
+  let kit = spawnSync(process.execPath, [script, "--starter-kit"], {encoding: "utf8", cwd: packageRoot})
+  assert.equal(kit.status, 0, kit.stderr)
+  assert.deepEqual(JSON.parse(kit.stdout), schemaSpec(getSchema([StarterKit]), "tiptap"))
+  // A module of the user's own that exports a prosemirror-model Schema.
+  let dir = mkdtempSync(join(packageRoot, "node_modules/.schema-spec-test-"))
+  try {
+    writeFileSync(join(dir, "my-schema.mjs"),
+      'import {Schema} from "prosemirror-model"\n' +
+      'export const schema = new Schema({nodes: {doc: {content: "text*"}, text: {}}, marks: {}})\n')
+    let out = join(dir, "out.json")
+    let mine = spawnSync(process.execPath, [script, join(dir, "my-schema.mjs"), "schema", "--name", "mine", "--out", out],
+                         {encoding: "utf8", cwd: packageRoot})
+    assert.equal(mine.status, 0, mine.stderr)
+    assert.deepEqual(JSON.parse(readFileSync(out, "utf8")),
+                     {name: "mine", topNode: "doc", nodes: [["doc", {content: "text*"}], ["text", {}]], marks: []})
+    let bad = spawnSync(process.execPath, [script, join(dir, "my-schema.mjs"), "nothing"], {encoding: "utf8"})
+    assert.equal(bad.status, 1)
+    assert.match(bad.stderr, /exports no Schema/)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
 })
