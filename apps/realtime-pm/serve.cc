@@ -86,6 +86,10 @@ void add_serve_command(CLI::App& app) {
       ->envname("RTPM_INITIAL_DOC");
   cmd->add_option("--static", o.static_dir, "Folder served at / (the demo page)")
       ->envname("RTPM_STATIC");
+  cmd->add_option("--auth-file", o.auth_file,
+                  "JSON file {\"TOKEN\": \"subject\"}: require a token (Authorization: Bearer\n"
+                  "or ?token=) on every WebSocket connection")
+      ->envname("RTPM_AUTH_FILE");
   cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
       ->envname("RTPM_THREADS")
       ->capture_default_str();

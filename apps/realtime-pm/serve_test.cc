@@ -13,6 +13,7 @@
 #include "rtpm/collab/rebase.h"
 #include "rtpm/model/node.h"
 #include "rtpm/model/schema.h"
+#include "rtpm/protocol/binary_codec.h"
 #include "rtpm/testing/server_process.h"
 #include "rtpm/transform/replace_step.h"
 #include "rtpm/transform/step.h"
@@ -521,6 +522,62 @@ TEST_F(ServeTest, Kill9KeepsEveryAcknowledgedStep) {
         json::to_wtf8(model::Node::from_json(*schema, *doc.find("doc"))->text_content());
     for (const auto& m : acked[i]) EXPECT_NE(text.find(m), std::string::npos) << "lost " << m;
   }
+}
+
+TEST_F(ServeTest, AuthenticationRequiresAToken) {
+  auto dir = std::make_unique<ServerProcess>(RTPM_BINARY);  // only for a temp folder
+  std::string file = dir->data_dir() + "/tokens.json";
+  std::ofstream(file) << R"({"t-alice":"alice","t-bob":"bob"})";
+  start({"--auth-file", file});
+  WsClient anonymous(server_->port());
+  expect_error(anonymous, "unauthorized", "no token");
+  for (int i = 0; i < 100 && !anonymous.closed(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(anonymous.closed());
+  EXPECT_EQ(anonymous.close_code(), 1008);
+  WsClient bad(server_->port(), "realtime-pm.json.v1", "/ws?token=nope");
+  expect_error(bad, "unauthorized", "unknown token");
+  // A token in the query or as a bearer header both work.
+  WsClient alice(server_->port(), "realtime-pm.json.v1", "/ws?x=1&token=t-alice");
+  join(alice, "r", "shared-id");
+  WsClient bob(server_->port(), "realtime-pm.json.v1", "/ws", "t-bob");
+  // Another subject may not take over alice's session.
+  bob.send(join_msg("r", "shared-id"));
+  expect_error(bob, "forbidden", "replacement by another subject");
+  join(bob, "r", "bob");
+  // The same subject may.
+  WsClient alice2(server_->port(), "realtime-pm.json.v1", "/ws", "t-alice");
+  join(alice2, "r", "shared-id");
+  auto replaced = alice.recv_type("error");
+  ASSERT_TRUE(replaced);
+  EXPECT_EQ(str_field(*replaced, "code"), "session_replaced");
+}
+
+TEST_F(ServeTest, BinarySubprotocolRoundTrips) {
+  start();
+  WsClient bin(server_->port(), "realtime-pm.bin.v1");
+  EXPECT_EQ(bin.subprotocol(), "realtime-pm.bin.v1");
+  WsClient text(server_->port());
+  join(text, "r", "t");
+  bin.send_binary(protocol::encode_binary(parse(join_msg("r", "b"))));
+  // Binary frames come back, decoded by the client to the same JSON.
+  auto state = bin.recv_type("state");
+  ASSERT_TRUE(state);
+  EXPECT_EQ(json::stringify(*state->find("doc")),
+            R"({"type":"doc","content":[{"type":"paragraph"}]})");
+  text.clear();
+  bin.send_binary(
+      protocol::encode_binary(parse(steps_msg("r", "b", 0, "[" + insert_step(1, "é") + "]"))));
+  auto steps = text.recv_type("steps");
+  ASSERT_TRUE(steps);
+  EXPECT_EQ(str_field(*steps, "userId"), "b");
+  EXPECT_EQ(json::stringify(*steps->find("steps")), "[" + insert_step(1, "é") + "]");
+  auto ack = bin.recv_type("ack");
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(num_field(*ack, "version"), 1);
+  // A text frame on the binary subprotocol is bad_message.
+  bin.send(join_msg("r", "b"));
+  expect_error(bin, "bad_message", "text frame on bin.v1");
+  EXPECT_EQ(num_field(room_doc(server_->port(), "r"), "version"), 1);
 }
 
 TEST_F(ServeTest, ShutdownClosesWith1001) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
@@ -26,6 +27,8 @@ struct ServerContext {
   std::shared_ptr<const model::Schema> schema;
   /// The schema spec as JSON text (GET /api/schema).
   std::string schema_json;
+  /// Authentication tokens -> subjects (empty: authentication off).
+  std::unordered_map<std::string, std::string> auth_tokens;
   /// New rooms start with this document (JSON text).
   std::string initial_doc_json;
   Metrics metrics;

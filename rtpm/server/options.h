@@ -24,6 +24,11 @@ struct ServerOptions {
   std::string initial_doc;
   /// Folder served at / (the demo page); empty = the built-in notice.
   std::string static_dir;
+  /// Authentication: a JSON file {"TOKEN": "subject", ...}. Empty = no
+  /// authentication. When set, a connection presents its token as
+  /// `Authorization: Bearer TOKEN` or `?token=TOKEN` on the upgrade request;
+  /// without a known token it gets `unauthorized` and is closed (1008).
+  std::string auth_file;
   /// Worker threads; 0 = one per core.
   int threads = 0;
 

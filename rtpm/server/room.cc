@@ -283,6 +283,9 @@ void Room::do_join(const SessionPtr& s, const protocol::JoinMessage& m) {
     return;
   }
   auto existing = members_.find(m.user_id);
+  if (existing != members_.end() && existing->second.session->subject() != s->subject())
+    return send_error(s, ErrorCode::forbidden,
+                      "this userId belongs to another authenticated subject");
   if (existing != members_.end()) {
     // Session replacement: the older session leaves without a `leave` notice.
     SessionPtr old = existing->second.session;

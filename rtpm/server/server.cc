@@ -76,6 +76,21 @@ Result<void> RealtimeServer::start() {
   } catch (const std::exception& e) {
     return Error{ErrorCode::internal, std::string("--initial-doc: ") + e.what()};
   }
+  // Authentication tokens.
+  if (!options_.auth_file.empty()) {
+    auto text = read_file(options_.auth_file);
+    if (!text) return text.error();
+    auto tokens = json::parse(*text);
+    if (!tokens || !tokens->is_object() || tokens->as_object().empty())
+      return Error{ErrorCode::internal,
+                   "--auth-file: expected a JSON object {\"TOKEN\": \"subject\", ...}"};
+    for (const auto& [token, subject] : tokens->as_object()) {
+      if (!subject.is_string() || token.empty())
+        return Error{ErrorCode::internal, "--auth-file: every token maps to a subject string"};
+      ctx_->auth_tokens.emplace(token, subject.as_string());
+    }
+    spdlog::info("authentication on: {} tokens", ctx_->auth_tokens.size());
+  }
   // Store.
   if (options_.store == "memory") {
     ctx_->store = std::make_unique<store::MemoryStore>();

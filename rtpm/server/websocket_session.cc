@@ -57,6 +57,25 @@ void WebSocketSession::run(http::request<http::string_body> request) {
   // Beast's own limit is the hard cap: past it the frame cannot be skipped and
   // the connection closes with 1009. Up to it, oversized messages are read and dropped.
   ws_.read_message_max(std::max<size_t>(ctx_.options.max_message_bytes * 16, 16 << 20));
+  if (!ctx_.auth_tokens.empty()) {
+    // The token: `Authorization: Bearer TOKEN`, or `?token=TOKEN` in the URL.
+    std::string token;
+    std::string_view auth = request[http::field::authorization];
+    if (auth.substr(0, 7) == "Bearer ") token = std::string(auth.substr(7));
+    std::string_view target = request.target();
+    if (auto q = target.find('?'); token.empty() && q != std::string_view::npos) {
+      std::string_view query = target.substr(q + 1);
+      while (!query.empty()) {
+        std::string_view pair = query.substr(0, query.find('&'));
+        if (pair.substr(0, 6) == "token=") token = std::string(pair.substr(6));
+        if (pair.size() == query.size()) break;
+        query.remove_prefix(pair.size() + 1);
+      }
+    }
+    auto it = ctx_.auth_tokens.find(token);
+    authorized_ = it != ctx_.auth_tokens.end();
+    if (authorized_) subject_ = it->second;
+  }
   // No subprotocol asked for: JSON. Asked for but none we speak: no
   // subprotocol in the answer, so the client's handshake fails.
   std::string_view chosen = choose_protocol(request[http::field::sec_websocket_protocol]);
@@ -71,6 +90,11 @@ void WebSocketSession::run(http::request<http::string_body> request) {
 
 void WebSocketSession::on_accept(beast::error_code ec) {
   if (ec) return teardown();
+  if (!authorized_) {
+    send_error(ErrorCode::unauthorized,
+               "a valid token is required (Authorization: Bearer or ?token=)");
+    return close(websocket::close_code::policy_error);
+  }
   do_read();
 }
 

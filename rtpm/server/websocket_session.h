@@ -39,6 +39,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send(PayloadPtr message);
   /// The room says this connection is no longer in it (leave, replacement, failure).
   void left_room(const std::string& room);
+  /// The authenticated subject ("" when authentication is off).
+  const std::string& subject() const { return subject_; }
   /// Closes the connection with the given close code (shutdown: 1001).
   void close(boost::beast::websocket::close_code code);
 
@@ -71,6 +73,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   double tokens_ = 0;
   Clock::time_point refilled_;
   int limited_in_a_row_ = 0;
+  std::string subject_;
+  bool authorized_ = true;
 };
 
 }  // namespace rtpm::server

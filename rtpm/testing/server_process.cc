@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rtpm/protocol/binary_codec.h"
+
 namespace rtpm::testing {
 
 namespace fs = std::filesystem;
@@ -121,19 +123,21 @@ struct WsClient::Impl {
   std::thread reader;
   std::mutex mutex;
   std::condition_variable cv;
-  std::deque<std::string> inbox;
+  std::deque<std::pair<bool, std::string>> inbox;  // (binary frame, payload)
   bool closed = false;
   int close_code = 0;
   std::mutex write_mutex;
 };
 
-WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path)
+WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path, std::string bearer)
     : impl_(std::make_unique<Impl>()) {
   auto& ws = impl_->ws;
   beast::get_lowest_layer(ws).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::request_type& req) {
-    if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
-  }));
+  ws.set_option(
+      websocket::stream_base::decorator([subprotocol, bearer](websocket::request_type& req) {
+        if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
+        if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+      }));
   websocket::response_type res;
   ws.handshake(res, "127.0.0.1:" + std::to_string(port), path);
   chosen_ = std::string(res[http::field::sec_websocket_protocol]);
@@ -150,7 +154,7 @@ WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path)
         impl->cv.notify_all();
         return;
       }
-      impl->inbox.push_back(beast::buffers_to_string(buf.data()));
+      impl->inbox.emplace_back(!impl->ws.got_text(), beast::buffers_to_string(buf.data()));
       impl->cv.notify_all();
     }
   });
@@ -182,11 +186,12 @@ std::optional<json::Value> WsClient::recv(std::chrono::milliseconds timeout) {
   std::unique_lock lock(impl_->mutex);
   impl_->cv.wait_for(lock, timeout, [&] { return !impl_->inbox.empty() || impl_->closed; });
   if (impl_->inbox.empty()) return std::nullopt;
-  std::string text = std::move(impl_->inbox.front());
+  auto [binary, text] = std::move(impl_->inbox.front());
   impl_->inbox.pop_front();
   lock.unlock();
-  auto v = json::parse(text);
-  if (!v) throw std::runtime_error("the server sent invalid JSON: " + text);
+  // Binary frames (realtime-pm.bin.v1) are decoded to the same JSON value.
+  auto v = binary ? protocol::decode_binary(text) : json::parse(text);
+  if (!v) throw std::runtime_error("the server sent an undecodable message: " + text);
   return *v;
 }
 

@@ -55,8 +55,9 @@ HttpResponse http_get(uint16_t port, const std::string& target);
 class WsClient {
  public:
   /// Connects to ws://127.0.0.1:port/path offering `subprotocol` (none when empty). Throws.
+  /// `bearer`, when given, is sent as `Authorization: Bearer ...`.
   explicit WsClient(uint16_t port, std::string subprotocol = "realtime-pm.json.v1",
-                    std::string path = "/ws");
+                    std::string path = "/ws", std::string bearer = {});
   ~WsClient();
   /// The subprotocol the server chose ("" when none).
   const std::string& subprotocol() const { return chosen_; }
