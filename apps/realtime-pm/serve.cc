@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "rtpm/server/server.h"
 
@@ -48,8 +49,10 @@ int run(const ServeFlags& flags) {
     srv.shutdown();
   });
   srv.run();
-  // run() returns after shutdown(); wake the waiter if it is still waiting.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  // run() returns after shutdown(). If the waiter is still in sigwait, a
+  // process-directed SIGTERM (blocked everywhere) wakes it; if it is done, the
+  // signal just stays pending until exit.
+  kill(getpid(), SIGTERM);
   waiter.join();
   return 0;
 }

@@ -36,6 +36,11 @@ RealtimeServer::RealtimeServer(ServerOptions options) : options_(std::move(optio
 RealtimeServer::~RealtimeServer() {
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
   if (ctx_ && ctx_->storage) ctx_->storage->stop();
+  // Pending handlers hold sessions and rooms, whose destructors use the
+  // context: destroy them (with the io_context) while the context is alive.
+  listener_.reset();
+  if (ctx_) ctx_->rooms.reset();
+  ioc_.reset();
 }
 
 Result<void> RealtimeServer::start() {
