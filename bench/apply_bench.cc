@@ -8,13 +8,15 @@
 //
 // --json prints one JSON line per workload with apply-bench.mjs's field names
 // (name, what, ops, seconds, runs_seconds, ops_per_s, us_per_op, checksum,
-// complete, and steps_per_s or step_maps_per_s). --shared defaults to the
+// complete, and steps_per_s or step_maps_per_s) plus cpu_us_per_op, the
+// process CPU time per operation (the JS has no such field). --shared defaults to the
 // RTPM_SHARED_DIR the build was configured with.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -109,30 +111,45 @@ int int_member(const Value& object, std::string_view key) {
 }
 
 // One workload's figures, named as in apply-bench.mjs's results.
-struct Result {
+struct WorkloadResult {
   std::string name;
   std::string what;
   int64_t ops = 0;
   double seconds = 0;  // the median run
   std::vector<double> runs_seconds;
+  double cpu_seconds = 0;  // the median of the runs' process CPU time
   std::string checksum;
   const char* extra_key = nullptr;  // "steps_per_s" or "step_maps_per_s"
   double extra_per_s = 0;
 };
 
-// Runs `run` `repeat` times and returns the median run's seconds (the
-// lower middle one for an even count, as the JS does). `run` resets its own state.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+double median(std::vector<double> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs[(xs.size() - 1) / 2];  // the lower middle one for an even count, as the JS
+}
+
+// Runs `run` `repeat` times (it resets its own state) and records the wall
+// seconds of each run in r.runs_seconds, the median in r.seconds, and the
+// median CPU seconds (steadier than wall time on a busy machine) in r.cpu_seconds.
 template <typename Run>
-double time_median(int repeat, std::vector<double>& runs, Run run) {
+void time_median(int repeat, WorkloadResult& r, Run run) {
   using Clock = std::chrono::steady_clock;
+  std::vector<double> cpu;
   for (int i = 0; i < repeat; ++i) {
-    Clock::time_point t0 = Clock::now();
+    const double cpu0 = process_cpu_seconds();
+    const Clock::time_point t0 = Clock::now();
     run();
-    runs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    r.runs_seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    cpu.push_back(process_cpu_seconds() - cpu0);
   }
-  std::vector<double> sorted = runs;
-  std::sort(sorted.begin(), sorted.end());
-  return sorted[(sorted.size() - 1) / 2];
+  r.seconds = median(r.runs_seconds);
+  r.cpu_seconds = median(cpu);
 }
 
 class ApplyBench {
@@ -142,7 +159,7 @@ class ApplyBench {
 
   const Value& spec() const { return spec_; }
 
-  Result run(const Value& w) {
+  WorkloadResult run(const Value& w) {
     const std::string& kind = member(w, "kind").as_string();
     if (kind == "insert_chars") return insert_chars(w);
     if (kind == "map_positions") return map_positions(w);
@@ -205,8 +222,8 @@ class ApplyBench {
     return steps;
   }
 
-  Result insert_chars(const Value& w) {
-    Result r;
+  WorkloadResult insert_chars(const Value& w) {
+    WorkloadResult r;
     r.name = member(w, "name").as_string();
     const NodeRef doc = build_doc(w);
     const std::vector<StepPtr> steps = insert_steps(w);
@@ -214,7 +231,7 @@ class ApplyBench {
     NodeRef d = doc;
     for (size_t i = 0; i < steps.size() / 10; ++i) d = steps[i]->apply(*d).doc;
     NodeRef final_doc;
-    r.seconds = time_median(repeat_, r.runs_seconds, [&] {
+    time_median(repeat_, r, [&] {
       NodeRef cur = doc;
       for (size_t i = 0; i < steps.size(); ++i) {
         rtpm::transform::StepResult res = steps[i]->apply(*cur);
@@ -232,8 +249,8 @@ class ApplyBench {
     return r;
   }
 
-  Result map_positions(const Value& w) {
-    Result r;
+  WorkloadResult map_positions(const Value& w) {
+    WorkloadResult r;
     r.name = member(w, "name").as_string();
     const NodeRef doc = build_doc(w);
     const std::vector<StepPtr> steps = insert_steps(workload("insert_1k"));
@@ -250,7 +267,7 @@ class ApplyBench {
     volatile uint32_t sink = warm;
     (void)sink;
     uint32_t sum = 0;
-    r.seconds = time_median(repeat_, r.runs_seconds, [&] {
+    time_median(repeat_, r, [&] {
       uint32_t s = 0;
       for (int p : positions) s += static_cast<uint32_t>(mapping.map(p, assoc));
       sum = s;
@@ -267,8 +284,8 @@ class ApplyBench {
   // json::parse of the message text and the broadcast's text, as a server does.
   // Port note: JS's toJSON builds objects; here each step writes its JSON text
   // with json::Writer (Step::to_json would build a Value by parsing that text).
-  Result roundtrip(const Value& w, bool wire) {
-    Result r;
+  WorkloadResult roundtrip(const Value& w, bool wire) {
+    WorkloadResult r;
     r.name = member(w, "name").as_string();
     const NodeRef doc = build_doc(w);
     const Value* batch_value = w.find("batch");
@@ -329,7 +346,7 @@ class ApplyBench {
       last = std::move(d);
     };
     for (int i = 0; i < iterations / 10; ++i) one();  // warm-up
-    r.seconds = time_median(repeat_, r.runs_seconds, [&] {
+    time_median(repeat_, r, [&] {
       for (int i = 0; i < iterations; ++i) one();
     });
     const size_t batch_size = batch.as_array().size();
@@ -351,7 +368,7 @@ class ApplyBench {
   std::vector<std::pair<std::string, std::vector<StepPtr>>> step_cache_;
 };
 
-std::string json_line(const Result& r) {
+std::string json_line(const WorkloadResult& r) {
   std::string out;
   rtpm::json::Writer w(out);
   w.begin_object();
@@ -375,6 +392,8 @@ std::string json_line(const Result& r) {
   }
   w.key("us_per_op");
   w.number(r.seconds / static_cast<double>(r.ops) * 1e6);
+  w.key("cpu_us_per_op");
+  w.number(r.cpu_seconds / static_cast<double>(r.ops) * 1e6);
   w.key("checksum");
   w.string(r.checksum);
   w.key("complete");
@@ -422,13 +441,14 @@ int main(int argc, char** argv) {
     if (!as_json) std::printf("apply-bench (realtime-pm C++)\n");
     for (const Value& w : member(bench.spec(), "workloads").as_array()) {
       if (!wanted(member(w, "name").as_string())) continue;
-      const Result r = bench.run(w);
+      const WorkloadResult r = bench.run(w);
       if (as_json) {
         std::printf("%s\n", json_line(r).c_str());
       } else {
         std::printf("%-14s %12.0f ops/s  %9.3f us/op", r.name.c_str(),
                     static_cast<double>(r.ops) / r.seconds,
                     r.seconds / static_cast<double>(r.ops) * 1e6);
+        std::printf(" (CPU %.3f us/op)", r.cpu_seconds / static_cast<double>(r.ops) * 1e6);
         if (r.extra_key) std::printf("  (%.0f %s)", r.extra_per_s, r.extra_key);
         std::printf("  checksum %s\n%-14s %s\n", r.checksum.c_str(), "", r.what.c_str());
       }

@@ -6,8 +6,8 @@
 //
 //   node model-bench.mjs [--min-ms 500] [--repeat 3] [--only BM_Resolve,...]
 //
-// Prints one JSON line per benchmark: {"name":"BM_Resolve/1000","ns_per_op":...},
-// named as Google Benchmark names model_bench's cases. Each figure is the median
+// Prints one JSON line per benchmark, {"name":"BM_Resolve/1000","ns_per_op":...,
+// "cpu_ns_per_op":...}, named as Google Benchmark names model_bench's cases. Each figure is the median
 // of --repeat runs, each at least --min-ms long, after a warm-up.
 import { Fragment, Node, Slice, Schema } from 'prosemirror-model';
 import { schema as basic } from 'prosemirror-schema-basic';
@@ -61,15 +61,19 @@ function textPositions(paragraphs) {
 
 let sink = 0;
 
-// ns per call of fn(i): warm-up, then `repeat` runs of at least minMs each
-// (calls in batches so that the clock is read rarely); the median run.
+// Wall and CPU ns per call of fn(i): a warm-up, then `repeat` runs of at least
+// minMs each (calls in growing batches, so the clock is read rarely); the
+// median run of each. CPU time (process.cpuUsage, all threads, so GC helpers
+// count) is the steadier figure on a busy machine.
 function measure(fn) {
   const warmEnd = performance.now() + Math.min(200, minMs);
   for (let i = 0; performance.now() < warmEnd; ) for (let j = 0; j < 16; j++) fn(i++);
-  const runs = [];
+  const wall = [];
+  const cpu = [];
   for (let r = 0; r < repeat; r++) {
     let calls = 0;
     let batch = 1;
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     let elapsed = 0;
     while (elapsed < minMs * 1e6) {
@@ -77,10 +81,12 @@ function measure(fn) {
       elapsed = Number(process.hrtime.bigint() - t0);
       if (batch < 1024) batch *= 2;
     }
-    runs.push(elapsed / calls);
+    const used = process.cpuUsage(cpu0);
+    wall.push(elapsed / calls);
+    cpu.push(((used.user + used.system) * 1000) / calls);
   }
-  runs.sort((a, b) => a - b);
-  return runs[Math.floor((runs.length - 1) / 2)];
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  return [median(wall), median(cpu)];
 }
 
 const mask = positionCount - 1;
@@ -119,8 +125,9 @@ for (const [name, make] of Object.entries(cases)) {
   for (const paragraphs of [1000, 10000]) {
     if (!docs.has(paragraphs)) docs.set(paragraphs, [makeDoc(paragraphs), textPositions(paragraphs)]);
     const [doc, positions] = docs.get(paragraphs);
-    const ns = measure(make(doc, positions));
-    console.log(JSON.stringify({ name: `${name}/${paragraphs}`, ns_per_op: Math.round(ns * 10) / 10 }));
+    const [ns, cpuNs] = measure(make(doc, positions));
+    const round = (x) => Math.round(x * 10) / 10;
+    console.log(JSON.stringify({ name: `${name}/${paragraphs}`, ns_per_op: round(ns), cpu_ns_per_op: round(cpuNs) }));
   }
 }
 if (sink === 0) console.error('model-bench: nothing was computed');
