@@ -59,9 +59,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
   ServerContext& ctx_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  // Reads land in a small fixed chunk and are appended to message_, which is
+  // Reads land in a small fixed chunk (Beast buffers whole frames itself) and are appended to message_, which is
   // released after every message: an idle connection holds no read buffer.
-  std::array<char, 1024> chunk_;
+  std::array<char, 256> chunk_;
   std::string message_;
   bool oversized_ = false;
   std::vector<PayloadPtr> queue_;  // front is queue_[0]; usually empty or short
