@@ -1,56 +1,121 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it:
-#   1. install the Debian packages (scripts/install-deps.sh)
-#   2. release build (warnings are errors) and every test: unit tests, the
-#      conformance vectors, the real-server tests
-#   3. AddressSanitizer + UndefinedBehaviorSanitizer build, every test again
-#   4. clang-format check
-#   5. the browser client's tests in Chromium, when clients/ts has them
-# Options: --quick skips the sanitizer build. The shared inputs are read from
-# ../shared (override with RTPM_SHARED_DIR).
+# The whole test suite, exactly as CI runs it (.ci/run calls this script):
+#   dependencies   scripts/install-deps.sh (Debian packages; root or sudo)
+#   release        the `release` preset (warnings are errors): build, then every CTest test
+#   conformance    `realtime-pm conformance` over the shared vectors
+#   asan           the `asan` preset (AddressSanitizer + UBSan): build, then every CTest test
+#   clang-format   every *.h and *.cc under rtpm/ apps/ bench/ fuzz/ must be formatted
+#   browser client clients/ts/scripts/test.sh, when the TypeScript client has one
+# It stops at the first failing phase and ends with a one-line summary.
+#
+# Options:
+#   --quick   skip the asan phase
+# Environment:
+#   RTPM_SHARED_DIR          the shared inputs (default: ../shared beside the checkout)
+#   RTPM_CONFORMANCE_KINDS   vector kinds for the conformance phase, separated by spaces or
+#                            commas (default: every kind)
+#   RTPM_JOBS                parallel build and test jobs (default: 2)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
+
 quick=0
-for a in "$@"; do
-  case "$a" in
+for arg in "$@"; do
+  case "$arg" in
     --quick) quick=1 ;;
-    *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+    -h | --help)
+      sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+      exit 0
+      ;;
+    *)
+      echo "usage: scripts/test.sh [--quick]" >&2
+      exit 2
+      ;;
   esac
 done
+
 shared=${RTPM_SHARED_DIR:-$root/../shared}
-[ -d "$shared/conformance" ] || { echo "test: no shared inputs at $shared (set RTPM_SHARED_DIR)" >&2; exit 2; }
+if [ ! -d "$shared/conformance" ]; then
+  echo "test.sh: no shared inputs at $shared (set RTPM_SHARED_DIR)" >&2
+  exit 2
+fi
 shared=$(cd "$shared" && pwd)
-jobs=${RTPM_JOBS:-$(nproc)}
+jobs=${RTPM_JOBS:-2}
+kinds_spec=${RTPM_CONFORMANCE_KINDS:-}
+kinds=()
+read -r -a kinds <<<"${kinds_spec//,/ }"
+
 start=$(date +%s)
-phase() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+passed=()
+current=""
+phase() {
+  [ -z "$current" ] || passed+=("$current")
+  current=$1
+  echo
+  echo "=== $current ($(($(date +%s) - start))s)"
+}
+on_exit() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -n "$current" ]; then
+    echo
+    echo "test.sh: FAILED in phase '$current' after $(($(date +%s) - start))s" \
+      "(passed: ${passed[*]:-none})"
+  fi
+}
+trap on_exit EXIT
 
 phase "dependencies"
 scripts/install-deps.sh
 
-phase "release build"
-cmake --preset release -DRTPM_SHARED_DIR="$shared" >/dev/null
+phase "release"
+cmake --preset release -DRTPM_SHARED_DIR="$shared"
 cmake --build --preset release -j "$jobs"
-
-phase "release tests"
 ctest --preset release -j "$jobs"
 
+phase "conformance"
+kind_args=()
+for kind in "${kinds[@]}"; do
+  kind_args+=(--kind "$kind")
+done
+echo "kinds: ${kinds[*]:-all}"
+build/release/apps/realtime-pm conformance "${kind_args[@]}" "$shared/conformance"
+
 if [ "$quick" -eq 0 ]; then
-  phase "asan + ubsan build"
-  cmake --preset asan -DRTPM_SHARED_DIR="$shared" >/dev/null
+  phase "asan"
+  cmake --preset asan -DRTPM_SHARED_DIR="$shared"
   cmake --build --preset asan -j "$jobs"
-  phase "asan + ubsan tests"
   ctest --preset asan -j "$jobs"
 fi
 
 phase "clang-format"
-mapfile -t sources < <(git ls-files '*.h' '*.cc')
-clang-format --dry-run --Werror "${sources[@]}"
-echo "clang-format: ${#sources[@]} files clean"
+format_dirs=(rtpm apps bench fuzz)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  pathspecs=()
+  for dir in "${format_dirs[@]}"; do
+    pathspecs+=("$dir/*.h" "$dir/*.cc")
+  done
+  # Tracked and new (not ignored) files alike: a local run checks what is about to be committed.
+  mapfile -t sources < <(git ls-files --cached --others --exclude-standard -- "${pathspecs[@]}" |
+    sort -u)
+else
+  mapfile -t sources < <(find "${format_dirs[@]}" \( -name '*.h' -o -name '*.cc' \) \
+    -type f 2>/dev/null | sort)
+fi
+existing=()
+for file in "${sources[@]}"; do
+  [ -f "$file" ] && existing+=("$file")
+done
+if [ "${#existing[@]}" -gt 0 ]; then
+  clang-format --dry-run --Werror "${existing[@]}"
+fi
+echo "clang-format: ${#existing[@]} files clean"
 
 if [ -x clients/ts/scripts/test.sh ]; then
   phase "browser client"
-  RTPM_BINARY="$root/build/release/apps/realtime-pm" clients/ts/scripts/test.sh
+  RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
+    clients/ts/scripts/test.sh
 fi
 
-phase "done: every phase passed in $(( $(date +%s) - start ))s"
+phase "done"
+[ "$quick" -eq 0 ] || skipped=" (--quick: asan skipped)"
+echo "test.sh: all ${#passed[@]} phases passed (${passed[*]}) in $(($(date +%s) - start))s${skipped:-}"

@@ -1,13 +1,18 @@
-// realtime-pm: the command-line entry point. Subcommands:
+// realtime-pm: the command-line entry point; it only wires the subcommands.
 //   serve        run the collaboration server
 //   load         drive a server with typing clients or idle connections
 //   conformance  check the ProseMirror port against JavaScript-made vectors
-#include <CLI/CLI.hpp>
+// Each subcommand's callback runs it and exits the process with its status.
+#include <cstdlib>
+#include <exception>
 #include <iostream>
+#include <memory>
 
 #include "load.h"
-#include "rtpm/testing/conformance.h"
 #include "serve.h"
+#include <CLI/CLI.hpp>
+
+#include "rtpm/testing/conformance.h"
 
 namespace {
 
@@ -21,8 +26,10 @@ void add_conformance_command(CLI::App& app) {
   cmd->add_option("paths", options->paths, "Vector files or folders")->required();
   cmd->add_option("--schemas", options->schemas_dir,
                   "Folder of schema specs (default: schemas/ beside each file)");
-  cmd->add_option("--kind", options->kinds, "Only vectors of this kind (repeatable)");
+  cmd->add_option("--kind", options->kinds, "Only vectors of this kind (repeatable)")
+      ->check(CLI::IsMember(rtpm::testing::supported_kinds()));
   cmd->add_option("--max-failures", options->max_failures_shown, "Failures printed in full")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--verbose", options->verbose, "List every failing vector");
   cmd->callback([options] { std::exit(rtpm::testing::run_conformance(*options, std::cout)); });
@@ -35,11 +42,18 @@ int main(int argc, char** argv) {
       "realtime-pm: real-time collaborative editing for ProseMirror and Tiptap documents.\n"
       "A C++ port of prosemirror-model and prosemirror-transform, and a WebSocket server\n"
       "that holds each document, orders every change and shows everyone's cursors."};
-  app.set_version_flag("--version", "realtime-pm 0.1.0");
+  app.set_version_flag("--version", "realtime-pm " RTPM_VERSION);
   app.require_subcommand(1);
   rtpm::apps::add_serve_command(app);
   rtpm::apps::add_load_command(app);
   add_conformance_command(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);  // --help and --version land here too, with status 0
+  } catch (const std::exception& e) {
+    std::cerr << "realtime-pm: " << e.what() << "\n";
+    return 1;
+  }
   return 0;
 }
