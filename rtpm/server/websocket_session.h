@@ -59,8 +59,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
   ServerContext& ctx_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  // Reads land in a small fixed chunk (Beast buffers whole frames itself) and are appended to message_, which is
-  // released after every message: an idle connection holds no read buffer.
+  // Reads land in a small fixed chunk (Beast buffers whole frames itself) and are appended to
+  // message_, which is released after every message: an idle connection holds no read buffer.
   std::array<char, 256> chunk_;
   std::string message_;
   bool oversized_ = false;

@@ -18,8 +18,8 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (char& c : name)
       if (c == '/') c = '_';  // parameterized names: "Case/0"
-    dir_ = fs::temp_directory_path() /
-           ("rtpm-store-test-" + std::to_string(::getpid()) + "-" + name);
+    dir_ =
+        fs::temp_directory_path() / ("rtpm-store-test-" + std::to_string(::getpid()) + "-" + name);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     store_ = open();
