@@ -51,6 +51,11 @@ const ContentMatch* ContentMatch::match_type(const NodeType* type) const {
 /// successful.
 const ContentMatch* ContentMatch::match_fragment(const Fragment& frag, int start, int end) const {
   if (end < 0) end = frag.child_count();
+  // Port note: the chunk tree runs the automaton over the children directly
+  // and reuses each untouched subtree's memoized run (see child_list.h).
+  if (start >= 0 && end <= frag.child_count()) {
+    return frag.chunks() ? frag.chunks()->match(this, start, end) : this;
+  }
   const ContentMatch* cur = this;
   for (int i = start; cur && i < end; i++) cur = cur->match_type(frag.child(i)->type());
   return cur;

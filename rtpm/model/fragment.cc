@@ -18,6 +18,22 @@ Fragment::Fragment(std::vector<NodeRef> children, int size)
 
 int Fragment::child_count() const { return data_ ? data_->count() : 0; }
 
+Fragment Fragment::from_chunks(internal::ChunkRef tree) {
+  Fragment result;
+  result.size_ = tree ? tree->size() : 0;
+  result.data_ = std::move(tree);
+  return result;
+}
+
+namespace {
+
+using internal::Chunk;
+using internal::ChunkRef;
+
+ChunkRef single(const NodeRef& node) { return Chunk::build(&node, 1); }
+
+}  // namespace
+
 /// Invoke a callback for all descendant nodes between the given two
 /// positions (relative to start of this fragment). Doesn't descend
 /// into a node when the callback returns `false`.
@@ -91,6 +107,15 @@ Fragment Fragment::append(const Fragment& other) const {
   if (!size_) return other;
   const Node* last = last_child();
   const Node* first = other.first_child();
+  if (child_count() + other.child_count() > Chunk::kFanout) {
+    // Port note: large fragments are joined as trees, sharing both sides.
+    if (last->is_text() && last->same_markup(*first)) {
+      ChunkRef left = Chunk::concat(Chunk::prefix(data_, child_count() - 1),
+                                    single(last->with_text(last->text() + first->text())));
+      return from_chunks(Chunk::concat(left, Chunk::suffix(other.data_, 1)));
+    }
+    return from_chunks(Chunk::concat(data_, other.data_));
+  }
   std::vector<NodeRef> content;
   content.reserve(static_cast<size_t>(child_count() + other.child_count()));
   data_->collect(content);
@@ -109,6 +134,34 @@ Fragment Fragment::append(const Fragment& other) const {
 /// Cut out the sub-fragment between the two given positions.
 Fragment Fragment::cut(int from, int to) const {
   if (from == 0 && to == size_) return *this;
+  if (to > from && data_ && from < size_ && child_count() > Chunk::kFanout) {
+    // Port note: a large fragment is cut as a tree: the untouched children
+    // between the two ends are shared.
+    int start_index = 0, start_offset = 0, end_index = child_count(), end_offset = size_;
+    if (from > 0) data_->find(from, start_index, start_offset);
+    if (to < size_) data_->find(to, end_index, end_offset);
+    if (end_offset < to) ++end_index;  // the node at end_index reaches past `to`
+    ChunkRef tree = Chunk::range(data_, start_index, end_index);
+    auto cut_child = [&](const NodeRef& node, int pos) {
+      if (node->is_text()) {
+        return node->cut(std::max(0, from - pos),
+                         std::min(static_cast<int>(node->text().size()), to - pos));
+      }
+      return node->cut(std::max(0, from - pos - 1), std::min(node->content().size(), to - pos - 1));
+    };
+    const NodeRef& first = tree->at(0);
+    if (start_offset < from || start_offset + first->node_size() > to) {
+      tree = tree->replace(0, cut_child(first, start_offset));
+    }
+    int last_index = tree->count() - 1;
+    if (last_index > 0) {
+      const NodeRef& last = tree->at(last_index);
+      int last_pos = end_offset < to ? end_offset : end_offset - last->node_size();
+      if (last_pos + last->node_size() > to)
+        tree = tree->replace(last_index, cut_child(last, last_pos));
+    }
+    return from_chunks(std::move(tree));
+  }
   std::vector<NodeRef> result;
   int size = 0;
   if (to > from && data_ && from < size_) {
@@ -143,6 +196,7 @@ Fragment Fragment::cut(int from, int to) const {
 Fragment Fragment::cut_by_index(int from, int to) const {
   if (from == to) return empty();
   if (from == 0 && to == child_count()) return *this;
+  if (to - from > Chunk::kFanout) return from_chunks(Chunk::range(data_, from, to));
   std::vector<NodeRef> result;
   result.reserve(static_cast<size_t>(to - from));
   int size = 0;
@@ -169,6 +223,7 @@ Fragment Fragment::replace_child(int index, NodeRef node) const {
 /// Create a new fragment by prepending the given node to this
 /// fragment.
 Fragment Fragment::add_to_start(NodeRef node) const {
+  if (child_count() >= Chunk::kFanout) return from_chunks(Chunk::concat(single(node), data_));
   std::vector<NodeRef> content;
   content.reserve(static_cast<size_t>(child_count() + 1));
   int size = size_ + node->node_size();
@@ -180,6 +235,7 @@ Fragment Fragment::add_to_start(NodeRef node) const {
 /// Create a new fragment by appending the given node to this
 /// fragment.
 Fragment Fragment::add_to_end(NodeRef node) const {
+  if (child_count() >= Chunk::kFanout) return from_chunks(Chunk::concat(data_, single(node)));
   std::vector<NodeRef> content;
   content.reserve(static_cast<size_t>(child_count() + 1));
   if (data_) data_->collect(content);

@@ -104,6 +104,11 @@ class Fragment {
   /// The children as a vector (a copy of the handles).
   std::vector<NodeRef> to_vector() const;
 
+  /// Internal: the chunk tree holding the children (null when empty).
+  const internal::ChunkRef& chunks() const { return data_; }
+  /// Internal: a fragment over the given chunk tree (null for empty).
+  static Fragment from_chunks(internal::ChunkRef tree);
+
  private:
   /// Build directly from children that are already normalized; size is their total.
   Fragment(std::vector<NodeRef> children, int size);

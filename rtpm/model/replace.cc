@@ -3,7 +3,9 @@
 
 #include <vector>
 
+#include "rtpm/model/internal/child_list.h"
 #include "rtpm/model/node.h"
+#include "rtpm/model/resolved_pos.h"
 #include "rtpm/model/schema.h"
 
 namespace rtpm::model {
@@ -25,16 +27,100 @@ const Node* joinable(const ResolvedPos& before, const ResolvedPos& after, int de
   return &node;
 }
 
-void add_node(NodeRef child, std::vector<NodeRef>& target) {
-  if (!target.empty() && child->is_text() && child->same_markup(*target.back())) {
-    target.back() = child->with_text(target.back()->text() + child->text());
-  } else {
-    target.push_back(std::move(child));
-  }
-}
+using internal::Chunk;
+using internal::ChunkRef;
 
-void add_range(const ResolvedPos* start, const ResolvedPos* end, int depth,
-               std::vector<NodeRef>& target) {
+// Collects the children of a new fragment. Port note: replace.ts pushes onto
+// an array (addNode joins adjacent text with the same markup); here a long
+// run of children is taken as a slice of the source's chunk tree, and text
+// that is joined is concatenated once, when the node is complete.
+class ChildBuilder {
+ public:
+  /// Appends `child`; with `join`, joins it onto the last node when both are
+  /// text with the same markup (addNode).
+  void add(const NodeRef& child, bool join = true) {
+    if (join && child->is_text() && joins(*child)) {
+      pending_text() += child->text();
+      return;
+    }
+    push(child);
+  }
+  /// Appends `src` cut to the text [from, to) (src.cut(from, to)).
+  void add_text(const NodeRef& src, int from, int to, bool join) {
+    std::u16string_view piece =
+        std::u16string_view(src->text())
+            .substr(static_cast<size_t>(from), static_cast<size_t>(to - from));
+    if (join && joins(*src)) {
+      pending_text() += piece;
+      return;
+    }
+    push(src);
+    if (static_cast<int>(piece.size()) != src->node_size()) pending_text().assign(piece);
+  }
+  /// Appends the children [from, to) of `frag`, each as add(child, join).
+  void add_children(const Fragment& frag, int from, int to, bool join) {
+    if (from >= to) return;
+    const ChunkRef& tree = frag.chunks();
+    // Without text in the range no child can join (only text joins); the
+    // first may still join onto a text node before it, so it goes alone.
+    if (to - from > Chunk::kFanout && (!join || !tree->has_text())) {
+      add(tree->at(from), join);
+      flush();
+      tree_ = Chunk::concat(tree_, Chunk::range(tree, from + 1, to));
+      return;
+    }
+    for (int i = from; i < to; ++i) add(tree->at(i), join);
+  }
+  Fragment finish() {
+    flush();
+    return Fragment::from_chunks(std::move(tree_));
+  }
+
+ private:
+  bool joins(const Node& child) {
+    if (nodes_.empty()) {
+      if (!tree_) return false;
+      // The last node sits in the tree: take it back out if it joins.
+      const NodeRef& last = tree_->at(tree_->count() - 1);
+      if (!(last->is_text() && child.same_markup(*last))) return false;
+      nodes_.push_back(last);
+      tree_ = Chunk::prefix(tree_, tree_->count() - 1);
+      return true;
+    }
+    return nodes_.back()->is_text() && child.same_markup(*nodes_.back());
+  }
+  std::u16string& pending_text() {
+    if (!pending_) {
+      text_ = nodes_.back()->text();
+      pending_ = true;
+    }
+    return text_;
+  }
+  void settle() {
+    if (!pending_) return;
+    nodes_.back() = nodes_.back()->with_text(std::move(text_));
+    text_.clear();
+    pending_ = false;
+  }
+  void push(const NodeRef& node) {
+    settle();
+    nodes_.push_back(node);
+  }
+  void flush() {
+    settle();
+    if (nodes_.empty()) return;
+    ChunkRef built = Chunk::build(nodes_.data(), static_cast<int>(nodes_.size()));
+    tree_ = tree_ ? Chunk::concat(tree_, built) : std::move(built);
+    nodes_.clear();
+  }
+
+  ChunkRef tree_;               // the first children
+  std::vector<NodeRef> nodes_;  // the children after tree_
+  std::u16string text_;         // when pending_, the text of nodes_.back()
+  bool pending_ = false;
+};
+
+void add_range(const ResolvedPos* start, const ResolvedPos* end, int depth, ChildBuilder& target) {
   const Node& node = (end ? end : start)->node(depth);
   int start_index = 0, end_index = end ? end->index(depth) : node.child_count();
   if (start) {
@@ -42,12 +128,12 @@ void add_range(const ResolvedPos* start, const ResolvedPos* end, int depth,
     if (start->depth() > depth) {
       ++start_index;
     } else if (start->text_offset()) {
-      add_node(start->node_after(), target);
+      target.add(start->node_after());
       ++start_index;
     }
   }
-  for (int i = start_index; i < end_index; ++i) add_node(node.child(i), target);
-  if (end && end->depth() == depth && end->text_offset()) add_node(end->node_before(), target);
+  target.add_children(node.content(), start_index, end_index, true);
+  if (end && end->depth() == depth && end->text_offset()) target.add(end->node_before());
 }
 
 NodeRef close(const Node& node, const Fragment& content) {
@@ -58,15 +144,14 @@ NodeRef close(const Node& node, const Fragment& content) {
 }
 
 Fragment replace_two_way(const ResolvedPos& from, const ResolvedPos& to, int depth) {
-  std::vector<NodeRef> content;
+  ChildBuilder content;
   add_range(nullptr, &from, depth, content);
   if (from.depth() > depth) {
     const Node* type = joinable(from, to, depth + 1);
-    add_node(close(*type, replace_two_way(from, to, depth + 1)), content);
+    content.add(close(*type, replace_two_way(from, to, depth + 1)));
   }
   add_range(&to, nullptr, depth, content);
-  // Port note: add_node already joined adjacent text, so from_array only sums sizes.
-  return Fragment::from_array(std::move(content));
+  return content.finish();
 }
 
 Fragment replace_three_way(const ResolvedPos& from, const ResolvedPos& start,
@@ -74,18 +159,18 @@ Fragment replace_three_way(const ResolvedPos& from, const ResolvedPos& start,
   const Node* open_start = from.depth() > depth ? joinable(from, start, depth + 1) : nullptr;
   const Node* open_end = to.depth() > depth ? joinable(end, to, depth + 1) : nullptr;
 
-  std::vector<NodeRef> content;
+  ChildBuilder content;
   add_range(nullptr, &from, depth, content);
   if (open_start && open_end && start.index(depth) == end.index(depth)) {
     check_join(*open_start, *open_end);
-    add_node(close(*open_start, replace_three_way(from, start, end, to, depth + 1)), content);
+    content.add(close(*open_start, replace_three_way(from, start, end, to, depth + 1)));
   } else {
-    if (open_start) add_node(close(*open_start, replace_two_way(from, start, depth + 1)), content);
+    if (open_start) content.add(close(*open_start, replace_two_way(from, start, depth + 1)));
     add_range(&start, &end, depth, content);
-    if (open_end) add_node(close(*open_end, replace_two_way(end, to, depth + 1)), content);
+    if (open_end) content.add(close(*open_end, replace_two_way(end, to, depth + 1)));
   }
   add_range(&to, nullptr, depth, content);
-  return Fragment::from_array(std::move(content));
+  return content.finish();
 }
 
 struct PreparedSlice {
@@ -113,11 +198,31 @@ NodeRef replace_outer(const ResolvedPos& from, const ResolvedPos& to, const Slic
     return close(node, replace_two_way(from, to, depth));
   } else if (!slice.open_start() && !slice.open_end() && from.depth() == depth &&
              to.depth() == depth) {  // Simple, flat case
+    // Port note: builds content.cut(0, from).append(slice.content).append(
+    // content.cut(to)) directly: the same children (append joins text only at
+    // the two seams), without the intermediate fragments and text nodes.
     const Node& parent = from.parent();
     const Fragment& content = parent.content();
-    return close(parent, content.cut(0, from.parent_offset())
-                             .append(slice.content())
-                             .append(content.cut(to.parent_offset())));
+    const Fragment& inserted = slice.content();
+    ChildBuilder result;
+    int from_index = from.index(), from_text = from.text_offset();
+    result.add_children(content, 0, from_index, false);
+    if (from_text) result.add_text(content.child(from_index), 0, from_text, false);
+    if (inserted.child_count()) {
+      result.add(inserted.child(0), true);
+      result.add_children(inserted, 1, inserted.child_count(), false);
+    }
+    int to_index = to.index(), to_text = to.text_offset();
+    if (to_index < content.child_count()) {
+      const NodeRef& after = content.child(to_index);
+      if (to_text) {
+        result.add_text(after, to_text, after->node_size(), true);
+      } else {
+        result.add(after, true);
+      }
+      result.add_children(content, to_index + 1, content.child_count(), false);
+    }
+    return close(parent, result.finish());
   } else {
     PreparedSlice prepared = prepare_slice_for_replace(slice, from);
     return close(node, replace_three_way(from, prepared.start, prepared.end, to, depth));

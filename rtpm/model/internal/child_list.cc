@@ -1,8 +1,10 @@
 #include "rtpm/model/internal/child_list.h"
 
+#include <algorithm>
 #include <cassert>
 #include <new>
 
+#include "rtpm/model/content_match.h"
 #include "rtpm/model/node.h"
 
 namespace rtpm::model::internal {
@@ -36,8 +38,11 @@ ChunkRef Chunk::build(const NodeRef* nodes_in, int n) {
     int take = n / leaves + (l < n % leaves ? 1 : 0);
     Chunk* c = allocate(true, take);
     for (int i = 0; i < take; ++i) {
-      new (&c->nodes()[i]) NodeRef(nodes_in[pos + i]);
-      c->size_ += nodes_in[pos + i]->node_size();
+      const NodeRef& node = nodes_in[pos + i];
+      new (&c->nodes()[i]) NodeRef(node);
+      c->size_ += node->node_size();
+      if (node->is_text()) c->flags_ |= kHasText;
+      if (!node->marks().empty()) c->flags_ |= kHasMarks;
     }
     c->count_ = take;
     pos += take;
@@ -59,7 +64,9 @@ ChunkRef Chunk::build_level(const ChunkRef* kids_in, int n) {
       new (&c->kids()[i]) ChunkRef(kids_in[pos + i]);
       c->size_ += kids_in[pos + i]->size_;
       c->count_ += kids_in[pos + i]->count_;
+      c->flags_ |= kids_in[pos + i]->flags_;
     }
+    c->height_ = static_cast<uint8_t>(kids_in[pos]->height_ + 1);
     pos += take;
     up.emplace_back(c);
   }
@@ -112,15 +119,24 @@ ChunkRef Chunk::replace(int index, NodeRef node) const {
   Chunk* c = allocate(leaf_, slots_);
   c->count_ = count_;
   if (leaf_) {
-    for (int i = 0; i < slots_; ++i) new (&c->nodes()[i]) NodeRef(i == index ? node : nodes()[i]);
+    for (int i = 0; i < slots_; ++i) {
+      const NodeRef& n = i == index ? node : nodes()[i];
+      new (&c->nodes()[i]) NodeRef(n);
+      if (n->is_text()) c->flags_ |= kHasText;
+      if (!n->marks().empty()) c->flags_ |= kHasMarks;
+    }
     c->size_ = size_ - nodes()[index]->node_size() + node->node_size();
     return ChunkRef(c);
   }
   int i = 0;
   while (index >= kids()[i]->count_) index -= kids()[i++]->count_;
   ChunkRef replaced = kids()[i]->replace(index, std::move(node));
-  for (int j = 0; j < slots_; ++j) new (&c->kids()[j]) ChunkRef(j == i ? replaced : kids()[j]);
+  for (int j = 0; j < slots_; ++j) {
+    new (&c->kids()[j]) ChunkRef(j == i ? replaced : kids()[j]);
+    c->flags_ |= c->kids()[j]->flags_;
+  }
   c->size_ = size_ - kids()[i]->size_ + replaced->size_;
+  c->height_ = height_;
   return ChunkRef(c);
 }
 
@@ -174,6 +190,194 @@ void Chunk::collect(std::vector<NodeRef>& out) const {
     out.push_back(n);
     return true;
   });
+}
+
+void Chunk::collect(int from, int to, std::vector<NodeRef>& out) const {
+  if (from >= to) return;
+  out.reserve(out.size() + static_cast<size_t>(to - from));
+  int index = from, offset = 0;
+  walk(from, offset, index, [&](const NodeRef& n, int, int i) {
+    if (i >= to) return false;
+    out.push_back(n);
+    return true;
+  });
+}
+
+// Tree surgery. Every tree keeps its leaves at one depth (height_ counts the
+// levels above them); chunks on a cut or a seam may be under-full, and each
+// join re-packs the seam on every level so that they do not accumulate.
+
+struct Chunk::Joined {
+  ChunkRef first, second;  // second is null when everything fit in one chunk
+};
+
+ChunkRef Chunk::make(bool leaf, const void* const* items, int n) {
+  assert(n >= 1 && n <= kFanout);
+  if (!leaf && n == 1) return ChunkRef(static_cast<const Chunk*>(items[0]));
+  Chunk* c = allocate(leaf, n);
+  if (leaf) {
+    for (int i = 0; i < n; ++i) {
+      const Node* node = static_cast<const Node*>(items[i]);
+      new (&c->nodes()[i]) NodeRef(const_cast<Node*>(node));
+      c->size_ += node->node_size();
+      if (node->is_text()) c->flags_ |= kHasText;
+      if (!node->marks().empty()) c->flags_ |= kHasMarks;
+    }
+    c->count_ = n;
+  } else {
+    for (int i = 0; i < n; ++i) {
+      const Chunk* kid = static_cast<const Chunk*>(items[i]);
+      new (&c->kids()[i]) ChunkRef(kid);
+      c->size_ += kid->size_;
+      c->count_ += kid->count_;
+      c->flags_ |= kid->flags_;
+    }
+    c->height_ = static_cast<uint8_t>(static_cast<const Chunk*>(items[0])->height_ + 1);
+  }
+  return ChunkRef(c);
+}
+
+Chunk::Joined Chunk::pack(bool leaf, const void* const* items, int n) {
+  if (n <= kFanout) return {make(leaf, items, n), nullptr};
+  int half = n / 2;
+  return {make(leaf, items, half), make(leaf, items + half, n - half)};
+}
+
+// a and b have the same height; the result has that height too.
+Chunk::Joined Chunk::join_same(const Chunk* a, const Chunk* b) {
+  const void* items[2 * kFanout + 1];
+  int n = 0;
+  if (a->leaf_) {
+    // Two leaves that are at least half full stay as they are.
+    if (a->slots_ >= kFanout / 2 && b->slots_ >= kFanout / 2) return {ChunkRef(a), ChunkRef(b)};
+    for (int i = 0; i < a->slots_; ++i) items[n++] = a->nodes()[i].get();
+    for (int i = 0; i < b->slots_; ++i) items[n++] = b->nodes()[i].get();
+    return pack(true, items, n);
+  }
+  Joined seam = join_same(a->kids()[a->slots_ - 1].get(), b->kids()[0].get());
+  for (int i = 0; i < a->slots_ - 1; ++i) items[n++] = a->kids()[i].get();
+  items[n++] = seam.first.get();
+  if (seam.second) items[n++] = seam.second.get();
+  for (int i = 1; i < b->slots_; ++i) items[n++] = b->kids()[i].get();
+  return pack(false, items, n);
+}
+
+// a is higher than b; the result has a's height.
+Chunk::Joined Chunk::join_right(const Chunk* a, const Chunk* b) {
+  const void* items[kFanout + 1];
+  const Chunk* last = a->kids()[a->slots_ - 1].get();
+  Joined seam = last->height_ == b->height_ ? join_same(last, b) : join_right(last, b);
+  int n = 0;
+  for (int i = 0; i < a->slots_ - 1; ++i) items[n++] = a->kids()[i].get();
+  items[n++] = seam.first.get();
+  if (seam.second) items[n++] = seam.second.get();
+  return pack(false, items, n);
+}
+
+// b is higher than a; the result has b's height.
+Chunk::Joined Chunk::join_left(const Chunk* a, const Chunk* b) {
+  const void* items[kFanout + 1];
+  const Chunk* first = b->kids()[0].get();
+  Joined seam = first->height_ == a->height_ ? join_same(a, first) : join_left(a, first);
+  int n = 0;
+  items[n++] = seam.first.get();
+  if (seam.second) items[n++] = seam.second.get();
+  for (int i = 1; i < b->slots_; ++i) items[n++] = b->kids()[i].get();
+  return pack(false, items, n);
+}
+
+ChunkRef Chunk::concat(const ChunkRef& a, const ChunkRef& b) {
+  if (!a) return b;
+  if (!b) return a;
+  Joined j = a->height_ == b->height_  ? join_same(a.get(), b.get())
+             : a->height_ > b->height_ ? join_right(a.get(), b.get())
+                                       : join_left(a.get(), b.get());
+  if (!j.second) return std::move(j.first);
+  const void* items[2] = {j.first.get(), j.second.get()};
+  return make(false, items, 2);
+}
+
+ChunkRef Chunk::prefix(const ChunkRef& tree, int n) {
+  if (n <= 0) return nullptr;
+  if (n >= tree->count_) return tree;
+  const Chunk* c = tree.get();
+  const void* items[kFanout];
+  if (c->leaf_) {
+    for (int i = 0; i < n; ++i) items[i] = c->nodes()[i].get();
+    return make(true, items, n);
+  }
+  int i = 0;
+  while (n > c->kids()[i]->count_) {
+    n -= c->kids()[i]->count_;
+    items[i] = c->kids()[i].get();
+    ++i;
+  }
+  ChunkRef tail = prefix(c->kids()[i], n);
+  return concat(i ? make(false, items, i) : nullptr, tail);
+}
+
+ChunkRef Chunk::suffix(const ChunkRef& tree, int n) {
+  if (n <= 0) return tree;
+  if (n >= tree->count_) return nullptr;
+  const Chunk* c = tree.get();
+  const void* items[kFanout];
+  if (c->leaf_) {
+    for (int i = n; i < c->slots_; ++i) items[i - n] = c->nodes()[i].get();
+    return make(true, items, c->slots_ - n);
+  }
+  int i = 0;
+  while (n >= c->kids()[i]->count_) n -= c->kids()[i++]->count_;
+  ChunkRef head = suffix(c->kids()[i], n);
+  int rest = 0;
+  for (int j = i + 1; j < c->slots_; ++j) items[rest++] = c->kids()[j].get();
+  return concat(head, rest ? make(false, items, rest) : nullptr);
+}
+
+ChunkRef Chunk::range(const ChunkRef& tree, int from, int to) {
+  if (from >= to) return nullptr;
+  return suffix(prefix(tree, to), from);
+}
+
+const ContentMatch* Chunk::match_all(const ContentMatch* start) const {
+  // A run that fails is remembered as this sentinel (never a real state).
+  static const char failed_tag = 0;
+  const ContentMatch* const kFailed = reinterpret_cast<const ContentMatch*>(&failed_tag);
+  uint32_t seq = memo_seq_.load(std::memory_order_acquire);
+  if (!(seq & 1) && memo_start_.load(std::memory_order_relaxed) == start) {
+    const ContentMatch* end = memo_end_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (memo_seq_.load(std::memory_order_relaxed) == seq) return end == kFailed ? nullptr : end;
+  }
+  const ContentMatch* end = run(start, 0, count_);
+  if (!(seq & 1) && memo_seq_.compare_exchange_strong(seq, seq + 1, std::memory_order_relaxed)) {
+    std::atomic_thread_fence(std::memory_order_release);
+    memo_start_.store(start, std::memory_order_relaxed);
+    memo_end_.store(end ? end : kFailed, std::memory_order_relaxed);
+    memo_seq_.store(seq + 2, std::memory_order_release);
+  }
+  return end;
+}
+
+const ContentMatch* Chunk::run(const ContentMatch* cur, int from, int to) const {
+  if (leaf_) {
+    for (int i = from; cur && i < to; ++i) cur = cur->match_type(nodes()[i]->type());
+    return cur;
+  }
+  for (int i = 0, offset = 0; cur && i < slots_ && offset < to; ++i) {
+    const Chunk* kid = kids()[i].get();
+    int kid_end = offset + kid->count_;
+    if (kid_end > from) {
+      int a = std::max(from - offset, 0), b = std::min(to - offset, kid->count_);
+      cur = a == 0 && b == kid->count_ ? kid->match_all(cur) : kid->run(cur, a, b);
+    }
+    offset = kid_end;
+  }
+  return cur;
+}
+
+const ContentMatch* Chunk::match(const ContentMatch* start, int from, int to) const {
+  if (from >= to || !start) return start;
+  return run(start, from, to);
 }
 
 }  // namespace rtpm::model::internal

@@ -53,13 +53,50 @@ class alignas(8) Chunk {
                  FunctionRef<bool(const NodeRef&, int, int)> f) const;
   /// Appends every node to `out`.
   void collect(std::vector<NodeRef>& out) const;
+  /// Appends the nodes [from, to) to `out`.
+  void collect(int from, int to, std::vector<NodeRef>& out) const;
+
+  /// The first `n` nodes of `tree` (0 <= n <= count; null when n == 0).
+  /// Shares every subtree that lies entirely inside the range.
+  static ChunkRef prefix(const ChunkRef& tree, int n);
+  /// The nodes of `tree` from index `n` on (null when n == count).
+  static ChunkRef suffix(const ChunkRef& tree, int n);
+  /// The nodes [from, to) of `tree`.
+  static ChunkRef range(const ChunkRef& tree, int from, int to);
+  /// The nodes of `a` followed by those of `b` (either may be null). Shares
+  /// every subtree off the seam; O(kFanout * height).
+  static ChunkRef concat(const ChunkRef& a, const ChunkRef& b);
+
+  /// True when some node in this subtree is a text node.
+  bool has_text() const { return flags_ & kHasText; }
+  /// True when some node in this subtree has a non-empty mark set.
+  bool has_marks() const { return flags_ & kHasMarks; }
+  /// Height above the leaves (0 for a leaf).
+  int height() const { return height_; }
+
+  /// Runs the content automaton from `start` over the types of the nodes
+  /// [from, to) (as ContentMatch::match_fragment does, null when some node
+  /// does not match). Whole subtrees reuse a memo of their last run.
+  const ContentMatch* match(const ContentMatch* start, int from, int to) const;
 
   void ref_inc() const { refs_.fetch_add(1, std::memory_order_relaxed); }
   void ref_dec() const;
 
  private:
+  enum : uint8_t { kHasText = 1, kHasMarks = 2 };
+  struct Joined;
   Chunk(bool leaf, int slots) : leaf_(leaf), slots_(static_cast<uint16_t>(slots)) {}
   static Chunk* allocate(bool leaf, int slots);
+  /// A chunk over `n` (1 <= n <= kFanout) items: nodes when `leaf`, else
+  /// chunks of equal height. An internal list of one chunk gives that chunk.
+  static ChunkRef make(bool leaf, const void* const* items, int n);
+  /// Like make, but splits more than kFanout items into two even chunks.
+  static Joined pack(bool leaf, const void* const* items, int n);
+  static Joined join_same(const Chunk* a, const Chunk* b);
+  static Joined join_right(const Chunk* a, const Chunk* b);
+  static Joined join_left(const Chunk* a, const Chunk* b);
+  const ContentMatch* match_all(const ContentMatch* start) const;
+  const ContentMatch* run(const ContentMatch* start, int from, int to) const;
   static ChunkRef build_level(const ChunkRef* kids, int n);
   NodeRef* nodes() const { return reinterpret_cast<NodeRef*>(const_cast<Chunk*>(this) + 1); }
   ChunkRef* kids() const { return reinterpret_cast<ChunkRef*>(const_cast<Chunk*>(this) + 1); }
@@ -70,7 +107,16 @@ class alignas(8) Chunk {
   int count_ = 0;
   int size_ = 0;
   bool leaf_;
+  uint8_t height_ = 0;
+  uint8_t flags_ = 0;
   uint16_t slots_;
+  // Memo of match_all: the automaton run from memo_start_ over every node of
+  // this subtree ends in memo_end_ (a sentinel when it fails). A seqlock
+  // (memo_seq_ odd while a writer updates) keeps the pair consistent between
+  // threads; a reader that sees a write in progress recomputes.
+  mutable std::atomic<uint32_t> memo_seq_{0};
+  mutable std::atomic<const ContentMatch*> memo_start_{nullptr};
+  mutable std::atomic<const ContentMatch*> memo_end_{nullptr};
 };
 
 static_assert(sizeof(NodeRef) == sizeof(void*) && sizeof(ChunkRef) == sizeof(void*));
