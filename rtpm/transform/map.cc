@@ -27,7 +27,14 @@ int recover_offset(int64_t value) {
 // Port note: upstream returns the shared StepMap.empty from the constructor
 // when `ranges` is empty, so an empty map is never flagged inverted.
 StepMap::StepMap(std::vector<int> ranges, bool inverted)
-    : ranges_(std::move(ranges)), inverted_(ranges_.empty() ? false : inverted) {}
+    : ranges_(std::move(ranges)), inverted_(ranges_.empty() ? false : inverted) {
+  if (ranges_.size() == 3) {
+    single_ = true;
+    start_ = ranges_[0];
+    old_size_ = ranges_[inverted_ ? 2 : 1];
+    new_size_ = ranges_[inverted_ ? 1 : 2];
+  }
+}
 
 int StepMap::recover(int64_t value) const {
   int diff = 0, index = recover_index(value);
@@ -38,7 +45,17 @@ int StepMap::recover(int64_t value) const {
 
 MapResult StepMap::map_result(int pos, int assoc) const { return map_internal(pos, assoc, false); }
 
-int StepMap::map(int pos, int assoc) const { return map_internal(pos, assoc, true).pos; }
+int StepMap::map(int pos, int assoc) const {
+  if (single_) {
+    // map_internal's loop for one range (whose start needs no correction).
+    if (start_ > pos) return pos;
+    int end = start_ + old_size_;
+    if (pos > end) return pos + new_size_ - old_size_;
+    int side = !old_size_ ? assoc : pos == start_ ? -1 : pos == end ? 1 : assoc;
+    return start_ + (side < 0 ? 0 : new_size_);
+  }
+  return map_internal(pos, assoc, true).pos;
+}
 
 // Port note: upstream's _map returns a bare number when `simple`; here the
 // simple path returns a MapResult whose pos is that number (flags unset).

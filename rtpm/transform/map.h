@@ -84,6 +84,11 @@ class StepMap final : public Mappable {
   MapResult map_internal(int pos, int assoc, bool simple) const;
   std::vector<int> ranges_;
   bool inverted_ = false;
+  // Port note: most step maps hold one range; its start and (orientation
+  // applied) old and new sizes are kept inline so that map() reads no heap
+  // memory. single_ is false for any other number of ranges.
+  bool single_ = false;
+  int start_ = 0, old_size_ = 0, new_size_ = 0;
 };
 
 /// A mapping represents a pipeline of zero or more step maps.
