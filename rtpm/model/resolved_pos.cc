@@ -1,6 +1,7 @@
 // Port of prosemirror-model src/resolvedpos.ts (1.25.13).
 #include "rtpm/model/resolved_pos.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -10,7 +11,16 @@
 namespace rtpm::model {
 
 ResolvedPos::ResolvedPos(NodeRef doc, int pos, std::vector<PathEntry> path, int parent_offset)
-    : doc_(std::move(doc)), pos_(pos), path_(std::move(path)), parent_offset_(parent_offset) {}
+    : doc_(std::move(doc)),
+      pos_(pos),
+      path_size_(static_cast<int>(path.size())),
+      parent_offset_(parent_offset) {
+  if (path_size_ <= kInlineDepth) {
+    std::copy(path.begin(), path.end(), path_inline_);
+  } else {
+    path_heap_ = std::move(path);
+  }
+}
 
 /// The index pointing after this position into the ancestor at the
 /// given level.
@@ -23,7 +33,7 @@ int ResolvedPos::index_after(int depth) const {
 /// level.
 int ResolvedPos::start(int depth) const {
   depth = resolve_depth(depth);
-  return depth == 0 ? 0 : path_[depth - 1].offset + 1;
+  return depth == 0 ? 0 : path()[depth - 1].offset + 1;
 }
 
 /// The (absolute) position at the end of the node at the given
@@ -39,7 +49,7 @@ int ResolvedPos::end(int depth) const {
 int ResolvedPos::before(int depth) const {
   depth = resolve_depth(depth);
   if (!depth) throw RangeError("There is no position before the top-level node");
-  return depth == this->depth() + 1 ? pos_ : path_[depth - 1].offset;
+  return depth == this->depth() + 1 ? pos_ : path()[depth - 1].offset;
 }
 
 /// The (absolute) position directly after the wrapping node at the
@@ -48,13 +58,13 @@ int ResolvedPos::after(int depth) const {
   depth = resolve_depth(depth);
   if (!depth) throw RangeError("There is no position after the top-level node");
   return depth == this->depth() + 1 ? pos_
-                                    : path_[depth - 1].offset + path_[depth].node->node_size();
+                                    : path()[depth - 1].offset + path()[depth].node->node_size();
 }
 
 /// When this position points into a text node, this returns the
 /// distance between the position and the start of the text node.
 /// Will be zero for positions that point between nodes.
-int ResolvedPos::text_offset() const { return pos_ - path_.back().offset; }
+int ResolvedPos::text_offset() const { return pos_ - path()[path_size_ - 1].offset; }
 
 /// Get the node directly after the position, if any. If the position
 /// points into a text node, only the part of that node after the
@@ -63,7 +73,7 @@ NodeRef ResolvedPos::node_after() const {
   const Node& parent = this->parent();
   int index = this->index(depth());
   if (index == parent.child_count()) return nullptr;
-  int d_off = pos_ - path_.back().offset;
+  int d_off = pos_ - path()[path_size_ - 1].offset;
   const NodeRef& child = parent.child(index);
   return d_off ? child->cut(d_off) : child;
 }
@@ -73,7 +83,7 @@ NodeRef ResolvedPos::node_after() const {
 /// before the position is returned.
 NodeRef ResolvedPos::node_before() const {
   int index = this->index(depth());
-  int d_off = pos_ - path_.back().offset;
+  int d_off = pos_ - path()[path_size_ - 1].offset;
   if (d_off) return parent().child(index)->cut(0, d_off);
   return index == 0 ? nullptr : parent().child(index - 1);
 }
@@ -82,8 +92,8 @@ NodeRef ResolvedPos::node_before() const {
 /// given depth (which defaults to `this.depth`).
 int ResolvedPos::pos_at_index(int index, int depth) const {
   depth = resolve_depth(depth);
-  const Node* node = path_[depth].node;
-  int pos = depth == 0 ? 0 : path_[depth - 1].offset + 1;
+  const Node* node = path()[depth].node;
+  int pos = depth == 0 ? 0 : path()[depth - 1].offset + 1;
   for (int i = 0; i < index; ++i) pos += node->child(i)->node_size();
   return pos;
 }
@@ -205,19 +215,30 @@ ResolvedPos ResolvedPos::resolve(const NodeRef& doc, int pos) {
   if (!(pos >= 0 && pos <= doc->content().size())) {
     throw RangeError("Position " + std::to_string(pos) + " out of range");
   }
-  std::vector<PathEntry> path;
+  ResolvedPos result(doc, pos, {}, 0);
   int start = 0, parent_offset = pos;
   for (const Node* node = doc.get();;) {
     Fragment::IndexInfo found = node->content().find_index(parent_offset);
     int rem = parent_offset - found.offset;
-    path.push_back({node, found.index, start + found.offset});
+    result.push_entry({node, found.index, start + found.offset});
     if (!rem) break;
     node = node->child(found.index).get();
     if (node->is_text()) break;
     parent_offset = rem - 1;
     start += found.offset + 1;
   }
-  return ResolvedPos(doc, pos, std::move(path), parent_offset);
+  result.parent_offset_ = parent_offset;
+  return result;
+}
+
+void ResolvedPos::push_entry(const PathEntry& entry) {
+  if (path_size_ < kInlineDepth) {
+    path_inline_[path_size_++] = entry;
+    return;
+  }
+  if (path_size_ == kInlineDepth) path_heap_.assign(path_inline_, path_inline_ + kInlineDepth);
+  path_heap_.push_back(entry);
+  ++path_size_;
 }
 
 namespace {

@@ -35,7 +35,7 @@ class ResolvedPos {
   /// The position that was resolved.
   int pos() const { return pos_; }
   /// The number of levels the parent node is from the root.
-  int depth() const { return static_cast<int>(path_.size()) - 1; }
+  int depth() const { return path_size_ - 1; }
   /// The offset this position has into its parent node.
   int parent_offset() const { return parent_offset_; }
 
@@ -50,9 +50,9 @@ class ResolvedPos {
   const Node& doc() const { return *doc_; }
   const NodeRef& doc_ref() const { return doc_; }
   /// The ancestor node at the given level.
-  const Node& node(int depth = kNoDepth) const { return *path_[resolve_depth(depth)].node; }
+  const Node& node(int depth = kNoDepth) const { return *path()[resolve_depth(depth)].node; }
   /// The index into the ancestor at the given level.
-  int index(int depth = kNoDepth) const { return path_[resolve_depth(depth)].index; }
+  int index(int depth = kNoDepth) const { return path()[resolve_depth(depth)].index; }
   /// The index pointing after this position into the ancestor at the given level.
   int index_after(int depth = kNoDepth) const;
   /// The (absolute) position at the start of the node at the given level.
@@ -103,7 +103,17 @@ class ResolvedPos {
  private:
   NodeRef doc_;
   int pos_;
-  std::vector<PathEntry> path_;  // upstream's path, one entry per depth: node, index, offset
+  // Upstream's path, one entry per depth: node, index, offset. Port note:
+  // paths up to kInlineDepth entries live inline (no allocation per resolve
+  // or per copy); deeper ones in path_heap_.
+  static constexpr int kInlineDepth = 6;
+  void push_entry(const PathEntry& entry);
+  const PathEntry* path() const {
+    return path_size_ <= kInlineDepth ? path_inline_ : path_heap_.data();
+  }
+  int path_size_ = 0;
+  PathEntry path_inline_[kInlineDepth] = {};
+  std::vector<PathEntry> path_heap_;
   int parent_offset_;
 };
 

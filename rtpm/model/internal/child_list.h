@@ -29,7 +29,7 @@ using ChunkRef = Ref<const Chunk>;
 class alignas(8) Chunk {
  public:
   /// Slots per chunk.
-  static constexpr int kFanout = 32;
+  static constexpr int kFanout = 16;
 
   /// Builds a balanced tree over `nodes` (null for an empty list).
   static ChunkRef build(const NodeRef* nodes, int n);
