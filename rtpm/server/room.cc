@@ -453,7 +453,8 @@ void Room::do_leave(const SessionPtr& s, const protocol::LeaveMessage& m) {
   maybe_unload();
 }
 
-void Room::remove_member(const std::string& user, bool notify) {
+// `user` by value: callers pass strings owned by the maps this erases from.
+void Room::remove_member(std::string user, bool notify) {
   auto it = members_.find(user);
   if (it == members_.end()) return;
   by_session_.erase(it->second.session.get());

@@ -87,7 +87,7 @@ class Room : public std::enable_shared_from_this<Room> {
   std::string state_message(std::optional<int64_t> since);
   void queue_presence(const std::string& user_id);
   void flush_presence();
-  void remove_member(const std::string& user_id, bool notify);
+  void remove_member(std::string user_id, bool notify);
 
   ServerContext& ctx_;
   std::string name_;
