@@ -130,6 +130,14 @@ std::string begin(std::string_view type) {
   return out;
 }
 
+// Every room-scoped server message starts {"type":...,"room":...
+std::string begin_room(std::string_view type, std::string_view room) {
+  std::string out = begin(type);
+  key(out, "room");
+  json::write_string(room, out);
+  return out;
+}
+
 void end(std::string& out, int64_t timestamp) {
   key(out, "timestamp");
   append_int(out, timestamp);
@@ -187,9 +195,7 @@ std::variant<ClientMessage, DecodeError> decode_client_message(std::string_view 
 
 std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
                              std::string_view users_json, int64_t timestamp) {
-  std::string out = begin("state");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("state", room);
   key(out, "version");
   append_int(out, version);
   key(out, "doc");
@@ -203,9 +209,7 @@ std::string encode_state_doc(std::string_view room, int64_t version, std::string
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
                                std::string_view users_json, int64_t timestamp) {
-  std::string out = begin("state");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("state", room);
   key(out, "version");
   append_int(out, version);
   key(out, "steps");
@@ -225,9 +229,7 @@ std::string encode_state_steps(std::string_view room, int64_t version, std::stri
 
 std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
                          std::string_view user_id, int64_t timestamp) {
-  std::string out = begin("steps");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("steps", room);
   key(out, "version");
   append_int(out, version);
   key(out, "steps");
@@ -239,9 +241,7 @@ std::string encode_steps(std::string_view room, int64_t version, std::string_vie
 }
 
 std::string encode_ack(std::string_view room, int64_t version, int64_t timestamp) {
-  std::string out = begin("ack");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("ack", room);
   key(out, "version");
   append_int(out, version);
   end(out, timestamp);
@@ -250,9 +250,7 @@ std::string encode_ack(std::string_view room, int64_t version, int64_t timestamp
 
 std::string encode_presence(std::string_view room, std::string_view users_json, int64_t version,
                             int64_t timestamp) {
-  std::string out = begin("presence");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("presence", room);
   key(out, "users");
   out += users_json;
   key(out, "version");
@@ -263,9 +261,7 @@ std::string encode_presence(std::string_view room, std::string_view users_json, 
 
 std::string encode_join(std::string_view room, std::string_view user_id,
                         const json::Value* presence, int64_t timestamp) {
-  std::string out = begin("join");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("join", room);
   key(out, "userId");
   json::write_string(user_id, out);
   if (presence) {
@@ -277,9 +273,7 @@ std::string encode_join(std::string_view room, std::string_view user_id,
 }
 
 std::string encode_leave(std::string_view room, std::string_view user_id, int64_t timestamp) {
-  std::string out = begin("leave");
-  key(out, "room");
-  json::write_string(room, out);
+  std::string out = begin_room("leave", room);
   key(out, "userId");
   json::write_string(user_id, out);
   end(out, timestamp);
