@@ -79,6 +79,10 @@ void add_serve_command(CLI::App& app) {
       ->envname("RTPM_STORE")
       ->check(CLI::IsMember({"sqlite", "memory"}))
       ->capture_default_str();
+  cmd->add_option("--store-busy-timeout-ms", o.store_busy_timeout_ms,
+                  "How long a SQLite write waits for a lock held by another process")
+      ->envname("RTPM_STORE_BUSY_TIMEOUT_MS")
+      ->capture_default_str();
   cmd->add_option("--schema", o.schema,
                   "Document schema: basic, tiptap, or a JSON schema spec file")
       ->envname("RTPM_SCHEMA")

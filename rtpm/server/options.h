@@ -17,6 +17,9 @@ struct ServerOptions {
   std::string data_dir = "./data";
   /// "sqlite" (durable, default) or "memory" (nothing survives a restart).
   std::string store = "sqlite";
+  /// Milliseconds a SQLite write waits for a lock held by another process
+  /// before the commit fails (its rooms' members then get `internal`).
+  int store_busy_timeout_ms = 5000;
   /// Schema: "basic", "tiptap", or a path to a JSON schema spec file.
   std::string schema = "basic";
   /// Initial document of new rooms (a Node JSON file); empty = the schema's

@@ -106,7 +106,7 @@ Result<void> RealtimeServer::start() {
       return Error{ErrorCode::internal,
                    "--data: cannot create " + options_.data_dir + ": " + ec.message()};
     std::string path = (std::filesystem::path(options_.data_dir) / "realtime-pm.db").string();
-    auto store = store::SqliteStore::open(path);
+    auto store = store::SqliteStore::open(path, options_.store_busy_timeout_ms);
     if (!store) return store.error();
     ctx_->store = std::move(*store);
     spdlog::info("store: SQLite at {}", path);

@@ -216,7 +216,10 @@ void WebSocketSession::send(PayloadPtr message) {
   net::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
     if (self->closed_) return;
     size_t size = self->binary_ ? m->binary().size() : m->json().size();
-    if (self->queued_bytes_ + size > self->ctx_.options.max_outgoing_bytes) {
+    // A reader is slow when what waits for it passes the limit; one message larger than the
+    // limit (a big document's `state`) still goes to a reader that has nothing queued.
+    if (self->queued_bytes_ > 0 &&
+        self->queued_bytes_ + size > self->ctx_.options.max_outgoing_bytes) {
       spdlog::warn("closing a connection that reads too slowly ({} bytes queued)",
                    self->queued_bytes_);
       self->closed_ = true;

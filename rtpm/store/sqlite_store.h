@@ -20,8 +20,10 @@ namespace rtpm::store {
 
 class SqliteStore final : public Store {
  public:
-  /// Opens (creating if needed) the database at `path`.
-  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  /// Opens (creating if needed) the database at `path`. A write that finds the
+  /// database locked by another connection waits up to `busy_timeout_ms`, then fails.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   int busy_timeout_ms = 5000);
   ~SqliteStore() override;
 
   Result<void> create_room(const std::string& room, const std::string& doc_json) override;
