@@ -97,6 +97,11 @@ void add_serve_command(CLI::App& app) {
                   "JSON file {\"TOKEN\": \"subject\"}: require a token (Authorization: Bearer\n"
                   "or ?token=) on every WebSocket connection")
       ->envname("RTPM_AUTH_FILE");
+  cmd->add_option("--tls-cert", o.tls_cert,
+                  "PEM certificate (chain) file: serve wss:// and https:// on the port")
+      ->envname("RTPM_TLS_CERT");
+  cmd->add_option("--tls-key", o.tls_key, "PEM private key file of --tls-cert")
+      ->envname("RTPM_TLS_KEY");
   cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
       ->envname("RTPM_THREADS")
       ->capture_default_str();

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "rtpm/model/schema.h"
 #include "rtpm/server/metrics.h"
@@ -31,6 +32,8 @@ struct ServerContext {
   std::unordered_map<std::string, std::string> auth_tokens;
   /// New rooms start with this document (JSON text).
   std::string initial_doc_json;
+  /// TLS (--tls-cert/--tls-key): every connection is TLS; null = plain.
+  std::unique_ptr<boost::asio::ssl::context> tls;
   Metrics metrics;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StorageWorker> storage;

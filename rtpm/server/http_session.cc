@@ -59,29 +59,41 @@ const char* mime_type(const std::filesystem::path& p) {
   return "application/octet-stream";
 }
 
+// TLS when the server has a certificate, else plain TCP.
+ServerStream make_stream(ServerContext& ctx, net::ip::tcp::socket&& socket) {
+  if (ctx.tls) return ServerStream(beast::tcp_stream(std::move(socket)), *ctx.tls);
+  return ServerStream(beast::tcp_stream(std::move(socket)));
+}
+
 }  // namespace
 
 HttpSession::HttpSession(ServerContext& ctx, net::ip::tcp::socket&& socket)
-    : ctx_(ctx), stream_(std::move(socket)) {}
+    : ctx_(ctx), stream_(make_stream(ctx, std::move(socket))) {}
 
 void HttpSession::run() {
-  net::dispatch(stream_.get_executor(),
-                beast::bind_front_handler(&HttpSession::do_read, shared_from_this()));
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (!self->stream_.is_tls()) return self->do_read();
+    beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(30));
+    self->stream_.tls().async_handshake(
+        net::ssl::stream_base::server, beast::bind_front_handler(&HttpSession::on_handshake, self));
+  });
+}
+
+void HttpSession::on_handshake(beast::error_code ec) {
+  if (ec) return;  // not TLS, a certificate the client refused, or the timeout
+  do_read();
 }
 
 void HttpSession::do_read() {
   parser_.emplace();
   parser_->body_limit(64 * 1024);
-  stream_.expires_after(std::chrono::seconds(30));
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
 
 void HttpSession::on_read(beast::error_code ec, size_t) {
-  if (ec == http::error::end_of_stream) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    return;
-  }
+  if (ec == http::error::end_of_stream) return close();
   if (ec) return;
   Request req = parser_->release();
   if (beast::websocket::is_upgrade(req)) {
@@ -92,8 +104,8 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
     if (static_cast<size_t>(ctx_.metrics.connections.load()) >= ctx_.options.max_connections)
       return respond(
           make(req, http::status::service_unavailable, "too many connections\n", "text/plain"));
-    stream_.expires_never();
-    std::make_shared<WebSocketSession>(ctx_, stream_.release_socket())->run(std::move(req));
+    beast::get_lowest_layer(stream_).expires_never();
+    std::make_shared<WebSocketSession>(ctx_, std::move(stream_))->run(std::move(req));
     return;
   }
   handle(std::move(req));
@@ -175,11 +187,19 @@ void HttpSession::respond(Response res) {
 void HttpSession::on_write(bool keep_alive, beast::error_code ec, size_t) {
   pending_.reset();
   if (ec) return;
-  if (!keep_alive) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  if (!keep_alive) return close();
+  do_read();
+}
+
+void HttpSession::close() {
+  if (!stream_.is_tls()) {
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
-  do_read();
+  // TLS: send close_notify (bounded by the stream's timer), then the socket closes with us.
+  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+  stream_.tls().async_shutdown([self = shared_from_this()](beast::error_code) {});
 }
 
 }  // namespace rtpm::server

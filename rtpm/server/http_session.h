@@ -1,6 +1,6 @@
-// HttpSession: plain HTTP on the server's port, and the upgrade to WebSocket
-// at /ws. Routes: GET /healthz, /metrics, /api/schema, /api/rooms/ROOM, and /
-// (the demo page from the static folder).
+// HttpSession: HTTP on the server's port (over TLS when the server has a
+// certificate: the handshake comes first), and the upgrade to WebSocket at /ws. Routes: GET
+// /healthz, /metrics, /api/schema, /api/rooms/ROOM, and / (the demo page from the static folder).
 #pragma once
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include "rtpm/server/context.h"
+#include "rtpm/server/server_stream.h"
 
 namespace rtpm::server {
 
@@ -19,6 +20,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void run();
 
  private:
+  void on_handshake(boost::beast::error_code ec);
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
   void do_read();
@@ -26,11 +28,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void handle(Request req);
   void respond(Response res);
   void on_write(bool keep_alive, boost::beast::error_code ec, size_t);
+  /// Ends the connection after the last response (TLS: close_notify first).
+  void close();
   Response make(const Request& req, boost::beast::http::status status, std::string body,
                 const char* content_type);
 
   ServerContext& ctx_;
-  boost::beast::tcp_stream stream_;
+  ServerStream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<Response> pending_;

@@ -32,6 +32,10 @@ struct ServerOptions {
   /// `Authorization: Bearer TOKEN` or `?token=TOKEN` on the upgrade request;
   /// without a known token it gets `unauthorized` and is closed (1008).
   std::string auth_file;
+  /// TLS: a PEM certificate chain and its PEM private key. When both are set,
+  /// every connection on the port is TLS (wss:// and https://); neither = plain.
+  std::string tls_cert;
+  std::string tls_key;
   /// Worker threads; 0 = one per core.
   int threads = 0;
 

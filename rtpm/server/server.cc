@@ -96,6 +96,26 @@ Result<void> RealtimeServer::start() {
     }
     spdlog::info("authentication on: {} tokens", ctx_->auth_tokens.size());
   }
+  // TLS.
+  if (options_.tls_cert.empty() != options_.tls_key.empty())
+    return Error{ErrorCode::internal, "--tls-cert and --tls-key go together"};
+  if (!options_.tls_cert.empty()) {
+    namespace ssl = net::ssl;
+    auto tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    tls->use_certificate_chain_file(options_.tls_cert, ec);
+    if (ec)
+      return Error{ErrorCode::internal, "--tls-cert: " + options_.tls_cert + ": " + ec.message()};
+    tls->use_private_key_file(options_.tls_key, ssl::context::pem, ec);
+    if (ec)
+      return Error{ErrorCode::internal, "--tls-key: " + options_.tls_key + ": " + ec.message()};
+    if (SSL_CTX_check_private_key(tls->native_handle()) != 1)
+      return Error{ErrorCode::internal, "--tls-key does not match --tls-cert"};
+    ctx_->tls = std::move(tls);
+  }
   // Store.
   if (options_.store == "memory") {
     ctx_->store = std::make_unique<store::MemoryStore>();
@@ -122,7 +142,8 @@ Result<void> RealtimeServer::start() {
   listener_ = std::make_shared<Listener>(*ctx_);
   if (auto r = listener_->open({address, options_.port}); !r) return r;
   port_ = listener_->port();
-  spdlog::info("listening on http://{}:{} (WebSocket at /ws)", options_.bind, port_);
+  spdlog::info("listening on {}://{}:{} (WebSocket at /ws)", ctx_->tls ? "https" : "http",
+               options_.bind, port_);
   return {};
 }
 

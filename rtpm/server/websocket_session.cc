@@ -36,8 +36,8 @@ std::string_view choose_protocol(std::string_view list) {
 }
 }  // namespace
 
-WebSocketSession::WebSocketSession(ServerContext& ctx, net::ip::tcp::socket&& socket)
-    : ctx_(ctx), ws_(std::move(socket)) {
+WebSocketSession::WebSocketSession(ServerContext& ctx, ServerStream&& stream)
+    : ctx_(ctx), ws_(std::move(stream)) {
   ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
   tokens_ = ctx_.options.rate_limit_burst;
   refilled_ = Clock::now();

@@ -1,4 +1,5 @@
-// WebSocketSession: one client connection speaking the JSON subprotocol.
+// WebSocketSession: one client connection (ws:// or wss://, see ServerStream)
+// speaking the JSON or the binary subprotocol.
 //
 // Reads one message at a time, enforces the per-connection limits (size,
 // rate, rooms), decodes and validates the message, and hands it to its room.
@@ -23,13 +24,14 @@
 #include "rtpm/base/error.h"
 #include "rtpm/server/context.h"
 #include "rtpm/server/payload.h"
+#include "rtpm/server/server_stream.h"
 
 namespace rtpm::server {
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
-  /// The socket's executor must be a strand.
-  WebSocketSession(ServerContext& ctx, boost::asio::ip::tcp::socket&& socket);
+  /// The stream's executor must be a strand; a TLS stream has done its handshake.
+  WebSocketSession(ServerContext& ctx, ServerStream&& stream);
   ~WebSocketSession();
 
   /// Accepts the upgrade request and starts reading.
@@ -58,7 +60,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void teardown();
 
   ServerContext& ctx_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::websocket::stream<ServerStream> ws_;
   // Reads land in a small fixed chunk (Beast buffers whole frames itself) and are appended to
   // message_, which is released after every message: an idle connection holds no read buffer.
   std::array<char, 256> chunk_;

@@ -6,9 +6,12 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,24 +105,58 @@ void ServerProcess::kill9() {
   pid_ = -1;
 }
 
-HttpResponse http_get(uint16_t port, const std::string& target) {
-  net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+namespace {
+
+// A client TLS context that trusts only `ca_file` and checks the name "localhost".
+std::unique_ptr<net::ssl::context> client_tls(const std::string& ca_file) {
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+  ctx->load_verify_file(ca_file);
+  ctx->set_verify_mode(net::ssl::verify_peer);
+  return ctx;
+}
+
+template <class Stream>
+HttpResponse http_get_on(Stream& stream, const std::string& target) {
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, "127.0.0.1");
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
   http::read(stream, buffer, res);
-  beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return {static_cast<int>(res.result_int()), res.body()};
 }
 
-struct WsClient::Impl {
+}  // namespace
+
+HttpResponse http_get(uint16_t port, const std::string& target, const std::string& tls_ca) {
   net::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{ioc};
+  tcp::endpoint server(net::ip::make_address("127.0.0.1"), port);
+  beast::error_code ec;
+  if (tls_ca.empty()) {
+    beast::tcp_stream stream(ioc);
+    stream.connect(server);
+    HttpResponse res = http_get_on(stream, target);
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return res;
+  }
+  auto tls = client_tls(tls_ca);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls);
+  stream.set_verify_callback(net::ssl::host_name_verification("localhost"));
+  SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
+  beast::get_lowest_layer(stream).connect(server);
+  stream.handshake(net::ssl::stream_base::client);
+  HttpResponse res = http_get_on(stream, target);
+  stream.shutdown(ec);
+  return res;
+}
+
+struct WsClient::Impl {
+  using Plain = websocket::stream<beast::tcp_stream>;
+  using Tls = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+  net::io_context ioc;
+  std::unique_ptr<net::ssl::context> tls;  // before the stream that refers to it
+  std::optional<Plain> plain;
+  std::optional<Tls> secure;
   std::thread reader;
   std::mutex mutex;
   std::condition_variable cv;
@@ -127,36 +164,62 @@ struct WsClient::Impl {
   bool closed = false;
   int close_code = 0;
   std::mutex write_mutex;
+
+  // Calls f with the WebSocket stream, plain or TLS.
+  template <class F>
+  decltype(auto) with_ws(F&& f) {
+    if (secure) return f(*secure);
+    return f(*plain);
+  }
+  tcp::socket& socket() {
+    return with_ws([](auto& ws) -> tcp::socket& { return beast::get_lowest_layer(ws).socket(); });
+  }
 };
 
-WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path, std::string bearer)
+WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path, std::string bearer,
+                   std::string tls_ca)
     : impl_(std::make_unique<Impl>()) {
-  auto& ws = impl_->ws;
-  beast::get_lowest_layer(ws).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  ws.set_option(
-      websocket::stream_base::decorator([subprotocol, bearer](websocket::request_type& req) {
-        if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
-        if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
-      }));
-  websocket::response_type res;
-  ws.handshake(res, "127.0.0.1:" + std::to_string(port), path);
-  chosen_ = std::string(res[http::field::sec_websocket_protocol]);
-  ws.read_message_max(64 << 20);
+  tcp::endpoint server(net::ip::make_address("127.0.0.1"), port);
+  if (tls_ca.empty()) {
+    impl_->plain.emplace(impl_->ioc);
+    beast::get_lowest_layer(*impl_->plain).connect(server);
+  } else {
+    impl_->tls = client_tls(tls_ca);
+    impl_->secure.emplace(impl_->ioc, *impl_->tls);
+    auto& ssl = impl_->secure->next_layer();
+    ssl.set_verify_callback(net::ssl::host_name_verification("localhost"));
+    SSL_set_tlsext_host_name(ssl.native_handle(), "localhost");
+    beast::get_lowest_layer(ssl).connect(server);
+    ssl.handshake(net::ssl::stream_base::client);
+  }
+  impl_->with_ws([&](auto& ws) {
+    ws.set_option(
+        websocket::stream_base::decorator([subprotocol, bearer](websocket::request_type& req) {
+          if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
+          if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+        }));
+    websocket::response_type res;
+    ws.handshake(res, "127.0.0.1:" + std::to_string(port), path);
+    chosen_ = std::string(res[http::field::sec_websocket_protocol]);
+    ws.read_message_max(64 << 20);
+  });
   impl_->reader = std::thread([impl = impl_.get()] {
-    for (;;) {
-      beast::flat_buffer buf;
-      beast::error_code ec;
-      impl->ws.read(buf, ec);
-      std::lock_guard lock(impl->mutex);
-      if (ec) {
-        impl->closed = true;
-        impl->close_code = impl->ws.reason().code;
+    impl->with_ws([impl](auto& ws) {
+      for (;;) {
+        beast::flat_buffer buf;
+        beast::error_code ec;
+        ws.read(buf, ec);
+        std::lock_guard lock(impl->mutex);
+        if (ec) {
+          impl->closed = true;
+          impl->close_code = ws.reason().code;
+          impl->cv.notify_all();
+          return;
+        }
+        impl->inbox.emplace_back(!ws.got_text(), beast::buffers_to_string(buf.data()));
         impl->cv.notify_all();
-        return;
       }
-      impl->inbox.emplace_back(!impl->ws.got_text(), beast::buffers_to_string(buf.data()));
-      impl->cv.notify_all();
-    }
+    });
   });
 }
 
@@ -164,22 +227,26 @@ WsClient::~WsClient() {
   {
     std::lock_guard lock(impl_->write_mutex);
     beast::error_code ec;
-    beast::get_lowest_layer(impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(impl_->ws).socket().close(ec);
+    impl_->socket().shutdown(tcp::socket::shutdown_both, ec);
+    impl_->socket().close(ec);
   }
   if (impl_->reader.joinable()) impl_->reader.join();
 }
 
 void WsClient::send(const std::string& text) {
   std::lock_guard lock(impl_->write_mutex);
-  impl_->ws.text(true);
-  impl_->ws.write(net::buffer(text));
+  impl_->with_ws([&](auto& ws) {
+    ws.text(true);
+    ws.write(net::buffer(text));
+  });
 }
 
 void WsClient::send_binary(const std::string& bytes) {
   std::lock_guard lock(impl_->write_mutex);
-  impl_->ws.binary(true);
-  impl_->ws.write(net::buffer(bytes));
+  impl_->with_ws([&](auto& ws) {
+    ws.binary(true);
+    ws.write(net::buffer(bytes));
+  });
 }
 
 std::optional<json::Value> WsClient::recv(std::chrono::milliseconds timeout) {

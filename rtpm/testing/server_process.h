@@ -49,15 +49,18 @@ struct HttpResponse {
   int status = 0;
   std::string body;
 };
-/// GET http://127.0.0.1:port/target. Throws on connection failure.
-HttpResponse http_get(uint16_t port, const std::string& target);
+/// GET http://127.0.0.1:port/target, or https:// when `tls_ca` names a PEM file of
+/// trusted certificates (the server's must be valid for the name "localhost"). Throws on
+/// connection or TLS failure.
+HttpResponse http_get(uint16_t port, const std::string& target, const std::string& tls_ca = {});
 
 class WsClient {
  public:
   /// Connects to ws://127.0.0.1:port/path offering `subprotocol` (none when empty). Throws.
-  /// `bearer`, when given, is sent as `Authorization: Bearer ...`.
+  /// `bearer`, when given, is sent as `Authorization: Bearer ...`. With `tls_ca` (a PEM file
+  /// of trusted certificates) it connects to wss:// and verifies the server as "localhost".
   explicit WsClient(uint16_t port, std::string subprotocol = "realtime-pm.json.v1",
-                    std::string path = "/ws", std::string bearer = {});
+                    std::string path = "/ws", std::string bearer = {}, std::string tls_ca = {});
   ~WsClient();
   /// The subprotocol the server chose ("" when none).
   const std::string& subprotocol() const { return chosen_; }

@@ -1,0 +1,214 @@
+// The server over TLS: with --tls-cert/--tls-key (or RTPM_TLS_CERT/RTPM_TLS_KEY)
+// the port speaks wss:// and https:// only. Each test makes a fresh
+// self-signed certificate for "localhost" with OpenSSL and the clients trust
+// exactly that certificate.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "rtpm/testing/server_process.h"
+
+namespace rtpm::testing {
+namespace {
+
+using json::Value;
+using namespace std::chrono_literals;
+
+std::string str_field(const Value& v, const char* key) {
+  const Value* f = v.find(key);
+  return f && f->is_string() ? f->as_string() : std::string();
+}
+
+int64_t num_field(const Value& v, const char* key) {
+  const Value* f = v.find(key);
+  return f && f->is_number() ? static_cast<int64_t>(f->as_number()) : -1;
+}
+
+std::string join_msg(const std::string& room, const std::string& user) {
+  return R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"}";
+}
+
+std::string steps_msg(const std::string& room, const std::string& user, int64_t version,
+                      const std::string& text) {
+  return R"({"type":"steps","room":")" + room + R"(","version":)" + std::to_string(version) +
+         R"(,"steps":[{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":")" +
+         text + R"("}]}}],"userId":")" + user + R"("})";
+}
+
+// Writes a self-signed P-256 certificate for CN=localhost (SAN DNS:localhost)
+// and its key as PEM files.
+void make_certificate(const std::string& cert_file, const std::string& key_file,
+                      const char* common_name = "localhost") {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  ASSERT_NE(key, nullptr);
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
+  std::string san = std::string("DNS:") + common_name;
+  for (auto [nid, value] : {std::pair<int, const char*>{NID_basic_constraints, "critical,CA:TRUE"},
+                            {NID_subject_alt_name, san.c_str()}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+    ASSERT_NE(ext, nullptr);
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
+  FILE* c = std::fopen(cert_file.c_str(), "w");
+  FILE* k = std::fopen(key_file.c_str(), "w");
+  ASSERT_TRUE(c && k);
+  PEM_write_X509(c, cert);
+  PEM_write_PrivateKey(k, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(c);
+  std::fclose(k);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+class ServeTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rtpm-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    cert_ = dir_ + "/cert.pem";
+    key_ = dir_ + "/key.pem";
+    make_certificate(cert_, key_);
+  }
+  void TearDown() override {
+    server_.reset();
+    std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  void start(std::vector<std::string> args) {
+    server_ = std::make_unique<ServerProcess>(RTPM_BINARY, std::move(args));
+    server_->start();
+  }
+  std::unique_ptr<WsClient> wss(std::string subprotocol = "realtime-pm.json.v1") {
+    return std::make_unique<WsClient>(server_->port(), std::move(subprotocol), "/ws", "", cert_);
+  }
+  Value join(WsClient& c, const std::string& room, const std::string& user) {
+    c.send(join_msg(room, user));
+    auto state = c.recv_type("state");
+    EXPECT_TRUE(state) << "no state for " << user;
+    return state ? *state : Value();
+  }
+  std::string dir_, cert_, key_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ServeTlsTest, WssAndHttpsOnTheSamePort) {
+  start({"--tls-cert", cert_, "--tls-key", key_});
+  auto health = http_get(server_->port(), "/healthz", cert_);
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok");
+  EXPECT_EQ(http_get(server_->port(), "/api/rooms/nope", cert_).status, 404);
+  auto a = wss(), b = wss();
+  EXPECT_EQ(a->subprotocol(), "realtime-pm.json.v1");
+  Value state = join(*a, "r", "a");
+  EXPECT_EQ(num_field(state, "version"), 0);
+  join(*b, "r", "b");
+  a->send(steps_msg("r", "a", 0, "hi"));
+  auto ack = a->recv_type("ack");
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(num_field(*ack, "version"), 1);
+  auto steps = b->recv_type("steps");
+  ASSERT_TRUE(steps);
+  EXPECT_EQ(str_field(*steps, "userId"), "a");
+  // A message of many TLS records each way (more than 16 KiB).
+  std::string big(200 * 1024, 'z');
+  b->send(steps_msg("r", "b", 1, big));
+  ASSERT_TRUE(b->recv_type("ack"));
+  auto seen = a->recv_type("steps");
+  ASSERT_TRUE(seen);
+  EXPECT_NE(json::stringify(*seen).find(big), std::string::npos);
+  auto doc = http_get(server_->port(), "/api/rooms/r", cert_);
+  EXPECT_EQ(doc.status, 200);
+  EXPECT_NE(doc.body.find(big), std::string::npos);
+  // Errors and the binary subprotocol work the same over TLS.
+  a->send("not json");
+  auto e = a->recv_type("error");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(str_field(*e, "code"), "bad_message");
+  auto bin = wss("realtime-pm.bin.v1");
+  EXPECT_EQ(bin->subprotocol(), "realtime-pm.bin.v1");
+  // Plain ws:// and http:// on a TLS port fail; the server keeps serving TLS.
+  EXPECT_THROW(WsClient(server_->port()), std::exception);
+  EXPECT_THROW(http_get(server_->port(), "/healthz"), std::exception);
+  EXPECT_EQ(http_get(server_->port(), "/healthz", cert_).status, 200);
+  // Shutdown closes wss:// connections with 1001 too.
+  EXPECT_EQ(server_->stop(), 0);
+  for (int i = 0; i < 100 && !a->closed(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(a->closed());
+  EXPECT_EQ(a->close_code(), 1001);
+}
+
+TEST_F(ServeTlsTest, ClientsRefuseAnotherCertificate) {
+  start({"--tls-cert", cert_, "--tls-key", key_});
+  // A client that trusts another certificate refuses the handshake; so does one that
+  // expects another host name.
+  std::string other_cert = dir_ + "/other.pem", other_key = dir_ + "/other-key.pem";
+  make_certificate(other_cert, other_key);
+  EXPECT_THROW(WsClient(server_->port(), "realtime-pm.json.v1", "/ws", "", other_cert),
+               std::exception);
+  EXPECT_THROW(http_get(server_->port(), "/healthz", other_cert), std::exception);
+  // The server is unharmed.
+  auto a = wss();
+  join(*a, "r", "a");
+  a->send(steps_msg("r", "a", 0, "ok"));
+  EXPECT_TRUE(a->recv_type("ack"));
+  // A server whose certificate names another host: trusted, but not for "localhost".
+  std::string named_cert = dir_ + "/named.pem", named_key = dir_ + "/named-key.pem";
+  make_certificate(named_cert, named_key, "example.org");
+  ServerProcess named(RTPM_BINARY, {"--tls-cert", named_cert, "--tls-key", named_key});
+  named.start();
+  EXPECT_THROW(http_get(named.port(), "/healthz", named_cert), std::exception);
+  EXPECT_THROW(WsClient(named.port(), "realtime-pm.json.v1", "/ws", "", named_cert),
+               std::exception);
+}
+
+TEST_F(ServeTlsTest, EnvironmentVariablesTurnTlsOn) {
+  setenv("RTPM_TLS_CERT", cert_.c_str(), 1);
+  setenv("RTPM_TLS_KEY", key_.c_str(), 1);
+  try {
+    start({});
+  } catch (...) {
+    unsetenv("RTPM_TLS_CERT");
+    unsetenv("RTPM_TLS_KEY");
+    throw;
+  }
+  unsetenv("RTPM_TLS_CERT");
+  unsetenv("RTPM_TLS_KEY");
+  EXPECT_EQ(http_get(server_->port(), "/healthz", cert_).status, 200);
+  auto a = wss();
+  join(*a, "r", "a");
+}
+
+TEST_F(ServeTlsTest, BadTlsSettingsStopTheStart) {
+  // A key without a certificate, a missing file, and a key that is not the certificate's.
+  std::string other_cert = dir_ + "/other.pem", other_key = dir_ + "/other-key.pem";
+  make_certificate(other_cert, other_key);
+  for (std::vector<std::string> args : {std::vector<std::string>{"--tls-key", key_},
+                                        {"--tls-cert", dir_ + "/missing.pem", "--tls-key", key_},
+                                        {"--tls-cert", cert_, "--tls-key", other_key}}) {
+    ServerProcess s(RTPM_BINARY, args);
+    EXPECT_THROW(s.start(), std::runtime_error) << args[1];
+  }
+}
+
+}  // namespace
+}  // namespace rtpm::testing
