@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <stdexcept>
 
 #include <boost/asio/connect.hpp>
@@ -174,6 +175,44 @@ struct WsClient::Impl {
   tcp::socket& socket() {
     return with_ws([](auto& ws) -> tcp::socket& { return beast::get_lowest_layer(ws).socket(); });
   }
+
+  // TLS: OpenSSL lets one thread at a time use a connection, so every operation on `secure`
+  // after the handshake runs on the reader thread (its io_context runs there): reads loop
+  // there, and secure_write posts a write and waits for it.
+  beast::flat_buffer secure_buf;
+  void secure_read() {
+    secure->async_read(secure_buf, [this](beast::error_code ec, size_t) {
+      {
+        std::lock_guard lock(mutex);
+        if (ec) {
+          closed = true;
+          close_code = secure->reason().code;
+          cv.notify_all();
+          return;
+        }
+        inbox.emplace_back(!secure->got_text(), beast::buffers_to_string(secure_buf.data()));
+        cv.notify_all();
+      }
+      secure_buf.consume(secure_buf.size());
+      secure_read();
+    });
+  }
+  void secure_write(const std::string& data, bool text) {
+    struct Op {
+      std::string data;
+      std::promise<beast::error_code> done;
+    };
+    auto op = std::make_shared<Op>(Op{data, {}});
+    auto result = op->done.get_future();
+    net::post(ioc, [this, op, text] {
+      secure->text(text);
+      secure->async_write(net::buffer(op->data),
+                          [op](beast::error_code ec, size_t) { op->done.set_value(ec); });
+    });
+    if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      throw std::runtime_error("WebSocket write over TLS did not complete (connection closed?)");
+    if (auto ec = result.get()) throw beast::system_error(ec);
+  }
 };
 
 WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path, std::string bearer,
@@ -203,6 +242,11 @@ WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path, std
     chosen_ = std::string(res[http::field::sec_websocket_protocol]);
     ws.read_message_max(64 << 20);
   });
+  if (impl_->secure) {
+    impl_->secure_read();
+    impl_->reader = std::thread([impl = impl_.get()] { impl->ioc.run(); });
+    return;
+  }
   impl_->reader = std::thread([impl = impl_.get()] {
     impl->with_ws([impl](auto& ws) {
       for (;;) {
@@ -224,6 +268,16 @@ WsClient::WsClient(uint16_t port, std::string subprotocol, std::string path, std
 }
 
 WsClient::~WsClient() {
+  if (impl_->secure) {
+    // On the reader thread; if it has already stopped, nothing else uses the stream.
+    net::post(impl_->ioc, [impl = impl_.get()] {
+      beast::error_code ec;
+      impl->socket().shutdown(tcp::socket::shutdown_both, ec);
+      impl->socket().close(ec);
+    });
+    if (impl_->reader.joinable()) impl_->reader.join();
+    return;
+  }
   {
     std::lock_guard lock(impl_->write_mutex);
     beast::error_code ec;
@@ -235,6 +289,7 @@ WsClient::~WsClient() {
 
 void WsClient::send(const std::string& text) {
   std::lock_guard lock(impl_->write_mutex);
+  if (impl_->secure) return impl_->secure_write(text, true);
   impl_->with_ws([&](auto& ws) {
     ws.text(true);
     ws.write(net::buffer(text));
@@ -243,6 +298,7 @@ void WsClient::send(const std::string& text) {
 
 void WsClient::send_binary(const std::string& bytes) {
   std::lock_guard lock(impl_->write_mutex);
+  if (impl_->secure) return impl_->secure_write(bytes, false);
   impl_->with_ws([&](auto& ws) {
     ws.binary(true);
     ws.write(net::buffer(bytes));
