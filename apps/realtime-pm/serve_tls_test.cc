@@ -6,6 +6,12 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -179,6 +185,36 @@ TEST_F(ServeTlsTest, ClientsRefuseAnotherCertificate) {
   EXPECT_THROW(http_get(named.port(), "/healthz", named_cert), std::exception);
   EXPECT_THROW(WsClient(named.port(), "realtime-pm.json.v1", "/ws", "", named_cert),
                std::exception);
+}
+
+// --idle-timeout over TLS: a wss:// member that stops reading (and so answers no ping) is
+// closed and leaves its room; one that reads stays.
+TEST_F(ServeTlsTest, IdleTimeoutOverTls) {
+  namespace net = boost::asio;
+  namespace beast = boost::beast;
+  start({"--tls-cert", cert_, "--tls-key", key_, "--idle-timeout", "2"});
+  auto alive = wss();
+  join(*alive, "r", "alive");
+  net::io_context ioc;
+  net::ssl::context tls(net::ssl::context::tls_client);
+  tls.load_verify_file(cert_);
+  tls.set_verify_mode(net::ssl::verify_peer);
+  beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>> mute(ioc, tls);
+  beast::get_lowest_layer(mute).connect(
+      net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  mute.next_layer().handshake(net::ssl::stream_base::client);
+  mute.handshake("localhost", "/ws");
+  mute.write(net::buffer(join_msg("r", "mute")));  // and never reads again
+  auto joined = alive->recv_type("join");
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(str_field(*joined, "userId"), "mute");
+  auto left = alive->recv_type("leave", 10s);
+  ASSERT_TRUE(left) << "the silent wss:// connection was not closed";
+  EXPECT_EQ(str_field(*left, "userId"), "mute");
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(alive->closed());
+  alive->send(steps_msg("r", "alive", 0, "still here"));
+  EXPECT_TRUE(alive->recv_type("ack"));
 }
 
 TEST_F(ServeTlsTest, EnvironmentVariablesTurnTlsOn) {
