@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/messages.h"
@@ -37,12 +38,28 @@ std::string_view choose_protocol(std::string_view list) {
 }  // namespace
 
 WebSocketSession::WebSocketSession(ServerContext& ctx, net::ip::tcp::socket&& socket)
-    : ctx_(ctx), ws_(std::move(socket)) {
+    : ctx_(ctx), ws_(adopt(ctx, std::move(socket))) {
   ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
   tokens_ = ctx_.options.rate_limit_burst;
   refilled_ = Clock::now();
   std::lock_guard lock(ctx_.sessions_mutex);
   ctx_.sessions.insert(this);
+}
+
+// The accepted socket's descriptor on a strand-typed socket, on the same strand. On failure
+// the socket is closed and the handshake fails.
+WebSocketSession::Socket WebSocketSession::adopt(ServerContext& ctx,
+                                                 net::ip::tcp::socket&& socket) {
+  const Strand* strand = socket.get_executor().target<Strand>();
+  Socket out(strand ? *strand : net::make_strand(ctx.ioc));
+  boost::system::error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  if (!ec) {
+    auto fd = socket.release(ec);
+    if (!ec) out.assign(protocol, fd, ec);
+    if (ec && fd >= 0) ::close(fd);
+  }
+  return out;
 }
 
 WebSocketSession::~WebSocketSession() {
@@ -221,7 +238,7 @@ void WebSocketSession::send(PayloadPtr message) {
                    self->queued_bytes_);
       self->closed_ = true;
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      beast::get_lowest_layer(self->ws_).close(ignored);
       return;
     }
     self->queued_bytes_ += size;

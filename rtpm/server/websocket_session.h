@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -46,6 +47,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
  private:
   using Clock = std::chrono::steady_clock;
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Strand>;
   void on_accept(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
@@ -56,9 +59,15 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void do_write();
   void on_write(boost::beast::error_code ec, size_t bytes);
   void teardown();
+  static Socket adopt(ServerContext& ctx, boost::asio::ip::tcp::socket&& socket);
 
   ServerContext& ctx_;
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  // Memory per idle connection (docs/benchmarks.md): a plain socket, not beast::tcp_stream (the
+  // websocket stream's own timer does the handshake and idle timeouts; tcp_stream's impl, with
+  // two more timers, would sit idle in every connection), typed on its strand rather than
+  // any_io_executor (every pending operation carries copies of the executor), and without
+  // permessage-deflate (never negotiated) so its state is compiled out.
+  boost::beast::websocket::stream<Socket, false> ws_;
   // Reads land in a small fixed chunk (Beast buffers whole frames itself) and are appended to
   // message_, which is released after every message: an idle connection holds no read buffer.
   std::array<char, 256> chunk_;
