@@ -20,6 +20,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "rtpm/collab/rebase.h"
@@ -58,6 +59,7 @@ struct LoadOptions {
   int hold_s = 10;
   int connect_concurrency = 100;
   int source_addresses = 1;
+  int connections = 0;  // 0: rooms x clients_per_room
   int server_pid = 0;
   std::string room_prefix = "load";
   std::string scenario;
@@ -500,10 +502,21 @@ int run_load(const LoadOptions& o) {
   std::string text = spec_text ? *spec_text : std::string(server::builtin_schema("basic"));
   e.schema = model::Schema::from_json(*json::parse(text));
 
+  // Every connection is a descriptor here too: raise the soft file limit to the hard one.
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
+      static_cast<rlim_t>(o.rooms) * o.clients_per_room + 64 > lim.rlim_cur)
+    std::cerr << "warning: " << o.rooms * o.clients_per_room
+              << " connections but this process may open only " << lim.rlim_cur << " files\n";
   ProcSample before = read_proc(o.server_pid);
   for (int r = 0; r < o.rooms; ++r)
     for (int i = 0; i < o.clients_per_room; ++i)
-      e.clients.push_back(std::make_shared<Client>(e, r, i));
+      if (o.connections <= 0 || static_cast<int>(e.clients.size()) < o.connections)
+        e.clients.push_back(std::make_shared<Client>(e, r, i));
   auto t_connect = Clock::now();
   e.connect_more();
   run_until(
@@ -513,6 +526,7 @@ int run_load(const LoadOptions& o) {
   out.emplace_back("scenario", o.scenario.empty() ? std::string("custom") : o.scenario);
   out.emplace_back("rooms", o.rooms);
   out.emplace_back("clients_per_room", o.clients_per_room);
+  out.emplace_back("connections", static_cast<int>(e.clients.size()));
   out.emplace_back("joined", e.joined);
   out.emplace_back("failed", e.failed);
   out.emplace_back("joins_per_s", e.joined / std::max(connect_s, 1e-9));
@@ -527,6 +541,7 @@ int run_load(const LoadOptions& o) {
     json::Object server;
     server.emplace_back("rss_before_kib", before.rss_kib);
     server.emplace_back("rss_after_kib", after.rss_kib);
+    server.emplace_back("peak_rss_kib", held.hwm_kib);
     server.emplace_back("kib_per_connection",
                         e.joined ? (after.rss_kib - before.rss_kib) / e.joined : 0.0);
     server.emplace_back("idle_cpu_share", (held.cpu_s - after.cpu_s) / o.hold_s);
@@ -660,6 +675,9 @@ void add_load_command(CLI::App& app) {
   cmd->add_option("--source-addresses", o->source_addresses,
                   "Spread connections over this many 127.0.0.x source addresses")
       ->capture_default_str();
+  cmd->add_option("--connections", o->connections,
+                  "Connections in all (0: rooms x clients per room); with a scenario, the rooms "
+                  "grow to hold them, e.g. --scenario idle-5k --connections 20000");
   cmd->add_option("--server-pid", o->server_pid, "PID of the server, for CPU and memory readings");
   cmd->add_option("--room-prefix", o->room_prefix, "Room name prefix")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
@@ -677,6 +695,8 @@ void add_load_command(CLI::App& app) {
       std::cerr << "unknown scenario " << opts.scenario << "\n";
       std::exit(2);
     }
+    if (opts.connections > 0)
+      opts.rooms = (opts.connections + opts.clients_per_room - 1) / opts.clients_per_room;
     std::exit(run_load(opts));
   });
 }

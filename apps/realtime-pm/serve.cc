@@ -118,6 +118,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-connections", o.max_connections, "Open WebSocket connections in all")
       ->envname("RTPM_MAX_CONNECTIONS")
       ->capture_default_str();
+  cmd->add_option("--max-open-files", o.max_open_files,
+                  "File limit (RLIMIT_NOFILE soft) to set at start; 0: raise it to the hard limit")
+      ->envname("RTPM_MAX_OPEN_FILES")
+      ->capture_default_str();
   cmd->add_option("--max-room-members", o.max_room_members, "Members in one room")
       ->envname("RTPM_MAX_ROOM_MEMBERS")
       ->capture_default_str();

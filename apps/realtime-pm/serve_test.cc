@@ -8,7 +8,11 @@
 #include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rtpm/collab/rebase.h"
 #include "rtpm/model/node.h"
@@ -588,6 +592,48 @@ TEST_F(ServeTest, ShutdownClosesWith1001) {
   for (int i = 0; i < 100 && !a->closed(); ++i) std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(a->closed());
   EXPECT_EQ(a->close_code(), 1001);
+}
+
+// More connections than descriptors: accept() fails with EMFILE while they are open. The
+// server pauses accepting (instead of spinning on the connection left in the backlog), keeps
+// serving, and accepts again once descriptors are free.
+TEST_F(ServeTest, OutOfDescriptorsPausesAcceptingAndRecovers) {
+  start({"--max-open-files", "64"});
+  auto a = client();
+  join(*a, "r", "a");
+  std::vector<int> fds;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 100; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(1s);
+  // The member already connected is still served while accepting is paused.
+  a->send(steps_msg("r", "a", 0, "[" + insert_step(1, "x") + "]"));
+  EXPECT_TRUE(a->recv_type("ack"));
+  for (int fd : fds) ::close(fd);
+  // Accepting resumes: a new client joins, and the failures were few (a pause after each).
+  std::unique_ptr<WsClient> b;
+  for (int i = 0; i < 100 && !b; ++i) {
+    try {
+      b = client();
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  ASSERT_TRUE(b);
+  EXPECT_EQ(num_field(join(*b, "r", "b"), "version"), 1);
+  auto metrics = http_get(server_->port(), "/metrics").body;
+  auto at = metrics.find("\nrealtime_pm_accept_failures_total ");
+  ASSERT_NE(at, std::string::npos);
+  int64_t failures = std::stoll(metrics.substr(at + 35));
+  EXPECT_GT(failures, 0);
+  EXPECT_LT(failures, 1000);
 }
 
 }  // namespace

@@ -59,21 +59,30 @@ const char* mime_type(const std::filesystem::path& p) {
   return "application/octet-stream";
 }
 
-// TLS when the server has a certificate, else plain TCP.
-ServerStream make_stream(ServerContext& ctx, net::ip::tcp::socket&& socket) {
-  if (ctx.tls) return ServerStream(beast::tcp_stream(std::move(socket)), *ctx.tls);
-  return ServerStream(beast::tcp_stream(std::move(socket)));
-}
-
 }  // namespace
 
 HttpSession::HttpSession(ServerContext& ctx, net::ip::tcp::socket&& socket)
-    : ctx_(ctx), stream_(make_stream(ctx, std::move(socket))) {}
+    : ctx_(ctx),
+      stream_(ServerStream::adopt(std::move(socket), ctx.ioc, ctx.tls.get())),
+      timer_(stream_.get_executor()) {}
+
+// The socket's deadline: when the timer fires first, the socket closes and the pending
+// operation fails. Setting it again (or cancel()) cancels the previous one.
+void HttpSession::expire_after(std::chrono::seconds timeout) {
+  timer_.expires_after(timeout);
+  timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->stream_).close(ignored);
+    }
+  });
+}
 
 void HttpSession::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (!self->stream_.is_tls()) return self->do_read();
-    beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(30));
+    self->expire_after(std::chrono::seconds(30));
     self->stream_.tls().async_handshake(
         net::ssl::stream_base::server, beast::bind_front_handler(&HttpSession::on_handshake, self));
   });
@@ -87,7 +96,7 @@ void HttpSession::on_handshake(beast::error_code ec) {
 void HttpSession::do_read() {
   parser_.emplace();
   parser_->body_limit(64 * 1024);
-  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+  expire_after(std::chrono::seconds(30));
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
@@ -104,7 +113,7 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
     if (static_cast<size_t>(ctx_.metrics.connections.load()) >= ctx_.options.max_connections)
       return respond(
           make(req, http::status::service_unavailable, "too many connections\n", "text/plain"));
-    beast::get_lowest_layer(stream_).expires_never();
+    timer_.cancel();
     std::make_shared<WebSocketSession>(ctx_, std::move(stream_))->run(std::move(req));
     return;
   }
@@ -194,11 +203,11 @@ void HttpSession::on_write(bool keep_alive, beast::error_code ec, size_t) {
 void HttpSession::close() {
   if (!stream_.is_tls()) {
     beast::error_code ec;
-    beast::get_lowest_layer(stream_).socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream_).shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
   // TLS: send close_notify (bounded by the stream's timer), then the socket closes with us.
-  beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+  expire_after(std::chrono::seconds(5));
   stream_.tls().async_shutdown([self = shared_from_this()](beast::error_code) {});
 }
 

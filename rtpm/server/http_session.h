@@ -3,9 +3,11 @@
 // /healthz, /metrics, /api/schema, /api/rooms/ROOM, and / (the demo page from the static folder).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -33,8 +35,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Response make(const Request& req, boost::beast::http::status status, std::string body,
                 const char* content_type);
 
+  void expire_after(std::chrono::seconds timeout);
+
   ServerContext& ctx_;
   ServerStream stream_;
+  boost::asio::steady_timer timer_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::shared_ptr<Response> pending_;

@@ -1,5 +1,9 @@
 #include "rtpm/server/listener.h"
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -10,14 +14,25 @@ namespace rtpm::server {
 
 namespace net = boost::asio;
 
-Listener::Listener(ServerContext& ctx) : ctx_(ctx), acceptor_(net::make_strand(ctx.ioc)) {}
+Listener::Listener(ServerContext& ctx)
+    : ctx_(ctx), acceptor_(net::make_strand(ctx.ioc)), retry_(acceptor_.get_executor()) {}
 
 Result<void> Listener::open(const net::ip::tcp::endpoint& endpoint) {
-  // Many idle connections need many descriptors: raise the soft limit to the hard one.
+  // Many idle connections need many descriptors: raise the soft limit to the hard one (or set
+  // the one asked for, within the hard limit).
   rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    rlim_t want = lim.rlim_max;
+    if (ctx_.options.max_open_files > 0)
+      want = std::min<rlim_t>(want, static_cast<rlim_t>(ctx_.options.max_open_files));
+    if (want != lim.rlim_cur) {
+      lim.rlim_cur = want;
+      if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        spdlog::warn("cannot set the file limit to {}: {}", want, std::strerror(errno));
+    }
+    getrlimit(RLIMIT_NOFILE, &lim);
+    spdlog::info("file limit {} (hard {}): at most about that many connections",
+                 static_cast<uint64_t>(lim.rlim_cur), static_cast<uint64_t>(lim.rlim_max));
   }
   boost::system::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
@@ -38,6 +53,7 @@ void Listener::stop() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ignored;
     self->acceptor_.close(ignored);
+    self->retry_.cancel();
   });
 }
 
@@ -45,15 +61,33 @@ void Listener::do_accept() {
   acceptor_.async_accept(
       net::make_strand(ctx_.ioc),
       [self = shared_from_this()](boost::system::error_code ec, net::ip::tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-        if (!ec) {
-          socket.set_option(net::ip::tcp::no_delay(true), ec);
-          std::make_shared<HttpSession>(self->ctx_, std::move(socket))->run();
-        } else if (ec == net::error::no_descriptors) {
-          spdlog::warn("accept: out of file descriptors");
-        }
-        self->do_accept();
+        self->on_accept(ec, std::move(socket));
       });
+}
+
+void Listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (!ec) {
+    if (failures_in_a_row_ > 0)
+      spdlog::info("accepting again after {} failed accepts", failures_in_a_row_);
+    failures_in_a_row_ = 0;
+    socket.set_option(net::ip::tcp::no_delay(true), ec);
+    std::make_shared<HttpSession>(ctx_, std::move(socket))->run();
+    return do_accept();
+  }
+  bool out_of_resources = ec == net::error::no_descriptors ||
+                          ec == boost::system::errc::too_many_files_open_in_system ||
+                          ec == net::error::no_buffer_space || ec == net::error::no_memory;
+  if (!out_of_resources) return do_accept();  // e.g. the peer gave up (ECONNABORTED)
+  // The connection stays in the backlog and accept() would fail again at once: pause until
+  // some connection closes. Logged once per episode.
+  ctx_.metrics.accept_failures.fetch_add(1, std::memory_order_relaxed);
+  if (failures_in_a_row_++ == 0)
+    spdlog::warn("accept: {}; pausing new connections until descriptors are free", ec.message());
+  retry_.expires_after(std::chrono::milliseconds(100));
+  retry_.async_wait([self = shared_from_this()](boost::system::error_code wait_ec) {
+    if (!wait_ec && self->acceptor_.is_open()) self->do_accept();
+  });
 }
 
 }  // namespace rtpm::server

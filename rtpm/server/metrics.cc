@@ -40,6 +40,11 @@ std::string Metrics::render() const {
   line("# HELP realtime_pm_store_commits_total Store transactions (group commits).\n");
   line("# TYPE realtime_pm_store_commits_total counter\n");
   value("realtime_pm_store_commits_total", store_commits.load());
+  line(
+      "# HELP realtime_pm_accept_failures_total Connections not accepted for want of file "
+      "descriptors or memory (accepting pauses 100 ms after each).\n");
+  line("# TYPE realtime_pm_accept_failures_total counter\n");
+  value("realtime_pm_accept_failures_total", accept_failures.load());
   line("# HELP realtime_pm_errors_total Error messages sent, by code.\n");
   line("# TYPE realtime_pm_errors_total counter\n");
   for (int i = 0; i < kErrorCodes; ++i)

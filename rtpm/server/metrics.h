@@ -18,6 +18,8 @@ class Metrics {
   std::atomic<int64_t> steps_applied{0};
   std::atomic<int64_t> messages_received{0};
   std::atomic<int64_t> store_commits{0};
+  /// accept() failures for want of descriptors or memory (each followed by a pause).
+  std::atomic<int64_t> accept_failures{0};
 
   void count_error(ErrorCode code);
   /// One acknowledged `steps` message: seconds from its receipt to its ack.

@@ -48,6 +48,9 @@ struct ServerOptions {
   size_t max_rooms_per_connection = 100;
   /// Open WebSocket connections in all.
   size_t max_connections = 100000;
+  /// Open files (RLIMIT_NOFILE soft limit) the server sets at start; 0 = the hard limit.
+  /// Each connection is one descriptor.
+  uint64_t max_open_files = 0;
   /// Members in one room.
   size_t max_room_members = 1000;
   /// Messages per second per connection (token bucket rate) and burst size.

@@ -1,12 +1,15 @@
 // ServerStream: the bytes under one connection's HTTP and WebSocket, either
-// plain TCP (beast::tcp_stream) or TLS over it (beast::ssl_stream), chosen
-// when the connection is accepted (TLS when the server has --tls-cert).
+// a plain TCP socket or TLS over it (beast::ssl_stream), chosen when the
+// connection is accepted (TLS when the server has --tls-cert).
 //
 // HttpSession and WebSocketSession are written once against this type; a
 // read or write costs one branch on the variant's index more than on the bare
-// stream, and the plain path runs exactly Beast's tcp_stream code. It is an
-// AsyncReadStream and AsyncWriteStream, its next_layer() is the TCP stream
-// (so beast::get_lowest_layer reaches the socket and its timer), and
+// socket. The socket is typed on its strand (not any_io_executor, whose copies
+// make every pending operation larger) and is not a beast::tcp_stream (whose
+// impl carries two timers that would sit idle in every WebSocket connection:
+// memory per idle connection, docs/benchmarks.md); the sessions run their own
+// timers. It is an AsyncReadStream and AsyncWriteStream, its next_layer() is
+// the socket (so beast::get_lowest_layer reaches it), and
 // teardown/async_teardown let websocket::stream close it (TLS close_notify,
 // then the TCP shutdown).
 #pragma once
@@ -15,20 +18,24 @@
 #include <variant>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core/role.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/teardown.hpp>
+#include <unistd.h>
 
 namespace rtpm::server {
 
 class ServerStream {
  public:
-  using Plain = boost::beast::tcp_stream;
-  using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
-  using executor_type = Plain::executor_type;
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  using Plain = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Strand>;
+  using Tls = boost::beast::ssl_stream<Plain>;
+  using executor_type = Strand;
 
   /// Plain TCP.
   explicit ServerStream(Plain&& plain) : s_(std::in_place_index<0>, std::move(plain)) {}
@@ -36,10 +43,16 @@ class ServerStream {
   ServerStream(Plain&& plain, boost::asio::ssl::context& tls)
       : s_(std::in_place_index<1>, std::move(plain), tls) {}
 
+  /// The accepted socket's descriptor moved onto a socket typed on its strand (the acceptor
+  /// gives each connection a strand); TLS when `tls` is given. When moving the descriptor
+  /// fails, the stream's socket is closed and the first operation fails.
+  static ServerStream adopt(boost::asio::ip::tcp::socket&& socket, boost::asio::io_context& ioc,
+                            boost::asio::ssl::context* tls);
+
   bool is_tls() const { return s_.index() == 1; }
   /// The TLS stream; only when is_tls().
   Tls& tls() { return std::get<1>(s_); }
-  /// The TCP stream (for beast::get_lowest_layer: the socket, the timeouts).
+  /// The TCP socket (beast::get_lowest_layer reaches it).
   Plain& next_layer() { return s_.index() == 0 ? std::get<0>(s_) : std::get<1>(s_).next_layer(); }
   executor_type get_executor() { return next_layer().get_executor(); }
 
@@ -88,5 +101,21 @@ class ServerStream {
  private:
   std::variant<Plain, Tls> s_;
 };
+
+inline ServerStream ServerStream::adopt(boost::asio::ip::tcp::socket&& socket,
+                                        boost::asio::io_context& ioc,
+                                        boost::asio::ssl::context* tls) {
+  const Strand* strand = socket.get_executor().target<Strand>();
+  Plain plain(strand ? *strand : boost::asio::make_strand(ioc));
+  boost::system::error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  if (!ec) {
+    auto fd = socket.release(ec);
+    if (!ec) plain.assign(protocol, fd, ec);
+    if (ec && fd >= 0) ::close(fd);
+  }
+  if (tls) return ServerStream(std::move(plain), *tls);
+  return ServerStream(std::move(plain));
+}
 
 }  // namespace rtpm::server

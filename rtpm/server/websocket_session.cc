@@ -1,5 +1,7 @@
 #include "rtpm/server/websocket_session.h"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -127,8 +129,7 @@ void WebSocketSession::on_read(beast::error_code ec, size_t bytes) {
     } else {
       handle_message();
     }
-    if (message_.capacity() > 4096) std::string().swap(message_);
-    message_.clear();
+    std::string().swap(message_);  // an idle connection holds no message buffer
   }
   if (!closed_) do_read();
 }
@@ -178,9 +179,12 @@ void WebSocketSession::handle_value(const json::Value& message) {
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, protocol::JoinMessage>) {
-          if (!rooms_.count(m.room) && rooms_.size() >= ctx_.options.max_rooms_per_connection)
-            return send_error(ErrorCode::forbidden, "this connection is in too many rooms", m.room);
-          rooms_.insert(m.room);
+          if (!in_room(m.room)) {
+            if (rooms_.size() >= ctx_.options.max_rooms_per_connection)
+              return send_error(ErrorCode::forbidden, "this connection is in too many rooms",
+                                m.room);
+            rooms_.push_back(m.room);
+          }
           ctx_.rooms->get(m.room)->join(self, std::move(m));
         } else {
           if constexpr (std::is_same_v<T, protocol::StepsMessage>) {
@@ -190,7 +194,7 @@ void WebSocketSession::handle_value(const json::Value& message) {
                                     " steps per message",
                                 m.room);
           }
-          if (!rooms_.count(m.room))
+          if (!in_room(m.room))
             return send_error(ErrorCode::not_joined, "not a member of this room", m.room);
           auto room = ctx_.rooms->get(m.room);
           if constexpr (std::is_same_v<T, protocol::StepsMessage>)
@@ -224,7 +228,7 @@ void WebSocketSession::send(PayloadPtr message) {
                    self->queued_bytes_);
       self->closed_ = true;
       beast::error_code ignored;
-      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+      beast::get_lowest_layer(self->ws_).close(ignored);
       return;
     }
     self->queued_bytes_ += size;
@@ -246,11 +250,18 @@ void WebSocketSession::on_write(beast::error_code ec, size_t) {
   if (ec) return teardown();
   queued_bytes_ -= binary_ ? queue_.front()->binary().size() : queue_.front()->json().size();
   queue_.erase(queue_.begin());
-  if (!queue_.empty() && !closed_) do_write();
+  if (queue_.empty())
+    std::vector<PayloadPtr>().swap(queue_);  // an idle connection holds no queue
+  else if (!closed_)
+    do_write();
 }
 
 void WebSocketSession::left_room(const std::string& room) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), room] { self->rooms_.erase(room); });
+  net::post(ws_.get_executor(), [self = shared_from_this(), room] {
+    auto& rooms = self->rooms_;
+    rooms.erase(std::remove(rooms.begin(), rooms.end(), room), rooms.end());
+    if (rooms.empty()) rooms.shrink_to_fit();
+  });
 }
 
 void WebSocketSession::close(websocket::close_code code) {
@@ -266,6 +277,10 @@ void WebSocketSession::teardown() {
   auto self = shared_from_this();
   for (const auto& room : rooms_) ctx_.rooms->get(room)->disconnect(self);
   rooms_.clear();
+}
+
+bool WebSocketSession::in_room(const std::string& room) const {
+  return std::find(rooms_.begin(), rooms_.end(), room) != rooms_.end();
 }
 
 }  // namespace rtpm::server
