@@ -93,7 +93,7 @@ void add_serve_command(CLI::App& app) {
                   "JSON file {\"TOKEN\": \"subject\"}: require a token (Authorization: Bearer\n"
                   "or ?token=) on every WebSocket connection")
       ->envname("RTPM_AUTH_FILE");
-  cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
+  cmd->add_option("--threads", o.threads, "Worker threads (0: one per CPU the process may run on)")
       ->envname("RTPM_THREADS")
       ->capture_default_str();
   cmd->add_option("--max-message-bytes", o.max_message_bytes, "Largest message accepted, bytes")

@@ -29,7 +29,7 @@ struct ServerOptions {
   /// `Authorization: Bearer TOKEN` or `?token=TOKEN` on the upgrade request;
   /// without a known token it gets `unauthorized` and is closed (1008).
   std::string auth_file;
-  /// Worker threads; 0 = one per core.
+  /// Worker threads; 0 = one per CPU the process may run on (its affinity mask).
   int threads = 0;
 
   // Limits.
