@@ -1,7 +1,10 @@
 #include "rtpm/server/websocket_session.h"
 
 #include <boost/asio/post.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/messages.h"
@@ -243,7 +246,24 @@ void WebSocketSession::on_write(beast::error_code ec, size_t) {
   if (ec) return teardown();
   queued_bytes_ -= binary_ ? queue_.front()->binary().size() : queue_.front()->json().size();
   queue_.erase(queue_.begin());
-  if (!queue_.empty() && !closed_) do_write();
+  if (!queue_.empty() && !closed_) {
+    // Several messages waiting (a broadcast burst, a busy room): cork the
+    // socket so that they leave in as few TCP segments as fit, instead of one
+    // segment -- and on loopback one trip through the receiving stack -- each.
+    // Beast still frames and writes every message, control frames included.
+    if (queue_.size() > 1) set_cork(true);
+    return do_write();
+  }
+  set_cork(false);  // the queue is drained (or closing): push out what is held
+}
+
+void WebSocketSession::set_cork(bool on) {
+  if (corked_ == on) return;
+  corked_ = on;
+  int value = on ? 1 : 0;
+  auto& socket = beast::get_lowest_layer(ws_).socket();
+  if (socket.is_open())
+    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
 void WebSocketSession::left_room(const std::string& room) {

@@ -55,6 +55,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
   void do_write();
   void on_write(boost::beast::error_code ec, size_t bytes);
+  /// TCP_CORK while a burst of queued messages is written; off when the queue drains.
+  void set_cork(bool on);
   void teardown();
 
   ServerContext& ctx_;
@@ -68,6 +70,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool binary_ = false;            // realtime-pm.bin.v1
   size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool corked_ = false;
   bool closed_ = false;
   std::unordered_set<std::string> rooms_;
   double tokens_ = 0;
