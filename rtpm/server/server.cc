@@ -162,12 +162,17 @@ void RealtimeServer::shutdown() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     {
-      std::lock_guard lock(ctx_->sessions_mutex);
-      for (WebSocketSession* s : ctx_->sessions) {
-        // The session may be closing on its own; only a live one can be closed.
-        if (auto live = s->weak_from_this().lock())
-          live->close(boost::beast::websocket::close_code::going_away);
+      // The session may be closing on its own; only a live one can be closed.
+      // Our reference may turn out to be the last one, and ~WebSocketSession
+      // takes sessions_mutex: close (and drop) them after releasing it.
+      std::vector<std::shared_ptr<WebSocketSession>> live;
+      {
+        std::lock_guard lock(ctx_->sessions_mutex);
+        live.reserve(ctx_->sessions.size());
+        for (WebSocketSession* s : ctx_->sessions)
+          if (auto p = s->weak_from_this().lock()) live.push_back(std::move(p));
       }
+      for (auto& s : live) s->close(boost::beast::websocket::close_code::going_away);
     }
     for (int i = 0; i < 200; ++i) {
       {
