@@ -3,7 +3,8 @@
 # the JavaScript server of ../shared/bench/node-baseline, in the same run,
 # server pinned to CPU 0 and the load tool to CPU 1, and the ratios.
 #   scripts/load-bench.sh [SCENARIO ...]      default: typing-1x10 typing-100x5 hot-room idle-5k
-# Env: DURATION (window seconds, default 30), WARMUP (5), SERVERS ("cpp node").
+# Env: DURATION (window seconds, default 30), WARMUP (5), SERVERS ("cpp node"; add
+# cpp-memory for this server with --store memory: no SQLite, no fsync, like node-baseline).
 # Results: one JSON line per run in bench/results/load-<time>.jsonl, and a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +39,11 @@ for scenario in "${scenarios[@]}"; do
     port=$(free_port)
     data=$(mktemp -d)
     case "$server" in
-      cpp) taskset -c 0 "$bin" serve --port "$port" --data "$data" --log-level warn \
-             --rate-limit 100000 --rate-burst 100000 --max-connections 200000 & ;;
+      cpp | cpp-memory)
+        store=sqlite
+        [ "$server" = cpp-memory ] && store=memory
+        taskset -c 0 "$bin" serve --port "$port" --data "$data" --log-level warn --store "$store" \
+          --rate-limit 100000 --rate-burst 100000 --max-connections 200000 & ;;
       node) (cd "$scratch" && exec taskset -c 0 node node-baseline/server.mjs "$port") & ;;
       *) echo "unknown server $server" >&2; exit 2 ;;
     esac
@@ -65,11 +69,12 @@ const fs = require('fs');
 const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);
 const get = (s, sc) => rows.find((r) => r.server === s && r.scenario === sc)?.result;
 const scenarios = [...new Set(rows.map((r) => r.scenario))];
-console.log('\n| scenario | metric | cpp | node | node / cpp |');
-console.log('| --- | --- | ---: | ---: | ---: |');
+const mem = rows.some((r) => r.server === 'cpp-memory');
+console.log('\n| scenario | metric | cpp |' + (mem ? ' cpp-memory |' : '') + ' node | node / cpp |');
+console.log('| --- | --- | ---: |' + (mem ? ' ---: |' : '') + ' ---: | ---: |');
 const f = (x) => (x == null ? '-' : typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3)) : String(x));
 for (const sc of scenarios) {
-  const c = get('cpp', sc), n = get('node', sc);
+  const c = get('cpp', sc), n = get('node', sc), m = get('cpp-memory', sc);
   const metrics = sc === 'idle-5k'
     ? [['KiB per idle connection', (r) => r.server.kib_per_connection], ['joins/s', (r) => r.joins_per_s], ['valid', (r) => r.valid]]
     : [['accepted ops/s', (r) => r.ops.accepted_per_s], ['server CPU ms per accepted op', (r) => r.server.cpu_ms_per_op],
@@ -78,7 +83,8 @@ for (const sc of scenarios) {
   for (const [name, fn] of metrics) {
     const a = c ? fn(c) : null, b = n ? fn(n) : null;
     const ratio = typeof a === 'number' && typeof b === 'number' && a > 0 ? (b / a).toFixed(1) + 'x' : '';
-    console.log(`| ${sc} | ${name} | ${f(a)} | ${f(b)} | ${ratio} |`);
+    const mc = mem ? ` ${f(m ? fn(m) : null)} |` : '';
+    console.log(`| ${sc} | ${name} | ${f(a)} |${mc} ${f(b)} | ${ratio} |`);
   }
 }
 JS

@@ -102,7 +102,7 @@ void add_serve_command(CLI::App& app) {
       ->envname("RTPM_TLS_CERT");
   cmd->add_option("--tls-key", o.tls_key, "PEM private key file of --tls-cert")
       ->envname("RTPM_TLS_KEY");
-  cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
+  cmd->add_option("--threads", o.threads, "Worker threads (0: one per CPU the process may run on)")
       ->envname("RTPM_THREADS")
       ->capture_default_str();
   cmd->add_option("--max-message-bytes", o.max_message_bytes, "Largest message accepted, bytes")

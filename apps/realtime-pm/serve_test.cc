@@ -636,5 +636,32 @@ TEST_F(ServeTest, OutOfDescriptorsPausesAcceptingAndRecovers) {
   EXPECT_LT(failures, 1000);
 }
 
+// Pipelined batches come back as bursts (group commits): every ack and every
+// broadcast arrives whole and in version order (the session corks the socket
+// while it writes a burst).
+TEST_F(ServeTest, BurstsOfBroadcastsArriveWholeAndInOrder) {
+  start();
+  auto a = client(), b = client();
+  join(*a, "r", "a");
+  join(*b, "r", "b");
+  ASSERT_TRUE(a->recv_type("join"));
+  constexpr int kBatches = 300;
+  for (int v = 0; v < kBatches; ++v)
+    a->send(steps_msg("r", "a", v, "[" + insert_step(1, "x") + "]"));
+  for (int v = 0; v < kBatches; ++v) {
+    auto ack = a->recv_type("ack");
+    ASSERT_TRUE(ack) << "ack " << v + 1;
+    EXPECT_EQ(num_field(*ack, "version"), v + 1);
+  }
+  for (int v = 0; v < kBatches; ++v) {
+    auto steps = b->recv_type("steps");
+    ASSERT_TRUE(steps) << "broadcast " << v;
+    EXPECT_EQ(num_field(*steps, "version"), v);
+    EXPECT_EQ(json::stringify(*steps->find("steps")), "[" + insert_step(1, "x") + "]");
+  }
+  Value doc = room_doc(server_->port(), "r");
+  EXPECT_EQ(num_field(doc, "version"), kBatches);
+}
+
 }  // namespace
 }  // namespace rtpm::testing

@@ -36,7 +36,7 @@ struct ServerOptions {
   /// every connection on the port is TLS (wss:// and https://); neither = plain.
   std::string tls_cert;
   std::string tls_key;
-  /// Worker threads; 0 = one per core.
+  /// Worker threads; 0 = one per CPU the process may run on (its affinity mask).
   int threads = 0;
 
   // Limits.

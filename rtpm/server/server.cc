@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include "rtpm/model/node.h"
@@ -18,6 +19,19 @@
 namespace rtpm::server {
 
 namespace net = boost::asio;
+
+namespace {
+// Worker threads when --threads is 0: one per CPU this process may run on
+// (its affinity mask, e.g. under taskset or a container's cpuset), not every
+// CPU of the machine: more threads than CPUs only adds context switches and
+// lock handoffs between them.
+int default_threads() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+}  // namespace
 
 namespace {
 
@@ -44,7 +58,8 @@ RealtimeServer::~RealtimeServer() {
 }
 
 Result<void> RealtimeServer::start() {
-  ioc_ = std::make_unique<net::io_context>(options_.threads > 0 ? options_.threads : 2);
+  if (options_.threads <= 0) options_.threads = default_threads();
+  ioc_ = std::make_unique<net::io_context>(options_.threads);
   ctx_ = std::unique_ptr<ServerContext>(new ServerContext{*ioc_, options_});
   // Schema.
   std::string spec_text(builtin_schema(options_.schema));
@@ -149,8 +164,7 @@ Result<void> RealtimeServer::start() {
 
 void RealtimeServer::run() {
   listener_->run();
-  int n =
-      options_.threads > 0 ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  int n = options_.threads;
   auto guard = net::make_work_guard(*ioc_);
   std::vector<std::thread> threads;
   for (int i = 1; i < n; ++i) threads.emplace_back([this] { ioc_->run(); });
@@ -169,12 +183,17 @@ void RealtimeServer::shutdown() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     {
-      std::lock_guard lock(ctx_->sessions_mutex);
-      for (WebSocketSession* s : ctx_->sessions) {
-        // The session may be closing on its own; only a live one can be closed.
-        if (auto live = s->weak_from_this().lock())
-          live->close(boost::beast::websocket::close_code::going_away);
+      // The session may be closing on its own; only a live one can be closed.
+      // Our reference may turn out to be the last one, and ~WebSocketSession
+      // takes sessions_mutex: close (and drop) them after releasing it.
+      std::vector<std::shared_ptr<WebSocketSession>> live;
+      {
+        std::lock_guard lock(ctx_->sessions_mutex);
+        live.reserve(ctx_->sessions.size());
+        for (WebSocketSession* s : ctx_->sessions)
+          if (auto p = s->weak_from_this().lock()) live.push_back(std::move(p));
       }
+      for (auto& s : live) s->close(boost::beast::websocket::close_code::going_away);
     }
     for (int i = 0; i < 200; ++i) {
       {

@@ -57,6 +57,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
   void do_write();
   void on_write(boost::beast::error_code ec, size_t bytes);
+  /// TCP_CORK while a burst of queued messages is written; off when the queue drains.
+  void set_cork(bool on);
   void teardown();
   bool in_room(const std::string& room) const;
 
@@ -74,6 +76,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool binary_ = false;            // realtime-pm.bin.v1
   size_t queued_bytes_ = 0;
   bool writing_ = false;
+  bool corked_ = false;
   bool closed_ = false;
   // Rooms joined: usually one, at most max_rooms_per_connection; a vector is a fraction of a
   // hash set's memory.

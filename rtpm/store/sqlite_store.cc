@@ -41,6 +41,13 @@ Result<void> SqliteStore::exec(const char* sql) {
   return {};
 }
 
+Result<void> SqliteStore::run(sqlite3_stmt* s, const char* what) {
+  int rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) return error(what);
+  return {};
+}
+
 void SqliteStore::rollback() { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
 
 sqlite3_stmt* SqliteStore::prepare(const char* sql) {
@@ -75,12 +82,21 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   }
   store->insert_step_ =
       store->prepare("INSERT INTO steps(room, version, user_id, step) VALUES(?,?,?,?)");
-  if (!store->insert_step_) return store->error("prepare");
+  store->last_version_ = store->prepare(
+      "SELECT COALESCE((SELECT MAX(version) FROM steps WHERE room = ?1),"
+      " (SELECT version FROM snapshots WHERE room = ?1))");
+  store->begin_ = store->prepare("BEGIN IMMEDIATE");
+  store->commit_ = store->prepare("COMMIT");
+  if (!store->insert_step_ || !store->last_version_ || !store->begin_ || !store->commit_)
+    return store->error("prepare");
   return store;
 }
 
 SqliteStore::~SqliteStore() {
   sqlite3_finalize(insert_step_);
+  sqlite3_finalize(last_version_);
+  sqlite3_finalize(begin_);
+  sqlite3_finalize(commit_);
   sqlite3_close(db_);
 }
 
@@ -135,24 +151,20 @@ Result<std::optional<RoomData>> SqliteStore::load_room(const std::string& room,
 
 Result<void> SqliteStore::append(const std::vector<AppendBatch>& batches) {
   std::lock_guard lock(mutex_);
-  if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
-  Stmt last{
-      prepare("SELECT COALESCE((SELECT MAX(version) FROM steps WHERE room = ?1),"
-              " (SELECT version FROM snapshots WHERE room = ?1))")};
-  if (!last.s) {
-    rollback();
-    return error("prepare");
-  }
+  if (auto r = run(begin_, "begin"); !r) return r;
+  sqlite3_stmt* last = last_version_;
   for (const auto& b : batches) {
     // The log must continue without a gap: a batch that does not start right
     // after the room's last step fails the whole transaction.
-    sqlite3_reset(last.s);
-    bind_text(last.s, 1, b.room);
-    if (sqlite3_step(last.s) != SQLITE_ROW || sqlite3_column_type(last.s, 0) == SQLITE_NULL) {
+    sqlite3_reset(last);
+    bind_text(last, 1, b.room);
+    if (sqlite3_step(last) != SQLITE_ROW || sqlite3_column_type(last, 0) == SQLITE_NULL) {
+      sqlite3_reset(last);
       rollback();
       return Error{ErrorCode::internal, "sqlite: no room " + b.room};
     }
-    int64_t last_version = sqlite3_column_int64(last.s, 0);
+    int64_t last_version = sqlite3_column_int64(last, 0);
+    sqlite3_reset(last);
     if (!b.steps.empty() && b.steps.front().version != last_version + 1) {
       rollback();
       return Error{ErrorCode::internal, "sqlite: steps of " + b.room + " start at version " +
@@ -174,7 +186,11 @@ Result<void> SqliteStore::append(const std::vector<AppendBatch>& batches) {
     }
   }
   sqlite3_reset(insert_step_);
-  return exec("COMMIT");
+  if (auto r = run(commit_, "commit"); !r) {
+    rollback();
+    return r;
+  }
+  return {};
 }
 
 Result<void> SqliteStore::save_snapshot(const std::string& room, int64_t version,

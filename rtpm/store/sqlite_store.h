@@ -41,10 +41,16 @@ class SqliteStore final : public Store {
   void rollback();
   Error error(const std::string& what) const;
   sqlite3_stmt* prepare(const char* sql);
+  /// Runs a prepared statement that returns no rows (BEGIN, COMMIT).
+  Result<void> run(sqlite3_stmt* s, const char* what);
 
   std::mutex mutex_;
   sqlite3* db_;
+  // Statements of the append path, prepared once (append runs for every group commit).
   sqlite3_stmt* insert_step_ = nullptr;
+  sqlite3_stmt* last_version_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
 };
 
 }  // namespace rtpm::store
