@@ -253,6 +253,9 @@ class RealtimeClient {
   ConnectionState connection_state() const;
   /// Connection attempts made since the client started (tests count them).
   int connect_attempts() const;
+  /// The subprotocol the server chose on the current connection (nullopt
+  /// while not open). A server that picks none speaks JSON.
+  std::optional<Subprotocol> subprotocol() const;
 
   // ---- rooms ----
 
