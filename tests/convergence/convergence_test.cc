@@ -15,7 +15,10 @@
 //
 // Seeded: RTPM_CONVERGE_SEED=S runs one seed, RTPM_CONVERGE_SEEDS=A-B a
 // range; the default is the CI set. A failure prints its seed and the command
-// that replays it. RTPM_CONVERGE_EDITS sets the edits per run.
+// that replays it. RTPM_CONVERGE_EDITS sets the edits per run (default 250),
+// RTPM_CONVERGE_CLIENTS the clients (8); RTPM_CONVERGE_CHAOS=0 and
+// RTPM_CONVERGE_RESTARTS=0 turn the network faults or the restarts off, to
+// narrow a failure down.
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -444,6 +447,7 @@ struct ClientTally {
   std::set<std::string> dropped_tokens;  // found in dropped steps
   std::map<std::string, int> drop_reasons;
   std::map<std::string, int> errors;  // server errors by code
+  std::set<std::string> error_samples;
 };
 
 struct RunResult {
@@ -518,6 +522,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
     cb.on_error = [t](const client::ClientError& e) {
       std::lock_guard lock(t->mutex);
       t->errors[code_name(e.code)]++;
+      if (t->error_samples.size() < 3) t->error_samples.insert(e.message.substr(0, 200));
     };
     clients.push_back(std::make_unique<client::RealtimeClient>(o, cb));
     if (auto r = clients.back()->join(kRoom); !r) fail("join failed: " + r.error().message);
@@ -538,11 +543,14 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
   int r1 = draw(rng, edits / 5, edits / 2);
   int r2 = draw(rng, edits / 2 + 1, edits * 9 / 10);
   bool kill_first = draw(rng, 0, 1) == 1;
-  proxy.start_chaos(seed,
-                    {.min_gap_ms = 10, .max_gap_ms = 80, .max_delay_ms = 100, .max_fault_ms = 300});
+  bool chaos = env_or("RTPM_CONVERGE_CHAOS", "1") != "0";
+  bool restarts = env_or("RTPM_CONVERGE_RESTARTS", "1") != "0";
+  if (chaos)
+    proxy.start_chaos(
+        seed, {.min_gap_ms = 10, .max_gap_ms = 80, .max_delay_ms = 100, .max_fault_ms = 300});
   std::vector<int> seq(n_clients, 0);
   for (int e = 0; e < edits; ++e) {
-    if (e == r1 || e == r2) {
+    if (restarts && (e == r1 || e == r2)) {
       bool kill = (e == r1) == kill_first;
       if (kill) {
         server.kill9();
@@ -686,6 +694,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
   std::ostringstream summary;
   int64_t total_made = 0, total_dropped = 0, total_edits = 0, total_skipped = 0;
   std::map<std::string, int> reasons, errors;
+  std::set<std::string> samples;
   auto final_tokens = final_doc ? token_counts(*final_doc) : std::map<std::string, int>{};
   size_t live_tokens = 0;
   for (size_t i = 0; i < clients.size(); ++i) {
@@ -703,6 +712,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
     total_skipped += t.skipped;
     for (auto& [k, v] : t.drop_reasons) reasons[k] += v;
     for (auto& [k, v] : t.errors) errors[k] += v;
+    for (auto& m : t.error_samples) samples.insert(m);
     for (auto& tok : t.tokens) {
       int n = final_tokens.count(tok) ? final_tokens[tok] : 0;
       if (t.dropped_tokens.count(tok)) {
@@ -724,6 +734,9 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
   summary << "}; proxy: " << stats.accepted << " conns, " << stats.dropped << " dropped, "
           << stats.stalled << " stalled, " << stats.delayed << " delayed, " << stats.refused
           << " refused";
+  if (!result.failures.empty()) {
+    for (auto& m : samples) summary << "\n  error: " << m;
+  }
   result.summary = summary.str();
 
   clients.clear();
