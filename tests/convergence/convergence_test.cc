@@ -40,6 +40,7 @@
 #include "rtpm/model/slice.h"
 #include "rtpm/testing/fault_proxy.h"
 #include "rtpm/testing/server_process.h"
+#include "rtpm/transform/replace_step.h"
 #include "rtpm/transform/step.h"
 #include "rtpm/transform/structure.h"
 #include "rtpm/transform/transform.h"
@@ -583,6 +584,18 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
       for (auto& [tok, n] : before) {
         if (!after.count(tok)) throw std::runtime_error("would remove token " + tok);
       }
+      // Without deletions, no step may replace a range that others could
+      // be typing into: a replace over a range (even an empty paragraph)
+      // swallows what others insert inside it concurrently. Joins
+      // (structure steps fail instead) and single leaves are fine.
+      if (!deletes) {
+        for (auto& step : tr.steps()) {
+          auto* rs = dynamic_cast<const transform::ReplaceStep*>(step.get());
+          if (rs && rs->to() - rs->from() > 1 && !rs->structure()) {
+            throw std::runtime_error("replaces a range");
+          }
+        }
+      }
       made = tr.steps().size();
     });
     if (r && made > 0) {
@@ -659,6 +672,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
 
   // The room's history, straight from the server (not through the proxy).
   std::map<std::string, int64_t> confirmed;
+  std::map<std::string, std::string> token_removed;  // token -> the step that removed it
   int64_t history = 0;
   {
     WsClient audit(server.port());
@@ -678,6 +692,18 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
         if (!applied.ok()) {
           fail("history step " + std::to_string(k) + " does not apply: " + applied.failed);
           break;
+        }
+        // Where a token left the document, for the failure report.
+        auto before = token_counts(*d);
+        auto after = token_counts(*applied.doc);
+        for (auto& [tok, n] : before) {
+          int now = after.count(tok) ? after[tok] : 0;
+          if (now < n) {
+            token_removed[tok] = "history step " + std::to_string(k) + " by " +
+                                 ids->as_array()[k].as_string() + ": " +
+                                 json::stringify(steps->as_array()[k]).substr(0, 400) +
+                                 "\n      before: " + d->to_json_string().substr(0, 1500);
+          }
         }
         d = applied.doc;
       }
@@ -718,7 +744,8 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits) {
       if (t.dropped_tokens.count(tok)) {
         if (n != 0) fail("dropped token " + tok + " appears " + std::to_string(n) + " times");
       } else if (deletes ? n > 1 : n != 1) {
-        fail("token " + tok + " appears " + std::to_string(n) + " times");
+        fail("token " + tok + " appears " + std::to_string(n) + " times" +
+             (token_removed.count(tok) ? "; removed by " + token_removed[tok] : ""));
       } else {
         ++live_tokens;
       }
