@@ -48,10 +48,27 @@ ServerProcess::~ServerProcess() {
   }
 }
 
-void ServerProcess::start() {
+void ServerProcess::start() { start_on(0); }
+
+void ServerProcess::restart() {
+  if (pid_ > 0) throw std::runtime_error("restart: the server is running");
+  // The old listening socket may linger briefly; retry for a while.
+  for (int i = 0;; ++i) {
+    try {
+      start_on(port_);
+      return;
+    } catch (const std::runtime_error&) {
+      if (i >= 50) throw;
+      usleep(100000);
+    }
+  }
+}
+
+void ServerProcess::start_on(uint16_t wanted_port) {
   std::string port_file = data_dir_ + "/port";
   fs::remove(port_file);
-  std::vector<std::string> argv_s = {binary_,   "serve",       "--port",  "0",           "--data",
+  std::string port_s = std::to_string(wanted_port);
+  std::vector<std::string> argv_s = {binary_,   "serve",       "--port",  port_s,        "--data",
                                      data_dir_, "--port-file", port_file, "--log-level", "warn"};
   argv_s.insert(argv_s.end(), args_.begin(), args_.end());
   pid_ = fork();

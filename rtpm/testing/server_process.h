@@ -28,11 +28,16 @@ class ServerProcess {
   ~ServerProcess();
   /// Starts the server and waits (up to 20 s) until it listens. Throws on failure.
   void start();
+  /// Starts the server again after stop() or kill9(), on the same port and
+  /// data folder (clients reconnect to the same URL). Throws on failure.
+  void restart();
   /// SIGTERM and wait for exit; returns the exit status.
   int stop();
   /// SIGKILL and wait.
   void kill9();
   bool running() const { return pid_ > 0; }
+  /// The server's process id (-1 when not running), e.g. to SIGSTOP it.
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
 
@@ -41,6 +46,7 @@ class ServerProcess {
   std::vector<std::string> args_;
   std::string data_dir_;
   bool own_dir_ = false;
+  void start_on(uint16_t port);
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };
