@@ -3,6 +3,7 @@
 // data folder (rtpm/testing/server_process.h). Faults are made with the
 // server process itself (SIGSTOP/SIGCONT, SIGKILL and restart on the same
 // port and data folder) and with a client frozen on a caller's io_context.
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <future>
@@ -13,7 +14,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <signal.h>
 
 #include "rtpm/client/backoff.h"
@@ -437,7 +442,7 @@ TEST_P(ClientTest, LostAckIsConfirmedByRejoinState) {
 
     signal_server(SIGSTOP);
     ASSERT_TRUE(c.edit("ack", insert(1, "once ")).ok());
-    std::this_thread::sleep_for(300ms);  // the batch is in the server's socket
+    std::this_thread::sleep_for(1s);  // the batch is in the server's socket
     // Freeze the client's I/O thread, then let the server accept and ack.
     std::promise<void> entered, release;
     boost::asio::post(io, [&] {
@@ -654,6 +659,233 @@ TEST_P(ClientTest, PresenceIsResentAfterReconnect) {
         return it != p.end() && it->second.find("name") != nullptr;
       },
       kWait));
+}
+
+// Callbacks run on the I/O thread and may call public methods (no deadlock);
+// the blocking waits refuse there instead of hanging.
+TEST_P(ClientTest, CallbacksMayCallPublicMethods) {
+  start_server();
+  std::atomic<RealtimeClient*> self{nullptr};
+  std::atomic<int> replies{0};
+  std::atomic<bool> wait_refused{false};
+  Callbacks cb;
+  cb.on_document = [&](const DocumentChange& c) {
+    RealtimeClient* a = self.load();
+    if (!a || c.origin != ChangeOrigin::remote) return;
+    EXPECT_EQ(a->doc(c.room), c.doc);
+    wait_refused = !a->wait_synced(c.room, 10s);
+    if (replies++ == 0) {
+      auto r = a->edit(c.room, [](transform::Transform& tr) {
+        tr.insert(tr.doc()->content().size() - 1, basic_schema()->text("!"));
+      });
+      EXPECT_TRUE(r.ok());
+    }
+  };
+  auto a = joined(options("alice"), "cb", cb);
+  self = a.get();
+  auto b = joined(options("bob"), "cb");
+  ASSERT_TRUE(b->edit("cb", insert(1, "hi")).ok());
+  ASSERT_TRUE(b->wait_until([&] { return text_of(b->doc("cb")) == "hi!"; }, kWait));
+  expect_converged("cb", {a.get(), b.get()});
+  EXPECT_TRUE(wait_refused);
+}
+
+// A buffered insertion inside text that someone else deleted no longer maps
+// (prosemirror-collab drops it); the client reports it.
+TEST_P(ClientTest, RebaseDropsStepsWhoseContextWasDeleted) {
+  start_server();
+  Recorder rec;
+  auto o = options("alice");
+  o.backoff = BackoffOptions{.initial_ms = 60000, .max_ms = 60000, .seed = 5};
+  auto a = joined(o, "rd", rec.callbacks());
+  auto b = joined(options("bob"), "rd");
+  ASSERT_TRUE(a->edit("rd", insert(1, "12345")).ok());
+  ASSERT_TRUE(a->wait_synced("rd", kWait));
+  ASSERT_TRUE(b->wait_until([&] { return b->version("rd") == 1; }, kWait));
+  a->disconnect();
+  ASSERT_TRUE(
+      a->wait_until([&] { return a->connection_state() == ConnectionState::offline; }, kWait));
+  ASSERT_TRUE(b->edit("rd", [](transform::Transform& tr) { tr.del(2, 5); }).ok());
+  ASSERT_TRUE(b->wait_synced("rd", kWait));
+  ASSERT_TRUE(a->edit("rd", insert(3, "Z")).ok());  // between "2" and "3": deleted by Bob
+  ASSERT_TRUE(a->edit("rd", insert(7, "E")).ok());  // at the end: survives
+  a->reconnect_now();
+  expect_converged("rd", {a.get(), b.get()});
+  EXPECT_EQ(text_of(a->doc("rd")), "15E");
+  std::lock_guard lock(rec.mu);
+  ASSERT_EQ(rec.dropped.size(), 1u);
+  EXPECT_EQ(rec.dropped[0].reason, DropReason::rebase);
+  ASSERT_EQ(rec.dropped[0].steps.size(), 1u);
+  EXPECT_EQ(
+      json::stringify(rec.dropped[0].steps[0]),
+      R"({"stepType":"replace","from":3,"to":3,"slice":{"content":[{"type":"text","text":"Z"}]}})");
+}
+
+// ---- wss: a TLS terminator in front of the plain server ----
+
+// A self-signed certificate for "localhost" (PEM cert, PEM key).
+std::pair<std::string, std::string> self_signed_localhost() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, x, x, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost"},
+                            std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, key, EVP_sha256());
+  auto to_pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  std::string cert = to_pem([&](BIO* b) { PEM_write_bio_X509(b, x); });
+  std::string pkey = to_pem(
+      [&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return {cert, pkey};
+}
+
+// Accepts TLS on a loopback port and pipes the bytes to the plain server.
+class TlsProxy {
+ public:
+  TlsProxy(uint16_t backend, const std::string& cert, const std::string& key) : backend_(backend) {
+    namespace ssl = boost::asio::ssl;
+    ctx_.use_certificate_chain(boost::asio::buffer(cert));
+    ctx_.use_private_key(boost::asio::buffer(key), ssl::context::pem);
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~TlsProxy() {
+    io_.stop();
+    thread_.join();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  using tcp = boost::asio::ip::tcp;
+  struct Pipe : std::enable_shared_from_this<Pipe> {
+    Pipe(tcp::socket s, boost::asio::ssl::context& ctx)
+        : tls(std::move(s), ctx), plain(tls.get_executor()) {}
+    boost::asio::ssl::stream<tcp::socket> tls;
+    tcp::socket plain;
+    std::array<char, 16384> up{}, down{};
+    template <class From, class To>
+    void pump(From& from, To& to, std::array<char, 16384>& buf) {
+      from.async_read_some(boost::asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
+                                                         boost::system::error_code ec, size_t n) {
+        if (ec) return self->shut();
+        boost::asio::async_write(to, boost::asio::buffer(buf.data(), n),
+                                 [self, &from, &to, &buf](boost::system::error_code wec, size_t) {
+                                   if (wec) return self->shut();
+                                   self->pump(from, to, buf);
+                                 });
+      });
+    }
+    void shut() {
+      boost::system::error_code ignored;
+      tls.lowest_layer().close(ignored);
+      plain.close(ignored);
+    }
+  };
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      auto pipe = std::make_shared<Pipe>(std::move(s), ctx_);
+      pipe->tls.async_handshake(
+          boost::asio::ssl::stream_base::server, [this, pipe](boost::system::error_code hec) {
+            if (hec) return pipe->shut();
+            pipe->plain.async_connect(
+                tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), backend_),
+                [pipe](boost::system::error_code cec) {
+                  if (cec) return pipe->shut();
+                  pipe->pump(pipe->tls, pipe->plain, pipe->up);
+                  pipe->pump(pipe->plain, pipe->tls, pipe->down);
+                });
+          });
+      accept();
+    });
+  }
+  uint16_t backend_;
+  boost::asio::io_context io_;
+  boost::asio::ssl::context ctx_{boost::asio::ssl::context::tls_server};
+  tcp::acceptor acceptor_{io_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread_;
+};
+
+class ClientTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(RTPM_BINARY);
+    server_->start();
+    auto [cert, key] = self_signed_localhost();
+    ca_file_ = server_->data_dir() + "/ca.pem";
+    std::ofstream(ca_file_) << cert;
+    proxy_ = std::make_unique<TlsProxy>(server_->port(), cert, key);
+  }
+  std::string url(const std::string& host = "localhost") const {
+    return "wss://" + host + ":" + std::to_string(proxy_->port()) + "/ws";
+  }
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<TlsProxy> proxy_;
+  std::string ca_file_;
+};
+
+TEST_F(ClientTlsTest, VerifiedWithCaFileJoinsAndEdits) {
+  ClientOptions o{.url = url(), .schema = basic_schema(), .ca_file = ca_file_};
+  auto schema = fetch_schema(o);  // https through the same proxy
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  RealtimeClient c(o);
+  ASSERT_TRUE(c.join("tls").ok());
+  ASSERT_TRUE(c.wait_synced("tls", kWait));
+  ASSERT_TRUE(c.edit("tls", insert(1, "secure")).ok());
+  ASSERT_TRUE(c.wait_synced("tls", kWait));
+  EXPECT_EQ(server_doc(server_->port(), "tls").first, doc_json(c.doc("tls")));
+}
+
+// By default peers are verified with the system CAs, which do not know our
+// self-signed certificate; a certificate for another host name fails too.
+TEST_F(ClientTlsTest, UnverifiedPeersAreRefused) {
+  for (auto [host, ca] : {std::pair<std::string, std::string>{"localhost", ""},
+                          std::pair<std::string, std::string>{"127.0.0.1", ca_file_}}) {
+    Recorder rec;
+    ClientOptions o{.url = url(host), .schema = basic_schema(), .ca_file = ca};
+    o.backoff = BackoffOptions{.initial_ms = 10, .max_ms = 50, .seed = 1};
+    EXPECT_FALSE(fetch_schema(o).ok());
+    RealtimeClient c(o, rec.callbacks());
+    ASSERT_TRUE(c.join("tls").ok());
+    ASSERT_TRUE(c.wait_until([&] { return c.connect_attempts() >= 3; }, kWait));
+    c.close();
+    std::lock_guard lock(rec.mu);
+    EXPECT_EQ(std::count(rec.states.begin(), rec.states.end(), ConnectionState::open), 0) << host;
+    ASSERT_FALSE(rec.errors.empty());
+    EXPECT_NE(rec.errors[0].message.find("tls handshake"), std::string::npos)
+        << rec.errors[0].message;
+  }
+}
+
+TEST_F(ClientTlsTest, VerificationCanBeDisabled) {
+  RealtimeClient c(
+      ClientOptions{.url = url("127.0.0.1"), .schema = basic_schema(), .verify_peer = false});
+  ASSERT_TRUE(c.join("tls").ok());
+  ASSERT_TRUE(c.wait_synced("tls", kWait));
 }
 
 INSTANTIATE_TEST_SUITE_P(Subprotocols, ClientTest,

@@ -1076,6 +1076,9 @@ class RealtimeClient::Impl : public std::enable_shared_from_this<RealtimeClient:
       gen = generation_;
       if (!closed_) {
         set_conn_state(ConnectionState::open);
+        // With rooms, the backoff restarts when one is joined (its state
+        // arrives); without, an open connection is all there is to succeed.
+        if (rooms_.empty()) backoff_.reset();
         for (auto& [name, room] : rooms_)
           if (room.status != RoomStatus::left) send_join(room);
       }
