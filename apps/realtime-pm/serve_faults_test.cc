@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "apps/realtime-pm/serve_test_support.h"
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sqlite3.h>
@@ -23,43 +24,6 @@ namespace {
 
 using json::Value;
 using namespace std::chrono_literals;
-
-Value parse(const std::string& text) {
-  auto v = json::parse(text);
-  if (!v) throw std::runtime_error("bad JSON in test: " + text);
-  return *v;
-}
-
-std::string str_field(const Value& v, const char* key) {
-  const Value* f = v.find(key);
-  return f && f->is_string() ? f->as_string() : std::string();
-}
-
-int64_t num_field(const Value& v, const char* key) {
-  const Value* f = v.find(key);
-  return f && f->is_number() ? static_cast<int64_t>(f->as_number()) : -1;
-}
-
-std::string join_msg(const std::string& room, const std::string& user, std::string extra = "") {
-  return R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"" + extra + "}";
-}
-
-std::string insert_step(int pos, const std::string& text) {
-  return R"({"stepType":"replace","from":)" + std::to_string(pos) + R"(,"to":)" +
-         std::to_string(pos) + R"(,"slice":{"content":[{"type":"text","text":")" + text + "\"}]}}";
-}
-
-std::string steps_msg(const std::string& room, const std::string& user, int64_t version,
-                      const std::string& steps_array) {
-  return R"({"type":"steps","room":")" + room + R"(","version":)" + std::to_string(version) +
-         R"(,"steps":)" + steps_array + R"(,"userId":")" + user + R"("})";
-}
-
-Value room_doc(uint16_t port, const std::string& room) {
-  auto res = http_get(port, "/api/rooms/" + room);
-  EXPECT_EQ(res.status, 200) << res.body;
-  return parse(res.body);
-}
 
 // The value of an unlabelled metric, or -1.
 int64_t metric(uint16_t port, const std::string& name) {

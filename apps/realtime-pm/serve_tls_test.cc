@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "apps/realtime-pm/serve_test_support.h"
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -25,27 +26,6 @@ namespace {
 
 using json::Value;
 using namespace std::chrono_literals;
-
-std::string str_field(const Value& v, const char* key) {
-  const Value* f = v.find(key);
-  return f && f->is_string() ? f->as_string() : std::string();
-}
-
-int64_t num_field(const Value& v, const char* key) {
-  const Value* f = v.find(key);
-  return f && f->is_number() ? static_cast<int64_t>(f->as_number()) : -1;
-}
-
-std::string join_msg(const std::string& room, const std::string& user) {
-  return R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"}";
-}
-
-std::string steps_msg(const std::string& room, const std::string& user, int64_t version,
-                      const std::string& text) {
-  return R"({"type":"steps","room":")" + room + R"(","version":)" + std::to_string(version) +
-         R"(,"steps":[{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":")" +
-         text + R"("}]}}],"userId":")" + user + R"("})";
-}
 
 // Writes a self-signed P-256 certificate for CN=localhost (SAN DNS:localhost)
 // and its key as PEM files.
@@ -128,7 +108,7 @@ TEST_F(ServeTlsTest, WssAndHttpsOnTheSamePort) {
   Value state = join(*a, "r", "a");
   EXPECT_EQ(num_field(state, "version"), 0);
   join(*b, "r", "b");
-  a->send(steps_msg("r", "a", 0, "hi"));
+  a->send(steps_msg("r", "a", 0, "[" + insert_step(1, "hi") + "]"));
   auto ack = a->recv_type("ack");
   ASSERT_TRUE(ack);
   EXPECT_EQ(num_field(*ack, "version"), 1);
@@ -137,7 +117,7 @@ TEST_F(ServeTlsTest, WssAndHttpsOnTheSamePort) {
   EXPECT_EQ(str_field(*steps, "userId"), "a");
   // A message of many TLS records each way (more than 16 KiB).
   std::string big(200 * 1024, 'z');
-  b->send(steps_msg("r", "b", 1, big));
+  b->send(steps_msg("r", "b", 1, "[" + insert_step(1, big) + "]"));
   ASSERT_TRUE(b->recv_type("ack"));
   auto seen = a->recv_type("steps");
   ASSERT_TRUE(seen);
@@ -175,7 +155,7 @@ TEST_F(ServeTlsTest, ClientsRefuseAnotherCertificate) {
   // The server is unharmed.
   auto a = wss();
   join(*a, "r", "a");
-  a->send(steps_msg("r", "a", 0, "ok"));
+  a->send(steps_msg("r", "a", 0, "[" + insert_step(1, "ok") + "]"));
   EXPECT_TRUE(a->recv_type("ack"));
   // A server whose certificate names another host: trusted, but not for "localhost".
   std::string named_cert = dir_ + "/named.pem", named_key = dir_ + "/named-key.pem";
@@ -213,7 +193,7 @@ TEST_F(ServeTlsTest, IdleTimeoutOverTls) {
   EXPECT_EQ(str_field(*left, "userId"), "mute");
   std::this_thread::sleep_for(2s);
   EXPECT_FALSE(alive->closed());
-  alive->send(steps_msg("r", "alive", 0, "still here"));
+  alive->send(steps_msg("r", "alive", 0, "[" + insert_step(1, "still here") + "]"));
   EXPECT_TRUE(alive->recv_type("ack"));
 }
 
