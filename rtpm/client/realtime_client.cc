@@ -855,6 +855,14 @@ class RealtimeClient::Impl : public std::enable_shared_from_this<RealtimeClient:
           send_presence(*room);  // a presence whose version the server did not accept
         }
         return;
+      case ErrorCode::message_too_large:
+        if (room->in_flight > 1) {  // send smaller batches
+          room->batch_limit = std::max<size_t>(1, room->in_flight / 2);
+          room->in_flight = 0;
+          flush(*room);
+          return;
+        }
+        [[fallthrough]];  // a single step too large can never go: dropped like an invalid one
       case ErrorCode::invalid_steps: {
         size_t n = room->in_flight;
         room->in_flight = 0;
@@ -863,19 +871,6 @@ class RealtimeClient::Impl : public std::enable_shared_from_this<RealtimeClient:
         flush(*room);
         return;
       }
-      case ErrorCode::message_too_large:
-        if (room->in_flight > 1) {
-          room->batch_limit = std::max<size_t>(1, room->in_flight / 2);
-          room->in_flight = 0;
-          flush(*room);
-        } else {
-          size_t n = room->in_flight;
-          room->in_flight = 0;
-          error_event(m.room, code, m.message);
-          drop_unconfirmed(*room, n, m.message);
-          flush(*room);
-        }
-        return;
       case ErrorCode::not_joined: return resync(*room, false);
       case ErrorCode::rate_limited:
       case ErrorCode::internal: {
