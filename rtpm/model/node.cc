@@ -443,7 +443,9 @@ NodeRef Node::from_json(const Schema& schema, const json::Value& json) {
 }
 
 NodeRef Node::with_text(std::u16string text) const {
-  if (text == text_) return self_ref(this);
+  // Sizes first: libstdc++'s == on u16string compares the common prefix
+  // before the sizes, which for text appended to a large node read all of it.
+  if (text.size() == text_.size() && text == text_) return self_ref(this);
   return make_ref<Node>(type_, attrs_, std::move(text), marks_);
 }
 
