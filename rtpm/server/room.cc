@@ -1,5 +1,7 @@
 #include "rtpm/server/room.h"
 
+#include <stdexcept>
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -108,7 +110,7 @@ void Room::read_document(std::function<void(std::optional<std::pair<int64_t, std
       return self->ctx_.rooms->get(self->name_)->read_document(std::move(done));
     self->with_ready(false, [self, done = std::move(done)](Avail a) {
       if (a == Avail::ready)
-        done(std::make_pair(self->durable_version_, self->durable_doc_->to_json_string()));
+        done(std::make_pair(self->durable_version_, self->durable_doc()->to_json_string()));
       else
         done(std::nullopt);
       self->maybe_unload();
@@ -192,6 +194,7 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
   }
   durable_version_ = authority_->version();
   durable_doc_ = authority_->doc();
+  durable_lag_.clear();
   snapshot_version_ = data.snapshot_version;
   state_ = State::ready;
   spdlog::debug("room {}: loaded at version {}", name_, durable_version_);
@@ -214,6 +217,7 @@ void Room::start_create() {
                                        static_cast<size_t>(self->ctx_.options.history_steps)});
       self->durable_version_ = 0;
       self->durable_doc_ = self->authority_->doc();
+      self->durable_lag_.clear();
       self->snapshot_version_ = 0;
       self->state_ = State::ready;
       spdlog::info("room {}: created", self->name_);
@@ -235,6 +239,18 @@ Room::Member* Room::member_of(const WebSocketSession* session) {
   auto it = by_session_.find(session);
   if (it == by_session_.end()) return nullptr;
   return &members_.at(it->second);
+}
+
+const model::NodeRef& Room::durable_doc() {
+  for (const transform::StepPtr& step : durable_lag_) {
+    // Each step applied to this very document once already (in decide), and
+    // documents and steps are immutable, so it applies again.
+    transform::StepResult r = step->apply(*durable_doc_);
+    if (!r.ok()) throw std::logic_error("room " + name_ + ": a durable step failed: " + r.failed);
+    durable_doc_ = std::move(r.doc);
+  }
+  durable_lag_.clear();
+  return durable_doc_;
 }
 
 std::optional<transform::Mapping> Room::mapping_to_durable(int64_t v) const {
@@ -262,7 +278,7 @@ std::string Room::state_message(std::optional<int64_t> since) {
     return protocol::encode_state_steps(name_, durable_version_, steps, users, presence_.all_json(),
                                         now_ms());
   }
-  return protocol::encode_state_doc(name_, durable_version_, durable_doc_->to_json_string(),
+  return protocol::encode_state_doc(name_, durable_version_, durable_doc()->to_json_string(),
                                     presence_.all_json(), now_ms());
 }
 
@@ -325,6 +341,7 @@ void Room::do_steps(const SessionPtr& s, const protocol::StepsMessage& m, Clock:
     return send_error(s, ErrorCode::invalid_steps, r->message, std::nullopt, r->index);
   auto& accepted = std::get<collab::Authority::Accepted>(d);
   authority_->commit(accepted);
+  accepted.doc = nullptr;  // the authority holds it; a batch in flight keeps no document
   store::AppendBatch batch{name_, {}};
   batch.steps.reserve(accepted.steps.size());
   for (size_t i = 0; i < accepted.steps.size(); ++i)
@@ -343,7 +360,13 @@ void Room::persisted(Result<void> result) {
   if (!result) return fail_room("the store failed: " + result.error().message);
   const auto& a = done.accepted;
   durable_version_ = a.to_version;
-  durable_doc_ = a.doc;
+  if (in_flight_.empty()) {
+    // Everything the authority took is durable: its document is the durable one.
+    durable_doc_ = authority_->doc();
+    durable_lag_.clear();
+  } else {
+    durable_lag_.insert(durable_lag_.end(), a.steps.begin(), a.steps.end());
+  }
   transform::Mapping mapping;
   for (const auto& step : a.steps) mapping.append_map(step->get_map());
   presence_.map_through(mapping);
@@ -364,7 +387,7 @@ void Room::persisted(Result<void> result) {
       std::chrono::duration<double>(Clock::now() - done.received).count());
   if (durable_version_ - snapshot_version_ >= ctx_.options.snapshot_every) {
     snapshot_version_ = durable_version_;
-    ctx_.storage->snapshot(name_, durable_version_, durable_doc_->to_json_string(),
+    ctx_.storage->snapshot(name_, durable_version_, durable_doc()->to_json_string(),
                            ctx_.options.history_steps, [name = name_](Result<void> r) {
                              if (!r)
                                spdlog::error("room {}: snapshot failed: {}", name,
@@ -383,6 +406,7 @@ void Room::fail_room(const std::string& why) {
   members_.clear();
   by_session_.clear();
   in_flight_.clear();
+  durable_lag_.clear();
   state_ = State::closed;
   presence_timer_.cancel();
   unload_timer_.cancel();
@@ -475,7 +499,7 @@ void Room::maybe_unload() {
       return;
     if (self->state_ == State::ready && self->durable_version_ > self->snapshot_version_)
       self->ctx_.storage->snapshot(self->name_, self->durable_version_,
-                                   self->durable_doc_->to_json_string(),
+                                   self->durable_doc()->to_json_string(),
                                    self->ctx_.options.history_steps, [](Result<void>) {});
     self->state_ = State::closed;
     self->presence_timer_.cancel();
