@@ -142,6 +142,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--history", o.history_steps, "Steps kept per room for catch-up")
       ->envname("RTPM_HISTORY")
       ->capture_default_str();
+  cmd->add_option("--history-bytes", o.history_bytes,
+                  "...and at most this many bytes of their JSON per room (0: no byte bound)")
+      ->envname("RTPM_HISTORY_BYTES")
+      ->capture_default_str();
   cmd->add_option("--snapshot-every", o.snapshot_every, "Steps between snapshots")
       ->envname("RTPM_SNAPSHOT_EVERY")
       ->capture_default_str();

@@ -167,17 +167,20 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
     if (!doc_json) throw RangeError("bad snapshot JSON: " + doc_json.error().message);
     authority_ = std::make_unique<collab::Authority>(
         ctx_.schema, model::Node::from_json(*ctx_.schema, *doc_json), data.snapshot_version,
-        collab::AuthorityOptions{.max_history = static_cast<size_t>(ctx_.options.history_steps)});
-    std::vector<collab::HistoryEntry> older, newer;
+        authority_options());
+    std::vector<collab::HistoryEntry> older;
+    std::vector<collab::LoggedStep> newer;
     int64_t expect = data.steps.empty() ? 0 : data.steps.front().version;
     for (const auto& s : data.steps) {
       if (s.version != expect++)
         throw RangeError("the step log has a gap before version " + std::to_string(s.version));
       auto step_json = json::parse(s.step_json);
       if (!step_json) throw RangeError("bad step JSON at version " + std::to_string(s.version));
-      collab::HistoryEntry e{transform::Step::from_json(*ctx_.schema, *step_json), s.user_id,
-                             s.step_json};
-      (s.version <= data.snapshot_version ? older : newer).push_back(std::move(e));
+      transform::StepPtr step = transform::Step::from_json(*ctx_.schema, *step_json);
+      if (s.version <= data.snapshot_version)
+        older.push_back({step->get_map(), s.user_id, s.step_json});
+      else
+        newer.push_back({std::move(step), s.user_id, s.step_json});
     }
     if (!newer.empty() && data.steps.size() > older.size() &&
         data.steps[older.size()].version != data.snapshot_version + 1)
@@ -196,6 +199,9 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
   durable_doc_ = authority_->doc();
   durable_lag_.clear();
   snapshot_version_ = data.snapshot_version;
+  bytes_since_snapshot_ = 0;
+  for (const auto& s : data.steps)
+    if (s.version > data.snapshot_version) bytes_since_snapshot_ += s.step_json.size();
   state_ = State::ready;
   spdlog::debug("room {}: loaded at version {}", name_, durable_version_);
   run_pending(Avail::ready);
@@ -213,12 +219,12 @@ void Room::start_create() {
       auto doc_json = json::parse(self->ctx_.initial_doc_json);
       self->authority_ = std::make_unique<collab::Authority>(
           self->ctx_.schema, model::Node::from_json(*self->ctx_.schema, *doc_json), 0,
-          collab::AuthorityOptions{.max_history =
-                                       static_cast<size_t>(self->ctx_.options.history_steps)});
+          self->authority_options());
       self->durable_version_ = 0;
       self->durable_doc_ = self->authority_->doc();
       self->durable_lag_.clear();
       self->snapshot_version_ = 0;
+      self->bytes_since_snapshot_ = 0;
       self->state_ = State::ready;
       spdlog::info("room {}: created", self->name_);
       self->run_pending(Avail::ready);
@@ -253,23 +259,33 @@ const model::NodeRef& Room::durable_doc() {
   return durable_doc_;
 }
 
+collab::AuthorityOptions Room::authority_options() const {
+  return {.max_history = static_cast<size_t>(ctx_.options.history_steps),
+          .max_history_bytes = ctx_.options.history_bytes};
+}
+
 std::optional<transform::Mapping> Room::mapping_to_durable(int64_t v) const {
+  // The durable version itself needs no history (batches in flight may hold all of it).
+  if (v == durable_version_) return transform::Mapping();
   if (v > durable_version_ || v < authority_->history_start()) return std::nullopt;
   auto entries = authority_->steps_since(v);
   if (!entries) return std::nullopt;
   transform::Mapping mapping;
   for (int64_t i = 0; i < durable_version_ - v; ++i)
-    mapping.append_map((*entries)[static_cast<size_t>(i)]->step->get_map());
+    mapping.append_map((*entries)[static_cast<size_t>(i)]->map);
   return mapping;
 }
 
 std::string Room::state_message(std::optional<int64_t> since) {
-  if (since && *since <= durable_version_ && *since >= authority_->history_start()) {
-    auto entries = authority_->steps_since(*since);
+  // The durable version itself needs no history (batches in flight may hold all of it).
+  if (since && (*since == durable_version_ ||
+                (*since < durable_version_ && *since >= authority_->history_start()))) {
+    std::vector<const collab::HistoryEntry*> entries;
+    if (*since < durable_version_) entries = *authority_->steps_since(*since);
     std::string steps = "[";
     std::vector<std::string> users;
     for (int64_t i = 0; i < durable_version_ - *since; ++i) {
-      const collab::HistoryEntry* e = (*entries)[static_cast<size_t>(i)];
+      const collab::HistoryEntry* e = entries[static_cast<size_t>(i)];
       if (i) steps += ',';
       steps += e->json;
       users.push_back(e->user_id);
@@ -385,16 +401,25 @@ void Room::persisted(Result<void> result) {
                                        std::memory_order_relaxed);
   ctx_.metrics.observe_step_latency(
       std::chrono::duration<double>(Clock::now() - done.received).count());
-  if (durable_version_ - snapshot_version_ >= ctx_.options.snapshot_every) {
-    snapshot_version_ = durable_version_;
-    ctx_.storage->snapshot(name_, durable_version_, durable_doc()->to_json_string(),
-                           ctx_.options.history_steps, [name = name_](Result<void> r) {
-                             if (!r)
-                               spdlog::error("room {}: snapshot failed: {}", name,
-                                             r.error().message);
-                           });
-  }
+  for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
+  // Every snapshot_every steps, and every history_bytes of step JSON, so that
+  // large steps cannot pile up in the store (and in memory when it loads).
+  if (durable_version_ - snapshot_version_ >= ctx_.options.snapshot_every ||
+      (ctx_.options.history_bytes && bytes_since_snapshot_ >= ctx_.options.history_bytes))
+    save_snapshot([name = name_](Result<void> r) {
+      if (!r) spdlog::error("room {}: snapshot failed: {}", name, r.error().message);
+    });
   maybe_unload();
+}
+
+void Room::save_snapshot(StorageWorker::Done done) {
+  snapshot_version_ = durable_version_;
+  bytes_since_snapshot_ = 0;
+  // The store keeps the steps the history keeps (fewer than history_steps when
+  // the byte bound shortened it), so a restart neither shortens nor lengthens it.
+  int64_t keep = std::max<int64_t>(0, durable_version_ - authority_->history_start());
+  ctx_.storage->snapshot(name_, durable_version_, durable_doc()->to_json_string(), keep,
+                         std::move(done));
 }
 
 void Room::fail_room(const std::string& why) {
@@ -498,9 +523,7 @@ void Room::maybe_unload() {
         !self->in_flight_.empty() || !self->pending_.empty())
       return;
     if (self->state_ == State::ready && self->durable_version_ > self->snapshot_version_)
-      self->ctx_.storage->snapshot(self->name_, self->durable_version_,
-                                   self->durable_doc()->to_json_string(),
-                                   self->ctx_.options.history_steps, [](Result<void>) {});
+      self->save_snapshot([](Result<void>) {});
     self->state_ = State::closed;
     self->presence_timer_.cancel();
     self->ctx_.rooms->remove(self.get());

@@ -27,6 +27,7 @@
 #include "rtpm/protocol/messages.h"
 #include "rtpm/server/context.h"
 #include "rtpm/server/payload.h"
+#include "rtpm/server/storage_worker.h"
 
 namespace rtpm::server {
 
@@ -75,6 +76,9 @@ class Room : public std::enable_shared_from_this<Room> {
   void maybe_unload();
   /// The document at durable_version_ (for joins, the HTTP API and snapshots).
   const model::NodeRef& durable_doc();
+  /// Queues a snapshot of the durable document.
+  void save_snapshot(StorageWorker::Done done);
+  collab::AuthorityOptions authority_options() const;
   /// The durable mapping from version `v` to durable_version_, or nullopt when v is outside it.
   std::optional<transform::Mapping> mapping_to_durable(int64_t v) const;
 
@@ -115,6 +119,8 @@ class Room : public std::enable_shared_from_this<Room> {
   model::NodeRef durable_doc_;
   std::vector<transform::StepPtr> durable_lag_;
   int64_t snapshot_version_ = 0;
+  /// Bytes of step JSON made durable since the last snapshot.
+  size_t bytes_since_snapshot_ = 0;
   std::deque<InFlight> in_flight_;
 
   std::unordered_map<std::string, Member> members_;  // by user id
