@@ -259,6 +259,11 @@ const model::NodeRef& Room::durable_doc() {
   return durable_doc_;
 }
 
+size_t Room::content_bytes() const {
+  // UTF-16 code units take two bytes; a position stands for one code unit or one node.
+  return 2 * static_cast<size_t>(authority_->doc()->content().size()) + authority_->history_bytes();
+}
+
 collab::AuthorityOptions Room::authority_options() const {
   return {.max_history = static_cast<size_t>(ctx_.options.history_steps),
           .max_history_bytes = ctx_.options.history_bytes};
@@ -527,6 +532,17 @@ void Room::maybe_unload() {
     self->state_ = State::closed;
     self->presence_timer_.cancel();
     self->ctx_.rooms->remove(self.get());
+    // A large room's document and history go now, not when the last handler
+    // lets go of the room, and the storage thread then returns the freed
+    // memory to the system (after the snapshot, whose JSON it frees). Small
+    // rooms leave theirs to be reused: a trim costs time in proportion to
+    // the whole heap's free chunks, not to what the room freed.
+    if (self->authority_ && self->content_bytes() >= kTrimAfterUnloadBytes) {
+      self->authority_.reset();
+      self->durable_doc_ = nullptr;
+      self->durable_lag_.clear();
+      self->ctx_.storage->release_memory();
+    }
     spdlog::debug("room {}: unloaded", self->name_);
   });
 }

@@ -79,6 +79,10 @@ class Room : public std::enable_shared_from_this<Room> {
   /// Queues a snapshot of the durable document.
   void save_snapshot(StorageWorker::Done done);
   collab::AuthorityOptions authority_options() const;
+  /// About how many bytes the document's text and the history take.
+  size_t content_bytes() const;
+  /// A room at least this large gives its memory back to the system when it unloads.
+  static constexpr size_t kTrimAfterUnloadBytes = 8 << 20;
   /// The durable mapping from version `v` to durable_version_, or nullopt when v is outside it.
   std::optional<transform::Mapping> mapping_to_durable(int64_t v) const;
 
