@@ -64,26 +64,43 @@ void Authority::commit(const Accepted& accepted) {
   doc_ = accepted.doc;
   version_ = accepted.to_version;
   for (size_t i = 0; i < accepted.steps.size(); ++i)
-    history_.push_back({accepted.steps[i], accepted.user_id, accepted.step_json[i]});
-  while (history_.size() > options_.max_history) history_.pop_front();
+    push_history({accepted.steps[i]->get_map(), accepted.user_id, accepted.step_json[i]});
+  trim_history();
 }
 
 void Authority::preload_history(std::vector<HistoryEntry> older) {
-  for (size_t i = older.size(); i-- > 0;) history_.push_front(std::move(older[i]));
-  while (history_.size() > options_.max_history) history_.pop_front();
+  for (size_t i = older.size(); i-- > 0;) {
+    history_bytes_ += older[i].json.size();
+    history_.push_front(std::move(older[i]));
+  }
+  trim_history();
 }
 
-void Authority::replay(const std::vector<HistoryEntry>& entries) {
-  for (const auto& e : entries) {
-    transform::StepResult r = e.step->apply(*doc_);
+void Authority::replay(const std::vector<LoggedStep>& steps) {
+  for (const auto& s : steps) {
+    transform::StepResult r = s.step->apply(*doc_);
     if (!r.ok())
       throw RangeError("stored step at version " + std::to_string(version_) +
                        " does not apply: " + r.failed);
     doc_ = std::move(r.doc);
     ++version_;
-    history_.push_back(e);
+    push_history({s.step->get_map(), s.user_id, s.json});
+    trim_history();
   }
-  while (history_.size() > options_.max_history) history_.pop_front();
+}
+
+void Authority::push_history(HistoryEntry entry) {
+  history_bytes_ += entry.json.size();
+  history_.push_back(std::move(entry));
+}
+
+void Authority::trim_history() {
+  while (!history_.empty() &&
+         (history_.size() > options_.max_history ||
+          (options_.max_history_bytes && history_bytes_ > options_.max_history_bytes))) {
+    history_bytes_ -= history_.front().json.size();
+    history_.pop_front();
+  }
 }
 
 std::optional<std::vector<const HistoryEntry*>> Authority::steps_since(int64_t version) const {
@@ -99,7 +116,7 @@ std::optional<transform::Mapping> Authority::mapping_since(int64_t version) cons
   auto entries = steps_since(version);
   if (!entries) return std::nullopt;
   transform::Mapping mapping;
-  for (const HistoryEntry* e : *entries) mapping.append_map(e->step->get_map());
+  for (const HistoryEntry* e : *entries) mapping.append_map(e->map);
   return mapping;
 }
 

@@ -25,17 +25,33 @@
 
 namespace rtpm::collab {
 
-/// One applied step and who made it.
+/// One applied step of the history and who made it.
 struct HistoryEntry {
-  transform::StepPtr step;
+  /// How the step moves positions (for mapping presence and catch-up). The
+  /// parsed step itself is not kept: its slice can take several times the
+  /// memory of its JSON (a text's UTF-16 copy, nodes), and the history only
+  /// needs the map and the JSON.
+  transform::StepMap map;
   std::string user_id;
   /// JSON.stringify(step.toJSON()), kept for catch-up without re-encoding.
+  std::string json;
+};
+
+/// A persisted step to replay when a room loads.
+struct LoggedStep {
+  transform::StepPtr step;
+  std::string user_id;
   std::string json;
 };
 
 struct AuthorityOptions {
   /// Steps kept for catch-up (PROTOCOL.md: at least 10,000).
   size_t max_history = 10000;
+  /// ... and at most this many bytes of their JSON: the oldest steps go first
+  /// when the kept steps' JSON is larger. 0 = no byte bound. With the server's
+  /// default (32 MiB) a room keeps its last 10,000 steps unless they average
+  /// over 3 KiB; large pastes shorten the history instead of growing memory.
+  size_t max_history_bytes = 32 << 20;
 };
 
 class Authority {
@@ -77,7 +93,7 @@ class Authority {
   void preload_history(std::vector<HistoryEntry> older);
   /// Replays already persisted steps (loading a room): applies them without the
   /// extra checks. Throws when a step does not apply (a corrupt store).
-  void replay(const std::vector<HistoryEntry>& entries);
+  void replay(const std::vector<LoggedStep>& steps);
 
   /// Steps after `version`, when the history still has all of them (empty when
   /// version is current); nullopt when version is older than the history or above the room's.
@@ -90,13 +106,20 @@ class Authority {
   const model::Schema& schema() const { return *schema_; }
   /// The oldest version that steps_since can answer.
   int64_t history_start() const { return version_ - static_cast<int64_t>(history_.size()); }
+  /// The bytes of step JSON the history holds.
+  size_t history_bytes() const { return history_bytes_; }
 
  private:
+  void push_history(HistoryEntry entry);
+  /// Drops the oldest entries beyond the bounds in steps and bytes.
+  void trim_history();
+
   std::shared_ptr<const model::Schema> schema_;
   model::NodeRef doc_;
   int64_t version_;
   AuthorityOptions options_;
   std::deque<HistoryEntry> history_;
+  size_t history_bytes_ = 0;
 };
 
 /// PROTOCOL.md's extra validation: every node of `doc_after` lying entirely

@@ -127,5 +127,40 @@ TEST_F(AuthorityTest, HistoryIsBounded) {
   EXPECT_EQ(m->map(1, -1), 1);
 }
 
+TEST_F(AuthorityTest, HistoryIsBoundedInBytes) {
+  const std::string step =
+      R"({"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"x"}]}})";
+  authority_ = std::make_unique<Authority>(
+      schema_, authority_->doc(), 0,
+      AuthorityOptions{.max_history = 100, .max_history_bytes = 2 * step.size() + 1});
+  for (int i = 0; i < 5; ++i) {
+    auto d = authority_->decide(i, steps(("[" + step + "]").c_str()), "u");
+    ASSERT_TRUE(std::holds_alternative<Authority::Accepted>(d));
+    authority_->commit(std::get<Authority::Accepted>(d));
+  }
+  // Two steps' JSON fit in the bound, three do not.
+  EXPECT_EQ(authority_->history_start(), 3);
+  EXPECT_EQ(authority_->history_bytes(), 2 * step.size());
+  auto since = authority_->steps_since(3);
+  ASSERT_TRUE(since);
+  ASSERT_EQ(since->size(), 2u);
+  EXPECT_EQ((*since)[1]->json, step);
+  EXPECT_FALSE(authority_->steps_since(2));
+  ASSERT_TRUE(authority_->mapping_since(3));
+  EXPECT_EQ(authority_->mapping_since(3)->map(1, 1), 3);
+  // A step larger than the bound leaves no history, and the document is still right.
+  std::string big =
+      R"([{"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":")" +
+      std::string(3 * step.size(), 'y') + R"("}]}}])";
+  auto d = authority_->decide(5, steps(big.c_str()), "u");
+  ASSERT_TRUE(std::holds_alternative<Authority::Accepted>(d));
+  authority_->commit(std::get<Authority::Accepted>(d));
+  EXPECT_EQ(authority_->history_start(), 6);
+  EXPECT_EQ(authority_->history_bytes(), 0u);
+  EXPECT_TRUE(authority_->steps_since(6));
+  EXPECT_EQ(authority_->doc()->text_content(),
+            std::u16string(3 * step.size(), u'y') + u"xxxxxhello");
+}
+
 }  // namespace
 }  // namespace rtpm::collab

@@ -1,6 +1,7 @@
 // Port of prosemirror-model src/node.ts (1.25.13).
 #include "rtpm/model/node.h"
 
+#include <atomic>
 #include <utility>
 
 #include "rtpm/base/error.h"
@@ -43,6 +44,19 @@ void check_attrs(const std::vector<Attribute>& attrs, const Attrs& values, const
 }
 
 }  // namespace
+
+// Serials come from a process-wide counter in blocks, so that threads making
+// nodes at once do not share a counter's cache line on every node.
+Node::Serial::Serial() {
+  constexpr uint64_t kBlock = 1 << 16;
+  static std::atomic<uint64_t> next_block{1};
+  thread_local uint64_t next = 0, end = 0;
+  if (next == end) {
+    next = next_block.fetch_add(kBlock, std::memory_order_relaxed);
+    end = next + kBlock;
+  }
+  value = next++;
+}
 
 Node::Node(const NodeType* type, Attrs attrs, Fragment content, MarkSet marks)
     : type_(type),
@@ -429,7 +443,9 @@ NodeRef Node::from_json(const Schema& schema, const json::Value& json) {
 }
 
 NodeRef Node::with_text(std::u16string text) const {
-  if (text == text_) return self_ref(this);
+  // Sizes first: libstdc++'s == on u16string compares the common prefix
+  // before the sizes, which for text appended to a large node read all of it.
+  if (text.size() == text_.size() && text == text_) return self_ref(this);
   return make_ref<Node>(type_, attrs_, std::move(text), marks_);
 }
 

@@ -10,6 +10,7 @@
 // count UTF-16 code units exactly as in JavaScript.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -158,12 +159,25 @@ class Node : public RefCounted<Node> {
   NodeRef with_text(std::u16string text) const;
 
  private:
+  friend class ResolvedPos;
+  /// Port note: a number that names this node for the life of the process and,
+  /// unlike its address, is never reused (a copy gets a new one). It lets
+  /// ResolvedPos's cache recognise a document without holding it, as
+  /// upstream's WeakMap does. Free in memory: Node stays in the same malloc size class.
+  struct Serial {
+    Serial();
+    Serial(const Serial&) : Serial() {}
+    Serial& operator=(const Serial&) { return *this; }
+    uint64_t value;
+  };
+
   const NodeType* type_;
   Attrs attrs_;
   Fragment content_;
   MarkSet marks_;
   std::u16string text_;
   int node_size_ = 0;
+  Serial serial_;
 };
 
 }  // namespace rtpm::model

@@ -346,6 +346,27 @@ TEST(NodeResolve, CachesPerDocument) {
   EXPECT_EQ(&d2->resolve(2).doc(), d2.node().get());
 }
 
+// Port note: upstream's cache is a WeakMap; ours must not keep a document alive either
+// (issue 10, finding 8: a cache of 12 documents per thread held 12 copies of a large text).
+TEST(NodeResolve, CacheKeepsNoDocumentAlive) {
+  NodeRef d = doc(p("ab"), p("cd")).node();
+  ASSERT_TRUE(d->ref_unique());
+  EXPECT_EQ(d->resolve(6).parent_offset(), 1);
+  EXPECT_EQ(d->resolve(6).parent_offset(), 1);  // a cache hit
+  EXPECT_TRUE(d->ref_unique());
+}
+
+// A document made where a dead one lay (malloc reuses the block) must not hit
+// the dead one's cache entries: the cache names documents by serial, not address.
+TEST(NodeResolve, CacheTellsANewDocumentFromADeadOne) {
+  for (int i = 0; i < 64; ++i) {
+    NodeRef d = (i % 2 ? doc(h1("ab")) : doc(p("ab"))).node();
+    const NodeType* parent = d->child(0)->type();
+    EXPECT_EQ(d->resolve(1).parent().type(), parent) << i;
+    EXPECT_EQ(d->resolve(1).parent().type(), parent) << i;  // a cache hit
+  }
+}
+
 TEST(ResolvedPosMarks, ExcludesNonInclusiveMarksAtTheirEnd) {
   Built d = doc(p(a("xy"), "z"));
   EXPECT_TRUE(d->resolve(3).marks().empty());   // after the link: link is not inclusive

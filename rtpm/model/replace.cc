@@ -33,14 +33,17 @@ using internal::ChunkRef;
 // Collects the children of a new fragment. Port note: replace.ts pushes onto
 // an array (addNode joins adjacent text with the same markup); here a long
 // run of children is taken as a slice of the source's chunk tree, and text
-// that is joined is concatenated once, when the node is complete.
+// that is joined is concatenated once, when the node is complete, into a
+// string of exactly its size (appending piece by piece copied a large text
+// node twice and left it with up to twice its size in capacity).
 class ChildBuilder {
  public:
   /// Appends `child`; with `join`, joins it onto the last node when both are
   /// text with the same markup (addNode).
   void add(const NodeRef& child, bool join = true) {
     if (join && child->is_text() && joins(*child)) {
-      pending_text() += child->text();
+      start_pieces();
+      pieces_.push_back({child, child->text()});
       return;
     }
     push(child);
@@ -51,11 +54,12 @@ class ChildBuilder {
         std::u16string_view(src->text())
             .substr(static_cast<size_t>(from), static_cast<size_t>(to - from));
     if (join && joins(*src)) {
-      pending_text() += piece;
+      start_pieces();
+      pieces_.push_back({src, piece});
       return;
     }
     push(src);
-    if (static_cast<int>(piece.size()) != src->node_size()) pending_text().assign(piece);
+    if (static_cast<int>(piece.size()) != src->node_size()) pieces_.push_back({src, piece});
   }
   /// Appends the children [from, to) of `frag`, each as add(child, join).
   void add_children(const Fragment& frag, int from, int to, bool join) {
@@ -89,18 +93,20 @@ class ChildBuilder {
     }
     return nodes_.back()->is_text() && child.same_markup(*nodes_.back());
   }
-  std::u16string& pending_text() {
-    if (!pending_) {
-      text_ = nodes_.back()->text();
-      pending_ = true;
-    }
-    return text_;
+  /// The last node's text becomes pieces, to which joined text is added.
+  void start_pieces() {
+    if (pieces_.empty()) pieces_.push_back({nodes_.back(), nodes_.back()->text()});
   }
+  /// Gives the last node its new text, when it has pieces.
   void settle() {
-    if (!pending_) return;
-    nodes_.back() = nodes_.back()->with_text(std::move(text_));
-    text_.clear();
-    pending_ = false;
+    if (pieces_.empty()) return;
+    size_t size = 0;
+    for (const Piece& piece : pieces_) size += piece.text.size();
+    std::u16string text;
+    text.reserve(size);
+    for (const Piece& piece : pieces_) text += piece.text;
+    nodes_.back() = nodes_.back()->with_text(std::move(text));
+    pieces_.clear();
   }
   void push(const NodeRef& node) {
     settle();
@@ -116,8 +122,12 @@ class ChildBuilder {
 
   ChunkRef tree_;               // the first children
   std::vector<NodeRef> nodes_;  // the children after tree_
-  std::u16string text_;         // when pending_, the text of nodes_.back()
-  bool pending_ = false;
+  /// A piece of text and the node that holds it (alive while it is viewed).
+  struct Piece {
+    NodeRef owner;
+    std::u16string_view text;
+  };
+  std::vector<Piece> pieces_;  // when not empty, the new text of nodes_.back()
 };
 
 void add_range(const ResolvedPos* start, const ResolvedPos* end, int depth, ChildBuilder& target) {

@@ -246,11 +246,19 @@ namespace {
 constexpr int kResolveCacheSize = 12;
 
 /// Port note: upstream keeps 12 positions per document in a WeakMap; here
-/// each thread keeps its 12 most recent positions over all documents. The
-/// cached ResolvedPos holds its document, so a pointer cannot be reused
-/// while it is cached (the cache keeps up to 12 documents alive).
+/// each thread keeps its 12 most recent positions over all documents. Like the
+/// WeakMap, the cache never keeps a document alive: an entry holds the
+/// position without its document (`doc_` null) and names the document by its
+/// serial, which is never reused; a hit needs the caller's handle to that very
+/// document, which keeps the path's nodes alive. (A cache of whole ResolvedPos
+/// kept up to 12 documents per thread alive: with a 10 MB text node, 12
+/// copies of it, still held after the room was gone.)
 struct ResolveCache {
-  std::array<std::optional<ResolvedPos>, kResolveCacheSize> elts;
+  struct Entry {
+    uint64_t doc_serial = 0;  // 0: empty
+    std::optional<ResolvedPos> pos;
+  };
+  std::array<Entry, kResolveCacheSize> elts;
   int i = 0;
 };
 
@@ -258,11 +266,19 @@ struct ResolveCache {
 
 ResolvedPos ResolvedPos::resolve_cached(const NodeRef& doc, int pos) {
   thread_local ResolveCache cache;
-  for (const std::optional<ResolvedPos>& elt : cache.elts) {
-    if (elt && elt->pos_ == pos && elt->doc_ == doc) return *elt;
+  const uint64_t serial = doc->serial_.value;
+  for (const ResolveCache::Entry& elt : cache.elts) {
+    if (elt.doc_serial == serial && elt.pos->pos_ == pos) {
+      ResolvedPos hit = *elt.pos;
+      hit.doc_ = doc;
+      return hit;
+    }
   }
   ResolvedPos result = resolve(doc, pos);
-  cache.elts[cache.i] = result;
+  ResolveCache::Entry& slot = cache.elts[cache.i];
+  slot.doc_serial = serial;
+  slot.pos = result;
+  slot.pos->doc_ = nullptr;
   cache.i = (cache.i + 1) % kResolveCacheSize;
   return result;
 }

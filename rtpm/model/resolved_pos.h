@@ -97,7 +97,8 @@ class ResolvedPos {
 
   /// Resolve without the cache. Throws RangeError "Position N out of range".
   static ResolvedPos resolve(const NodeRef& doc, int pos);
-  /// Resolve through a small per-thread cache keyed by document.
+  /// Resolve through a small per-thread cache keyed by document; the cache keeps no document
+  /// alive.
   static ResolvedPos resolve_cached(const NodeRef& doc, int pos);
 
  private:

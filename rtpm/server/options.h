@@ -68,7 +68,12 @@ struct ServerOptions {
   // Rooms and history.
   /// Steps kept per room for catch-up (PROTOCOL.md: at least 10,000).
   int64_t history_steps = 10000;
-  /// A snapshot is written every this many steps, bounding replay at load.
+  /// ... and at most this many bytes of their JSON (the oldest go first); 0 = no byte bound.
+  /// A room's history then takes at most about this much memory and store space,
+  /// whatever its steps hold; 10,000 steps fit unless they average over 3 KiB.
+  size_t history_bytes = 32 << 20;
+  /// A snapshot is written every this many steps, and every history_bytes of
+  /// step JSON, bounding replay at load.
   int64_t snapshot_every = 1000;
   /// Milliseconds an empty room stays loaded.
   int unload_grace_ms = 30000;

@@ -1,5 +1,7 @@
 #include "rtpm/server/room.h"
 
+#include <stdexcept>
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -108,7 +110,7 @@ void Room::read_document(std::function<void(std::optional<std::pair<int64_t, std
       return self->ctx_.rooms->get(self->name_)->read_document(std::move(done));
     self->with_ready(false, [self, done = std::move(done)](Avail a) {
       if (a == Avail::ready)
-        done(std::make_pair(self->durable_version_, self->durable_doc_->to_json_string()));
+        done(std::make_pair(self->durable_version_, self->durable_doc()->to_json_string()));
       else
         done(std::nullopt);
       self->maybe_unload();
@@ -165,17 +167,20 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
     if (!doc_json) throw RangeError("bad snapshot JSON: " + doc_json.error().message);
     authority_ = std::make_unique<collab::Authority>(
         ctx_.schema, model::Node::from_json(*ctx_.schema, *doc_json), data.snapshot_version,
-        collab::AuthorityOptions{.max_history = static_cast<size_t>(ctx_.options.history_steps)});
-    std::vector<collab::HistoryEntry> older, newer;
+        authority_options());
+    std::vector<collab::HistoryEntry> older;
+    std::vector<collab::LoggedStep> newer;
     int64_t expect = data.steps.empty() ? 0 : data.steps.front().version;
     for (const auto& s : data.steps) {
       if (s.version != expect++)
         throw RangeError("the step log has a gap before version " + std::to_string(s.version));
       auto step_json = json::parse(s.step_json);
       if (!step_json) throw RangeError("bad step JSON at version " + std::to_string(s.version));
-      collab::HistoryEntry e{transform::Step::from_json(*ctx_.schema, *step_json), s.user_id,
-                             s.step_json};
-      (s.version <= data.snapshot_version ? older : newer).push_back(std::move(e));
+      transform::StepPtr step = transform::Step::from_json(*ctx_.schema, *step_json);
+      if (s.version <= data.snapshot_version)
+        older.push_back({step->get_map(), s.user_id, s.step_json});
+      else
+        newer.push_back({std::move(step), s.user_id, s.step_json});
     }
     if (!newer.empty() && data.steps.size() > older.size() &&
         data.steps[older.size()].version != data.snapshot_version + 1)
@@ -192,7 +197,11 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
   }
   durable_version_ = authority_->version();
   durable_doc_ = authority_->doc();
+  durable_lag_.clear();
   snapshot_version_ = data.snapshot_version;
+  bytes_since_snapshot_ = 0;
+  for (const auto& s : data.steps)
+    if (s.version > data.snapshot_version) bytes_since_snapshot_ += s.step_json.size();
   state_ = State::ready;
   spdlog::debug("room {}: loaded at version {}", name_, durable_version_);
   run_pending(Avail::ready);
@@ -210,11 +219,12 @@ void Room::start_create() {
       auto doc_json = json::parse(self->ctx_.initial_doc_json);
       self->authority_ = std::make_unique<collab::Authority>(
           self->ctx_.schema, model::Node::from_json(*self->ctx_.schema, *doc_json), 0,
-          collab::AuthorityOptions{.max_history =
-                                       static_cast<size_t>(self->ctx_.options.history_steps)});
+          self->authority_options());
       self->durable_version_ = 0;
       self->durable_doc_ = self->authority_->doc();
+      self->durable_lag_.clear();
       self->snapshot_version_ = 0;
+      self->bytes_since_snapshot_ = 0;
       self->state_ = State::ready;
       spdlog::info("room {}: created", self->name_);
       self->run_pending(Avail::ready);
@@ -237,23 +247,50 @@ Room::Member* Room::member_of(const WebSocketSession* session) {
   return &members_.at(it->second);
 }
 
+const model::NodeRef& Room::durable_doc() {
+  for (const transform::StepPtr& step : durable_lag_) {
+    // Each step applied to this very document once already (in decide), and
+    // documents and steps are immutable, so it applies again.
+    transform::StepResult r = step->apply(*durable_doc_);
+    if (!r.ok()) throw std::logic_error("room " + name_ + ": a durable step failed: " + r.failed);
+    durable_doc_ = std::move(r.doc);
+  }
+  durable_lag_.clear();
+  return durable_doc_;
+}
+
+size_t Room::content_bytes() const {
+  // UTF-16 code units take two bytes; a position stands for one code unit or one node.
+  return 2 * static_cast<size_t>(authority_->doc()->content().size()) + authority_->history_bytes();
+}
+
+collab::AuthorityOptions Room::authority_options() const {
+  return {.max_history = static_cast<size_t>(ctx_.options.history_steps),
+          .max_history_bytes = ctx_.options.history_bytes};
+}
+
 std::optional<transform::Mapping> Room::mapping_to_durable(int64_t v) const {
+  // The durable version itself needs no history (batches in flight may hold all of it).
+  if (v == durable_version_) return transform::Mapping();
   if (v > durable_version_ || v < authority_->history_start()) return std::nullopt;
   auto entries = authority_->steps_since(v);
   if (!entries) return std::nullopt;
   transform::Mapping mapping;
   for (int64_t i = 0; i < durable_version_ - v; ++i)
-    mapping.append_map((*entries)[static_cast<size_t>(i)]->step->get_map());
+    mapping.append_map((*entries)[static_cast<size_t>(i)]->map);
   return mapping;
 }
 
 std::string Room::state_message(std::optional<int64_t> since) {
-  if (since && *since <= durable_version_ && *since >= authority_->history_start()) {
-    auto entries = authority_->steps_since(*since);
+  // The durable version itself needs no history (batches in flight may hold all of it).
+  if (since && (*since == durable_version_ ||
+                (*since < durable_version_ && *since >= authority_->history_start()))) {
+    std::vector<const collab::HistoryEntry*> entries;
+    if (*since < durable_version_) entries = *authority_->steps_since(*since);
     std::string steps = "[";
     std::vector<std::string> users;
     for (int64_t i = 0; i < durable_version_ - *since; ++i) {
-      const collab::HistoryEntry* e = (*entries)[static_cast<size_t>(i)];
+      const collab::HistoryEntry* e = entries[static_cast<size_t>(i)];
       if (i) steps += ',';
       steps += e->json;
       users.push_back(e->user_id);
@@ -262,7 +299,7 @@ std::string Room::state_message(std::optional<int64_t> since) {
     return protocol::encode_state_steps(name_, durable_version_, steps, users, presence_.all_json(),
                                         now_ms());
   }
-  return protocol::encode_state_doc(name_, durable_version_, durable_doc_->to_json_string(),
+  return protocol::encode_state_doc(name_, durable_version_, durable_doc()->to_json_string(),
                                     presence_.all_json(), now_ms());
 }
 
@@ -325,6 +362,7 @@ void Room::do_steps(const SessionPtr& s, const protocol::StepsMessage& m, Clock:
     return send_error(s, ErrorCode::invalid_steps, r->message, std::nullopt, r->index);
   auto& accepted = std::get<collab::Authority::Accepted>(d);
   authority_->commit(accepted);
+  accepted.doc = nullptr;  // the authority holds it; a batch in flight keeps no document
   store::AppendBatch batch{name_, {}};
   batch.steps.reserve(accepted.steps.size());
   for (size_t i = 0; i < accepted.steps.size(); ++i)
@@ -343,7 +381,13 @@ void Room::persisted(Result<void> result) {
   if (!result) return fail_room("the store failed: " + result.error().message);
   const auto& a = done.accepted;
   durable_version_ = a.to_version;
-  durable_doc_ = a.doc;
+  if (in_flight_.empty()) {
+    // Everything the authority took is durable: its document is the durable one.
+    durable_doc_ = authority_->doc();
+    durable_lag_.clear();
+  } else {
+    durable_lag_.insert(durable_lag_.end(), a.steps.begin(), a.steps.end());
+  }
   transform::Mapping mapping;
   for (const auto& step : a.steps) mapping.append_map(step->get_map());
   presence_.map_through(mapping);
@@ -362,16 +406,25 @@ void Room::persisted(Result<void> result) {
                                        std::memory_order_relaxed);
   ctx_.metrics.observe_step_latency(
       std::chrono::duration<double>(Clock::now() - done.received).count());
-  if (durable_version_ - snapshot_version_ >= ctx_.options.snapshot_every) {
-    snapshot_version_ = durable_version_;
-    ctx_.storage->snapshot(name_, durable_version_, durable_doc_->to_json_string(),
-                           ctx_.options.history_steps, [name = name_](Result<void> r) {
-                             if (!r)
-                               spdlog::error("room {}: snapshot failed: {}", name,
-                                             r.error().message);
-                           });
-  }
+  for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
+  // Every snapshot_every steps, and every history_bytes of step JSON, so that
+  // large steps cannot pile up in the store (and in memory when it loads).
+  if (durable_version_ - snapshot_version_ >= ctx_.options.snapshot_every ||
+      (ctx_.options.history_bytes && bytes_since_snapshot_ >= ctx_.options.history_bytes))
+    save_snapshot([name = name_](Result<void> r) {
+      if (!r) spdlog::error("room {}: snapshot failed: {}", name, r.error().message);
+    });
   maybe_unload();
+}
+
+void Room::save_snapshot(StorageWorker::Done done) {
+  snapshot_version_ = durable_version_;
+  bytes_since_snapshot_ = 0;
+  // The store keeps the steps the history keeps (fewer than history_steps when
+  // the byte bound shortened it), so a restart neither shortens nor lengthens it.
+  int64_t keep = std::max<int64_t>(0, durable_version_ - authority_->history_start());
+  ctx_.storage->snapshot(name_, durable_version_, durable_doc()->to_json_string(), keep,
+                         std::move(done));
 }
 
 void Room::fail_room(const std::string& why) {
@@ -383,6 +436,7 @@ void Room::fail_room(const std::string& why) {
   members_.clear();
   by_session_.clear();
   in_flight_.clear();
+  durable_lag_.clear();
   state_ = State::closed;
   presence_timer_.cancel();
   unload_timer_.cancel();
@@ -474,12 +528,21 @@ void Room::maybe_unload() {
         !self->in_flight_.empty() || !self->pending_.empty())
       return;
     if (self->state_ == State::ready && self->durable_version_ > self->snapshot_version_)
-      self->ctx_.storage->snapshot(self->name_, self->durable_version_,
-                                   self->durable_doc_->to_json_string(),
-                                   self->ctx_.options.history_steps, [](Result<void>) {});
+      self->save_snapshot([](Result<void>) {});
     self->state_ = State::closed;
     self->presence_timer_.cancel();
     self->ctx_.rooms->remove(self.get());
+    // A large room's document and history go now, not when the last handler
+    // lets go of the room, and the storage thread then returns the freed
+    // memory to the system (after the snapshot, whose JSON it frees). Small
+    // rooms leave theirs to be reused: a trim costs time in proportion to
+    // the whole heap's free chunks, not to what the room freed.
+    if (self->authority_ && self->content_bytes() >= kTrimAfterUnloadBytes) {
+      self->authority_.reset();
+      self->durable_doc_ = nullptr;
+      self->durable_lag_.clear();
+      self->ctx_.storage->release_memory();
+    }
     spdlog::debug("room {}: unloaded", self->name_);
   });
 }

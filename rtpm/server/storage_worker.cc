@@ -1,5 +1,11 @@
 #include "rtpm/server/storage_worker.h"
 
+#include <utility>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "rtpm/server/metrics.h"
 
 namespace rtpm::server {
@@ -31,6 +37,14 @@ void StorageWorker::snapshot(std::string room, int64_t version, std::string doc_
   push(Snapshot{std::move(room), version, std::move(doc_json), keep_history, std::move(done)});
 }
 
+void StorageWorker::release_memory() {
+  {
+    std::lock_guard lock(mutex_);
+    trim_requested_ = true;
+  }
+  cv_.notify_one();
+}
+
 size_t StorageWorker::pending() {
   std::lock_guard lock(mutex_);
   return queue_.size() + running_;
@@ -53,11 +67,13 @@ void StorageWorker::set_running(size_t n) {
 void StorageWorker::run() {
   std::deque<Job> jobs;
   for (;;) {
+    bool trim = false;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [&] { return stopping_ || trim_requested_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       jobs.swap(queue_);
+      trim = std::exchange(trim_requested_, false);
       running_ = jobs.size();
     }
     while (!jobs.empty()) {
@@ -88,6 +104,12 @@ void StorageWorker::run() {
       }
       set_running(jobs.size());
     }
+    // After the jobs queued with the request: their buffers are freed by now.
+#ifdef __GLIBC__
+    if (trim) malloc_trim(0);
+#else
+    (void)trim;
+#endif
   }
 }
 

@@ -139,8 +139,10 @@ HttpResponse http_get_on(Stream& stream, const std::string& target) {
   req.set(http::field::host, "127.0.0.1");
   http::write(stream, req);
   beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);  // large documents (Beast's default stops at 8 MB)
+  http::read(stream, buffer, parser);
+  const auto& res = parser.get();
   return {static_cast<int>(res.result_int()), res.body()};
 }
 
