@@ -192,7 +192,10 @@ Slice Node::slice(int from, int to, bool include_parents) const {
 /// into. If any of this is violated, an error of type
 /// [`ReplaceError`](#model.ReplaceError) is thrown.
 NodeRef Node::replace(int from, int to, const Slice& slice) const {
-  return ::rtpm::model::replace(resolve(from), resolve(to), slice);
+  // Resolved in upstream's order, so that a bad `from` is reported first.
+  ResolvedPos rfrom = resolve(from);
+  ResolvedPos rto = resolve(to);
+  return ::rtpm::model::replace(rfrom, rto, slice);
 }
 
 /// Find the node directly after the given position.
