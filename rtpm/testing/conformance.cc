@@ -161,6 +161,10 @@ void expect_outcome(const std::string& label, const Value& expected, const Outco
     if (o.error.empty())
       fail(label + ": expected a thrown " + str(field(expected, "errorName")) + " (" +
            e->as_string() + "), got " + outcome_str(o));
+    const Value* name = expected.find("errorName");
+    if (name && name->is_string() && o.error.rfind(name->as_string() + ": ", 0) != 0)
+      fail(label + ": expected a thrown " + name->as_string() + " (" + e->as_string() + "), got " +
+           outcome_str(o));
     const Value* stage = expected.find("stage");
     if (stage && stage->is_string() && stage->as_string() == "Step.fromJSON" &&
         !o.threw_in_from_json)

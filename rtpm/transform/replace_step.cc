@@ -3,6 +3,7 @@
 #include "rtpm/transform/replace_step.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "rtpm/model/internal/js.h"
 #include "rtpm/model/resolved_pos.h"
@@ -175,7 +176,10 @@ namespace {
 
 bool content_between(const model::Node& doc, int from, int to) {
   model::ResolvedPos rfrom = doc.resolve(from);
-  int dist = to - from, depth = rfrom.depth();
+  // Port note: `to` is not checked yet (a gap's end, or a `to` below `from`):
+  // the distance is taken in 64 bits, as JavaScript's numbers would hold it.
+  int64_t dist = static_cast<int64_t>(to) - from;
+  int depth = rfrom.depth();
   while (dist > 0 && depth > 0 && rfrom.index_after(depth) == rfrom.node(depth).child_count()) {
     depth--;
     dist--;
