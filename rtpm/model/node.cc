@@ -179,7 +179,10 @@ Slice Node::slice(int from, int to, bool include_parents) const {
 /// into. If any of this is violated, an error of type
 /// [`ReplaceError`](#model.ReplaceError) is thrown.
 NodeRef Node::replace(int from, int to, const Slice& slice) const {
-  return ::rtpm::model::replace(resolve(from), resolve(to), slice);
+  // `from` is resolved first, as upstream's argument order does (the error
+  // names `from` when both are out of range).
+  ResolvedPos rfrom = resolve(from), rto = resolve(to);
+  return ::rtpm::model::replace(rfrom, rto, slice);
 }
 
 /// Find the node directly after the given position.

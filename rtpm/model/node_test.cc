@@ -613,6 +613,14 @@ TEST(NodeReplace, CheckContentValidity) {
             "Invalid content for node blockquote");
 }
 
+TEST(NodeReplace, ResolvesFromBeforeTo) {
+  // `this.resolve(from), this.resolve(to)`: a bad `from` is reported first
+  // (found by scripts/diff-fuzz.sh).
+  Built d = doc(p("ab"));
+  EXPECT_EQ(range_error([&] { d->replace(18, -17, Slice::empty()); }), "Position 18 out of range");
+  EXPECT_EQ(range_error([&] { d->replace(1, -17, Slice::empty()); }), "Position -17 out of range");
+}
+
 // Fragment and Mark details that the cases above do not reach.
 
 TEST(FragmentFindIndex, RejectsPositionsOutsideWithTheFragmentString) {
