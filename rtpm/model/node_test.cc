@@ -467,6 +467,19 @@ TEST(SliceJson, RoundTripsAndOmitsZeroDepths) {
             "Invalid input for Slice.fromJSON");
 }
 
+TEST(SliceJson, RejectsOpenDepthsThatAreNotInts) {
+  // Port note: JS keeps 1.5 or 2^31 (and fails later or misbehaves); positions
+  // and open depths are ints here, so Slice.fromJSON rejects them.
+  for (const char* text : {"{\"openStart\":1.5}", "{\"openEnd\":2147483648}",
+                           "{\"openStart\":-2147483649}", "{\"openEnd\":1e300}"}) {
+    EXPECT_EQ(range_error([&] { Slice::from_json(testing::schema(), *json::parse(text)); }),
+              "Invalid input for Slice.fromJSON")
+        << text;
+  }
+  Slice s = Slice::from_json(testing::schema(), *json::parse("{\"openStart\":0,\"openEnd\":-1}"));
+  EXPECT_EQ(s.open_end(), -1);
+}
+
 TEST(SliceMaxOpen, OpensAsDeepAsPossible) {
   Slice s = Slice::max_open(doc(blockquote(p("a")), p("b"))->content());
   EXPECT_EQ(s.open_start(), 2);

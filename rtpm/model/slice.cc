@@ -106,15 +106,16 @@ void Slice::write_json(json::Writer& w) const {
 Slice Slice::from_json(const Schema& schema, const json::Value& json) {
   if (!internal::js_truthy(&json)) return empty();
   // `json.openStart || 0`: a falsy value becomes 0, anything else must be a number.
+  // Port note: open depths are ints here, so a number that is not an integer
+  // of int's range is rejected too, where JS would keep it (and fail later,
+  // or misbehave).
   const json::Value* open_start = json.find("openStart");
   const json::Value* open_end = json.find("openEnd");
-  bool start_set = internal::js_truthy(open_start), end_set = internal::js_truthy(open_end);
-  if ((start_set && !open_start->is_number()) || (end_set && !open_end->is_number())) {
+  int start = 0, end = 0;
+  if ((internal::js_truthy(open_start) && !internal::to_int(*open_start, start)) ||
+      (internal::js_truthy(open_end) && !internal::to_int(*open_end, end))) {
     throw RangeError("Invalid input for Slice.fromJSON");
   }
-  // Port note: open depths are ints here; JS would keep a fractional number.
-  int start = start_set ? static_cast<int>(open_start->as_number()) : 0;
-  int end = end_set ? static_cast<int>(open_end->as_number()) : 0;
   const json::Value* content = json.find("content");
   return Slice(content ? Fragment::from_json(schema, *content) : Fragment::empty(), start, end);
 }
