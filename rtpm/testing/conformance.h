@@ -29,6 +29,9 @@ struct ConformanceOptions {
   int max_failures_shown = 10;
   /// Print every failure's id, not only the first ones.
   bool verbose = false;
+  /// When set, the line of every failing vector is appended to this file (for
+  /// replay); an unreadable file is an input error (exit code 2).
+  std::string save_failures;
 };
 
 /// Loads schemas by name from one folder and keeps them.

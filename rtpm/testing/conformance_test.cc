@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -58,6 +60,59 @@ TEST_P(Conformance, MatchesJavaScript) {
   ASSERT_TRUE(parsed) << v.file << ": " << parsed.error().message;
   auto problem = check_vector(*parsed, schemas);
   EXPECT_FALSE(problem) << v.id << " (" << v.file << ")\n" << *problem;
+}
+
+// The checks the differential fuzzer (scripts/diff-fuzz.sh) relies on: a
+// thrown error's class and message, the stage that threw, and `stepJSON`.
+std::optional<std::string> check_text(const std::string& text) {
+  static SchemaCache schemas((fs::path(RTPM_SHARED_DIR) / "conformance" / "schemas").string());
+  auto parsed = json::parse(text);
+  if (!parsed) return "bad JSON in the test: " + parsed.error().message;
+  return check_vector(*parsed, schemas);
+}
+
+std::string apply_vector(const std::string& step, const std::string& result,
+                         const std::string& extra = "") {
+  return R"({"id":"t","kind":"apply","schema":"basic","doc":{"type":"doc","content":[)"
+         R"({"type":"paragraph","content":[{"type":"text","text":"ab"}]}]},"step":)" +
+         step + R"(,"result":)" + result + extra + "}";
+}
+
+TEST(ConformanceRunner, ComparesThrownErrorsAndTheirStage) {
+  const std::string out_of_range = R"({"stepType":"replace","from":9,"to":9})";
+  EXPECT_FALSE(check_text(apply_vector(
+      out_of_range,
+      R"({"error":"Position 9 out of range","errorName":"RangeError","stage":"apply"})")));
+  // Another message, another class, or another stage is a mismatch.
+  EXPECT_TRUE(check_text(apply_vector(
+      out_of_range, R"({"error":"Position 8 out of range","errorName":"RangeError"})")));
+  EXPECT_TRUE(check_text(
+      apply_vector(out_of_range, R"({"error":"Position 9 out of range","errorName":"Error"})")));
+  EXPECT_TRUE(check_text(
+      apply_vector(out_of_range, R"({"error":"Position 9 out of range","errorName":"RangeError",)"
+                                 R"("stage":"Step.fromJSON"})")));
+  const std::string bad_json = R"({"stepType":"replace","from":"1","to":1})";
+  EXPECT_FALSE(check_text(apply_vector(bad_json, R"({"error":"Invalid input for )"
+                                                 R"(ReplaceStep.fromJSON","errorName":)"
+                                                 R"("RangeError","stage":"Step.fromJSON"})")));
+  EXPECT_TRUE(check_text(apply_vector(bad_json, R"({"error":"Invalid input for )"
+                                                R"(ReplaceStep.fromJSON","errorName":)"
+                                                R"("RangeError","stage":"apply"})")));
+}
+
+TEST(ConformanceRunner, ComparesTheStepJsonRoundTrip) {
+  // Step.fromJSON(step).toJSON(): `structure: false` and a zero openStart are left out.
+  const std::string step =
+      R"({"stepType":"replace","from":1,"to":2,"slice":{"content":[{"type":"text","text":"x"}],)"
+      R"("openStart":0},"structure":false})";
+  const std::string result =
+      R"({"doc":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text",)"
+      R"("text":"xb"}]}]}})";
+  EXPECT_FALSE(check_text(apply_vector(
+      step, result,
+      R"(,"stepJSON":{"stepType":"replace","from":1,"to":2,"slice":{"content":[{"type":"text",)"
+      R"("text":"x"}]}})")));
+  EXPECT_TRUE(check_text(apply_vector(step, result, R"(,"stepJSON":)" + step)));
 }
 
 TEST(ConformanceSet, IsComplete) {
