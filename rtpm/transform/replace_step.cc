@@ -3,6 +3,7 @@
 #include "rtpm/transform/replace_step.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "rtpm/model/internal/js.h"
 #include "rtpm/model/resolved_pos.h"
@@ -175,7 +176,10 @@ namespace {
 
 bool content_between(const model::Node& doc, int from, int to) {
   model::ResolvedPos rfrom = doc.resolve(from);
-  int dist = to - from, depth = rfrom.depth();
+  // Port note: 64 bits, as `to - from` of two ints can overflow an int (a far
+  // negative `to`; JavaScript's numbers do not overflow).
+  int64_t dist = int64_t{to} - from;
+  int depth = rfrom.depth();
   while (dist > 0 && depth > 0 && rfrom.index_after(depth) == rfrom.node(depth).child_count()) {
     depth--;
     dist--;
