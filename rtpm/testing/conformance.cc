@@ -359,6 +359,20 @@ void run_apply(const Value& v, SchemaCache& schemas) {
     if (!o.step) fail("stepJSON given but Step.fromJSON threw: " + o.error);
     expect_json("Step.fromJSON(step).toJSON()", str(*round_trip), o.step->to_json_string());
   }
+  // `resultCheckError`: the resulting document fails check() with this message.
+  if (o.doc) {
+    std::string check_error;
+    try {
+      o.doc->check();
+    } catch (const JsError& e) {
+      check_error = e.what();
+    }
+    const Value* expected = v.find("resultCheckError");
+    std::string want = expected && expected->is_string() ? expected->as_string() : "";
+    if (check_error != want)
+      fail("check() of the result differs:\n  expected: " + (want.empty() ? "(valid)" : want) +
+           "\n  actual:   " + (check_error.empty() ? "(valid)" : check_error));
+  }
 }
 
 void run_invert(const Value& v, SchemaCache& schemas) {

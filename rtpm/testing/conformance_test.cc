@@ -115,6 +115,20 @@ TEST(ConformanceRunner, ComparesTheStepJsonRoundTrip) {
   EXPECT_TRUE(check_text(apply_vector(step, result, R"(,"stepJSON":)" + step)));
 }
 
+TEST(ConformanceRunner, ComparesTheResultCheckError) {
+  // A closed paragraph holding a heading: the step applies, check() fails.
+  const std::string step =
+      R"({"stepType":"replace","from":0,"to":0,"slice":{"content":[{"type":"paragraph",)"
+      R"("content":[{"type":"heading","attrs":{"level":1}}]}]}})";
+  const std::string result =
+      R"({"doc":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"heading",)"
+      R"("attrs":{"level":1}}]},{"type":"paragraph","content":[{"type":"text","text":"ab"}]}]}})";
+  EXPECT_FALSE(check_text(apply_vector(
+      step, result, R"(,"resultCheckError":"Invalid content for node paragraph: <heading>")")));
+  EXPECT_TRUE(check_text(apply_vector(step, result)));
+  EXPECT_TRUE(check_text(apply_vector(step, result, R"(,"resultCheckError":"something else")")));
+}
+
 TEST(ConformanceSet, IsComplete) {
   // The shared set has 5681 vectors (README.md); losing some silently would hide failures.
   EXPECT_GE(vectors().size(), 5681u);
