@@ -151,6 +151,10 @@ while :; do
   fi
   # Only as many vectors as asked for: the last chunk is cut.
   count=$(wc -l <"$work/chunk-$n.jsonl")
+  if [ "$count" -eq 0 ]; then
+    echo "diff-fuzz.sh: gen.mjs wrote no vectors for chunk $n" >&2
+    exit 2
+  fi
   if [ $((vectors + count)) -gt "$cases" ]; then
     head -n $((cases - vectors)) "$work/chunk-$n.jsonl" >"$work/cut.jsonl"
     mv "$work/cut.jsonl" "$work/chunk-$n.jsonl"

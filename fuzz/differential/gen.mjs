@@ -215,6 +215,8 @@ class Ctx {
     this.blockTypes = this.nodeTypes.filter(t => t.isBlock)
     this.textblockTypes = this.nodeTypes.filter(t => t.isTextblock)
     this.wrapperTypes = this.nodeTypes.filter(t => t.isBlock && !t.isTextblock && !t.isLeaf)
+    /// Whether documents have wide nodes (see node()).
+    this.wide = r.chance(0.08)
   }
 
   /// A random set of marks allowed in `parent`.
@@ -240,14 +242,24 @@ class Ctx {
     }
     let match = type.contentMatch, children = []
     let max = depth > 0 ? r.int(0, type.inlineContent ? 6 : 4) : 0
+    // Wide nodes: more children than a chunk of the port's child B-tree holds
+    // (16), sometimes enough for a tree of several levels.
+    // One wide node per document.
+    let wide = this.wideLeft > 0 && depth > 0 &&
+      (type == this.schema.topNodeType ? r.chance(0.6) : type.inlineContent)
+    if (wide) {
+      this.wideLeft--
+      max = r.chance(0.8) ? r.int(17, 48) : r.int(257, 320)
+    }
+    let childDepth = wide ? Math.min(depth - 1, 1) : depth - 1
     for (;;) {
-      if (match.validEnd && (children.length >= max || r.chance(0.2))) break
+      if (match.validEnd && (children.length >= max || (!wide && r.chance(0.2)))) break
       if (children.length >= max + 4 || match.edgeCount == 0) break
       let edges = []
       for (let i = 0; i < match.edgeCount; i++) edges.push(match.edge(i))
       let text = edges.find(e => e.type.isText)
       let edge = text && r.chance(0.6) ? text : r.pick(edges)
-      let child = depth > 0 ? this.node(edge.type, depth - 1, type)
+      let child = depth > 0 ? this.node(edge.type, childDepth, type)
         : edge.type.isText ? this.schema.text(randomText(r)) : edge.type.createAndFill()
       if (!child) break
       children.push(child)
@@ -265,7 +277,8 @@ class Ctx {
     }
   }
 
-  doc(depth = this.r.int(1, 4)) {
+  doc(depth = this.r.int(this.wide ? 2 : 1, 4)) {
+    this.wideLeft = this.wide ? 1 : 0
     let doc = this.node(this.schema.topNodeType, depth)
     return canon(this.schema, doc || this.schema.topNodeType.createAndFill())
   }
