@@ -15,6 +15,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -23,7 +26,9 @@
 
 #include "rtpm/client/backoff.h"
 #include "rtpm/client/realtime_client.h"
+#include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/server_messages.h"
+#include "rtpm/testing/hostile_steps.h"
 #include "rtpm/testing/server_process.h"
 
 namespace rtpm::client {
@@ -720,6 +725,145 @@ TEST_P(ClientTest, RebaseDropsStepsWhoseContextWasDeleted) {
       json::stringify(rec.dropped[0].steps[0]),
       R"({"stepType":"replace","from":3,"to":3,"slice":{"content":[{"type":"text","text":"Z"}]}})");
 }
+
+// ---- a hostile server (issue 10): steps that crashed the server, sent to the client ----
+
+// A minimal WebSocket server that speaks just enough of PROTOCOL.md: it
+// answers every `join` with a `state` (testing::kHelloDoc at version 0) and
+// then sends a `steps` message carrying the next of `hostile` (each a JSON
+// array of steps); after the last, it answers the next join with the state
+// and the valid `final_steps`. One connection at a time, on its own thread.
+class HostileServer {
+ public:
+  HostileServer(std::vector<std::string> hostile, std::string final_steps)
+      : hostile_(std::move(hostile)), final_(std::move(final_steps)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~HostileServer() {
+    stop_ = true;
+    // Unblock accept() with a connection of our own.
+    boost::asio::io_context io;
+    tcp::socket s(io);
+    boost::system::error_code ec;
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port()}, ec);
+    thread_.join();
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int joins() const { return joins_; }
+
+ private:
+  using tcp = boost::asio::ip::tcp;
+  void run() {
+    while (!stop_) {
+      tcp::socket s(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(s, ec);
+      if (ec || stop_) return;
+      serve(std::move(s));
+    }
+  }
+  void serve(tcp::socket socket) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    namespace websocket = beast::websocket;
+    websocket::stream<tcp::socket> ws(std::move(socket));
+    beast::error_code ec;
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    http::read(ws.next_layer(), buffer, req, ec);
+    if (ec) return;
+    std::string offered(req[http::field::sec_websocket_protocol]);
+    bool binary = offered.find("realtime-pm.bin.v1") != std::string::npos;
+    ws.set_option(websocket::stream_base::decorator([binary](websocket::response_type& res) {
+      res.set(http::field::sec_websocket_protocol,
+              binary ? "realtime-pm.bin.v1" : "realtime-pm.json.v1");
+    }));
+    ws.accept(req, ec);
+    if (ec) return;
+    ws.binary(binary);
+    auto send = [&](const std::string& json_text) {
+      std::string payload = binary ? protocol::encode_binary(parse(json_text)) : json_text;
+      ws.write(boost::asio::buffer(payload), ec);
+    };
+    for (;;) {
+      beast::flat_buffer in;
+      ws.read(in, ec);
+      if (ec) return;
+      std::string bytes = beast::buffers_to_string(in.data());
+      Value message;
+      if (binary) {
+        auto decoded = protocol::decode_binary(bytes);
+        if (!decoded) continue;
+        message = *decoded;
+      } else {
+        message = parse(bytes);
+      }
+      const Value* type = message.find("type");
+      if (!type || !type->is_string() || type->as_string() != "join") continue;
+      joins_++;
+      std::string room = message.find("room")->as_string();
+      send(R"({"type":"state","room":")" + room + R"(","version":0,"doc":)" + testing::kHelloDoc +
+           R"(,"users":{},"timestamp":1})");
+      std::string steps = next_ < hostile_.size() ? hostile_[next_++] : final_;
+      send(R"({"type":"steps","room":")" + room + R"(","version":0,"steps":)" + steps +
+           R"(,"userId":"mallory","timestamp":1})");
+      if (ec) return;
+    }
+  }
+
+  std::vector<std::string> hostile_;
+  std::string final_;
+  size_t next_ = 0;
+  std::atomic<int> joins_{0};
+  std::atomic<bool> stop_{false};
+  boost::asio::io_context io_;
+  tcp::acceptor acceptor_{io_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread_;
+};
+
+class ClientHostileServerTest : public ::testing::TestWithParam<Subprotocol> {};
+
+TEST_P(ClientHostileServerTest, HostileStepsAreReportedAndTheClientResyncs) {
+  // Every step of finding 1 (the fresh-room one and those for the "hello"
+  // document), finding 2's 40 x 490 blockquote message, and steps that
+  // parse but nest deeper than the bound.
+  std::vector<std::string> hostile = {std::string("[") + testing::kTextOpenedIntoEmptyParagraph +
+                                      "]"};
+  for (const auto& step : testing::crashing_steps())
+    hostile.push_back(std::string("[") + step.json + "]");
+  hostile.push_back(testing::deep_nesting_steps(40, 490));
+  hostile.push_back(testing::deep_nesting_steps(2, 200));
+  HostileServer server(
+      hostile,
+      R"([{"stepType":"replace","from":6,"to":6,"slice":{"content":[{"type":"text","text":"!"}]}}])");
+  Recorder rec;
+  ClientOptions o{.url = "ws://127.0.0.1:" + std::to_string(server.port()) + "/ws",
+                  .schema = basic_schema()};
+  o.subprotocol = GetParam();
+  o.backoff = BackoffOptions{.initial_ms = 20, .max_ms = 200, .seed = 7};
+  RealtimeClient c(o, rec.callbacks());
+  ASSERT_TRUE(c.join("r").ok());
+  // Each hostile batch is reported and answered with a resync (a new join);
+  // the valid steps after the last one apply.
+  ASSERT_TRUE(c.wait_until([&] { return text_of(c.doc("r")) == "hello!"; }, kWait))
+      << text_of(c.doc("r"));
+  EXPECT_EQ(c.version("r"), 1);
+  EXPECT_EQ(server.joins(), static_cast<int>(hostile.size()) + 1);
+  std::lock_guard lock(rec.mu);
+  ASSERT_EQ(rec.errors.size(), hostile.size());
+  for (size_t i = 0; i < hostile.size(); i++) {
+    EXPECT_EQ(rec.errors[i].code, ErrorCode::invalid_steps) << i;
+    EXPECT_EQ(rec.errors[i].room, std::optional<std::string>("r"));
+    const std::string& m = rec.errors[i].message;
+    EXPECT_EQ(m.rfind("steps from the server do not apply here: ", 0), 0u) << m;
+    bool type_error = m.find("Cannot read properties of undefined") != std::string::npos;
+    bool too_deep = m.find(model::max_depth_message()) != std::string::npos;
+    EXPECT_TRUE(i + 2 < hostile.size() ? type_error : too_deep) << i << ": " << m;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Subprotocols, ClientHostileServerTest,
+                         ::testing::Values(Subprotocol::json, Subprotocol::binary), protocol_name);
 
 // ---- wss: a TLS terminator in front of the plain server ----
 

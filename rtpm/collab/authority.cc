@@ -53,6 +53,11 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
       out.steps.push_back(std::move(step));
     } catch (const JsError& e) {
       return Rejected{static_cast<int>(i), prefix + e.what()};
+    } catch (const std::exception& e) {
+      // Not a JavaScript error: a failure of the port itself (an allocation
+      // for an absurd size, a library's std::out_of_range). The step still
+      // fails alone, and nothing has changed.
+      return Rejected{static_cast<int>(i), prefix + "internal error: " + e.what()};
     }
   }
   out.doc = std::move(doc);

@@ -68,6 +68,8 @@ class Authority {
   /// version must be current, each step must parse and apply as
   /// prosemirror-transform would, and every node that a step puts whole into
   /// the document must pass Node::check() (PROTOCOL.md "Which steps fail").
+  /// Any exception while parsing, applying or checking a step (a JsError, or
+  /// another std::exception from the port) rejects the batch at that step.
   /// Changes nothing.
   Decision decide(int64_t version, const json::Array& steps, const std::string& user_id) const;
   /// Makes an accepted batch current. Precondition: it was decided on the current version.

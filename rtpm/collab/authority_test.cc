@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "rtpm/testing/hostile_steps.h"
+#include "rtpm/transform/step.h"
+
 namespace rtpm::collab {
 namespace {
 
@@ -125,6 +128,102 @@ TEST_F(AuthorityTest, HistoryIsBounded) {
   ASSERT_TRUE(m);
   EXPECT_EQ(m->map(1, 1), 3);
   EXPECT_EQ(m->map(1, -1), 1);
+}
+
+// Issue 10: hostile steps fail alone, as what JavaScript throws, and change nothing.
+
+TEST_F(AuthorityTest, CrashingStepsFailWithTypeError) {
+  // The fixture's document is testing::kHelloDoc.
+  for (const auto& [name, step] : testing::crashing_steps()) {
+    std::string batch = std::string(R"([{"stepType":"replace","from":1,"to":1},)") + step + "]";
+    auto d = authority_->decide(0, steps(batch.c_str()), "u");
+    auto* r = std::get_if<Authority::Rejected>(&d);
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(r->index, 1) << name;
+    EXPECT_EQ(r->message.rfind("step 1: Cannot read properties of undefined", 0), 0u)
+        << name << ": " << r->message;
+  }
+  EXPECT_EQ(authority_->doc()->to_json_string(), testing::kHelloDoc);
+  EXPECT_EQ(authority_->version(), 0);
+}
+
+TEST(AuthorityHostile, TextOpenedIntoAnEmptyParagraph) {
+  auto schema = basic_schema();
+  Authority authority(
+      schema, model::Node::from_json(*schema, *json::parse(testing::kEmptyParagraphDoc)), 0);
+  std::string batch = std::string("[") + testing::kTextOpenedIntoEmptyParagraph + "]";
+  auto d = authority.decide(0, steps(batch.c_str()), "u");
+  auto* r = std::get_if<Authority::Rejected>(&d);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->index, 0);
+  EXPECT_EQ(r->message.rfind("step 0: Cannot read properties of undefined", 0), 0u) << r->message;
+}
+
+TEST(AuthorityHostile, DeepNestingFailsAtTheBound) {
+  auto schema = basic_schema();
+  Authority authority(
+      schema, model::Node::from_json(*schema, *json::parse(testing::kEmptyParagraphDoc)), 0);
+  auto too_deep = [](int i) {
+    return "step " + std::to_string(i) + ": " + model::max_depth_message();
+  };
+  // Issue 10's message: 40 steps of 490 levels. The first slice is refused while it is parsed.
+  std::string issue = testing::deep_nesting_steps(40, 490);
+  auto parsed = json::parse(issue);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  auto d = authority.decide(0, parsed->as_array(), "u");
+  auto* r = std::get_if<Authority::Rejected>(&d);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->index, 0);
+  EXPECT_EQ(r->message, too_deep(0));
+  // Steps of 200 levels parse; the second would make the document 402 levels deep.
+  auto d2 = authority.decide(0, json::parse(testing::deep_nesting_steps(2, 200))->as_array(), "u");
+  auto* r2 = std::get_if<Authority::Rejected>(&d2);
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->index, 1);
+  EXPECT_EQ(r2->message, too_deep(1));
+  // One step of 200 levels is accepted.
+  auto d3 = authority.decide(0, json::parse(testing::deep_nesting_steps(1, 200))->as_array(), "u");
+  auto* a = std::get_if<Authority::Accepted>(&d3);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->doc->height(), 202);
+  EXPECT_EQ(authority.doc()->to_json_string(), testing::kEmptyParagraphDoc);
+}
+
+// A step type whose apply throws what JavaScript never would (a fake for the
+// failures of the port itself: an allocation for an absurd size, a library's
+// std::out_of_range).
+class ThrowingStep final : public transform::Step {
+ public:
+  std::string_view step_type() const override { return "testThrowsBadAlloc"; }
+  transform::StepResult apply(const model::Node&) const override { throw std::bad_alloc(); }
+  transform::StepPtr invert(const model::Node&) const override { return nullptr; }
+  transform::StepPtr map(const transform::Mappable&) const override { return nullptr; }
+  void write_json(json::Writer& w) const override {
+    w.begin_object();
+    w.end_object();
+  }
+};
+
+TEST_F(AuthorityTest, OtherExceptionsRejectTheStep) {
+  transform::Step::json_id("testThrowsBadAlloc", [](const model::Schema&, const json::Value&) {
+    return std::make_shared<const ThrowingStep>();
+  });
+  transform::Step::json_id("testThrowsOutOfRange",
+                           [](const model::Schema&, const json::Value&) -> transform::StepPtr {
+                             throw std::out_of_range("vector::at");
+                           });
+  auto d = authority_->decide(
+      0, steps(R"([{"stepType":"replace","from":1,"to":1},{"stepType":"testThrowsBadAlloc"}])"),
+      "u");
+  auto* r = std::get_if<Authority::Rejected>(&d);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->index, 1);
+  EXPECT_EQ(r->message, "step 1: internal error: std::bad_alloc");
+  auto d2 = authority_->decide(0, steps(R"([{"stepType":"testThrowsOutOfRange"}])"), "u");
+  auto* r2 = std::get_if<Authority::Rejected>(&d2);
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->message, "step 0: internal error: vector::at");
+  EXPECT_EQ(authority_->doc()->to_json_string(), testing::kHelloDoc);
 }
 
 }  // namespace

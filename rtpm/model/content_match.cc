@@ -320,6 +320,40 @@ std::vector<const NodeType*> js_node_order(const Schema& schema) {
   return order;
 }
 
+struct Expr {
+  enum class Type { choice, seq, plus, star, opt, range, name };
+  Type type;
+  std::vector<Expr> exprs;          // choice, seq; the single operand of plus/star/opt/range
+  int min = 0, max = 0;             // range; max -1 for unbounded
+  const NodeType* value = nullptr;  // name
+  int height = 1;                   // levels of this expression tree (a name is 1)
+};
+
+// Port note: upstream's parser, compiler and automaton builder recurse over
+// the expression, and its cost grows steeply with the size of the automaton
+// (JavaScript overflows its stack on 3,000 nested parentheses or on
+// "p{10000}", and needs minutes for "p{0,1000}"). The port bounds what a
+// schema spec may ask for, far above any real schema, and throws a
+// SyntaxError beyond: parentheses and operators nested at most
+// kMaxExprNesting deep, at most kMaxNfaStates states in the expression's
+// automaton before and kMaxDfaStates after determinisation (a braced range
+// {n,m} counts n or m copies).
+constexpr int kMaxExprNesting = 64;
+constexpr size_t kMaxNfaStates = 256;
+constexpr size_t kMaxDfaStates = 256;
+
+Expr make_group(Expr::Type type, std::vector<Expr> exprs) {
+  Expr out{type, std::move(exprs)};
+  for (const Expr& e : out.exprs) out.height = std::max(out.height, e.height + 1);
+  return out;
+}
+
+Expr make_unary(Expr::Type type, Expr expr) {
+  std::vector<Expr> exprs;
+  exprs.push_back(std::move(expr));
+  return make_group(type, std::move(exprs));
+}
+
 class TokenStream {
  public:
   TokenStream(std::string_view string, const Schema& schema)
@@ -347,28 +381,21 @@ class TokenStream {
 
   const Schema& schema() const { return schema_; }
 
+  /// Fails when `expr` is nested deeper than kMaxExprNesting.
+  Expr checked(Expr expr) const {
+    if (expr.height > kMaxExprNesting) err("Expression nested too deeply");
+    return expr;
+  }
+
   std::optional<bool> inline_;  // upstream `inline`, null until the first name
   size_t pos = 0;
+  int nesting = 0;  // open parentheses
 
  private:
   std::string string_;
   const Schema& schema_;
   std::vector<std::string> tokens_;
 };
-
-struct Expr {
-  enum class Type { choice, seq, plus, star, opt, range, name };
-  Type type;
-  std::vector<Expr> exprs;          // choice, seq; the single operand of plus/star/opt/range
-  int min = 0, max = 0;             // range; max -1 for unbounded
-  const NodeType* value = nullptr;  // name
-};
-
-Expr make_unary(Expr::Type type, Expr expr) {
-  Expr out{type, {}};
-  out.exprs.push_back(std::move(expr));
-  return out;
-}
 
 Expr parse_expr_seq(TokenStream& stream);
 Expr parse_expr_subscript(TokenStream& stream);
@@ -381,7 +408,7 @@ Expr parse_expr(TokenStream& stream) {
     exprs.push_back(parse_expr_seq(stream));
   } while (stream.eat("|"));
   if (exprs.size() == 1) return std::move(exprs[0]);
-  return Expr{Expr::Type::choice, std::move(exprs)};
+  return stream.checked(make_group(Expr::Type::choice, std::move(exprs)));
 }
 
 Expr parse_expr_seq(TokenStream& stream) {
@@ -390,20 +417,20 @@ Expr parse_expr_seq(TokenStream& stream) {
     exprs.push_back(parse_expr_subscript(stream));
   } while (stream.next() && *stream.next() != ")" && *stream.next() != "|");
   if (exprs.size() == 1) return std::move(exprs[0]);
-  return Expr{Expr::Type::seq, std::move(exprs)};
+  return stream.checked(make_group(Expr::Type::seq, std::move(exprs)));
 }
 
 Expr parse_expr_subscript(TokenStream& stream) {
   Expr expr = parse_expr_atom(stream);
   for (;;) {
     if (stream.eat("+"))
-      expr = make_unary(Expr::Type::plus, std::move(expr));
+      expr = stream.checked(make_unary(Expr::Type::plus, std::move(expr)));
     else if (stream.eat("*"))
-      expr = make_unary(Expr::Type::star, std::move(expr));
+      expr = stream.checked(make_unary(Expr::Type::star, std::move(expr)));
     else if (stream.eat("?"))
-      expr = make_unary(Expr::Type::opt, std::move(expr));
+      expr = stream.checked(make_unary(Expr::Type::opt, std::move(expr)));
     else if (stream.eat("{"))
-      expr = parse_expr_range(stream, std::move(expr));
+      expr = stream.checked(parse_expr_range(stream, std::move(expr)));
     else
       break;
   }
@@ -450,8 +477,10 @@ std::vector<const NodeType*> resolve_name(TokenStream& stream, const std::string
 
 Expr parse_expr_atom(TokenStream& stream) {
   if (stream.eat("(")) {
+    if (++stream.nesting > kMaxExprNesting) stream.err("Expression nested too deeply");
     Expr expr = parse_expr(stream);
     if (!stream.eat(")")) stream.err("Missing closing paren");
+    --stream.nesting;
     return expr;
   } else if (!has_non_word(stream.next_string())) {
     std::vector<Expr> exprs;
@@ -466,7 +495,7 @@ Expr parse_expr_atom(TokenStream& stream) {
     }
     stream.pos++;
     if (exprs.size() == 1) return std::move(exprs[0]);
-    return Expr{Expr::Type::choice, std::move(exprs)};
+    return make_group(Expr::Type::choice, std::move(exprs));
   } else {
     stream.err("Unexpected token '" + stream.next_string() + "'");
   }
@@ -493,6 +522,8 @@ using Nfa = std::vector<std::vector<NfaEdge>>;
 /// necessary.
 class NfaBuilder {
  public:
+  explicit NfaBuilder(const TokenStream& stream) : stream_(stream) {}
+
   Nfa build(const Expr& expr) {
     nfa_.assign(1, {});
     std::vector<EdgeRef> edges = compile(expr, 0);
@@ -509,6 +540,7 @@ class NfaBuilder {
   };
 
   int node() {
+    if (nfa_.size() >= kMaxNfaStates) stream_.err("Expression too large");
     nfa_.emplace_back();
     return static_cast<int>(nfa_.size()) - 1;
   }
@@ -580,6 +612,7 @@ class NfaBuilder {
     throw GenericError("Unknown expr type");
   }
 
+  const TokenStream& stream_;
   Nfa nfa_;
 };
 
@@ -587,17 +620,42 @@ class NfaBuilder {
 /// nodes with only a single null-out-edge, since they may lead to
 /// needless duplicated nodes.
 std::vector<int> null_from(const Nfa& nfa, int node) {
+  // Port note: upstream's recursive scan, run on an explicit stack of
+  // (state, next edge) frames so that a long chain of null edges cannot
+  // overflow the C stack, and with a table of the states found instead of
+  // upstream's indexOf scans. The visiting order, and so the result (which
+  // may hold a state twice when a single-null-edge state leads to one
+  // already found, exactly as upstream), is the same.
   std::vector<int> result;
-  auto scan = [&](auto& self, int n) -> void {
-    const std::vector<NfaEdge>& edges = nfa[static_cast<size_t>(n)];
-    if (edges.size() == 1 && !edges[0].term) return self(self, edges[0].to);
-    result.push_back(n);
-    for (const NfaEdge& e : edges) {
-      if (!e.term && std::find(result.begin(), result.end(), e.to) == result.end())
-        self(self, e.to);
-    }
+  std::vector<char> found(nfa.size(), 0);
+  struct Frame {
+    int state;
+    size_t edge;
   };
-  scan(scan, node);
+  std::vector<Frame> stack;
+  auto enter = [&](int n) {
+    for (size_t steps = 0;; steps++) {
+      const std::vector<NfaEdge>& edges = nfa[static_cast<size_t>(n)];
+      if (!(edges.size() == 1 && !edges[0].term)) break;
+      // A cycle of single null edges would recurse forever upstream.
+      if (steps == nfa.size()) throw RangeError("Maximum call stack size exceeded");
+      n = edges[0].to;
+    }
+    result.push_back(n);
+    found[static_cast<size_t>(n)] = 1;
+    stack.push_back({n, 0});
+  };
+  enter(node);
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    const std::vector<NfaEdge>& edges = nfa[static_cast<size_t>(top.state)];
+    if (top.edge == edges.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const NfaEdge& e = edges[top.edge++];
+    if (!e.term && !found[static_cast<size_t>(e.to)]) enter(e.to);
+  }
   std::sort(result.begin(), result.end(), std::greater<int>());  // cmp: b - a
   return result;
 }
@@ -614,50 +672,93 @@ std::string join_states(const std::vector<int>& states) {
 /// Compiles an NFA as produced by `nfa` into a DFA, modeled as a set
 /// of state objects (`ContentMatch` instances) with transitions
 /// between them. The states are appended to `pool`.
+///
+/// Port note: upstream's recursive `explore` creates and labels a state for
+/// each set of NFA states when it first meets the set, then explores its
+/// edges in order. Here the sets wait on a work list instead of the C stack;
+/// each set still gets exactly one state, and each state its edges in
+/// upstream's order, so the automaton is the same (only the order of `pool`,
+/// which nothing observes, differs).
 class DfaBuilder {
  public:
-  DfaBuilder(const Nfa& nfa, std::vector<std::unique_ptr<ContentMatch>>& pool)
-      : nfa_(nfa), pool_(pool) {}
+  DfaBuilder(const Nfa& nfa, std::vector<std::unique_ptr<ContentMatch>>& pool,
+             const TokenStream& stream)
+      : nfa_(nfa), pool_(pool), stream_(stream) {}
 
-  ContentMatch* build() { return explore(null_from(nfa_, 0)); }
+  ContentMatch* build() {
+    ContentMatch* start = state_for(null_from(nfa_, 0));
+    while (!todo_.empty()) {
+      auto [state, states] = std::move(todo_.back());
+      todo_.pop_back();
+      explore(state, states);
+    }
+    return start;
+  }
 
  private:
-  ContentMatch* explore(const std::vector<int>& states) {
-    std::vector<std::pair<const NodeType*, std::vector<int>>> out;
+  /// The state labeled with `states`, made (and queued) when it is new.
+  ContentMatch* state_for(const std::vector<int>& states) {
+    std::string key = join_states(states);
+    auto found = labeled_.find(key);
+    if (found != labeled_.end()) return found->second;
+    if (labeled_.size() >= kMaxDfaStates) stream_.err("Expression too large");
+    int last = static_cast<int>(nfa_.size()) - 1;
+    pool_.push_back(std::make_unique<ContentMatch>(std::find(states.begin(), states.end(), last) !=
+                                                   states.end()));
+    ContentMatch* state = pool_.back().get();
+    labeled_.emplace(std::move(key), state);
+    todo_.emplace_back(state, states);
+    return state;
+  }
+
+  void explore(ContentMatch* state, const std::vector<int>& states) {
+    struct Out {
+      const NodeType* type;
+      std::vector<int> set;
+      std::vector<char> in_set;  // per NFA state (upstream: set.indexOf)
+    };
+    std::vector<Out> out;
     for (int node : states) {
       for (const NfaEdge& e : nfa_[static_cast<size_t>(node)]) {
         if (!e.term) continue;
         int set = -1;  // index into `out`
         for (size_t i = 0; i < out.size(); i++) {
-          if (out[i].first == e.term) set = static_cast<int>(i);
+          if (out[i].type == e.term) set = static_cast<int>(i);
         }
-        for (int n : null_from(nfa_, e.to)) {
+        for (int n : null_from_memo(e.to)) {
           if (set < 0) {
-            out.emplace_back(e.term, std::vector<int>());
+            out.push_back({e.term, {}, std::vector<char>(nfa_.size(), 0)});
             set = static_cast<int>(out.size()) - 1;
           }
-          std::vector<int>& s = out[static_cast<size_t>(set)].second;
-          if (std::find(s.begin(), s.end(), n) == s.end()) s.push_back(n);
+          Out& o = out[static_cast<size_t>(set)];
+          if (!o.in_set[static_cast<size_t>(n)]) {
+            o.in_set[static_cast<size_t>(n)] = 1;
+            o.set.push_back(n);
+          }
         }
       }
     }
-    int last = static_cast<int>(nfa_.size()) - 1;
-    pool_.push_back(std::make_unique<ContentMatch>(std::find(states.begin(), states.end(), last) !=
-                                                   states.end()));
-    ContentMatch* state = pool_.back().get();
-    labeled_[join_states(states)] = state;
-    for (auto& [type, target] : out) {
+    for (auto& [type, target, in_target] : out) {
       std::sort(target.begin(), target.end(), std::greater<int>());
-      auto found = labeled_.find(join_states(target));
-      ContentMatch* next = found != labeled_.end() ? found->second : explore(target);
+      ContentMatch* next = state_for(target);
       state->mutable_next().push_back({type, next});
     }
-    return state;
+  }
+
+  /// null_from(nfa_, state), computed once per state.
+  const std::vector<int>& null_from_memo(int state) {
+    if (null_from_.empty()) null_from_.resize(nfa_.size());
+    std::optional<std::vector<int>>& memo = null_from_[static_cast<size_t>(state)];
+    if (!memo) memo = null_from(nfa_, state);
+    return *memo;
   }
 
   const Nfa& nfa_;
   std::vector<std::unique_ptr<ContentMatch>>& pool_;
+  const TokenStream& stream_;
+  std::vector<std::optional<std::vector<int>>> null_from_;
   std::unordered_map<std::string, ContentMatch*> labeled_;
+  std::vector<std::pair<ContentMatch*, std::vector<int>>> todo_;
 };
 
 void check_for_dead_ends(const ContentMatch* match, const TokenStream& stream) {
@@ -685,8 +786,8 @@ const ContentMatch* parse_content(std::string_view string, const Schema& schema,
   if (!stream.next()) return &ContentMatch::empty();
   Expr expr = parse_expr(stream);
   if (stream.next()) stream.err("Unexpected trailing text");
-  Nfa nfa = NfaBuilder().build(expr);
-  ContentMatch* match = DfaBuilder(nfa, pool).build();
+  Nfa nfa = NfaBuilder(stream).build(expr);
+  ContentMatch* match = DfaBuilder(nfa, pool, stream).build();
   check_for_dead_ends(match, stream);
   return match;
 }

@@ -284,6 +284,71 @@ TEST(ContentMatchParse, ReportsSyntaxErrors) {
   expect_error("()", "Unexpected token ')'");
 }
 
+// Port note cases: the bounds on what a content expression may ask for
+// (content_match.cc, kMaxExprNesting, kMaxNfaStates, kMaxDfaStates).
+void expect_too_large(const std::string& expr, const std::string& message) {
+  try {
+    schema_with(expr);
+    ADD_FAILURE() << expr.substr(0, 40) << ": no error";
+  } catch (const SyntaxError& e) {
+    EXPECT_EQ(e.what(), message + " (in content expression '" + expr + "')");
+  }
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; i++) out += s;
+  return out;
+}
+
+TEST(ContentMatchBounds, NestingUpTo64Levels) {
+  EXPECT_NO_THROW(schema_with(repeat("(", 64) + "paragraph" + repeat(")", 64)));
+  expect_too_large(repeat("(", 65) + "paragraph" + repeat(")", 65), "Expression nested too deeply");
+  // Operators nest as deeply as parentheses do: paragraph*** is star(star(star(paragraph))).
+  EXPECT_NO_THROW(schema_with("paragraph" + repeat("*", 63)));
+  expect_too_large("paragraph" + repeat("*", 64), "Expression nested too deeply");
+  expect_too_large("paragraph" + repeat("?", 5000), "Expression nested too deeply");
+  expect_too_large(repeat("(", 3000) + "paragraph" + repeat(")", 3000),
+                   "Expression nested too deeply");
+}
+
+TEST(ContentMatchBounds, AutomatonOfAtMost256States) {
+  // paragraph{n} has n + 2 NFA states.
+  auto schema = schema_with("paragraph{254}");
+  const ContentMatch* m = &schema->node_type("probe")->content_match();
+  const NodeType* para = schema->node_type("paragraph");
+  for (int i = 0; i < 254; i++) {
+    ASSERT_FALSE(m->valid_end()) << i;
+    m = m->match_type(para);
+    ASSERT_NE(m, nullptr) << i;
+  }
+  EXPECT_TRUE(m->valid_end());
+  EXPECT_EQ(m->match_type(para), nullptr);
+  for (const char* expr : {"paragraph{255}", "paragraph{0,5000}", "paragraph{2147483647}",
+                           "paragraph{99999999999}", "(paragraph{20}){20}", "paragraph{5,}{1000}"})
+    expect_too_large(expr, "Expression too large");
+  expect_too_large(repeat("paragraph? ", 300), "Expression too large");
+  // A small NFA whose DFA has 2^9 states: the 9th paragraph or heading from the end.
+  expect_too_large("(paragraph | heading)* paragraph (paragraph | heading){8}",
+                   "Expression too large");
+  EXPECT_NO_THROW(schema_with("(paragraph | heading)* paragraph (paragraph | heading){6}"));
+}
+
+TEST(ContentMatchBounds, CyclicRequiredContentFailsToFill) {
+  // a needs a b, b needs an a: createAndFill recurses without end (JavaScript:
+  // "Maximum call stack size exceeded"); the port stops at kMaxDepth levels.
+  Result<json::Value> spec = json::parse(R"({"nodes": [["doc", {"content": "a"}],
+    ["a", {"content": "b"}], ["b", {"content": "a"}], ["text", {}]]})");
+  ASSERT_TRUE(spec.ok());
+  auto schema = Schema::from_json(*spec);
+  try {
+    schema->top_node_type()->create_and_fill();
+    FAIL() << "no error";
+  } catch (const RangeError& e) {
+    EXPECT_STREQ(e.what(), "Maximum call stack size exceeded");
+  }
+}
+
 TEST(ContentMatchCompatible, SharesAnEdgeType) {
   auto schema = schema_with("heading");
   EXPECT_TRUE(schema->node_type("probe")->compatible_content(*schema->node_type("doc")));

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "rtpm/base/error.h"
+#include "rtpm/model/internal/depth_guard.h"
 #include "rtpm/model/internal/js.h"
 #include "rtpm/model/replace.h"
 #include "rtpm/model/resolved_pos.h"
@@ -42,14 +43,26 @@ void check_attrs(const std::vector<Attribute>& attrs, const Attrs& values, const
   }
 }
 
+// The nesting of Node::from_json calls on this thread (the node being parsed
+// counts): a document or slice is parsed top-down, so the bound is checked
+// before its deeper levels are visited.
+thread_local int from_json_depth = 0;
+
 }  // namespace
+
+std::string max_depth_message() {
+  return "Nodes nested deeper than " + std::to_string(kMaxDepth) + " levels are not supported";
+}
 
 Node::Node(const NodeType* type, Attrs attrs, Fragment content, MarkSet marks)
     : type_(type),
       attrs_(std::move(attrs)),
       content_(std::move(content)),
       marks_(std::move(marks)),
-      node_size_(type->is_leaf() ? 1 : 2 + content_.size()) {}
+      node_size_(type->is_leaf() ? 1 : 2 + content_.size()),
+      height_(content_.chunks() ? 1 + content_.chunks()->node_height() : 1) {
+  if (height_ > kMaxDepth) throw RangeError(max_depth_message());
+}
 
 Node::Node(const NodeType* type, Attrs attrs, std::u16string text, MarkSet marks)
     : type_(type), attrs_(std::move(attrs)), marks_(std::move(marks)), text_(std::move(text)) {
@@ -179,9 +192,9 @@ Slice Node::slice(int from, int to, bool include_parents) const {
 /// into. If any of this is violated, an error of type
 /// [`ReplaceError`](#model.ReplaceError) is thrown.
 NodeRef Node::replace(int from, int to, const Slice& slice) const {
-  // `from` is resolved first, as upstream's argument order does (the error
-  // names `from` when both are out of range).
-  ResolvedPos rfrom = resolve(from), rto = resolve(to);
+  // Resolved in upstream's order, so that a bad `from` is reported first.
+  ResolvedPos rfrom = resolve(from);
+  ResolvedPos rto = resolve(to);
   return ::rtpm::model::replace(rfrom, rto, slice);
 }
 
@@ -408,6 +421,7 @@ std::string Node::to_json_string() const {
 
 /// Deserialize a node from its JSON representation.
 NodeRef Node::from_json(const Schema& schema, const json::Value& json) {
+  internal::DepthGuard level(from_json_depth, kMaxDepth, max_depth_message);
   if (!internal::js_truthy(&json)) throw RangeError("Invalid input for Node.fromJSON");
   MarkSet marks;
   const json::Value* json_marks = json.find("marks");

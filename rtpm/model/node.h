@@ -20,9 +20,29 @@
 
 namespace rtpm::model {
 
+/// The deepest nesting of nodes that the model builds or parses: a node's
+/// height() (the nodes on the longest path from it down to a leaf, itself
+/// included) is at most kMaxDepth, so a document has positions at depths 0 to
+/// kMaxDepth - 1. Port note: prosemirror-model has no such bound; JavaScript
+/// fails with "Maximum call stack size exceeded" (a RangeError) somewhere
+/// around 10,000 levels, and the port, whose recursions over a tree (parsing,
+/// toJSON, check, eq, replace, cut, destruction) use the C stack as well,
+/// would crash instead. Real documents stay far below: nested lists and
+/// blockquotes in editors reach a few dozen levels. At 256 levels the
+/// deepest recursion uses well under 1 MiB of stack even under
+/// AddressSanitizer (node_test's DepthBound cases run every recursion at this
+/// depth on a thread with a 1 MiB stack), which leaves a wide margin on the
+/// server's and clients' threads.
+inline constexpr int kMaxDepth = 256;
+
+/// The message of the RangeError thrown for nesting deeper than kMaxDepth.
+std::string max_depth_message();
+
 class Node : public RefCounted<Node> {
  public:
   /// Use NodeType::create / Schema::text; this is for the model's factories.
+  /// Throws RangeError (max_depth_message()) when the node would be higher
+  /// than kMaxDepth.
   Node(const NodeType* type, Attrs attrs, Fragment content, MarkSet marks);
   /// Text node constructor (for Schema::text and with_text).
   Node(const NodeType* type, Attrs attrs, std::u16string text, MarkSet marks);
@@ -41,6 +61,10 @@ class Node : public RefCounted<Node> {
   /// The size of this node: text length for text nodes, 1 for leaves,
   /// content size + 2 otherwise. Computed once at construction.
   int node_size() const { return node_size_; }
+  /// The number of nodes on the longest path from this node down to a leaf,
+  /// itself included: 1 for text and childless nodes. At most kMaxDepth.
+  /// Computed once at construction (from the child list's cached heights).
+  int height() const { return height_; }
   /// The number of children that the node has.
   int child_count() const { return content_.child_count(); }
   /// Get the child node at the given index. Throws RangeError when out of range.
@@ -151,7 +175,9 @@ class Node : public RefCounted<Node> {
   std::string to_json_string() const;
   /// Deserialize a node from its JSON representation. Throws RangeError
   /// (unknown types, bad shape, missing required attrs, failed validate,
-  /// empty text) with upstream's messages.
+  /// empty text) with upstream's messages, and RangeError
+  /// (max_depth_message()) for nodes nested deeper than kMaxDepth, before
+  /// descending further.
   static NodeRef from_json(const Schema& schema, const json::Value& json);
 
   /// Text nodes only: a copy with other text (same marks); this when equal.
@@ -164,6 +190,7 @@ class Node : public RefCounted<Node> {
   MarkSet marks_;
   std::u16string text_;
   int node_size_ = 0;
+  int height_ = 1;
 };
 
 }  // namespace rtpm::model

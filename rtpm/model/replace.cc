@@ -1,6 +1,7 @@
 // Port of prosemirror-model src/replace.ts (1.25.13): the replace algorithm.
 #include "rtpm/model/replace.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "rtpm/model/internal/child_list.h"
@@ -39,6 +40,9 @@ class ChildBuilder {
   /// Appends `child`; with `join`, joins it onto the last node when both are
   /// text with the same markup (addNode).
   void add(const NodeRef& child, bool join = true) {
+    // Port note: upstream pushes a missing node (a nodeAfter/nodeBefore that
+    // is null) and fails later reading its nodeSize; fail here.
+    if (!child) throw TypeError("Cannot read properties of null (reading 'nodeSize')");
     if (join && child->is_text() && joins(*child)) {
       pending_text() += child->text();
       return;
@@ -60,6 +64,10 @@ class ChildBuilder {
   /// Appends the children [from, to) of `frag`, each as add(child, join).
   void add_children(const Fragment& frag, int from, int to, bool join) {
     if (from >= to) return;
+    // Upstream's loop calls frag.child(i), which throws RangeError at the
+    // first index outside the fragment: throw that one.
+    if (from < 0 || to > frag.child_count())
+      frag.child(from < 0 ? from : std::max(from, frag.child_count()));
     const ChunkRef& tree = frag.chunks();
     // Without text in the range no child can join (only text joins); the
     // first may still join onto a text node before it, so it goes alone.

@@ -33,14 +33,15 @@ int ResolvedPos::index_after(int depth) const {
 /// level.
 int ResolvedPos::start(int depth) const {
   depth = resolve_depth(depth);
-  return depth == 0 ? 0 : path()[depth - 1].offset + 1;
+  return depth == 0 ? 0 : entry(depth - 1).offset + 1;
 }
 
 /// The (absolute) position at the end of the node at the given
 /// level.
 int ResolvedPos::end(int depth) const {
   depth = resolve_depth(depth);
-  return start(depth) + node(depth).content().size();
+  const Node* parent = entry(depth).node;
+  return start(depth) + parent->content().size();
 }
 
 /// The (absolute) position directly before the wrapping node at the
@@ -49,7 +50,7 @@ int ResolvedPos::end(int depth) const {
 int ResolvedPos::before(int depth) const {
   depth = resolve_depth(depth);
   if (!depth) throw RangeError("There is no position before the top-level node");
-  return depth == this->depth() + 1 ? pos_ : path()[depth - 1].offset;
+  return depth == this->depth() + 1 ? pos_ : entry(depth - 1).offset;
 }
 
 /// The (absolute) position directly after the wrapping node at the
@@ -58,7 +59,7 @@ int ResolvedPos::after(int depth) const {
   depth = resolve_depth(depth);
   if (!depth) throw RangeError("There is no position after the top-level node");
   return depth == this->depth() + 1 ? pos_
-                                    : path()[depth - 1].offset + path()[depth].node->node_size();
+                                    : entry(depth - 1).offset + entry(depth).node->node_size();
 }
 
 /// When this position points into a text node, this returns the
@@ -92,7 +93,7 @@ NodeRef ResolvedPos::node_before() const {
 /// given depth (which defaults to `this.depth`).
 int ResolvedPos::pos_at_index(int index, int depth) const {
   depth = resolve_depth(depth);
-  const Node* node = path()[depth].node;
+  const Node* node = entry(depth).node;
   int pos = depth == 0 ? 0 : path()[depth - 1].offset + 1;
   for (int i = 0; i < index; ++i) pos += node->child(i)->node_size();
   return pos;
@@ -229,6 +230,12 @@ ResolvedPos ResolvedPos::resolve(const NodeRef& doc, int pos) {
   }
   result.parent_offset_ = parent_offset;
   return result;
+}
+
+void ResolvedPos::throw_no_depth(int depth) const {
+  throw TypeError("Cannot read properties of undefined (position " + std::to_string(pos_) +
+                  " has no node at depth " + std::to_string(depth) + ", its depth is " +
+                  std::to_string(this->depth()) + ")");
 }
 
 void ResolvedPos::push_entry(const PathEntry& entry) {

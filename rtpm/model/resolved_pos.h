@@ -7,6 +7,11 @@
 //
 // Methods that take a `depth` interpret kNoDepth as `this.depth` and negative
 // numbers as `this.depth + value`, as upstream does with undefined/negative.
+// Port note: upstream reads its path array past either end for a depth
+// outside the position's (undefined, or NaN after arithmetic), and the caller
+// then fails with a TypeError on the missing node. Here every accessor checks
+// the depth and throws TypeError("Cannot read properties of undefined ...")
+// itself, so a bad depth never reads outside the path.
 #pragma once
 
 #include <optional>
@@ -49,20 +54,24 @@ class ResolvedPos {
   /// The root node in which the position was resolved.
   const Node& doc() const { return *doc_; }
   const NodeRef& doc_ref() const { return doc_; }
-  /// The ancestor node at the given level.
-  const Node& node(int depth = kNoDepth) const { return *path()[resolve_depth(depth)].node; }
-  /// The index into the ancestor at the given level.
-  int index(int depth = kNoDepth) const { return path()[resolve_depth(depth)].index; }
+  /// The ancestor node at the given level. Throws TypeError outside 0..depth().
+  const Node& node(int depth = kNoDepth) const { return *entry(resolve_depth(depth)).node; }
+  /// The index into the ancestor at the given level. Throws TypeError outside 0..depth().
+  int index(int depth = kNoDepth) const { return entry(resolve_depth(depth)).index; }
   /// The index pointing after this position into the ancestor at the given level.
   int index_after(int depth = kNoDepth) const;
-  /// The (absolute) position at the start of the node at the given level.
+  /// The (absolute) position at the start of the node at the given level
+  /// (0..depth() + 1; TypeError outside).
   int start(int depth = kNoDepth) const;
-  /// The (absolute) position at the end of the node at the given level.
+  /// The (absolute) position at the end of the node at the given level
+  /// (0..depth(); TypeError outside).
   int end(int depth = kNoDepth) const;
   /// The (absolute) position directly before the wrapping node at the given
-  /// level. Throws RangeError "There is no position before the top-level node" at depth 0.
+  /// level. Throws RangeError "There is no position before the top-level node" at depth 0,
+  /// TypeError past depth() + 1.
   int before(int depth = kNoDepth) const;
-  /// The (absolute) position directly after the wrapping node at the given level.
+  /// The (absolute) position directly after the wrapping node at the given
+  /// level (RangeError at depth 0, TypeError past depth() + 1).
   int after(int depth = kNoDepth) const;
   /// When this position points into a text node, the distance between the
   /// position and the start of the text node.
@@ -108,6 +117,12 @@ class ResolvedPos {
   // or per copy); deeper ones in path_heap_.
   static constexpr int kInlineDepth = 6;
   void push_entry(const PathEntry& entry);
+  /// The path entry at a resolved depth; TypeError outside 0..depth().
+  const PathEntry& entry(int depth) const {
+    if (depth < 0 || depth >= path_size_) throw_no_depth(depth);
+    return path()[depth];
+  }
+  [[noreturn]] void throw_no_depth(int depth) const;
   const PathEntry* path() const {
     return path_size_ <= kInlineDepth ? path_inline_ : path_heap_.data();
   }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "rtpm/base/error.h"
+#include "rtpm/model/internal/depth_guard.h"
 #include "rtpm/model/internal/js.h"
 
 namespace rtpm::model {
@@ -87,6 +88,11 @@ std::optional<Attrs> default_attrs(const std::vector<Attribute>& attrs) {
   }
   return Attrs(std::move(defaults));
 }
+
+// The nesting of create_and_fill calls on this thread.
+thread_local int create_and_fill_depth = 0;
+
+std::string stack_exceeded() { return "Maximum call stack size exceeded"; }
 
 // `falsy` is the value of a falsy `value` (nullptr = null).
 Attrs compute_attrs(const std::vector<Attribute>& attrs, const AttrMap* value,
@@ -251,6 +257,10 @@ NodeRef NodeType::create_and_fill(const AttrMap* attrs, Fragment content, MarkSe
 }
 
 NodeRef NodeType::create_and_fill(Attrs attrs, Fragment content, MarkSet marks) const {
+  // Port note: content that requires itself (a: "b", b: "a") makes upstream
+  // recurse through fillBefore until the stack overflows; here the recursion
+  // stops at kMaxDepth levels with the same RangeError.
+  internal::DepthGuard level(create_and_fill_depth, kMaxDepth, stack_exceeded);
   if (content.size()) {
     std::optional<Fragment> before = content_match_->fill_before(content);
     if (!before) return NodeRef();

@@ -2,6 +2,10 @@
 // its helpers removeRange and insertInto.
 #include "rtpm/model/slice.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
 #include "rtpm/base/error.h"
 #include "rtpm/model/internal/js.h"
 #include "rtpm/model/node.h"
@@ -45,18 +49,48 @@ std::optional<Fragment> insert_into(const Fragment& content, int dist, const Fra
   return content.replace_child(found.index, child->copy(std::move(*inner)));
 }
 
+// An open depth from JSON (a finite or infinite number). Port note: open
+// depths are ints here. A fractional one, which JavaScript would carry along
+// into NaN arithmetic and a TypeError or a nonsensical slice size, is
+// rejected as malformed input. Magnitudes beyond kOpenDepthLimit are clamped
+// to it: every one of them fails in replace exactly as the original number
+// does in JavaScript ("Inserted content deeper than insertion position" for a
+// large openStart, a TypeError for negative ones), and the clamp keeps
+// size() and the depth arithmetic of replace far from int overflow.
+constexpr double kOpenDepthLimit = 1 << 24;
+
+int open_depth(double value) {
+  if (std::isnan(value) || (std::isfinite(value) && std::trunc(value) != value)) {
+    throw RangeError("Invalid input for Slice.fromJSON");
+  }
+  return static_cast<int>(std::clamp(value, -kOpenDepthLimit, kOpenDepthLimit));
+}
+
+// `base + offset` for a position inside a slice's content. A sum outside int
+// cannot be a position of the content: throw what Fragment::find_index
+// throws for it.
+int content_pos(const Fragment& content, int base, int offset) {
+  int64_t pos = static_cast<int64_t>(base) + offset;
+  if (pos < 0 || pos > content.size()) {
+    throw RangeError("Position " + std::to_string(pos) + " outside of fragment (" +
+                     content.to_string() + ")");
+  }
+  return static_cast<int>(pos);
+}
+
 }  // namespace
 
 std::optional<Slice> Slice::insert_at(int pos, const Fragment& fragment) const {
-  std::optional<Fragment> content =
-      insert_into(content_, pos + open_start_, fragment, open_start_ + 1, open_end_ + 1, nullptr);
+  std::optional<Fragment> content = insert_into(content_, content_pos(content_, pos, open_start_),
+                                                fragment, open_start_ + 1, open_end_ + 1, nullptr);
   if (!content) return std::nullopt;
   return Slice(std::move(*content), open_start_, open_end_);
 }
 
 Slice Slice::remove_between(int from, int to) const {
-  return Slice(remove_range(content_, from + open_start_, to + open_start_), open_start_,
-               open_end_);
+  int start = content_pos(content_, from, open_start_);
+  int end = content_pos(content_, to, open_start_);
+  return Slice(remove_range(content_, start, end), open_start_, open_end_);
 }
 
 /// Tests whether this slice is equal to another slice.
@@ -106,16 +140,14 @@ void Slice::write_json(json::Writer& w) const {
 Slice Slice::from_json(const Schema& schema, const json::Value& json) {
   if (!internal::js_truthy(&json)) return empty();
   // `json.openStart || 0`: a falsy value becomes 0, anything else must be a number.
-  // Port note: open depths are ints here, so a number that is not an integer
-  // of int's range is rejected too, where JS would keep it (and fail later,
-  // or misbehave).
   const json::Value* open_start = json.find("openStart");
   const json::Value* open_end = json.find("openEnd");
-  int start = 0, end = 0;
-  if ((internal::js_truthy(open_start) && !internal::to_int(*open_start, start)) ||
-      (internal::js_truthy(open_end) && !internal::to_int(*open_end, end))) {
+  bool start_set = internal::js_truthy(open_start), end_set = internal::js_truthy(open_end);
+  if ((start_set && !open_start->is_number()) || (end_set && !open_end->is_number())) {
     throw RangeError("Invalid input for Slice.fromJSON");
   }
+  int start = start_set ? open_depth(open_start->as_number()) : 0;
+  int end = end_set ? open_depth(open_end->as_number()) : 0;
   const json::Value* content = json.find("content");
   return Slice(content ? Fragment::from_json(schema, *content) : Fragment::empty(), start, end);
 }

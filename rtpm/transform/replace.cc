@@ -10,6 +10,7 @@
 #include "rtpm/model/content_match.h"
 #include "rtpm/model/resolved_pos.h"
 #include "rtpm/model/schema.h"
+#include "rtpm/transform/internal/expect.h"
 #include "rtpm/transform/replace_step.h"
 #include "rtpm/transform/structure.h"
 #include "rtpm/transform/transform.h"
@@ -26,18 +27,7 @@ using model::Slice;
 
 namespace {
 
-// Port note: where upstream asserts a value with `!` and would crash on
-// null, we throw a TypeError instead of dereferencing.
-template <typename T>
-const T& expect(const std::optional<T>& value) {
-  if (!value) throw TypeError("Cannot read properties of null");
-  return *value;
-}
-template <typename T>
-const T* expect(const T* value) {
-  if (!value) throw TypeError("Cannot read properties of null");
-  return value;
-}
+using internal::expect;
 
 bool fits_trivially(const ResolvedPos& from, const ResolvedPos& to, const Slice& slice) {
   return !slice.open_start() && !slice.open_end() && from.start() == to.start() &&
@@ -171,7 +161,7 @@ class Fitter {
         Fragment fragment;
         NodeRef parent;
         if (slice_depth) {
-          parent = NodeRef(content_at(unplaced_.content(), slice_depth - 1).first_child());
+          parent = NodeRef(expect(content_at(unplaced_.content(), slice_depth - 1).first_child()));
           fragment = parent->content();
         } else {
           fragment = unplaced_.content();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "rtpm/model/content_match.h"
+#include "rtpm/transform/internal/expect.h"
 #include "rtpm/transform/mark.h"
 #include "rtpm/transform/replace_step.h"
 #include "rtpm/transform/transform.h"
@@ -420,7 +421,10 @@ std::optional<int> drop_point(const Node& doc, int pos, const Slice& slice) {
   ResolvedPos rpos = doc.resolve(pos);
   if (!slice.content().size()) return pos;
   Fragment content = slice.content();
-  for (int i = 0; i < slice.open_start(); i++) content = content.first_child()->content();
+  for (int i = 0; i < slice.open_start(); i++) {
+    Fragment inner = internal::expect(content.first_child())->content();
+    content = std::move(inner);
+  }
   for (int pass = 1; pass <= (slice.open_start() == 0 && slice.size() ? 2 : 1); pass++) {
     for (int d = rpos.depth(); d >= 0; d--) {
       // Port note: upstream compares against a possibly fractional midpoint;

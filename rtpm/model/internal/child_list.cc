@@ -16,6 +16,17 @@ Chunk* Chunk::allocate(bool leaf, int slots) {
   return new (mem) Chunk(leaf, slots);
 }
 
+void Chunk::add_flags(const Node& node) {
+  if (node.is_text()) flags_ |= kHasText;
+  if (!node.marks().empty()) flags_ |= kHasMarks;
+  node_height_ = std::max(node_height_, static_cast<uint16_t>(node.height()));
+}
+
+void Chunk::add_flags(const Chunk& kid) {
+  flags_ |= kid.flags_;
+  node_height_ = std::max(node_height_, kid.node_height_);
+}
+
 void Chunk::ref_dec() const {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   Chunk* self = const_cast<Chunk*>(this);
@@ -41,8 +52,7 @@ ChunkRef Chunk::build(const NodeRef* nodes_in, int n) {
       const NodeRef& node = nodes_in[pos + i];
       new (&c->nodes()[i]) NodeRef(node);
       c->size_ += node->node_size();
-      if (node->is_text()) c->flags_ |= kHasText;
-      if (!node->marks().empty()) c->flags_ |= kHasMarks;
+      c->add_flags(*node);
     }
     c->count_ = take;
     pos += take;
@@ -64,7 +74,7 @@ ChunkRef Chunk::build_level(const ChunkRef* kids_in, int n) {
       new (&c->kids()[i]) ChunkRef(kids_in[pos + i]);
       c->size_ += kids_in[pos + i]->size_;
       c->count_ += kids_in[pos + i]->count_;
-      c->flags_ |= kids_in[pos + i]->flags_;
+      c->add_flags(*kids_in[pos + i]);
     }
     c->height_ = static_cast<uint8_t>(kids_in[pos]->height_ + 1);
     pos += take;
@@ -122,8 +132,7 @@ ChunkRef Chunk::replace(int index, NodeRef node) const {
     for (int i = 0; i < slots_; ++i) {
       const NodeRef& n = i == index ? node : nodes()[i];
       new (&c->nodes()[i]) NodeRef(n);
-      if (n->is_text()) c->flags_ |= kHasText;
-      if (!n->marks().empty()) c->flags_ |= kHasMarks;
+      c->add_flags(*n);
     }
     c->size_ = size_ - nodes()[index]->node_size() + node->node_size();
     return ChunkRef(c);
@@ -133,7 +142,7 @@ ChunkRef Chunk::replace(int index, NodeRef node) const {
   ChunkRef replaced = kids()[i]->replace(index, std::move(node));
   for (int j = 0; j < slots_; ++j) {
     new (&c->kids()[j]) ChunkRef(j == i ? replaced : kids()[j]);
-    c->flags_ |= c->kids()[j]->flags_;
+    c->add_flags(*c->kids()[j]);
   }
   c->size_ = size_ - kids()[i]->size_ + replaced->size_;
   c->height_ = height_;
@@ -220,8 +229,7 @@ ChunkRef Chunk::make(bool leaf, const void* const* items, int n) {
       const Node* node = static_cast<const Node*>(items[i]);
       new (&c->nodes()[i]) NodeRef(const_cast<Node*>(node));
       c->size_ += node->node_size();
-      if (node->is_text()) c->flags_ |= kHasText;
-      if (!node->marks().empty()) c->flags_ |= kHasMarks;
+      c->add_flags(*node);
     }
     c->count_ = n;
   } else {
@@ -230,7 +238,7 @@ ChunkRef Chunk::make(bool leaf, const void* const* items, int n) {
       new (&c->kids()[i]) ChunkRef(kid);
       c->size_ += kid->size_;
       c->count_ += kid->count_;
-      c->flags_ |= kid->flags_;
+      c->add_flags(*kid);
     }
     c->height_ = static_cast<uint8_t>(static_cast<const Chunk*>(items[0])->height_ + 1);
   }

@@ -73,6 +73,9 @@ class alignas(8) Chunk {
   bool has_marks() const { return flags_ & kHasMarks; }
   /// Height above the leaves (0 for a leaf).
   int height() const { return height_; }
+  /// The largest Node::height() of the nodes in this subtree (the nesting
+  /// below them, which a parent node adds one to).
+  int node_height() const { return node_height_; }
 
   /// Runs the content automaton from `start` over the types of the nodes
   /// [from, to) (as ContentMatch::match_fragment does, null when some node
@@ -95,6 +98,9 @@ class alignas(8) Chunk {
   static Joined join_same(const Chunk* a, const Chunk* b);
   static Joined join_right(const Chunk* a, const Chunk* b);
   static Joined join_left(const Chunk* a, const Chunk* b);
+  /// Takes a new slot's node or kid into flags_ and node_height_.
+  void add_flags(const Node& node);
+  void add_flags(const Chunk& kid);
   const ContentMatch* match_all(const ContentMatch* start) const;
   const ContentMatch* run(const ContentMatch* start, int from, int to) const;
   static ChunkRef build_level(const ChunkRef* kids, int n);
@@ -110,6 +116,7 @@ class alignas(8) Chunk {
   uint8_t height_ = 0;
   uint8_t flags_ = 0;
   uint16_t slots_;
+  uint16_t node_height_ = 0;  // at most model::kMaxDepth
   // Memo of match_all: the automaton run from memo_start_ over every node of
   // this subtree ends in memo_end_ (a sentinel when it fails). A seqlock
   // (memo_seq_ odd while a writer updates) keeps the pair consistent between
