@@ -24,9 +24,9 @@
 #                      built with the release preset first)
 #   DIFF_FUZZ_OUT      where mismatches, crashes and the log go
 #                      (default: build/diff-fuzz/SEED)
-#   DIFF_FUZZ_CHUNK    scenarios per chunk (default 8000)
+#   DIFF_FUZZ_CHUNK    scenarios per chunk (default 8000; 200 with DIFF_FUZZ_DEEP=1)
 #   DIFF_FUZZ_FIRST    the first scenario number (default 0)
-#   DIFF_FUZZ_DEEP=1   only deep-nesting scenarios, thousands of levels (gen.mjs --deep)
+#   DIFF_FUZZ_DEEP=1   only deep-nesting scenarios, 257 to 15,000 levels (gen.mjs --deep)
 #   DIFF_FUZZ_TIMEOUT  seconds one check of a chunk may take (default 600)
 set -euo pipefail
 
@@ -39,9 +39,10 @@ if ! [[ "$cases" =~ ^[0-9]+$ ]] || ! [[ "$seed" =~ ^[A-Za-z0-9_.-]+$ ]]; then
   exit 2
 fi
 shared=$(cd "${RTPM_SHARED_DIR:-$root/../shared}" && pwd)
-chunk=${DIFF_FUZZ_CHUNK:-8000}
 first=${DIFF_FUZZ_FIRST:-0}
 deep=${DIFF_FUZZ_DEEP:-0}
+# Deep vectors are up to 500 KB each: smaller chunks.
+[ "$deep" = 1 ] && chunk=${DIFF_FUZZ_CHUNK:-200} || chunk=${DIFF_FUZZ_CHUNK:-8000}
 timeout_s=${DIFF_FUZZ_TIMEOUT:-600}
 out=${DIFF_FUZZ_OUT:-$root/build/diff-fuzz/$seed}
 fuzz_dir=$root/fuzz/differential

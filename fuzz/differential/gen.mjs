@@ -27,7 +27,8 @@
 //            `structure` flags, replaceAround gaps out of range
 //   hostile  hostile documents (`check` vectors), and steps on those that
 //            JavaScript still parses
-//   deep     deep nesting (20-120 levels; --deep: 1,000-20,000), tagged "deep"
+//   deep     deep nesting (20-100 levels, and steps nesting as deep again;
+//            --deep: 257-15,000 levels), tagged "deep"
 //   mapping  random and hostile step maps and mappings (`map` vectors)
 // Each step applies to the document the previous step of its scenario left,
 // so a scenario is a sequence of several steps on the same document.
@@ -39,10 +40,18 @@
 // Documented differences (docs/fuzzing.md): where the port deliberately
 // differs from JavaScript, the vector's `result` is the port's documented
 // outcome, `jsResult` what JavaScript did and `deviation` the reason:
-//   "non-integer number"  a position or open depth that is a number but not
-//                         an integer of int range: the port's Step.fromJSON
-//                         rejects it.
-//   "deep"                nesting deeper than model::kMaxDepth (see --max-depth).
+//   "non-integer number"  a position that is a number but not an integer of
+//                         int range, or a fractional open depth: the port's
+//                         Step.fromJSON rejects it.
+//   "huge open depth"     an open depth beyond ±2^24: the port clamps it, and
+//                         does what JavaScript does with the clamped step.
+//   "deep"                nesting deeper than the port's bound, model::kMaxDepth
+//                         (read from rtpm/model/node.h, or --max-depth N): the
+//                         port refuses such documents and slices while parsing
+//                         and steps whose result would be that deep. Where
+//                         JavaScript fails a step that the port might refuse
+//                         for its depth first, no vector is written (counted
+//                         as skipped in --stats).
 
 import fs from "fs"
 import path from "path"
@@ -371,8 +380,12 @@ function applyOutcome(schema, doc, stepJSON) {
     let r = step.apply(doc)
     if (r.failed != null) out.result = {failed: r.failed}
     else {
-      out.result = {doc: r.doc.toJSON()}
       out.doc = r.doc
+      try {
+        out.result = {doc: r.doc.toJSON()}
+      } catch (e) {
+        out.result = {doc: "(too deep to write)"}  // JavaScript's own stack: only deep cases
+      }
     }
   } catch (e) {
     out.result = errorResult(e, "apply")
@@ -395,8 +408,8 @@ const STEP_CLASS = {
 const isInt32 = x => Number.isInteger(x) && x >= -(2 ** 31) && x <= 2 ** 31 - 1
 
 // Where the port's Step.fromJSON rejects what JavaScript's accepts: a
-// position or an open depth that is a number but not an integer of int range
-// (docs/protocol.md). JavaScript checks the same fields in the same order
+// position that is a number but not an integer of int range, or a fractional
+// open depth (docs/protocol.md). JavaScript checks the same fields in the same order
 // (`typeof x == "number"`) and goes on to parse the rest, which may throw
 // something else; the port stops at the first such number. Returns the
 // port's outcome, or null when the port does what JavaScript does.
@@ -425,10 +438,159 @@ function portRejects(schema, json) {
     let {openStart, openEnd} = json.slice
     // `json.openStart || 0`, then both must be numbers.
     if (typeof (openStart || 0) != "number" || typeof (openEnd || 0) != "number") return null
-    if ((openStart && !isInt32(openStart)) || (openEnd && !isInt32(openEnd)))
+    // Fractional open depths are rejected; huge ones are clamped and fail as
+    // in JavaScript.
+    if ((openStart && !Number.isInteger(openStart)) || (openEnd && !Number.isInteger(openEnd)))
       return {error: "Invalid input for Slice.fromJSON", ...rejected}
   }
   return null
+}
+
+// ---------------------------------------------------------------- depth
+
+// The port's bound on nesting (rtpm/model/node.h kMaxDepth): a node's height
+// (the nodes on the longest path down to a leaf, itself included) is at most
+// MAX_DEPTH. Deeper documents and slices are refused while parsing (the
+// Node.fromJSON that would be MAX_DEPTH + 1 levels deep throws), and a step
+// whose result would be deeper throws while building it, both with
+// RangeError(MAX_DEPTH_MESSAGE).
+let MAX_DEPTH = 0, MAX_DEPTH_MESSAGE = ""
+
+function setMaxDepth(value) {
+  MAX_DEPTH = value
+  MAX_DEPTH_MESSAGE = `Nodes nested deeper than ${value} levels are not supported`
+}
+
+function readMaxDepth() {
+  let header = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../rtpm/model/node.h")
+  let m = /constexpr int kMaxDepth = (\d+);/.exec(fs.readFileSync(header, "utf8"))
+  if (!m) throw new Error(`no kMaxDepth in ${header} (give --max-depth)`)
+  return Number(m[1])
+}
+
+// Stands for a deep JSON value in a vector until the line is written.
+const DEEP_PLACEHOLDER = "\u0000deep\u0000"
+// A node type no schema has: where the port's Node.fromJSON would refuse to go deeper.
+const DEPTH_SENTINEL = "\u0000too deep"
+
+// The height of a node JSON, as Node.fromJSON descends (text nodes' content
+// is not read). Iterative: deep JSON must not overflow this stack.
+function jsonHeight(json) {
+  let max = 0, stack = [[json, 1]]
+  while (stack.length) {
+    let [n, h] = stack.pop()
+    if (!n || typeof n != "object") continue
+    if (h > max) max = h
+    if (n.type == "text" || !Array.isArray(n.content)) continue
+    for (let c of n.content) stack.push([c, h + 1])
+  }
+  return max
+}
+
+// A copy of `json` (a node JSON, or an array of them, at level 1) in which
+// every node MAX_DEPTH + 1 levels deep is the sentinel type.
+function truncated(json) {
+  let top = Array.isArray(json) ? json.slice() : [json]
+  let stack = [[top, 1]]
+  while (stack.length) {
+    let [array, level] = stack.pop()
+    for (let i = 0; i < array.length; i++) {
+      let n = array[i]
+      if (!n || typeof n != "object" || Array.isArray(n)) continue
+      if (level > MAX_DEPTH) {
+        array[i] = {type: DEPTH_SENTINEL}
+        continue
+      }
+      if (n.type == "text" || !Array.isArray(n.content)) continue
+      n = array[i] = {...n, content: n.content.slice()}
+      stack.push([n.content, level + 1])
+    }
+  }
+  return Array.isArray(json) ? top : top[0]
+}
+
+// Whether the port's parse of `json` (nodes at level 1) refuses to go deeper
+// before it meets an error JavaScript also meets: `parse` runs JavaScript's
+// parse on the truncated copy, which meets the sentinel exactly where the
+// port gives up. Returns the port's outcome, or null.
+function tooDeepForPort(schema, json, parse) {
+  if (jsonHeight(Array.isArray(json) ? {content: json} : json) - (Array.isArray(json) ? 1 : 0) <=
+      MAX_DEPTH) return null
+  try {
+    parse(truncated(json))
+  } catch (e) {
+    if (e.message == "Unknown node type: " + DEPTH_SENTINEL)
+      return {error: MAX_DEPTH_MESSAGE, errorName: "RangeError", stage: "Step.fromJSON"}
+  }
+  return null
+}
+
+function heightOf(node) { return depthOf(node) + 1 }
+
+function isStackOverflow(result) {
+  return result.errorName == "RangeError" && result.error == "Maximum call stack size exceeded"
+}
+
+// The port's limit on open depths (rtpm/model/slice.cc kOpenDepthLimit):
+// integers beyond ±OPEN_DEPTH_LIMIT are clamped to it.
+let OPEN_DEPTH_LIMIT = 0
+
+function readOpenDepthLimit() {
+  let file = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../rtpm/model/slice.cc")
+  let m = /constexpr double kOpenDepthLimit = 1 << (\d+);/.exec(fs.readFileSync(file, "utf8"))
+  if (!m) throw new Error(`no kOpenDepthLimit in ${file}`)
+  return 2 ** Number(m[1])
+}
+
+// `stepJSON` with its slice's open depths clamped as the port clamps them,
+// or null when nothing is clamped.
+function clampedOpenDepths(stepJSON) {
+  if (!stepJSON || typeof stepJSON != "object" || !stepJSON.slice || typeof stepJSON.slice != "object" ||
+      (stepJSON.stepType != "replace" && stepJSON.stepType != "replaceAround")) return null
+  let slice = {...stepJSON.slice}, changed = false
+  for (let key of ["openStart", "openEnd"]) {
+    let v = slice[key]
+    if (typeof v == "number" && Math.abs(v) > OPEN_DEPTH_LIMIT) {
+      slice[key] = Math.sign(v) * OPEN_DEPTH_LIMIT
+      changed = true
+    }
+  }
+  return changed ? {...stepJSON, slice} : null
+}
+
+// Where the port differs from JavaScript because of its depth bound, for an
+// apply of `stepJSON` to `doc` (at most MAX_DEPTH high) with JavaScript's
+// outcome `o`: the port's outcome, "ambiguous", or null.
+function deepDeviation(schema, doc, stepJSON, o) {
+  let slice = stepJSON && typeof stepJSON == "object" &&
+    (stepJSON.stepType == "replace" || stepJSON.stepType == "replaceAround") ? stepJSON.slice : null
+  if (slice && typeof slice == "object" && Array.isArray(slice.content)) {
+    // The positions and open depths are read first; a malformed one is
+    // rejected by both before the content.
+    let port = tooDeepForPort(schema, slice.content, content =>
+      Step.fromJSON(schema, {...stepJSON, slice: {...slice, content}}))
+    if (port) return port
+  }
+  if (o.doc) {
+    return heightOf(o.doc) > MAX_DEPTH
+      ? {error: MAX_DEPTH_MESSAGE, errorName: "RangeError", stage: "apply"} : null
+  }
+  // JavaScript failed or threw. The port builds the result bottom up and may
+  // meet a node deeper than its bound first when doc and slice together are.
+  if (o.step && o.step.slice && heightOf(doc) + sliceHeight(o.step.slice) > MAX_DEPTH)
+    return "ambiguous"
+  return null
+}
+
+function sliceHeight(slice) {
+  let max = 0
+  slice.content.forEach(n => { max = Math.max(max, heightOf(n)) })
+  return max
+}
+
+// The JSON text of `levels` blockquotes around `inner` (a JSON text).
+function deepText(levels, inner) {
+  return '{"type":"blockquote","content":['.repeat(levels) + inner + "]}".repeat(levels)
 }
 
 // ---------------------------------------------------------------- output
@@ -443,8 +605,14 @@ class Out {
     this.outcomes = {}
   }
 
-  emit(vector) {
+  count(group, key) {
+    this[group] = this[group] || {}
+    this[group][key] = (this[group][key] || 0) + 1
+  }
+
+  emit(vector, deep = null) {
     let line = JSON.stringify(vector)
+    if (deep != null) line = line.replace(JSON.stringify(DEEP_PLACEHOLDER), () => deep)
     this.lines.push(line)
     this.kinds[vector.kind] = (this.kinds[vector.kind] || 0) + 1
     let origin = vector.origin || vector.mutation || vector.source
@@ -474,48 +642,111 @@ class Scenario {
     this.n = 0
   }
 
-  vector(fields) {
+  /// Writes a vector; `deep` is the JSON text that replaces DEEP_PLACEHOLDER
+  /// (JSON.stringify cannot write a value nested thousands of levels deep).
+  vector(fields, deep = null) {
     let v = {id: `${this.id}-${String(this.n++).padStart(2, "0")}`, ...fields}
     if (this.tags.length) v.tags = this.tags
-    this.out.emit(v)
+    this.out.emit(v, deep)
   }
 
   /// An `apply` vector for `stepJSON` on `doc`; returns JavaScript's outcome.
-  apply(doc, stepJSON, origin) {
+  /// `deepSlice`, when given, is the JSON text of the slice's content (too
+  /// deep for JSON.stringify), and stepJSON's slice.content is DEEP_PLACEHOLDER.
+  apply(doc, stepJSON, origin, deepSlice = null) {
     let schema = this.ctx.schema
-    stepJSON = viaJSON(stepJSON)
+    let stepText = null
+    if (deepSlice) {
+      stepText = JSON.stringify(stepJSON).replace(JSON.stringify(DEEP_PLACEHOLDER), () => deepSlice)
+      stepJSON = JSON.parse(stepText)
+    } else {
+      stepJSON = viaJSON(stepJSON)
+    }
     let docJSON = viaJSON(doc.toJSON())
     doc = PMNode.fromJSON(schema, docJSON)
     let o = applyOutcome(schema, doc, stepJSON)
     let v = {kind: "apply", schema: this.ctx.name, origin, doc: docJSON,
-             step: stepJSON === undefined ? null : stepJSON, result: o.result}
+             step: stepText ? DEEP_PLACEHOLDER : stepJSON === undefined ? null : stepJSON,
+             result: o.result}
     if (o.result.doc) {
       try { o.doc.check() } catch (e) { v.resultCheckError = e.message }
+      // A result too deep for JSON.stringify (only ever a deviation, below).
+      try { JSON.stringify(o.result) } catch (e) { o.result = {doc: "(too deep to write)"} }
     }
-    let port = portRejects(schema, stepJSON)
-    let deep = this.deepDeviation(o)
+    // Where the port differs by design (docs/fuzzing.md), in the order its
+    // Step.fromJSON and apply meet them: `port` is its outcome.
+    let port = portRejects(schema, stepJSON), portStepJSON, deviation = port && "non-integer number"
+    let effective = {json: stepJSON, o}
+    let clampedJSON = port ? null : clampedOpenDepths(stepJSON)
+    if (clampedJSON) {
+      // The port keeps an open depth beyond ±OPEN_DEPTH_LIMIT as that limit:
+      // it does what JavaScript does with the clamped step.
+      effective = {json: clampedJSON, o: applyOutcome(schema, doc, clampedJSON)}
+      deviation = "huge open depth"
+    }
+    let deep = port ? null : deepDeviation(schema, doc, effective.json, effective.o)
+    if (deep == "ambiguous") {
+      // The port may refuse a too deep intermediate node before it finds
+      // JavaScript's failure: no vector (counted).
+      this.out.count("skipped", "deep, ambiguous")
+      return {result: {failed: "skipped"}}
+    }
+    if (deep) {
+      port = deep
+      deviation = "deep"
+    } else if (!port && clampedJSON) {
+      port = effective.o.result
+      portStepJSON = effective.o.stepJSON
+    }
+    if (!deep && isStackOverflow(effective.o.result) && (!port || clampedJSON)) {
+      // JavaScript ran out of stack: it has no answer to compare with.
+      this.out.count("skipped", "JavaScript's stack")
+      return {result: {failed: "skipped"}}
+    }
     if (port) {
-      v.deviation = "non-integer number"
+      v.deviation = deviation
       v.jsResult = o.result
       v.result = port
-    } else if (deep) {
-      v.deviation = "deep"
-      v.jsResult = o.result
-      v.result = deep
-    } else if (o.step && o.stepJSON !== undefined) {
+      delete v.resultCheckError
+      if (portStepJSON !== undefined) v.stepJSON = portStepJSON
+    } else if (o.step && o.stepJSON !== undefined && !stepText) {
       v.stepJSON = o.stepJSON
     }
-    this.vector(v)
+    this.vector(v, stepText)
     o.json = stepJSON
     o.before = doc
-    return port || deep ? {result: {failed: "deviation"}} : o
+    return port ? {result: {failed: "deviation"}} : o
   }
 
-  deepDeviation(o) {
-    let max = this.ctx.options.maxDepth
-    if (!max || !o.doc) return null
-    if (depthOf(o.doc) <= max) return null
-    return null  // Filled in once the port's depth bound exists (see docs/fuzzing.md).
+  /// A `check` vector for a document JSON (an object, or the JSON text of a
+  /// deep one, see deepText): what Node.fromJSON and check() do with it.
+  check(json, mutation, text = null) {
+    let schema = this.ctx.schema
+    let js = {}, node = null
+    try {
+      node = PMNode.fromJSON(schema, text ? JSON.parse(text) : json)
+    } catch (e) {
+      js = {valid: false, stage: "fromJSON", error: String(e.message), errorName: e.name}
+    }
+    if (node) {
+      try {
+        node.check()
+        js = {valid: true}
+      } catch (e) {
+        js = {valid: false, stage: "check", error: String(e.message), errorName: e.name}
+      }
+    }
+    let v = {kind: "check", schema: this.ctx.name, mutation, doc: text ? DEEP_PLACEHOLDER : json}
+    let port = tooDeepForPort(schema, text ? JSON.parse(text) : json, doc => PMNode.fromJSON(schema, doc))
+    if (port) {
+      Object.assign(v, {valid: false, stage: "fromJSON", error: port.error, errorName: port.errorName,
+                        deviation: "deep", jsResult: js})
+    } else {
+      Object.assign(v, js)
+      if (node && (!text || js.valid)) v.normalized = node.toJSON()
+    }
+    this.vector(v, text)
+    return node
   }
 
   /// An `invert` vector for what `apply` returned (a step that applied).
@@ -1157,18 +1388,38 @@ function hostileScenario(sc, doc) {
   }
 }
 
-// Deep documents and deep slices.
+// The position at the start of the last innermost textblock's content (or
+// the end of the document's content when there is none).
+function innerPos(doc) {
+  let node = doc, pos = 0
+  while (!node.isTextblock && node.childCount) {
+    let last = node.lastChild
+    pos += node.content.size - last.nodeSize + 1
+    node = last
+  }
+  return node.isTextblock ? pos : doc.content.size
+}
+
+const PARAGRAPH_TEXT = '{"type":"paragraph","content":[{"type":"text","text":"x"}]}'
+
+// Deep documents and deep slices. By default 20-100 levels of blockquotes
+// with steps that may nest as deep again (a step that crosses the port's
+// bound is a documented difference). --deep: thousands of levels (see
+// deepMode).
 function deepScenario(sc) {
   let c = sc.ctx, r = c.r
-  let levels = c.options.deep ? r.int(1000, 20000) : r.int(20, 120)
-  let doc = c.deepDoc(levels)
-  let inner = levels + 2  // The position inside the innermost textblock's content.
+  if (c.options.deep) return deepMode(sc)
+  let levels = r.int(20, 100)
+  let doc = canon(c.schema, c.deepDoc(levels))
   sequenceScenario(sc, doc, r.int(1, 3), d => r.weighted([
-    [3, () => ({origin: "deep.insertText", json: {stepType: "replace", from: inner, to: inner,
-                                                  slice: {content: [{type: "text", text: randomText(r)}]}}})],
+    [3, () => {
+      let inner = innerPos(d)
+      return {origin: "deep.insertText", json: {stepType: "replace", from: inner, to: inner,
+                                                slice: {content: [{type: "text", text: randomText(r)}]}}}
+    }],
     [2, () => {
       // A slice as deep again, opened at both ends.
-      let wrapped = c.deepDoc(r.int(1, levels)).firstChild
+      let wrapped = c.deepDoc(r.int(1, levels)).lastChild, inner = innerPos(d)
       return {origin: "deep.replaceDeepSlice", json: {
         stepType: "replace", from: inner, to: inner,
         slice: {content: [wrapped.toJSON()], openStart: hostileOpen(r, depthOf(wrapped)),
@@ -1180,6 +1431,56 @@ function deepScenario(sc) {
     }],
     [2, () => rawStep(c, d)],
   ])())
+}
+
+// --deep: documents and slices nested 257 to 15,000 levels (JavaScript's
+// own parse gives up with "Maximum call stack size exceeded" at about 2,000),
+// steps whose result crosses the port's bound, and steps that each nest
+// 50-250 levels more until it is crossed (issue 10, finding 2).
+function deepMode(sc) {
+  let c = sc.ctx, r = c.r
+  let levels = r.weighted([[2, r.int(MAX_DEPTH + 1, 1000)], [2, r.int(1000, 3000)],
+                           [1, r.int(3000, 15000)]])
+  switch (r.pick(["document", "slice", "crossing", "accumulate"])) {
+    case "document":
+      sc.check(null, "deep", `{"type":"doc","content":[${deepText(levels, PARAGRAPH_TEXT)}]}`)
+      return
+    case "slice": {
+      let doc = r.chance(0.5) ? c.doc() : canon(c.schema, c.deepDoc(r.int(1, MAX_DEPTH - 3)))
+      let pos = r.chance(0.7) ? innerPos(doc) : position(r, doc)
+      let json = {stepType: "replace", from: pos, to: pos,
+                  slice: {content: DEEP_PLACEHOLDER, openStart: hostileOpen(r, levels + 1),
+                          openEnd: hostileOpen(r, levels + 1)}}
+      sc.apply(doc, json, "deep.slice", `[${deepText(levels, PARAGRAPH_TEXT)}]`)
+      return
+    }
+    case "crossing": {
+      let doc = canon(c.schema, c.deepDoc(r.int(MAX_DEPTH - 100, MAX_DEPTH - 3)))
+      let slice = c.deepDoc(r.int(1, 200)).lastChild, inner = innerPos(doc)
+      let open = r.chance(0.5) ? depthOf(slice) : 0
+      sc.apply(doc, {stepType: "replace", from: inner, to: inner,
+                     slice: {content: [slice.toJSON()], openStart: open, openEnd: open}},
+               "deep.crossing")
+      return
+    }
+    default: {
+      let doc = canon(c.schema, c.deepDoc(r.int(1, 50)))
+      for (let i = 0; i < 40; i++) {
+        let slice = c.deepDoc(r.int(50, 250)).lastChild, inner = innerPos(doc)
+        let o = sc.apply(doc, {stepType: "replace", from: inner, to: inner,
+                               slice: {content: [slice.toJSON()]}}, "deep.accumulate")
+        if (!o.doc) {
+          // The port refused the step that crossed its bound; JavaScript's
+          // document went on, and the port refuses to load it too.
+          let jsDoc = Step.fromJSON(c.schema, {stepType: "replace", from: inner, to: inner,
+                                               slice: {content: [slice.toJSON()]}}).apply(doc).doc
+          if (jsDoc) sc.check(jsDoc.toJSON(), "deep")
+          return
+        }
+        doc = o.doc
+      }
+    }
+  }
 }
 
 // Random and hostile mappings (no document): `map` vectors.
@@ -1234,6 +1535,8 @@ function loadSchemas(dir) {
 
 function main() {
   let args = parseArgs(process.argv)
+  setMaxDepth(args.maxDepth || readMaxDepth())
+  OPEN_DEPTH_LIMIT = readOpenDepthLimit()
   let schemas = loadSchemas(args.schemas)
   let names = Object.keys(schemas)
   let seed = /^\d+$/.test(args.seed) ? Number(args.seed) >>> 0 : hashString(args.seed)
@@ -1261,7 +1564,7 @@ function main() {
   if (args.stats) {
     fs.writeFileSync(args.stats, JSON.stringify({seed: args.seed, first: args.first, count: args.count,
       scenarios, kinds: out.kinds, applyOutcomes: out.outcomes, deviations: out.deviations,
-      origins: out.origins}) + "\n")
+      skipped: out.skipped || {}, origins: out.origins}) + "\n")
   }
 }
 
