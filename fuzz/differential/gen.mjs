@@ -1400,6 +1400,12 @@ function innerPos(doc) {
   return node.isTextblock ? pos : doc.content.size
 }
 
+// The position after that textblock, in its parent: where a closed block fits.
+function innerBlockPos(doc) {
+  let pos = innerPos(doc), $pos = doc.resolve(pos)
+  return $pos.parent.isTextblock ? $pos.after() : pos
+}
+
 const PARAGRAPH_TEXT = '{"type":"paragraph","content":[{"type":"text","text":"x"}]}'
 
 // Deep documents and deep slices. By default 20-100 levels of blockquotes
@@ -1456,8 +1462,9 @@ function deepMode(sc) {
     }
     case "crossing": {
       let doc = canon(c.schema, c.deepDoc(r.int(MAX_DEPTH - 100, MAX_DEPTH - 3)))
-      let slice = c.deepDoc(r.int(1, 200)).lastChild, inner = innerPos(doc)
+      let slice = c.deepDoc(r.int(1, 200)).lastChild
       let open = r.chance(0.5) ? depthOf(slice) : 0
+      let inner = open ? innerPos(doc) : innerBlockPos(doc)
       sc.apply(doc, {stepType: "replace", from: inner, to: inner,
                      slice: {content: [slice.toJSON()], openStart: open, openEnd: open}},
                "deep.crossing")
@@ -1466,7 +1473,7 @@ function deepMode(sc) {
     default: {
       let doc = canon(c.schema, c.deepDoc(r.int(1, 50)))
       for (let i = 0; i < 40; i++) {
-        let slice = c.deepDoc(r.int(50, 250)).lastChild, inner = innerPos(doc)
+        let slice = c.deepDoc(r.int(50, 250)).lastChild, inner = innerBlockPos(doc)
         let o = sc.apply(doc, {stepType: "replace", from: inner, to: inner,
                                slice: {content: [slice.toJSON()]}}, "deep.accumulate")
         if (!o.doc) {

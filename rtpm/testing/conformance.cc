@@ -546,6 +546,13 @@ void run_rebase(const Value& v, SchemaCache& schemas) {
 
 const std::vector<std::string>& supported_kinds() { return kKinds; }
 
+Result<json::Value> parse_vector(std::string_view line) {
+  // The --deep vectors of scripts/diff-fuzz.sh nest documents 15,000 levels
+  // deep (30,000 of JSON). The parser is iterative; freeing a value recurses,
+  // which is fine at this depth.
+  return json::parse(line, json::ParseOptions{.max_depth = 40000});
+}
+
 std::optional<std::string> check_vector(const Value& vector, SchemaCache& schemas) {
   try {
     if (!vector.is_object()) fail("the vector is not a JSON object");
@@ -579,11 +586,6 @@ std::optional<std::string> check_vector(const Value& vector, SchemaCache& schema
 }
 
 namespace {
-
-// Vectors are test input, not messages: the --deep vectors of
-// scripts/diff-fuzz.sh nest documents 15,000 levels deep (30,000 of JSON).
-// The parser is iterative; freeing a value recurses, which is fine at this depth.
-constexpr json::ParseOptions kVectorParseOptions{.max_depth = 40000};
 
 std::vector<fs::path> expand(const std::vector<std::string>& paths, std::ostream& out, bool& bad) {
   std::vector<fs::path> files;
@@ -645,7 +647,7 @@ int run_conformance(const ConformanceOptions& options, std::ostream& out) {
       ++line_no;
       if (line.empty() || line.find_first_not_of(" \t\r") == std::string::npos) continue;
       std::string where = file.filename().string() + ":" + std::to_string(line_no);
-      auto parsed = json::parse(line, kVectorParseOptions);
+      auto parsed = parse_vector(line);
       std::string kind = "?", id = where;
       std::optional<std::string> problem;
       if (!parsed) {

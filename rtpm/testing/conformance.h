@@ -11,8 +11,10 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "rtpm/base/error.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/schema.h"
 
@@ -57,6 +59,10 @@ const std::vector<std::string>& supported_kinds();
 /// failures, and last "N passed, N failed". Returns the process exit code:
 /// 0 when everything passed, 1 on failures, 2 on unreadable input.
 int run_conformance(const ConformanceOptions& options, std::ostream& out);
+
+/// Parses one vector line. Vectors are test input, not messages: they may
+/// nest deeper than a message may (the differential fuzzer's --deep vectors).
+Result<json::Value> parse_vector(std::string_view line);
 
 /// A readable diff of two JSON texts: both texts, and the first differing offset.
 std::string json_diff(const std::string& expected, const std::string& actual);
