@@ -978,6 +978,13 @@ function editorTransform(c, doc, max) {
   return {tr, origins}
 }
 
+// The first step of one random helper call on `doc`; a raw step when the
+// helper made none.
+function editorStep(c, doc) {
+  let {tr, origins} = editorTransform(c, doc, 1)
+  return tr.steps.length ? {origin: origins[0], json: tr.steps[0].toJSON()} : rawStep(c, doc)
+}
+
 // ---------------------------------------------------------------- raw steps
 
 // A mark JSON: usually valid, sometimes of an unknown type, with wrong or
@@ -1343,10 +1350,7 @@ function mutateScenario(sc, doc) {
 
 function rawScenario(sc, doc) {
   let c = sc.ctx
-  sequenceScenario(sc, doc, c.r.int(1, 4), d => (c.r.chance(0.8) ? rawStep(c, d) : (() => {
-    let {tr, origins} = editorTransform(c, d, 1)
-    return tr.steps.length ? {origin: origins[0], json: tr.steps[0].toJSON()} : rawStep(c, d)
-  })()))
+  sequenceScenario(sc, doc, c.r.int(1, 4), d => (c.r.chance(0.8) ? rawStep(c, d) : editorStep(c, d)))
 }
 
 // Hostile documents: `check` vectors, and steps on what JavaScript parses.
@@ -1381,10 +1385,7 @@ function hostileScenario(sc, doc) {
   sc.vector(v)
   // Steps on a parsed document of the top type, even an invalid one.
   if (node && node.type == c.schema.topNodeType && r.chance(0.6)) {
-    sequenceScenario(sc, node, r.int(1, 2), d => (r.chance(0.5) ? rawStep(c, d) : (() => {
-      let {tr, origins} = editorTransform(c, d, 1)
-      return tr.steps.length ? {origin: origins[0], json: tr.steps[0].toJSON()} : rawStep(c, d)
-    })()))
+    sequenceScenario(sc, node, r.int(1, 2), d => (r.chance(0.5) ? rawStep(c, d) : editorStep(c, d)))
   }
 }
 
@@ -1431,10 +1432,7 @@ function deepScenario(sc) {
         slice: {content: [wrapped.toJSON()], openStart: hostileOpen(r, depthOf(wrapped)),
                 openEnd: hostileOpen(r, depthOf(wrapped))}}}
     }],
-    [2, () => {
-      let {tr, origins} = editorTransform(c, d, 1)
-      return tr.steps.length ? {origin: origins[0], json: tr.steps[0].toJSON()} : rawStep(c, d)
-    }],
+    [2, () => editorStep(c, d)],
     [2, () => rawStep(c, d)],
   ])())
 }
