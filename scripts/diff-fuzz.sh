@@ -53,7 +53,8 @@ done
 
 # The JavaScript side: npm ci from the committed lock file, again when it changed.
 if ! cmp -s "$fuzz_dir/package-lock.json" "$fuzz_dir/node_modules/.package-lock.json.installed"; then
-  (cd "$fuzz_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$fuzz_dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+    { echo "diff-fuzz.sh: npm ci failed in $fuzz_dir" >&2; exit 2; }
   cp "$fuzz_dir/package-lock.json" "$fuzz_dir/node_modules/.package-lock.json.installed"
 fi
 
