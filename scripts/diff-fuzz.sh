@@ -196,5 +196,17 @@ echo "diff-fuzz: seed $seed, scenarios $first-$((first + scenarios - 1)), $vecto
   "in $(($(date +%s) - start))s"
 echo "diff-fuzz: documented differences: ${deviations:-none}; mismatches: $failed, crashes: $crashed" \
   "(kept in $out)"
+# What the generator counted over every scenario it made (the last chunk uncut).
+node -e '
+  const fs = require("fs"), sum = {}, add = (group, counts) => {
+    for (const [k, v] of Object.entries(counts || {})) sum[group + k] = (sum[group + k] || 0) + v
+  }
+  for (const f of process.argv.slice(1)) {
+    const s = JSON.parse(fs.readFileSync(f, "utf8"))
+    add("apply ", s.applyOutcomes)
+    add("not written: ", s.skipped)
+  }
+  console.log("diff-fuzz: generated: " + (Object.entries(sum).map(([k, v]) => k + " " + v).join(", ") || "nothing"))
+' "$work"/chunk-*.stats.json
 echo "diff-fuzz: $passed passed, $((failed + crashed)) failed"
 [ $((failed + crashed)) -eq 0 ]
