@@ -6,13 +6,15 @@
 // checks against the port. scripts/diff-fuzz.sh drives it in chunks.
 //
 //   node gen.mjs --seed S --first N --count C [--deep] [--schemas DIR] [--stats FILE]
+//                [--max-depth N]
 //
 // Writes the vectors of scenarios N .. N+C-1 to standard output. A scenario
 // is one random document (basic, extended or tiptap schema) and what is done
 // to it; each scenario has its own generator state, so scenario N of seed S
 // is the same whatever --first and --count are (replay one with --count 1).
-// --stats FILE writes the counts per vector kind, per origin and per
-// documented difference as JSON.
+// --stats FILE writes the counts per vector kind, per origin, per documented
+// difference, of JavaScript's apply outcomes and of the cases not written, as
+// JSON.
 //
 // Scenarios:
 //   helpers  steps made the way editors make them (Transform helpers: typing,
@@ -29,7 +31,8 @@
 //            JavaScript still parses
 //   deep     deep nesting (20-100 levels, and steps nesting as deep again;
 //            --deep: 257-15,000 levels), tagged "deep"
-//   mapping  random and hostile step maps and mappings (`map` vectors)
+//   mapping  random step maps and mappings: offsets, inverted maps, a map
+//            mirrored with its inverse, slices (`map` vectors)
 // Each step applies to the document the previous step of its scenario left,
 // so a scenario is a sequence of several steps on the same document.
 //
@@ -51,7 +54,8 @@
 //                         and steps whose result would be that deep. Where
 //                         JavaScript fails a step that the port might refuse
 //                         for its depth first, no vector is written (counted
-//                         as skipped in --stats).
+//                         as skipped in --stats), nor where JavaScript ran out
+//                         of stack outside these cases (nothing to compare).
 
 import fs from "fs"
 import path from "path"
