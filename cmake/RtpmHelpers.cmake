@@ -2,12 +2,19 @@
 # rtpm_test(NAME x SRCS ... DEPS ... [NO_DISCOVER]): a GoogleTest binary registered with CTest
 #   (each test its own CTest entry, or with NO_DISCOVER the binary as one entry).
 # rtpm_benchmark(NAME x SRCS ... DEPS ...): a Google Benchmark binary.
+# rtpm_fuzzer(NAME x SRCS ... DEPS ...): a libFuzzer target x_fuzz (fuzz/x_fuzz.cc) in the
+#   `fuzz` preset (RTPM_FUZZ); in the other presets, with tests on, a program x_fuzz_replay
+#   that runs the same entry point over files, and the CTest test fuzz_replay_x, which replays
+#   the seed corpus fuzz/corpus/x and the crashers kept in fuzz/testdata/crashers/x.
 
-set(RTPM_WARNINGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor -Wno-missing-field-initializers)
-# GCC 12 at -O3 reports std::string concatenation as overlapping memcpy
-# (-Wrestrict, GCC bug 105329): a false positive, silenced.
+set(RTPM_WARNINGS -Wall -Wextra -Wpedantic -Wnon-virtual-dtor -Wno-missing-field-initializers)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND RTPM_WARNINGS -Wshadow=local)
+  # GCC 12 at -O3 reports std::string concatenation as overlapping memcpy
+  # (-Wrestrict, GCC bug 105329): a false positive, silenced.
   list(APPEND RTPM_WARNINGS -Wno-restrict)
+else()
+  list(APPEND RTPM_WARNINGS -Wshadow-uncaptured-local)
 endif()
 if(RTPM_WERROR)
   list(APPEND RTPM_WARNINGS -Werror)
@@ -21,6 +28,18 @@ if(RTPM_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+endif()
+
+if(RTPM_FUZZ)
+  # Every library gets libFuzzer's coverage instrumentation and the sanitizers;
+  # only the fuzz targets link libFuzzer itself (rtpm_fuzzer).
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RTPM_FUZZ needs clang (the fuzz preset uses clang++-14)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+  add_custom_target(fuzzers)
 endif()
 
 function(rtpm_library)
@@ -58,4 +77,22 @@ function(rtpm_benchmark)
   add_executable(${A_NAME} ${A_SRCS})
   target_compile_options(${A_NAME} PRIVATE ${RTPM_WARNINGS})
   target_link_libraries(${A_NAME} PRIVATE ${A_DEPS} benchmark::benchmark)
+endfunction()
+
+function(rtpm_fuzzer)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  if(RTPM_FUZZ)
+    add_executable(${A_NAME}_fuzz ${A_SRCS})
+    target_compile_options(${A_NAME}_fuzz PRIVATE ${RTPM_WARNINGS})
+    target_link_libraries(${A_NAME}_fuzz PRIVATE ${A_DEPS})
+    target_link_options(${A_NAME}_fuzz PRIVATE -fsanitize=fuzzer)
+    add_dependencies(fuzzers ${A_NAME}_fuzz)
+  elseif(RTPM_BUILD_TESTS)
+    add_executable(${A_NAME}_fuzz_replay ${A_SRCS} ${PROJECT_SOURCE_DIR}/fuzz/replay_main.cc)
+    target_compile_options(${A_NAME}_fuzz_replay PRIVATE ${RTPM_WARNINGS})
+    target_link_libraries(${A_NAME}_fuzz_replay PRIVATE ${A_DEPS})
+    add_test(NAME fuzz_replay_${A_NAME}
+             COMMAND ${A_NAME}_fuzz_replay ${PROJECT_SOURCE_DIR}/fuzz/corpus/${A_NAME}
+                     ${PROJECT_SOURCE_DIR}/fuzz/testdata/crashers/${A_NAME})
+  endif()
 endfunction()

@@ -17,6 +17,9 @@ packages=(
   libsqlite3-dev sqlite3 libhiredis-dev redis-server libssl-dev
   # The format check of scripts/test.sh.
   clang-format
+  # The fuzz targets (the `fuzz` preset, scripts/fuzz.sh): clang 14 with libFuzzer and its
+  # sanitizer runtimes.
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 # Node.js may come from elsewhere than Debian (NodeSource's package ships its own
 # npm, which Debian's npm conflicts with): take Debian's only for what is absent.

@@ -6,17 +6,20 @@
 #   differential   scripts/diff-fuzz.sh: 20,000 random and hostile cases computed by the
 #                  real JavaScript libraries (fuzz/differential, npm ci) against the port
 #   asan           the `asan` preset (AddressSanitizer + UBSan): build, then every CTest test
+#   fuzz           the `fuzz` preset (clang, libFuzzer): build, then every fuzz target for
+#                  RTPM_FUZZ_SECONDS each from its seed corpus (scripts/fuzz.sh all)
 #   clang-format   every *.h and *.cc under rtpm/ apps/ bench/ fuzz/ must be formatted
 #   browser client clients/ts/scripts/test.sh, when the TypeScript client has one
 # It stops at the first failing phase and ends with a one-line summary.
 #
 # Options:
-#   --quick   skip the asan phase
+#   --quick   skip the asan and fuzz phases
 # Environment:
 #   RTPM_SHARED_DIR          the shared inputs (default: ../shared beside the checkout)
 #   RTPM_CONFORMANCE_KINDS   vector kinds for the conformance phase, separated by spaces or
 #                            commas (default: every kind)
 #   RTPM_JOBS                parallel build and test jobs (default: 2)
+#   RTPM_FUZZ_SECONDS        seconds per fuzz target in the fuzz phase (default: 20)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
@@ -91,6 +94,12 @@ if [ "$quick" -eq 0 ]; then
   cmake --preset asan -DRTPM_SHARED_DIR="$shared"
   cmake --build --preset asan -j "$jobs"
   ctest --preset asan -j "$jobs"
+
+  phase "fuzz"
+  # A fresh scratch folder: every run starts from the seed corpora only.
+  fuzz_work=$(mktemp -d)
+  RTPM_FUZZ_WORK="$fuzz_work" RTPM_FUZZ_JOBS="$jobs" scripts/fuzz.sh all "${RTPM_FUZZ_SECONDS:-20}"
+  rm -rf "$fuzz_work"
 fi
 
 phase "clang-format"
@@ -123,5 +132,5 @@ if [ -x clients/ts/scripts/test.sh ]; then
 fi
 
 phase "done"
-[ "$quick" -eq 0 ] || skipped=" (--quick: asan skipped)"
+[ "$quick" -eq 0 ] || skipped=" (--quick: asan and fuzz skipped)"
 echo "test.sh: all ${#passed[@]} phases passed (${passed[*]}) in $(($(date +%s) - start))s${skipped:-}"

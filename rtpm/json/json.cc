@@ -998,6 +998,25 @@ void write_string(std::u16string_view utf16, std::string& out) {
   put_string(utf16, sink);
 }
 
+bool is_wtf8(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* end = p + bytes.size();
+  bool after_high = false;  // the last sequence was a high surrogate
+  while (p < end) {
+    if (*p < 0x80) {
+      ++p;
+      after_high = false;
+      continue;
+    }
+    uint32_t cp;
+    const int len = decode_wtf8(p, end, &cp);
+    if (len < 0 || (after_high && is_low_surrogate(cp))) return false;
+    after_high = is_high_surrogate(cp);
+    p += len;
+  }
+  return true;
+}
+
 std::u16string to_utf16(std::string_view wtf8) {
   std::u16string out;
   out.reserve(wtf8.size());

@@ -105,6 +105,11 @@ void write_string(std::string_view wtf8, std::string& out);
 /// Appends a quoted, escaped string given as UTF-16.
 void write_string(std::u16string_view utf16, std::string& out);
 
+/// True when `bytes` is well-formed WTF-8: UTF-8 in which the code points
+/// U+D800..U+DFFF may also appear (three bytes each), except a high surrogate
+/// directly followed by a low one (a pair is one four-byte character). Every
+/// string the parser produces is; the binary codec rejects any other.
+bool is_wtf8(std::string_view bytes);
 /// WTF-8 -> UTF-16 (invalid bytes become U+FFFD).
 std::u16string to_utf16(std::string_view wtf8);
 /// UTF-16 -> WTF-8 (lone surrogates kept as three-byte sequences).

@@ -498,6 +498,21 @@ TEST(JsonUtf16, InvalidBytesBecomeReplacementCharacters) {
   EXPECT_EQ(to_utf16("\x80\x80"), u"\uFFFD\uFFFD");
 }
 
+TEST(JsonUtf16, IsWtf8) {
+  EXPECT_TRUE(is_wtf8(""));
+  EXPECT_TRUE(is_wtf8("plain \xc3\xa9 \xf0\x9f\x98\x80"));
+  EXPECT_TRUE(is_wtf8("\xed\xa0\xbd"));               // a lone high surrogate
+  EXPECT_TRUE(is_wtf8("\xed\xb8\x80\xed\xa0\xbd"));   // low, then high: two lone halves
+  EXPECT_FALSE(is_wtf8("\xed\xa0\xbd\xed\xb8\x80"));  // high, then low: must be one character
+  EXPECT_FALSE(is_wtf8("\x80"));
+  EXPECT_FALSE(is_wtf8("\xc3"));
+  EXPECT_FALSE(is_wtf8("\xf8\x88\x80\x80\x80"));
+  // Whatever the parser makes is WTF-8.
+  auto parsed = parse(R"(["\ud83d", "\ud83d\ude00", "\ude00\ud83d", "x\u0000"])");
+  ASSERT_TRUE(parsed);
+  for (const Value& v : parsed->as_array()) EXPECT_TRUE(is_wtf8(v.as_string()));
+}
+
 TEST(JsonWriter, MatchesStringify) {
   std::string out;
   Writer w(out);

@@ -211,6 +211,8 @@ struct Decoder {
 
   bool read_string(uint64_t len, std::string& out) {
     if (len > in.size()) return fail("string longer than the message");
+    // As in a JSON text frame, whose parser refuses invalid UTF-8.
+    if (!json::is_wtf8(in.substr(0, len))) return fail("string is not UTF-8");
     out.assign(in.data(), len);
     in.remove_prefix(len);
     return true;

@@ -69,6 +69,29 @@ TEST(BinaryCodec, RejectsMalformedInput) {
   EXPECT_FALSE(decode_binary(deep + std::string(1, '\x00')));
 }
 
+TEST(BinaryCodec, StringsMustBeUtf8AsInJson) {
+  // Found by the client_message fuzz target: a string that is not UTF-8 was
+  // accepted in a binary frame, where a JSON text frame is refused, and came
+  // back changed (U+FFFD) through JSON. Lone surrogates stay (WTF-8).
+  auto string_of = [](std::string bytes) {
+    return std::string(1, '\x06') + static_cast<char>(bytes.size()) + bytes;
+  };
+  for (std::string bad : {std::string("\x80"), std::string("a\xff"), std::string("\xc3"),
+                          std::string("\xed\xa0\xbd\xed\xb8\x80")}) {  // a pair, split
+    auto r = decode_binary(string_of(bad));
+    ASSERT_FALSE(r) << testing::PrintToString(bad);
+    EXPECT_EQ(r.error().message, "binary message: string is not UTF-8");
+  }
+  // The same as an object key.
+  EXPECT_FALSE(decode_binary(std::string("\x09\x01\x02\x80\x00", 5)));
+  for (std::string good : {std::string("\xc3\xa9"), std::string("\xed\xa0\xbd"),
+                           std::string("\xf0\x9f\x98\x80"), std::string()}) {
+    auto r = decode_binary(string_of(good));
+    ASSERT_TRUE(r) << testing::PrintToString(good);
+    EXPECT_EQ(r->as_string(), good);
+  }
+}
+
 TEST(BinaryCodec, RandomBytesNeverCrash) {
   std::mt19937 rng(1);
   for (int i = 0; i < 20000; ++i) {

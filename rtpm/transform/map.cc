@@ -2,6 +2,8 @@
 #include "rtpm/transform/map.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 namespace rtpm::transform {
@@ -20,6 +22,17 @@ int64_t make_recover(int index, int offset) { return index + offset * kFactor16;
 int recover_index(int64_t value) { return static_cast<int>(value & 0xffff); }
 int recover_offset(int64_t value) {
   return static_cast<int>((value - (value & 0xffff)) / kFactor16);
+}
+
+// `pos + diff` for a position given by a caller (a cursor, a step's end),
+// which may be anywhere in int's range. Port note: JavaScript's numbers hold
+// any sum; here a result beyond int's range saturates at its end (no such
+// position exists in a document, and callers clamp or reject it).
+int shift(int pos, int64_t diff) {
+  int64_t r = static_cast<int64_t>(pos) + diff;
+  if (r > std::numeric_limits<int>::max()) return std::numeric_limits<int>::max();
+  if (r < std::numeric_limits<int>::min()) return std::numeric_limits<int>::min();
+  return static_cast<int>(r);
 }
 
 }  // namespace
@@ -50,7 +63,7 @@ int StepMap::map(int pos, int assoc) const {
     // map_internal's loop for one range (whose start needs no correction).
     if (start_ > pos) return pos;
     int end = start_ + old_size_;
-    if (pos > end) return pos + new_size_ - old_size_;
+    if (pos > end) return shift(pos, static_cast<int64_t>(new_size_) - old_size_);
     int side = !old_size_ ? assoc : pos == start_ ? -1 : pos == end ? 1 : assoc;
     return start_ + (side < 0 ? 0 : new_size_);
   }
@@ -82,7 +95,7 @@ MapResult StepMap::map_internal(int pos, int assoc, bool simple) const {
     }
     diff += new_size - old_size;
   }
-  return MapResult(pos + diff, 0, -1);
+  return MapResult(shift(pos, diff), 0, -1);
 }
 
 bool StepMap::touches(int pos, int64_t recover) const {
@@ -113,6 +126,8 @@ void StepMap::for_each(FunctionRef<void(int, int, int, int)> f) const {
 StepMap StepMap::invert() const { return StepMap(ranges_, !inverted_); }
 
 StepMap StepMap::offset(int n) {
+  // -INT_MIN is not an int: that offset moves by INT_MAX.
+  if (n == std::numeric_limits<int>::min()) n++;
   return n == 0 ? empty() : StepMap(n < 0 ? std::vector<int>{0, -n, 0} : std::vector<int>{0, 0, n});
 }
 

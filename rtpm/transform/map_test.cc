@@ -7,6 +7,7 @@
 #include <array>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -451,6 +452,31 @@ void run_map_vectors(const std::string& file) {
 TEST(MapConformance, MapJsonl) { run_map_vectors("map.jsonl"); }
 
 TEST(MapConformance, OfficialJsonl) { run_map_vectors("official.jsonl"); }
+
+// Port note (map.cc): positions anywhere in int's range (a hostile cursor)
+// map without overflow; a result beyond int saturates.
+TEST(StepMapHostile, PositionsAtTheEndsOfIntDoNotOverflow) {
+  constexpr int kMax = std::numeric_limits<int>::max(), kMin = std::numeric_limits<int>::min();
+  StepMap insert({2, 0, 5});  // one range: the single-range fast path
+  EXPECT_EQ(insert.map(kMax), kMax);
+  EXPECT_EQ(insert.map(kMax - 5), kMax);
+  EXPECT_EQ(insert.map(kMax - 6), kMax - 1);
+  EXPECT_EQ(insert.map_result(kMax).pos, kMax);
+  EXPECT_EQ(insert.map(kMin), kMin);
+  StepMap two({2, 0, 5, 10, 0, 5});  // the general path
+  EXPECT_EQ(two.map(kMax), kMax);
+  EXPECT_EQ(two.map_result(kMax, -1).pos, kMax);
+  EXPECT_EQ(two.invert().map(kMin), kMin);
+  StepMap del({2, 5, 0});
+  EXPECT_EQ(del.map(kMax), kMax - 5);
+  EXPECT_EQ(del.invert().map(kMax), kMax);
+  Mapping mapping({insert, two});
+  EXPECT_EQ(mapping.map(kMax), kMax);
+  EXPECT_EQ(mapping.map_result(kMax - 20).pos, kMax - 5);
+  EXPECT_EQ(mapping.map_result(kMax - 10).pos, kMax);
+  EXPECT_EQ(StepMap::offset(kMin).map(kMin + 10), kMin + 10);
+  EXPECT_EQ(StepMap::offset(kMin).map(kMax), 0);
+}
 
 }  // namespace
 }  // namespace rtpm::transform

@@ -176,9 +176,9 @@ namespace {
 
 bool content_between(const model::Node& doc, int from, int to) {
   model::ResolvedPos rfrom = doc.resolve(from);
-  // Port note: 64 bits, as `to - from` of two ints can overflow an int (a far
-  // negative `to`; JavaScript's numbers do not overflow).
-  int64_t dist = int64_t{to} - from;
+  // Port note: `to` is not checked yet (a gap's end, or a `to` below `from`):
+  // the distance is taken in 64 bits, as JavaScript's numbers would hold it.
+  int64_t dist = static_cast<int64_t>(to) - from;
   int depth = rfrom.depth();
   while (dist > 0 && depth > 0 && rfrom.index_after(depth) == rfrom.node(depth).child_count()) {
     depth--;
