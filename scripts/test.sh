@@ -3,6 +3,8 @@
 #   dependencies   scripts/install-deps.sh (Debian packages; root or sudo)
 #   release        the `release` preset (warnings are errors): build, then every CTest test
 #   conformance    `realtime-pm conformance` over the shared vectors
+#   differential   scripts/diff-fuzz.sh: 20,000 random and hostile cases computed by the
+#                  real JavaScript libraries (fuzz/differential, npm ci) against the port
 #   asan           the `asan` preset (AddressSanitizer + UBSan): build, then every CTest test
 #   fuzz           the `fuzz` preset (clang, libFuzzer): build, then every fuzz target for
 #                  RTPM_FUZZ_SECONDS each from its seed corpus (scripts/fuzz.sh all)
@@ -82,6 +84,10 @@ for kind in "${kinds[@]}"; do
 done
 echo "kinds: ${kinds[*]:-all}"
 build/release/apps/realtime-pm conformance "${kind_args[@]}" "$shared/conformance"
+
+phase "differential"
+RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
+  scripts/diff-fuzz.sh 20000 ci
 
 if [ "$quick" -eq 0 ]; then
   phase "asan"

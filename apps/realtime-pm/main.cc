@@ -32,6 +32,8 @@ void add_conformance_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--verbose", options->verbose, "List every failing vector");
+  cmd->add_option("--save-failures", options->save_failures,
+                  "Append the line of every failing vector to this file");
   cmd->callback([options] { std::exit(rtpm::testing::run_conformance(*options, std::cout)); });
 }
 

@@ -99,8 +99,7 @@ Mark Mark::from_json(const Schema& schema, const json::Value& json) {
   std::string name = internal::js_to_string(json.find("type"));
   const MarkType* type = schema.find_mark_type(name);
   if (!type) throw RangeError("There is no mark type " + name + " in this schema");
-  const json::Value* attrs = json.find("attrs");
-  return type->create(attrs && attrs->is_object() ? &attrs->as_object() : nullptr);
+  return Mark(type, type->compute_attrs_from_json(json.find("attrs")));
 }
 
 /// Test whether two sets of marks are identical.

@@ -454,8 +454,7 @@ NodeRef Node::from_json(const Schema& schema, const json::Value& json) {
   const json::Value* json_content = json.find("content");
   Fragment content = json_content ? Fragment::from_json(schema, *json_content) : Fragment::empty();
   const NodeType* node_type = schema.node_type(internal::js_to_string(type));
-  const json::Value* attrs = json.find("attrs");
-  return node_type->create(attrs && attrs->is_object() ? &attrs->as_object() : nullptr,
+  return node_type->create(node_type->compute_attrs_from_json(json.find("attrs")),
                            std::move(content), std::move(marks));
 }
 

@@ -488,6 +488,21 @@ TEST(SliceJson, RoundTripsAndOmitsZeroDepths) {
             "Invalid input for Slice.fromJSON");
 }
 
+TEST(SliceJson, RejectsFractionalOpenDepthsAndClampsHugeOnes) {
+  // Port note: JS keeps 1.5 (and fails later or misbehaves); open depths are
+  // ints here, so Slice.fromJSON rejects it. Huge ones are clamped and fail
+  // in replace as the original number does in JavaScript.
+  for (const char* text : {"{\"openStart\":1.5}", "{\"openEnd\":-0.5}"}) {
+    EXPECT_EQ(range_error([&] { Slice::from_json(testing::schema(), *json::parse(text)); }),
+              "Invalid input for Slice.fromJSON")
+        << text;
+  }
+  Slice huge = Slice::from_json(testing::schema(), *json::parse("{\"openStart\":1e300}"));
+  EXPECT_EQ(huge.open_start(), 1 << 24);
+  Slice s = Slice::from_json(testing::schema(), *json::parse("{\"openStart\":0,\"openEnd\":-1}"));
+  EXPECT_EQ(s.open_end(), -1);
+}
+
 TEST(SliceMaxOpen, OpensAsDeepAsPossible) {
   Slice s = Slice::max_open(doc(blockquote(p("a")), p("b"))->content());
   EXPECT_EQ(s.open_start(), 2);
@@ -632,6 +647,14 @@ TEST(NodeReplace, CheckContentValidity) {
   Built ins = doc(blockquote("hi", "<a>"), "<b>");
   EXPECT_EQ(bad(doc(blockquote("<a>", p("hi")), "<b>"), &ins),
             "Invalid content for node blockquote");
+}
+
+TEST(NodeReplace, ResolvesFromBeforeTo) {
+  // `this.resolve(from), this.resolve(to)`: a bad `from` is reported first
+  // (found by scripts/diff-fuzz.sh).
+  Built d = doc(p("ab"));
+  EXPECT_EQ(range_error([&] { d->replace(18, -17, Slice::empty()); }), "Position 18 out of range");
+  EXPECT_EQ(range_error([&] { d->replace(1, -17, Slice::empty()); }), "Position -17 out of range");
 }
 
 // Fragment and Mark details that the cases above do not reach.

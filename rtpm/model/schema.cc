@@ -94,14 +94,17 @@ thread_local int create_and_fill_depth = 0;
 
 std::string stack_exceeded() { return "Maximum call stack size exceeded"; }
 
-Attrs compute_attrs(const std::vector<Attribute>& attrs, const AttrMap* value) {
+// `falsy` is the value of a falsy `value` (nullptr = null).
+Attrs compute_attrs(const std::vector<Attribute>& attrs, const AttrMap* value,
+                    const json::Value* falsy = nullptr) {
   AttrMap built;
   built.reserve(attrs.size());
   for (const Attribute& attr : attrs) {
-    // Port note: `let given = value && value[name]` is null (not undefined)
-    // when no attrs are given at all (value == nullptr), so every attribute
-    // then gets null, validated, and defaults are not applied.
-    json::Value given;
+    // Port note: `let given = value && value[name]` is `value` itself (not
+    // undefined) when no attrs object is given at all (value == nullptr: null,
+    // or the falsy JSON value `falsy`), so every attribute then gets that
+    // value, validated, and defaults are not applied.
+    json::Value given = falsy ? *falsy : json::Value();
     bool undefined = false;
     if (value) {
       const json::Value* found = nullptr;
@@ -127,6 +130,22 @@ Attrs compute_attrs(const std::vector<Attribute>& attrs, const AttrMap* value) {
     built.emplace_back(attr.name(), std::move(given));
   }
   return Attrs(std::move(built));
+}
+
+// `computeAttrs(attrs)` of NodeType and MarkType for the `attrs` member of a
+// node's or mark's JSON (nullptr when absent), as `create(json.attrs)` passes it.
+Attrs attrs_from_json(const std::vector<Attribute>& attrs, const std::optional<Attrs>& defaults,
+                      const json::Value* value) {
+  bool truthy = internal::js_truthy(value);
+  if (!truthy && defaults) return *defaults;
+  if (value && value->is_object()) return compute_attrs(attrs, &value->as_object());
+  // Port note: a truthy value that is not an object (a number, a string, an
+  // array) has none of the attributes as members: `value[name]` is undefined.
+  // (JavaScript would find the members strings, arrays and numbers have, such
+  // as `length`; no attribute of a schema here has such a name.)
+  static const AttrMap kNoMembers;
+  if (truthy) return compute_attrs(attrs, &kNoMembers);
+  return compute_attrs(attrs, nullptr, value);
 }
 
 std::vector<Attribute> init_attrs(const std::string& type_name, const json::Value& spec) {
@@ -197,6 +216,10 @@ bool NodeType::compatible_content(const NodeType& other) const {
 Attrs NodeType::compute_attrs(const AttrMap* attrs) const {
   if (!attrs && default_attrs_) return *default_attrs_;
   return model::compute_attrs(attrs_, attrs);
+}
+
+Attrs NodeType::compute_attrs_from_json(const json::Value* attrs) const {
+  return attrs_from_json(attrs_, default_attrs_, attrs);
 }
 
 /// Create a `Node` of this type. The given attributes are
@@ -361,6 +384,10 @@ Attrs MarkType::compute_attrs(const AttrMap* attrs) const {
   // sharing the default Attrs gives the same.
   if (!attrs && default_attrs_) return *default_attrs_;
   return model::compute_attrs(attrs_, attrs);
+}
+
+Attrs MarkType::compute_attrs_from_json(const json::Value* attrs) const {
+  return attrs_from_json(attrs_, default_attrs_, attrs);
 }
 
 /// When there is a mark of this type in the given set, a new set

@@ -102,6 +102,12 @@ class NodeType {
   /// defaults filled in, `validate` run on given values, unknown names
   /// dropped. Throws RangeError "No value supplied for attribute X".
   Attrs compute_attrs(const AttrMap* attrs) const;
+  /// The same for the `attrs` member of a node's JSON (nullptr when absent),
+  /// with JavaScript's semantics for values that are not objects: null or
+  /// absent gives every attribute null, another falsy value (0, false, "")
+  /// gives every attribute that value (both unless all have defaults), and a
+  /// truthy non-object is an object without members.
+  Attrs compute_attrs_from_json(const json::Value* attrs) const;
   /// The shared default attrs when every attribute has a default.
   const std::optional<Attrs>& default_attrs() const { return default_attrs_; }
 
@@ -184,6 +190,8 @@ class MarkType {
   // Construction (used by Schema).
   void set_excluded(std::vector<const MarkType*> e) { excluded_ = std::move(e); }
   Attrs compute_attrs(const AttrMap* attrs) const;
+  /// As NodeType::compute_attrs_from_json, for the `attrs` member of a mark's JSON.
+  Attrs compute_attrs_from_json(const json::Value* attrs) const;
 
  private:
   std::string name_;

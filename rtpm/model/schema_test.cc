@@ -317,6 +317,55 @@ TEST(SchemaAttrs, DefaultsAndRequiredValues) {
             R"({"type":"w","attrs":{"a":"x","b":2}})");
 }
 
+TEST(SchemaAttrs, AttrsOfJsonThatAreNotObjects) {
+  // `create(json.attrs)` with JavaScript's `value && value[name]`: a truthy
+  // non-object has no members (defaults, or "No value supplied"); a falsy one
+  // is every attribute's value unless all have defaults (found by
+  // scripts/diff-fuzz.sh).
+  auto schema = load("extended");
+  const NodeType* image = schema->node_type("image");
+  auto attrs_of = [&](const NodeType* type, const char* text) {
+    return error_of([&] {
+      json::Value v = parse_or_die(text);
+      type->compute_attrs_from_json(&v);
+    });
+  };
+  for (const char* truthy : {"5", "\"x\"", "true", "[]", "[1]"})
+    EXPECT_EQ(attrs_of(image, truthy), "RangeError: No value supplied for attribute src") << truthy;
+  EXPECT_EQ(
+      attrs_of(image, "0"),
+      "RangeError: Expected value of type string for attribute src on type image, got number");
+  EXPECT_EQ(attrs_of(image, "false"),
+            "RangeError: Expected value of type string for attribute src on type image, got "
+            "boolean");
+  EXPECT_EQ(attrs_of(image, "null"),
+            "RangeError: Expected value of type string for attribute src on type image, got null");
+  EXPECT_EQ(error_of([&] { image->compute_attrs_from_json(nullptr); }),
+            "RangeError: Expected value of type string for attribute src on type image, got null");
+  json::Value empty_string = parse_or_die("\"\"");
+  EXPECT_EQ(json::stringify(json::Value(
+                schema->node_type("figure_image")->compute_attrs_from_json(&empty_string).items())),
+            R"({"src":""})");
+  json::Value five = parse_or_die("5");
+  EXPECT_EQ(json::stringify(
+                json::Value(schema->node_type("heading")->compute_attrs_from_json(&five).items())),
+            R"({"level":1})");
+  auto custom = Schema::from_json(parse_or_die(
+      R"({"nodes": [["doc", {"content": "w*"}], ["w", {"attrs": {"a": {}, "b": {"default": 2}}}],
+                    ["text", {}]]})"));
+  json::Value zero = parse_or_die("0");
+  EXPECT_EQ(
+      json::stringify(json::Value(custom->node_type("w")->compute_attrs_from_json(&zero).items())),
+      R"({"a":0,"b":0})");
+  EXPECT_EQ(attrs_of(schema->node_type("mention"), "7"),
+            "RangeError: No value supplied for attribute id");
+  EXPECT_EQ(error_of([&] {
+              json::Value v = parse_or_die("\"x\"");
+              schema->find_mark_type("link")->compute_attrs_from_json(&v);
+            }),
+            "RangeError: No value supplied for attribute href");
+}
+
 TEST(SchemaAttrs, ValidationMessages) {
   auto schema = load("extended");
   AttrMap level{{"level", "2"}};

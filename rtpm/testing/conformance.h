@@ -11,8 +11,10 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "rtpm/base/error.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/schema.h"
 
@@ -29,6 +31,9 @@ struct ConformanceOptions {
   int max_failures_shown = 10;
   /// Print every failure's id, not only the first ones.
   bool verbose = false;
+  /// When set, the line of every failing vector is appended to this file (for
+  /// replay); an unreadable file is an input error (exit code 2).
+  std::string save_failures;
 };
 
 /// Loads schemas by name from one folder and keeps them.
@@ -54,6 +59,10 @@ const std::vector<std::string>& supported_kinds();
 /// failures, and last "N passed, N failed". Returns the process exit code:
 /// 0 when everything passed, 1 on failures, 2 on unreadable input.
 int run_conformance(const ConformanceOptions& options, std::ostream& out);
+
+/// Parses one vector line. Vectors are test input, not messages: they may
+/// nest deeper than a message may (the differential fuzzer's --deep vectors).
+Result<json::Value> parse_vector(std::string_view line);
 
 /// A readable diff of two JSON texts: both texts, and the first differing offset.
 std::string json_diff(const std::string& expected, const std::string& actual);

@@ -433,6 +433,24 @@ TEST(ReplaceStepTest, InsertsOneCharacterInALargeDocument) {
   EXPECT_TRUE(back.doc->eq(*doc));
 }
 
+TEST(ReplaceStepTest, StructureCheckOfAFarNegativeEndDoesNotOverflow) {
+  // contentBetween's `to - from` is negative, so the replace itself reports
+  // the bad position (found by scripts/diff-fuzz.sh).
+  model::NodeRef doc = doc_of_paragraphs(1);
+  for (const char* type : {"replace", "replaceAround"}) {
+    std::string text = std::string(R"({"stepType":")") + type +
+                       R"(","from":2,"to":-2147483648,"gapFrom":2,"gapTo":2,"insert":0,)"
+                       R"("structure":true})";
+    StepPtr step = Step::from_json(*basic(), parse(text));
+    try {
+      StepResult result = step->apply(*doc);
+      ADD_FAILURE() << type << ": no error, " << (result.ok() ? "ok" : result.failed);
+    } catch (const RangeError& e) {
+      EXPECT_STREQ(e.what(), "Position -2147483648 out of range") << type;
+    }
+  }
+}
+
 TEST(MarkStepTest, InvertGivesAnEmptyMarkSetWhenNothingChanges) {
   model::NodeRef doc = model::Node::from_json(
       *basic(),

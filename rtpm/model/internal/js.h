@@ -4,6 +4,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -21,6 +23,19 @@ inline bool js_truthy(const json::Value* v) {
     case json::Type::string: return !v->as_string().empty();
     default: return true;
   }
+}
+
+/// Reads a JSON number that is an integer in int's range into `out`; false
+/// for anything else (other numbers included). The port keeps positions and
+/// open depths as ints, so fromJSON functions reject the numbers JavaScript
+/// would keep as fractional or huge (docs/protocol.md).
+inline bool to_int(const json::Value& v, int& out) {
+  if (!v.is_number()) return false;
+  double d = v.as_number();
+  if (!(d >= std::numeric_limits<int>::min() && d <= std::numeric_limits<int>::max())) return false;
+  if (std::trunc(d) != d) return false;
+  out = static_cast<int>(d);
+  return true;
 }
 
 /// JavaScript's String(value); nullptr is `undefined`.

@@ -3,11 +3,10 @@
 // where a missing member is `undefined`.
 #pragma once
 
-#include <cmath>
-#include <limits>
 #include <string_view>
 
 #include "rtpm/json/json.h"
+#include "rtpm/model/internal/js.h"
 
 namespace rtpm::transform::internal {
 
@@ -26,12 +25,7 @@ inline const json::Value& member_or_null(const json::Value& json, std::string_vi
 /// and fail later, or produce nonsense.
 inline bool read_position(const json::Value& json, std::string_view key, int& out) {
   const json::Value* v = json.find(key);
-  if (!v || !v->is_number()) return false;
-  double d = v->as_number();
-  if (!(d >= std::numeric_limits<int>::min() && d <= std::numeric_limits<int>::max())) return false;
-  if (std::trunc(d) != d) return false;
-  out = static_cast<int>(d);
-  return true;
+  return v && model::internal::to_int(*v, out);
 }
 
 }  // namespace rtpm::transform::internal
