@@ -163,7 +163,9 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
     return RoomRequest{std::move(*name)};
   }
 
-  // Static files: the demo page.
+  // Static files: the demo page. Only StaticFiles opens files here, and only inside the
+  // --static folder, which may not contain the data folder: nothing but the store may open the
+  // database files (closing a descriptor of one drops SQLite's locks; see static_files.h).
   if (!env.static_files) {
     if (path == "/" || path == "/index.html")
       return make_response(req, http::status::ok, std::string(kNoDemo), "text/html; charset=utf-8");

@@ -131,21 +131,18 @@ void Room::read_document(std::function<void(std::optional<std::pair<int64_t, std
 // ---- loading ----
 
 void Room::with_ready(const std::string* creator, std::function<void(Avail)> fn) {
+  if (state_ == State::ready) return fn(Avail::ready);
+  if (state_ == State::closed) return fn(Avail::failed);
+  if (state_ == State::missing && !creator) return fn(Avail::missing);
+  // The first address that asks to create the room pays for it (ClientLimits::create_room).
   if (creator && !create_requested_) {
     create_requested_ = true;
     creator_key_ = *creator;
   }
-  switch (state_) {
-    case State::ready: return fn(Avail::ready);
-    case State::missing:
-      if (!creator) return fn(Avail::missing);
-      pending_.push_back(std::move(fn));
-      return start_create();
-    case State::unloaded: pending_.push_back(std::move(fn)); return start_load();
-    case State::loading:
-    case State::creating: pending_.push_back(std::move(fn)); return;
-    case State::closed: return fn(Avail::failed);
-  }
+  pending_.push_back(std::move(fn));
+  if (state_ == State::missing) return start_create();
+  if (state_ == State::unloaded) return start_load();
+  // loading or creating: run_pending will call it.
 }
 
 void Room::start_load() {
