@@ -115,7 +115,9 @@ void add_serve_command(CLI::App& app) {
          "--initial-doc", o.initial_doc,
          "JSON file with the first document of new rooms (default: the schema's empty doc)")
       ->envname("RTPM_INITIAL_DOC");
-  cmd->add_option("--static", o.static_dir, "Folder served at / (the demo page)")
+  cmd->add_option("--static", o.static_dir,
+                  "Folder served at / (the demo page); it may not contain the data folder,\n"
+                  "the token file or the TLS key")
       ->envname("RTPM_STATIC");
   cmd->add_option("--auth-file", o.auth_file,
                   "JSON file {\"TOKEN\": \"subject\"}: require a token (Authorization: Bearer\n"
@@ -139,8 +141,20 @@ void add_serve_command(CLI::App& app) {
                   "Rooms one connection may be in")
       ->envname("RTPM_MAX_ROOMS_PER_CONNECTION")
       ->capture_default_str();
-  cmd->add_option("--max-connections", o.max_connections, "Open WebSocket connections in all")
+  cmd->add_option("--max-connections", o.max_connections,
+                  "Open connections in all, HTTP and WebSocket (0: the file limit less\n"
+                  "min(64, limit/4)); more are refused with 503")
       ->envname("RTPM_MAX_CONNECTIONS")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-ip", o.max_connections_per_ip,
+                  "Open connections from one client address (IPv6: one /64), loopback\n"
+                  "included (0: no limit, e.g. behind a reverse proxy)")
+      ->envname("RTPM_MAX_CONNECTIONS_PER_IP")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", o.header_timeout_s,
+                  "Seconds a connection has to send a whole HTTP request (and the TLS\n"
+                  "handshake); then it is closed")
+      ->envname("RTPM_HEADER_TIMEOUT")
       ->capture_default_str();
   cmd->add_option("--max-open-files", o.max_open_files,
                   "File limit (RLIMIT_NOFILE soft) to set at start; 0: raise it to the hard limit")
@@ -175,6 +189,16 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--unload-grace-ms", o.unload_grace_ms, "How long an empty room stays loaded")
       ->envname("RTPM_UNLOAD_GRACE_MS")
+      ->capture_default_str();
+  cmd->add_option("--room-creations-per-ip-per-minute", o.room_creations_per_ip_per_minute,
+                  "New rooms one client address may create per minute (a bucket of a\n"
+                  "minute's worth); more get rate_limited (0: no limit)")
+      ->envname("RTPM_ROOM_CREATIONS_PER_IP_PER_MINUTE")
+      ->capture_default_str();
+  cmd->add_option("--max-rooms", o.max_rooms,
+                  "Rooms the store may hold; joins that would create more get forbidden\n"
+                  "(0: no cap)")
+      ->envname("RTPM_MAX_ROOMS")
       ->capture_default_str();
   cmd->add_option("--presence-interval-ms", o.presence_interval_ms,
                   "Presence broadcasts per user at most every this many ms")

@@ -315,16 +315,19 @@ TEST_F(ServeTest, LimitsRoomFullAndRateLimit) {
   join(*a, "r", "a");
   b->send(join_msg("r", "b"));
   expect_error(*b, "room_full", "second member");
-  // b's join used one token of the burst of 3; of six more messages at least
-  // three are over the limit. The connection stays open.
+  // b's join used one token of the burst of 3; of six more messages the first
+  // two or three are handled (not_joined: b is not in the room) and the rest
+  // are over the limit. Only the first refusal of a second is answered
+  // (rate_limited); the others are dropped silently. The connection stays open.
   for (int i = 0; i < 6; ++i) b->send(R"({"type":"presence","room":"r","users":{"b":{}}})");
-  int limited = 0;
-  for (int i = 0; i < 6; ++i) {
-    auto e = b->recv_type("error");
-    ASSERT_TRUE(e);
+  int limited = 0, handled = 0;
+  while (auto e = b->recv_type("error", 500ms)) {
     if (str_field(*e, "code") == "rate_limited") ++limited;
+    if (str_field(*e, "code") == "not_joined") ++handled;
   }
-  EXPECT_GE(limited, 3);
+  EXPECT_EQ(limited, 1);
+  EXPECT_GE(handled, 2);
+  EXPECT_LE(handled, 3);
   EXPECT_FALSE(b->closed());
 }
 
@@ -559,9 +562,10 @@ TEST_F(ServeTest, ShutdownClosesWith1001) {
 
 // More connections than descriptors: accept() fails with EMFILE while they are open. The
 // server pauses accepting (instead of spinning on the connection left in the backlog), keeps
-// serving, and accepts again once descriptors are free.
+// serving, and accepts again once descriptors are free. (By default the connection limits
+// refuse connections long before; here they are set above the file limit to reach EMFILE.)
 TEST_F(ServeTest, OutOfDescriptorsPausesAcceptingAndRecovers) {
-  start({"--max-open-files", "64"});
+  start({"--max-open-files", "64", "--max-connections", "1000", "--max-connections-per-ip", "0"});
   auto a = client();
   join(*a, "r", "a");
   std::vector<int> fds;

@@ -13,8 +13,10 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "rtpm/model/schema.h"
+#include "rtpm/server/client_limits.h"
 #include "rtpm/server/metrics.h"
 #include "rtpm/server/options.h"
+#include "rtpm/server/static_files.h"
 #include "rtpm/server/storage_worker.h"
 
 namespace rtpm::server {
@@ -34,7 +36,16 @@ struct ServerContext {
   std::string initial_doc_json;
   /// TLS (--tls-cert/--tls-key): every connection is TLS; null = plain.
   std::unique_ptr<boost::asio::ssl::context> tls;
+  /// The --static folder (null: none).
+  std::unique_ptr<StaticFiles> static_files;
   Metrics metrics;
+  /// Connections and room creations, in all and per client address.
+  ClientLimits limits{
+      ClientLimits::Options{.max_connections = options.max_connections,
+                            .max_connections_per_address = options.max_connections_per_ip,
+                            .room_creations_per_minute = options.room_creations_per_ip_per_minute,
+                            .max_rooms = options.max_rooms},
+      &metrics.sockets};
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StorageWorker> storage;
   std::unique_ptr<RoomRegistry> rooms;

@@ -1,13 +1,8 @@
 #include "rtpm/server/http_session.h"
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include <boost/asio/dispatch.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/post.hpp>
 
-#include "rtpm/protocol/messages.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 #include "rtpm/server/websocket_session.h"
@@ -18,51 +13,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
-namespace {
-
-const char* kNoDemo =
-    "<!doctype html><meta charset=utf-8><title>realtime-pm</title>"
-    "<p>realtime-pm is running. WebSocket endpoint: <code>/ws</code>. "
-    "The demo page is served from the folder given with <code>--static</code>.</p>";
-
-const char* mime_type(const std::filesystem::path& p) {
-  auto ext = p.extension().string();
-  if (ext == ".html") return "text/html; charset=utf-8";
-  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
-  if (ext == ".css") return "text/css; charset=utf-8";
-  if (ext == ".json") return "application/json";
-  if (ext == ".svg") return "image/svg+xml";
-  if (ext == ".png") return "image/png";
-  return "application/octet-stream";
-}
-
-}  // namespace
-
-HttpSession::HttpSession(ServerContext& ctx, net::ip::tcp::socket&& socket)
+HttpSession::HttpSession(ServerContext& ctx, net::ip::tcp::socket&& socket, ClientLimits::Slot slot)
     : ctx_(ctx),
+      slot_(std::move(slot)),
       stream_(ServerStream::adopt(std::move(socket), ctx.ioc, ctx.tls.get())),
       timer_(stream_.get_executor()) {}
 
@@ -82,7 +35,7 @@ void HttpSession::expire_after(std::chrono::seconds timeout) {
 void HttpSession::run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (!self->stream_.is_tls()) return self->do_read();
-    self->expire_after(std::chrono::seconds(30));
+    self->expire_after(std::chrono::seconds(self->ctx_.options.header_timeout_s));
     self->stream_.tls().async_handshake(
         net::ssl::stream_base::server, beast::bind_front_handler(&HttpSession::on_handshake, self));
   });
@@ -95,99 +48,59 @@ void HttpSession::on_handshake(beast::error_code ec) {
 
 void HttpSession::do_read() {
   parser_.emplace();
-  parser_->body_limit(64 * 1024);
-  expire_after(std::chrono::seconds(30));
+  set_request_limits(*parser_);
+  // The whole request within the deadline, however slowly its bytes come (slowloris).
+  expire_after(std::chrono::seconds(ctx_.options.header_timeout_s));
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
 }
 
 void HttpSession::on_read(beast::error_code ec, size_t) {
   if (ec == http::error::end_of_stream) return close();
-  if (ec) return;
-  Request req = parser_->release();
-  if (beast::websocket::is_upgrade(req)) {
-    std::string_view target = req.target();
-    std::string_view path = target.substr(0, target.find('?'));
-    if (path != "/ws")
-      return respond(make(req, http::status::not_found, "not found\n", "text/plain"));
-    if (static_cast<size_t>(ctx_.metrics.connections.load()) >= ctx_.options.max_connections)
-      return respond(
-          make(req, http::status::service_unavailable, "too many connections\n", "text/plain"));
-    timer_.cancel();
-    std::make_shared<WebSocketSession>(ctx_, std::move(stream_))->run(std::move(req));
+  if (ec) {
+    // Malformed or too large: answer (400, 413, 414, 431) and close; a failed socket or
+    // the deadline: nothing to answer.
+    if (auto res = parse_error_response(ec, parser_->get())) respond(std::move(*res));
     return;
   }
-  handle(std::move(req));
+  auto req = std::make_shared<HttpRequest>(parser_->release());
+  HttpEnv env{ctx_.schema_json, &ctx_.metrics, ctx_.static_files.get()};
+  // Static files are read by handle_request (StaticFiles): nothing else here opens files, and
+  // the database files never (see static_files.h).
+  HttpDecision decision = handle_request(*req, env);
+  if (auto* res = std::get_if<HttpResponse>(&decision)) return respond(std::move(*res));
+  if (auto* room = std::get_if<RoomRequest>(&decision))
+    return read_room(std::move(req), std::move(room->room));
+  timer_.cancel();
+  std::make_shared<WebSocketSession>(ctx_, std::move(stream_), std::move(slot_))
+      ->run(std::move(*req));
 }
 
-HttpSession::Response HttpSession::make(const Request& req, http::status status, std::string body,
-                                        const char* content_type) {
-  Response res{status, req.version()};
-  res.set(http::field::server, "realtime-pm");
-  res.set(http::field::content_type, content_type);
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
+void HttpSession::read_room(std::shared_ptr<HttpRequest> req, std::string room) {
+  auto self = shared_from_this();
+  auto answer = [self, req, room](std::optional<std::pair<int64_t, std::string>> doc) {
+    net::post(self->stream_.get_executor(), [self, req, room, doc = std::move(doc)] {
+      self->respond(room_response(*req, room, doc));
+    });
+  };
+  if (auto loaded = ctx_.rooms->find(room)) return loaded->read_document(std::move(answer));
+  // Not in memory: an unknown room must not be loaded (a room in memory per 404 would let one
+  // client fill the server's memory), so ask the store first.
+  ctx_.storage->exists(room, [self, req, room, answer](Result<bool> exists) mutable {
+    if (exists && *exists) return self->ctx_.rooms->get(room)->read_document(std::move(answer));
+    net::post(self->stream_.get_executor(), [self, req, failed = !exists] {
+      self->respond(failed ? make_response(*req, http::status::service_unavailable,
+                                           "the store failed; try again\n", "text/plain")
+                           : room_response(*req, "", std::nullopt));
+    });
+  });
 }
 
-void HttpSession::handle(Request req) {
-  if (req.method() != http::verb::get && req.method() != http::verb::head)
-    return respond(
-        make(req, http::status::method_not_allowed, "method not allowed\n", "text/plain"));
-  std::string_view target = req.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz") return respond(make(req, http::status::ok, "ok", "text/plain"));
-  if (path == "/metrics")
-    return respond(make(req, http::status::ok, ctx_.metrics.render(),
-                        "text/plain; version=0.0.4; charset=utf-8"));
-  if (path == "/api/schema")
-    return respond(make(req, http::status::ok, ctx_.schema_json, "application/json"));
-  constexpr std::string_view kRooms = "/api/rooms/";
-  if (path.substr(0, kRooms.size()) == kRooms) {
-    std::string_view segment = path.substr(kRooms.size());
-    auto name = percent_decode(segment);
-    if (segment.find('/') != std::string_view::npos || !name || !protocol::valid_room_name(*name))
-      return respond(make(req, http::status::not_found, "no such room\n", "text/plain"));
-    auto self = shared_from_this();
-    auto shared_req = std::make_shared<Request>(std::move(req));
-    ctx_.rooms->get(*name)->read_document(
-        [self, shared_req, room = *name](std::optional<std::pair<int64_t, std::string>> doc) {
-          net::post(self->stream_.get_executor(), [self, shared_req, room, doc = std::move(doc)] {
-            if (!doc)
-              return self->respond(
-                  self->make(*shared_req, http::status::not_found, "no such room\n", "text/plain"));
-            std::string body = "{\"room\":";
-            json::write_string(room, body);
-            body += ",\"version\":" + std::to_string(doc->first) + ",\"doc\":" + doc->second + "}";
-            self->respond(
-                self->make(*shared_req, http::status::ok, std::move(body), "application/json"));
-          });
-        });
-    return;
-  }
-  // Static files: the demo page.
-  if (ctx_.options.static_dir.empty()) {
-    if (path == "/" || path == "/index.html")
-      return respond(make(req, http::status::ok, kNoDemo, "text/html; charset=utf-8"));
-    return respond(make(req, http::status::not_found, "not found\n", "text/plain"));
-  }
-  auto decoded = percent_decode(path);
-  if (!decoded || decoded->find("..") != std::string::npos)
-    return respond(make(req, http::status::not_found, "not found\n", "text/plain"));
-  std::filesystem::path file = std::filesystem::path(ctx_.options.static_dir) /
-                               (*decoded == "/" ? std::string("index.html") : decoded->substr(1));
-  std::ifstream in(file, std::ios::binary);
-  if (!in || std::filesystem::is_directory(file))
-    return respond(make(req, http::status::not_found, "not found\n", "text/plain"));
-  std::stringstream body;
-  body << in.rdbuf();
-  respond(make(req, http::status::ok, body.str(), mime_type(file)));
-}
-
-void HttpSession::respond(Response res) {
+void HttpSession::respond(HttpResponse res) {
+  // A reader that stalls the answer (a large static file) is closed after a minute.
+  expire_after(std::chrono::seconds(60));
   bool keep_alive = res.keep_alive();
-  pending_ = std::make_shared<Response>(std::move(res));
+  pending_ = std::make_shared<HttpResponse>(std::move(res));
   http::async_write(
       stream_, *pending_,
       beast::bind_front_handler(&HttpSession::on_write, shared_from_this(), keep_alive));

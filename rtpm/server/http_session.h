@@ -1,6 +1,10 @@
 // HttpSession: HTTP on the server's port (over TLS when the server has a
-// certificate: the handshake comes first), and the upgrade to WebSocket at /ws. Routes: GET
-// /healthz, /metrics, /api/schema, /api/rooms/ROOM, and / (the demo page from the static folder).
+// certificate: the handshake comes first), and the upgrade to WebSocket at /ws.
+// What to answer is decided sans-I/O by handle_request (http_handler.h); this
+// class reads requests (within --header-timeout each, TLS handshake included),
+// writes the answers, reads rooms for GET /api/rooms/ROOM without creating
+// them, and hands upgrades to a WebSocketSession together with the
+// connection's ClientLimits slot.
 #pragma once
 
 #include <chrono>
@@ -11,41 +15,40 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "rtpm/server/client_limits.h"
 #include "rtpm/server/context.h"
+#include "rtpm/server/http_handler.h"
 #include "rtpm/server/server_stream.h"
 
 namespace rtpm::server {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(ServerContext& ctx, boost::asio::ip::tcp::socket&& socket);
+  /// `slot` is the connection's place in ClientLimits, held until it closes.
+  HttpSession(ServerContext& ctx, boost::asio::ip::tcp::socket&& socket, ClientLimits::Slot slot);
   void run();
 
  private:
   void on_handshake(boost::beast::error_code ec);
-  using Request = boost::beast::http::request<boost::beast::http::string_body>;
-  using Response = boost::beast::http::response<boost::beast::http::string_body>;
   void do_read();
   void on_read(boost::beast::error_code ec, size_t);
-  void handle(Request req);
-  void respond(Response res);
+  /// GET /api/rooms/ROOM: the room in memory, else the store is asked whether it exists
+  /// before anything is loaded.
+  void read_room(std::shared_ptr<HttpRequest> req, std::string room);
+  void respond(HttpResponse res);
   void on_write(bool keep_alive, boost::beast::error_code ec, size_t);
   /// Ends the connection after the last response (TLS: close_notify first).
   void close();
-  Response make(const Request& req, boost::beast::http::status status, std::string body,
-                const char* content_type);
 
   void expire_after(std::chrono::seconds timeout);
 
   ServerContext& ctx_;
+  ClientLimits::Slot slot_;
   ServerStream stream_;
   boost::asio::steady_timer timer_;
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  std::shared_ptr<Response> pending_;
+  std::optional<HttpRequestParser> parser_;
+  std::shared_ptr<HttpResponse> pending_;
 };
-
-/// Decodes a percent-encoded path segment; nullopt when malformed.
-std::optional<std::string> percent_decode(std::string_view segment);
 
 }  // namespace rtpm::server

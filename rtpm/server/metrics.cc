@@ -28,6 +28,16 @@ std::string Metrics::render() const {
   line("# HELP realtime_pm_connections Open WebSocket connections.\n");
   line("# TYPE realtime_pm_connections gauge\n");
   value("realtime_pm_connections", connections.load());
+  line(
+      "# HELP realtime_pm_sockets Open client connections, HTTP and WebSocket (what "
+      "--max-connections counts).\n");
+  line("# TYPE realtime_pm_sockets gauge\n");
+  value("realtime_pm_sockets", sockets.load());
+  line(
+      "# HELP realtime_pm_connections_refused_total Connections refused at accept by "
+      "--max-connections or --max-connections-per-ip.\n");
+  line("# TYPE realtime_pm_connections_refused_total counter\n");
+  value("realtime_pm_connections_refused_total", connections_refused.load());
   line("# HELP realtime_pm_rooms Rooms in memory.\n");
   line("# TYPE realtime_pm_rooms gauge\n");
   value("realtime_pm_rooms", rooms.load());

@@ -13,7 +13,12 @@ namespace rtpm::server {
 
 class Metrics {
  public:
+  /// Open WebSocket connections.
   std::atomic<int64_t> connections{0};
+  /// Open client connections, HTTP and WebSocket (what --max-connections counts).
+  std::atomic<int64_t> sockets{0};
+  /// Connections refused at accept by --max-connections or --max-connections-per-ip.
+  std::atomic<int64_t> connections_refused{0};
   std::atomic<int64_t> rooms{0};
   std::atomic<int64_t> steps_applied{0};
   std::atomic<int64_t> messages_received{0};

@@ -46,18 +46,31 @@ struct ServerOptions {
   size_t max_steps_per_message = 1000;
   /// Rooms one connection may be in at once.
   size_t max_rooms_per_connection = 100;
-  /// Open WebSocket connections in all.
-  size_t max_connections = 100000;
+  /// Open connections in all, HTTP and WebSocket (each is one descriptor); a connection
+  /// beyond it is refused right after accept (503 on plain HTTP). 0 = derived from the file
+  /// limit: the limit less a reserve of min(64, limit / 4) descriptors for the listener, the
+  /// event loop, SQLite, logs and static files, so that the refusal comes before accept()
+  /// runs out of descriptors.
+  size_t max_connections = 0;
+  /// Open connections from one client address (an IPv4 address, or an IPv6 /64), loopback
+  /// included; 0 = no limit (e.g. behind a reverse proxy, where every client has its address).
+  size_t max_connections_per_ip = 64;
   /// Open files (RLIMIT_NOFILE soft limit) the server sets at start; 0 = the hard limit.
   /// Each connection is one descriptor.
   uint64_t max_open_files = 0;
+  /// Seconds a connection has to deliver a whole HTTP request (the upgrade request included)
+  /// from the moment the server waits for it, TLS handshake included; then it is closed.
+  /// Bounds half-sent requests (slowloris) and idle keep-alive connections.
+  int header_timeout_s = 10;
   /// Members in one room.
   size_t max_room_members = 1000;
-  /// Messages per second per connection (token bucket rate) and burst size.
+  /// Messages per second per connection (token bucket rate) and burst size. Control frames
+  /// (ping, pong) count too.
   double rate_limit_per_s = 200;
   double rate_limit_burst = 400;
-  /// rate_limited answers in a row after which the connection is closed (1008).
-  int max_rate_limited_in_a_row = 100;
+  /// Refused messages within about 10 s after which the connection is closed (1008): a leaky
+  /// count, each refusal adds one and a tenth of this drains every second.
+  int max_rate_limited = 100;
   /// Bytes queued for a connection before it counts as a slow reader and is closed.
   size_t max_outgoing_bytes = 8 << 20;
   /// Seconds without traffic or pong before a connection is closed (pings at half).
@@ -75,8 +88,15 @@ struct ServerOptions {
   /// A snapshot is written every this many steps, and every history_bytes of
   /// step JSON, bounding replay at load.
   int64_t snapshot_every = 1000;
-  /// Milliseconds an empty room stays loaded.
+  /// Milliseconds an empty room stays loaded. A room loaded only to answer
+  /// GET /api/rooms/ROOM is unloaded right after the answer.
   int unload_grace_ms = 30000;
+  /// New rooms (a join that creates a room) per client address and minute: a token bucket
+  /// that holds a minute's worth; past it the join gets `rate_limited`. 0 = no limit.
+  double room_creations_per_ip_per_minute = 120;
+  /// Rooms the store may hold in all; a join that would create one more gets `forbidden`
+  /// (existing rooms stay joinable). 0 = no cap.
+  int64_t max_rooms = 0;
   /// Presence broadcasts per user at most every this many milliseconds.
   int presence_interval_ms = 50;
 

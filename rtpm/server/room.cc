@@ -42,13 +42,21 @@ void Room::join(SessionPtr session, protocol::JoinMessage message) {
             [self = shared_from_this(), s = std::move(session), m = std::move(message)]() mutable {
               if (self->state_ == State::closed)
                 return self->ctx_.rooms->get(self->name_)->join(s, m);
-              self->with_ready(true, [self, s, m = std::move(m)](Avail a) {
-                if (a != Avail::ready) {
+              const std::string& creator = s->client_key();
+              self->with_ready(&creator, [self, s, m = std::move(m)](Avail a) {
+                if (a == Avail::ready) return self->do_join(s, m);
+                if (a == Avail::rate_limited)
+                  self->send_error(s, ErrorCode::rate_limited,
+                                   "too many new rooms from this address; try again later");
+                else if (a == Avail::too_many_rooms)
+                  self->send_error(s, ErrorCode::forbidden,
+                                   "the server holds its maximum number of rooms; existing rooms "
+                                   "can still be joined");
+                else
                   self->send_error(s, ErrorCode::internal, "the room could not be loaded");
-                  s->left_room(self->name_);
-                  return;
-                }
-                self->do_join(s, m);
+                s->left_room(self->name_);
+                // Refused: nothing was created; do not keep an empty room in memory.
+                if (a != Avail::failed) self->maybe_unload(true);
               });
             });
 }
@@ -58,7 +66,7 @@ void Room::steps(SessionPtr session, protocol::StepsMessage message, Clock::time
                       received]() mutable {
     if (self->state_ == State::closed)
       return self->ctx_.rooms->get(self->name_)->steps(s, std::move(m), received);
-    self->with_ready(false, [self, s, m = std::move(m), received](Avail a) {
+    self->with_ready(nullptr, [self, s, m = std::move(m), received](Avail a) {
       if (a == Avail::ready)
         self->do_steps(s, m, received);
       else
@@ -72,7 +80,7 @@ void Room::presence(SessionPtr session, protocol::PresenceMessage message) {
             [self = shared_from_this(), s = std::move(session), m = std::move(message)]() mutable {
               if (self->state_ == State::closed)
                 return self->ctx_.rooms->get(self->name_)->presence(s, std::move(m));
-              self->with_ready(false, [self, s, m = std::move(m)](Avail a) {
+              self->with_ready(nullptr, [self, s, m = std::move(m)](Avail a) {
                 if (a == Avail::ready)
                   self->do_presence(s, m);
                 else
@@ -86,7 +94,7 @@ void Room::leave(SessionPtr session, protocol::LeaveMessage message) {
             [self = shared_from_this(), s = std::move(session), m = std::move(message)]() mutable {
               if (self->state_ == State::closed)
                 return self->ctx_.rooms->get(self->name_)->leave(s, std::move(m));
-              self->with_ready(false, [self, s, m = std::move(m)](Avail a) {
+              self->with_ready(nullptr, [self, s, m = std::move(m)](Avail a) {
                 if (a == Avail::ready)
                   self->do_leave(s, m);
                 else
@@ -108,36 +116,35 @@ void Room::read_document(std::function<void(std::optional<std::pair<int64_t, std
   net::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->state_ == State::closed)
       return self->ctx_.rooms->get(self->name_)->read_document(std::move(done));
-    self->with_ready(false, [self, done = std::move(done)](Avail a) {
+    // A read that finds the room unloaded loads it only for reading: it is unloaded again
+    // right after (unless someone joined meanwhile), so that reads of many rooms do not pin
+    // their memory. A room loaded for its members keeps its own grace period.
+    if (self->state_ == State::unloaded) self->loaded_for_read_ = true;
+    self->with_ready(nullptr, [self, done = std::move(done)](Avail a) {
       if (a == Avail::ready)
         done(std::make_pair(self->durable_version_, self->durable_doc()->to_json_string()));
       else
         done(std::nullopt);
-      self->maybe_unload();
+      if (self->loaded_for_read_ || a != Avail::ready) self->maybe_unload(true);
     });
   });
 }
 
 // ---- loading ----
 
-void Room::with_ready(bool create, std::function<void(Avail)> fn) {
-  switch (state_) {
-    case State::ready: return fn(Avail::ready);
-    case State::missing:
-      if (!create) return fn(Avail::missing);
-      pending_.push_back(std::move(fn));
-      return start_create();
-    case State::unloaded:
-      pending_.push_back(std::move(fn));
-      create_requested_ = create_requested_ || create;
-      return start_load();
-    case State::loading:
-    case State::creating:
-      pending_.push_back(std::move(fn));
-      create_requested_ = create_requested_ || create;
-      return;
-    case State::closed: return fn(Avail::failed);
+void Room::with_ready(const std::string* creator, std::function<void(Avail)> fn) {
+  if (state_ == State::ready) return fn(Avail::ready);
+  if (state_ == State::closed) return fn(Avail::failed);
+  if (state_ == State::missing && !creator) return fn(Avail::missing);
+  // The first address that asks to create the room pays for it (ClientLimits::create_room).
+  if (creator && !create_requested_) {
+    create_requested_ = true;
+    creator_key_ = *creator;
   }
+  pending_.push_back(std::move(fn));
+  if (state_ == State::missing) return start_create();
+  if (state_ == State::unloaded) return start_load();
+  // loading or creating: run_pending will call it.
 }
 
 void Room::start_load() {
@@ -202,17 +209,28 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
   bytes_since_snapshot_ = 0;
   for (const auto& s : data.steps)
     if (s.version > data.snapshot_version) bytes_since_snapshot_ += s.step_json.size();
+  loaded_version_ = durable_version_;
   state_ = State::ready;
   spdlog::debug("room {}: loaded at version {}", name_, durable_version_);
   run_pending(Avail::ready);
 }
 
 void Room::start_create() {
+  switch (ctx_.limits.create_room(creator_key_, Clock::now())) {
+    case ClientLimits::Creation::allowed: break;
+    case ClientLimits::Creation::rate_limited:
+      state_ = State::missing;
+      return run_pending(Avail::rate_limited);
+    case ClientLimits::Creation::too_many_rooms:
+      state_ = State::missing;
+      return run_pending(Avail::too_many_rooms);
+  }
   state_ = State::creating;
   ctx_.storage->create(name_, ctx_.initial_doc_json, [self = shared_from_this()](Result<void> r) {
     net::post(self->strand_, [self, r = std::move(r)] {
       if (!r) {
         spdlog::error("room {}: create failed: {}", self->name_, r.error().message);
+        self->ctx_.limits.room_not_created();
         self->state_ = State::unloaded;
         return self->run_pending(Avail::failed);
       }
@@ -225,6 +243,7 @@ void Room::start_create() {
       self->durable_lag_.clear();
       self->snapshot_version_ = 0;
       self->bytes_since_snapshot_ = 0;
+      self->loaded_version_ = 0;
       self->state_ = State::ready;
       spdlog::info("room {}: created", self->name_);
       self->run_pending(Avail::ready);
@@ -236,6 +255,7 @@ void Room::run_pending(Avail avail) {
   auto pending = std::move(pending_);
   pending_.clear();
   create_requested_ = false;
+  creator_key_.clear();
   for (auto& fn : pending) fn(avail);
 }
 
@@ -305,6 +325,7 @@ std::string Room::state_message(std::optional<int64_t> since) {
 
 void Room::do_join(const SessionPtr& s, const protocol::JoinMessage& m) {
   unload_timer_.cancel();
+  loaded_for_read_ = false;
   json::Value entry{json::Object{}};
   if (m.presence) {
     // Positions refer to the version the join names; map them to the durable version.
@@ -520,14 +541,16 @@ void Room::remove_member(std::string user, bool notify) {
   if (notify) broadcast(payload(protocol::encode_leave(name_, user, now_ms())), nullptr);
 }
 
-void Room::maybe_unload() {
+void Room::maybe_unload(bool now) {
   if (state_ == State::closed || !members_.empty() || !in_flight_.empty()) return;
-  unload_timer_.expires_after(std::chrono::milliseconds(ctx_.options.unload_grace_ms));
+  unload_timer_.expires_after(std::chrono::milliseconds(now ? 0 : ctx_.options.unload_grace_ms));
   unload_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->state_ == State::closed || !self->members_.empty() ||
-        !self->in_flight_.empty() || !self->pending_.empty())
+        !self->in_flight_.empty() || !self->pending_.empty() || self->state_ == State::loading ||
+        self->state_ == State::creating)
       return;
-    if (self->state_ == State::ready && self->durable_version_ > self->snapshot_version_)
+    if (self->state_ == State::ready && self->durable_version_ > self->snapshot_version_ &&
+        self->durable_version_ > self->loaded_version_)
       self->save_snapshot([](Result<void>) {});
     self->state_ = State::closed;
     self->presence_timer_.cancel();

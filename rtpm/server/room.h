@@ -7,7 +7,10 @@
 // acknowledged and broadcast only after the store has made it durable, in
 // version order; joins and the HTTP document API see only durable versions.
 // If the store fails, the room drops its members (error `internal`) and is
-// unloaded, so that the next join reloads exactly what is durable.
+// unloaded, so that the next join reloads exactly what is durable. Creating
+// the room (a join of a room the store does not hold) is subject to the
+// client's address limits (ClientLimits::create_room): a refused join gets
+// `rate_limited` or `forbidden` and nothing is stored.
 #pragma once
 
 #include <chrono>
@@ -47,13 +50,16 @@ class Room : public std::enable_shared_from_this<Room> {
   void leave(SessionPtr session, protocol::LeaveMessage message);
   /// The session closed: it leaves the room if it is a member.
   void disconnect(SessionPtr session);
-  /// The durable version and document JSON, or nullopt when the room does not exist.
+  /// The durable version and document JSON, or nullopt when the room does not exist. A room
+  /// loaded only for this read is unloaded right after it (no grace period), so that reads of
+  /// many rooms do not pin their memory.
   void read_document(std::function<void(std::optional<std::pair<int64_t, std::string>>)> done);
 
  private:
   enum class State { unloaded, loading, missing, creating, ready, closed };
-  /// What with_ready's callback learns.
-  enum class Avail { ready, missing, failed };
+  /// What with_ready's callback learns: ready; missing (not created); failed (the store
+  /// failed); rate_limited / too_many_rooms (creation refused by ClientLimits).
+  enum class Avail { ready, missing, failed, rate_limited, too_many_rooms };
   struct Member {
     SessionPtr session;
     std::string user_id;
@@ -66,14 +72,15 @@ class Room : public std::enable_shared_from_this<Room> {
     Clock::time_point received;
   };
 
-  void with_ready(bool create, std::function<void(Avail)> fn);
+  /// Runs `fn` once the room is loaded; `creator` (a client address key), when given, creates
+  /// the room if the store does not hold it.
+  void with_ready(const std::string* creator, std::function<void(Avail)> fn);
   void start_load();
   void loaded(Result<std::optional<store::RoomData>> data);
   void start_create();
   void run_pending(Avail avail);
   void persisted(Result<void> result);
   void fail_room(const std::string& why);
-  void maybe_unload();
   /// The document at durable_version_ (for joins, the HTTP API and snapshots).
   const model::NodeRef& durable_doc();
   /// Queues a snapshot of the durable document.
@@ -83,6 +90,9 @@ class Room : public std::enable_shared_from_this<Room> {
   size_t content_bytes() const;
   /// A room at least this large gives its memory back to the system when it unloads.
   static constexpr size_t kTrimAfterUnloadBytes = 8 << 20;
+  /// Unloads the room when it has no members and nothing in flight: after the grace period,
+  /// or at once (`now`).
+  void maybe_unload(bool now = false);
   /// The durable mapping from version `v` to durable_version_, or nullopt when v is outside it.
   std::optional<transform::Mapping> mapping_to_durable(int64_t v) const;
 
@@ -107,6 +117,8 @@ class Room : public std::enable_shared_from_this<Room> {
   State state_ = State::unloaded;
   std::vector<std::function<void(Avail)>> pending_;
   bool create_requested_ = false;
+  bool loaded_for_read_ = false;  // loaded by GET /api/rooms/ROOM, no join since
+  std::string creator_key_;       // the address that asked first to create the room
 
   std::unique_ptr<collab::Authority> authority_;
   /// What has been made durable (and broadcast).
@@ -125,6 +137,9 @@ class Room : public std::enable_shared_from_this<Room> {
   int64_t snapshot_version_ = 0;
   /// Bytes of step JSON made durable since the last snapshot.
   size_t bytes_since_snapshot_ = 0;
+  /// The version the room was loaded or created at: unloading writes a snapshot only when
+  /// steps came since (a room loaded for a read never writes).
+  int64_t loaded_version_ = 0;
   std::deque<InFlight> in_flight_;
 
   std::unordered_map<std::string, Member> members_;  // by user id

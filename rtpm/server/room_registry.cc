@@ -14,6 +14,12 @@ std::shared_ptr<Room> RoomRegistry::get(const std::string& name) {
   return slot;
 }
 
+std::shared_ptr<Room> RoomRegistry::find(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto it = rooms_.find(name);
+  return it == rooms_.end() ? nullptr : it->second;
+}
+
 void RoomRegistry::remove(const Room* room) {
   std::lock_guard lock(mutex_);
   auto it = rooms_.find(room->name());

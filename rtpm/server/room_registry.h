@@ -17,6 +17,9 @@ class RoomRegistry {
   explicit RoomRegistry(ServerContext& ctx) : ctx_(ctx) {}
   /// The room of that name, created (not yet loaded) when not in memory.
   std::shared_ptr<Room> get(const std::string& name);
+  /// The room of that name if it is in memory, else null; never creates one (reads of rooms
+  /// that may not exist, and sessions leaving rooms, must not fill the registry).
+  std::shared_ptr<Room> find(const std::string& name);
   /// Forgets `room` if it is still the one registered under its name.
   void remove(const Room* room);
   size_t size();

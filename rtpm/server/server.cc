@@ -148,6 +148,20 @@ Result<void> RealtimeServer::start() {
   } else {
     return Error{ErrorCode::internal, "--store must be sqlite or memory"};
   }
+  if (options_.max_rooms > 0) {
+    auto rooms = ctx_->store->room_count();
+    if (!rooms) return rooms.error();
+    ctx_->limits.set_rooms(*rooms);
+  }
+  // Static files: never a folder that holds the database or a secret (static_files.h).
+  if (!options_.static_dir.empty()) {
+    std::vector<std::string> protected_paths = {options_.auth_file, options_.tls_key};
+    if (options_.store == "sqlite") protected_paths.push_back(options_.data_dir);
+    auto files = StaticFiles::open(options_.static_dir, protected_paths);
+    if (!files) return files.error();
+    ctx_->static_files = std::make_unique<StaticFiles>(std::move(*files));
+    spdlog::info("static files from {}", ctx_->static_files->root());
+  }
   ctx_->storage = std::make_unique<StorageWorker>(*ctx_->store, ctx_->metrics);
   ctx_->rooms = std::make_unique<RoomRegistry>(*ctx_);
   // Listener.

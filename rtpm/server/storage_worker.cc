@@ -29,6 +29,9 @@ void StorageWorker::load(std::string room, int64_t history_before, LoadDone done
 void StorageWorker::create(std::string room, std::string doc_json, Done done) {
   push(Create{std::move(room), std::move(doc_json), std::move(done)});
 }
+void StorageWorker::exists(std::string room, ExistsDone done) {
+  push(Exists{std::move(room), std::move(done)});
+}
 void StorageWorker::append(store::AppendBatch batch, Done done) {
   push(Append{std::move(batch), std::move(done)});
 }
@@ -99,6 +102,8 @@ void StorageWorker::run() {
         l->done(store_.load_room(l->room, l->history_before));
       } else if (auto* c = std::get_if<Create>(&job)) {
         c->done(store_.create_room(c->room, c->doc));
+      } else if (auto* e = std::get_if<Exists>(&job)) {
+        e->done(store_.room_exists(e->room));
       } else if (auto* s = std::get_if<Snapshot>(&job)) {
         s->done(store_.save_snapshot(s->room, s->version, s->doc, s->keep));
       }

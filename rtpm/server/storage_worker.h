@@ -34,9 +34,12 @@ class StorageWorker {
 
   using LoadDone = std::function<void(Result<std::optional<store::RoomData>>)>;
   using Done = std::function<void(Result<void>)>;
+  using ExistsDone = std::function<void(Result<bool>)>;
 
   void load(std::string room, int64_t history_before, LoadDone done);
   void create(std::string room, std::string doc_json, Done done);
+  /// Whether the store holds the room (reads of rooms not in memory ask this first).
+  void exists(std::string room, ExistsDone done);
   void append(store::AppendBatch batch, Done done);
   void snapshot(std::string room, int64_t version, std::string doc_json, int64_t keep_history,
                 Done done);
@@ -61,6 +64,10 @@ class StorageWorker {
     std::string room, doc;
     Done done;
   };
+  struct Exists {
+    std::string room;
+    ExistsDone done;
+  };
   struct Append {
     store::AppendBatch batch;
     Done done;
@@ -72,7 +79,7 @@ class StorageWorker {
     int64_t keep;
     Done done;
   };
-  using Job = std::variant<Load, Create, Append, Snapshot>;
+  using Job = std::variant<Load, Create, Exists, Append, Snapshot>;
 
   void push(Job job);
   void set_running(size_t n);

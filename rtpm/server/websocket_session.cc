@@ -41,11 +41,13 @@ std::string_view choose_protocol(std::string_view list) {
 }
 }  // namespace
 
-WebSocketSession::WebSocketSession(ServerContext& ctx, ServerStream&& stream)
-    : ctx_(ctx), ws_(std::move(stream)) {
+WebSocketSession::WebSocketSession(ServerContext& ctx, ServerStream&& stream,
+                                   ClientLimits::Slot slot)
+    : ctx_(ctx),
+      slot_(std::move(slot)),
+      ws_(std::move(stream)),
+      budget_(ctx.options.rate_limit_burst, Clock::now()) {
   ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
-  tokens_ = ctx_.options.rate_limit_burst;
-  refilled_ = Clock::now();
   std::lock_guard lock(ctx_.sessions_mutex);
   ctx_.sessions.insert(this);
 }
@@ -62,6 +64,9 @@ void WebSocketSession::run(http::request<http::string_body> request) {
   // Beast's own limit is the hard cap: past it the frame cannot be skipped and
   // the connection closes with 1009. Up to it, oversized messages are read and dropped.
   ws_.read_message_max(std::max<size_t>(ctx_.options.max_message_bytes * 16, 16 << 20));
+  // Called inside our reads, on the strand, while the session is alive (a read holds it).
+  ws_.control_callback(
+      [this](websocket::frame_type kind, beast::string_view) { on_control(kind); });
   if (!ctx_.auth_tokens.empty()) {
     // The token: `Authorization: Bearer TOKEN`, or `?token=TOKEN` in the URL.
     std::string token;
@@ -137,28 +142,38 @@ void WebSocketSession::on_read(beast::error_code ec, size_t bytes) {
   if (!closed_) do_read();
 }
 
-bool WebSocketSession::take_token() {
-  auto now = Clock::now();
-  double elapsed = std::chrono::duration<double>(now - refilled_).count();
-  refilled_ = now;
-  tokens_ =
-      std::min(ctx_.options.rate_limit_burst, tokens_ + elapsed * ctx_.options.rate_limit_per_s);
-  if (tokens_ < 1) return false;
-  tokens_ -= 1;
-  return true;
+void WebSocketSession::on_control(websocket::frame_type kind) {
+  if (kind == websocket::frame_type::close) {
+    // Beast echoes any close code from 3000 up, but RFC 6455 (7.4) defines none from 5000 up:
+    // fail the connection with 1002 instead. Beast's read runs this callback before it answers
+    // the close frame, and skips its own answer once a close is under way (Beast 1.81,
+    // websocket/impl/read.hpp), so the close started here is the one the peer gets.
+    if (ws_.reason().code >= 5000 && !closed_) {
+      closed_ = true;
+      ws_.async_close(websocket::close_code::protocol_error,
+                      [self = shared_from_this()](beast::error_code) { self->teardown(); });
+    }
+    return;
+  }
+  // Pings and pongs cost a read and (for a ping) a write each: they spend the message budget.
+  const auto& o = ctx_.options;
+  if (budget_.take(Clock::now(), o.rate_limit_per_s, o.rate_limit_burst, o.max_rate_limited) ==
+      MessageBudget::Verdict::close)
+    close(websocket::close_code::policy_error);
 }
 
 void WebSocketSession::handle_message() {
   ctx_.metrics.messages_received.fetch_add(1, std::memory_order_relaxed);
   const std::string& text = message_;
   if (ctx_.stopping.load()) return;  // shutting down: take no new work
-  if (!take_token()) {
-    send_error(ErrorCode::rate_limited, "too many messages; slow down");
-    if (++limited_in_a_row_ > ctx_.options.max_rate_limited_in_a_row)
-      close(websocket::close_code::policy_error);
-    return;
+  const auto& o = ctx_.options;
+  switch (budget_.take(Clock::now(), o.rate_limit_per_s, o.rate_limit_burst, o.max_rate_limited)) {
+    case MessageBudget::Verdict::accept: break;
+    case MessageBudget::Verdict::refuse_and_answer:
+      return send_error(ErrorCode::rate_limited, "too many messages; slow down");
+    case MessageBudget::Verdict::refuse: return;
+    case MessageBudget::Verdict::close: return close(websocket::close_code::policy_error);
   }
-  limited_in_a_row_ = 0;
   if (binary_) {
     if (ws_.got_text())
       return send_error(ErrorCode::bad_message, "text frames are not part of realtime-pm.bin.v1");
@@ -197,9 +212,9 @@ void WebSocketSession::handle_value(const json::Value& message) {
                                     " steps per message",
                                 m.room);
           }
-          if (!in_room(m.room))
-            return send_error(ErrorCode::not_joined, "not a member of this room", m.room);
-          auto room = ctx_.rooms->get(m.room);
+          // A member's room is in memory (it unloads only without members).
+          auto room = in_room(m.room) ? ctx_.rooms->find(m.room) : nullptr;
+          if (!room) return send_error(ErrorCode::not_joined, "not a member of this room", m.room);
           if constexpr (std::is_same_v<T, protocol::StepsMessage>)
             room->steps(self, std::move(m), Clock::now());
           else if constexpr (std::is_same_v<T, protocol::PresenceMessage>)
@@ -295,7 +310,8 @@ void WebSocketSession::close(websocket::close_code code) {
 void WebSocketSession::teardown() {
   closed_ = true;
   auto self = shared_from_this();
-  for (const auto& room : rooms_) ctx_.rooms->get(room)->disconnect(self);
+  for (const auto& name : rooms_)
+    if (auto room = ctx_.rooms->find(name)) room->disconnect(self);
   rooms_.clear();
 }
 

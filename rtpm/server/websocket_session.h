@@ -2,7 +2,10 @@
 // speaking the JSON or the binary subprotocol.
 //
 // Reads one message at a time, enforces the per-connection limits (size,
-// rate, rooms), decodes and validates the message, and hands it to its room.
+// rate -- control frames included, see MessageBudget -- and rooms), decodes
+// and validates the message, and hands it to its room. A close frame with a
+// code RFC 6455 does not define (5000 and up; Beast refuses the others) is
+// answered with 1002.
 // Writes go through a bounded queue with one write in flight: a client that
 // reads too slowly is disconnected instead of stalling its rooms. All state
 // lives on the session's strand; send() and left_room() may be called from
@@ -22,7 +25,9 @@
 #include <boost/beast/websocket.hpp>
 
 #include "rtpm/base/error.h"
+#include "rtpm/server/client_limits.h"
 #include "rtpm/server/context.h"
+#include "rtpm/server/message_budget.h"
 #include "rtpm/server/payload.h"
 #include "rtpm/server/server_stream.h"
 
@@ -30,8 +35,9 @@ namespace rtpm::server {
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
-  /// The stream's executor must be a strand; a TLS stream has done its handshake.
-  WebSocketSession(ServerContext& ctx, ServerStream&& stream);
+  /// The stream's executor must be a strand; a TLS stream has done its handshake. `slot` is the
+  /// connection's place in ClientLimits, held until the session ends.
+  WebSocketSession(ServerContext& ctx, ServerStream&& stream, ClientLimits::Slot slot);
   ~WebSocketSession();
 
   /// Accepts the upgrade request and starts reading.
@@ -43,6 +49,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void left_room(const std::string& room);
   /// The authenticated subject ("" when authentication is off).
   const std::string& subject() const { return subject_; }
+  /// The client's address key (ClientLimits::address_key), e.g. for room creation limits.
+  const std::string& client_key() const { return slot_.key(); }
   /// Closes the connection with the given close code (shutdown: 1001).
   void close(boost::beast::websocket::close_code code);
 
@@ -53,7 +61,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void on_read(boost::beast::error_code ec, size_t bytes);
   void handle_message();
   void handle_value(const json::Value& message);
-  bool take_token();
+  /// A control frame arrived (Beast's control callback, inside the read).
+  void on_control(boost::beast::websocket::frame_type kind);
   void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
   void do_write();
   void on_write(boost::beast::error_code ec, size_t bytes);
@@ -63,6 +72,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool in_room(const std::string& room) const;
 
   ServerContext& ctx_;
+  ClientLimits::Slot slot_;
   // Memory per idle connection (docs/benchmarks.md): over ServerStream's strand-typed socket
   // (the websocket stream's own timer does the handshake and idle timeouts), and without
   // permessage-deflate (never negotiated) so its state is compiled out.
@@ -81,9 +91,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   // Rooms joined: usually one, at most max_rooms_per_connection; a vector is a fraction of a
   // hash set's memory.
   std::vector<std::string> rooms_;
-  double tokens_ = 0;
-  Clock::time_point refilled_;
-  int limited_in_a_row_ = 0;
+  MessageBudget budget_;
   std::string subject_;
   bool authorized_ = true;
 };

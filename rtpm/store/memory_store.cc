@@ -64,4 +64,9 @@ Result<bool> MemoryStore::room_exists(const std::string& room) {
   return rooms_.count(room) > 0;
 }
 
+Result<int64_t> MemoryStore::room_count() {
+  std::lock_guard lock(mutex_);
+  return static_cast<int64_t>(rooms_.size());
+}
+
 }  // namespace rtpm::store

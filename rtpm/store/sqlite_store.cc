@@ -227,4 +227,12 @@ Result<bool> SqliteStore::room_exists(const std::string& room) {
   return error("room exists");
 }
 
+Result<int64_t> SqliteStore::room_count() {
+  std::lock_guard lock(mutex_);
+  Stmt q{prepare("SELECT COUNT(*) FROM rooms")};
+  if (!q.s) return error("prepare");
+  if (sqlite3_step(q.s) != SQLITE_ROW) return error("room count");
+  return static_cast<int64_t>(sqlite3_column_int64(q.s, 0));
+}
+
 }  // namespace rtpm::store

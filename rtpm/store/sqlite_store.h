@@ -33,6 +33,7 @@ class SqliteStore final : public Store {
   Result<void> save_snapshot(const std::string& room, int64_t version, const std::string& doc_json,
                              int64_t keep_history) override;
   Result<bool> room_exists(const std::string& room) override;
+  Result<int64_t> room_count() override;
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}

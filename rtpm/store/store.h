@@ -58,6 +58,8 @@ class Store {
                                      const std::string& doc_json, int64_t keep_history) = 0;
   /// Whether a room exists.
   virtual Result<bool> room_exists(const std::string& room) = 0;
+  /// How many rooms exist.
+  virtual Result<int64_t> room_count() = 0;
 };
 
 }  // namespace rtpm::store

@@ -1,0 +1,127 @@
+// libFuzzer target: HTTP requests as the server reads them (issue 10). The input is parsed with
+// Beast's request parser and the server's limits (set_request_limits), request after request as
+// on a keep-alive connection, and each request is answered by handle_request, or by
+// parse_error_response when the parser refuses it -- the same calls HttpSession makes, without
+// a socket. The --static folder is a real one (made once per process): a few files, a symlink
+// inside, and symlinks to a secret file and to a folder outside.
+//
+// Checked on every answer: it serializes; a HEAD answer has no body; any other answer's
+// Content-Length is its body's size; no answer ever carries the secret's bytes; a room read
+// names a valid room; an upgrade is a GET of /ws with a valid key.
+//
+//   seed corpus: fuzz/corpus/http_request/ (every traversal and malformed request of issue 10)
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <stdlib.h>
+
+#include "rtpm/protocol/messages.h"
+#include "rtpm/server/http_handler.h"
+#include "rtpm/server/metrics.h"
+#include "rtpm/server/static_files.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace http = boost::beast::http;
+using namespace rtpm::server;
+
+constexpr std::string_view kSecret = "FUZZ-SECRET-OUTSIDE-THE-FOLDER";
+
+struct Fixture {
+  fs::path base;
+  std::unique_ptr<StaticFiles> files;
+  Metrics metrics;
+};
+
+Fixture& fixture() {
+  static Fixture* f = [] {
+    auto* made = new Fixture;
+    char tmpl[] = "/tmp/rtpm-http-fuzz-XXXXXX";
+    if (!mkdtemp(tmpl)) std::abort();
+    made->base = tmpl;
+    fs::path site = made->base / "site";
+    fs::create_directories(site / "sub");
+    std::ofstream(site / "index.html") << "<p>index</p>";
+    std::ofstream(site / "app.js") << "console.log(1)";
+    std::ofstream(site / "sub" / "page.html") << "<p>page</p>";
+    std::ofstream(made->base / "secret.txt") << kSecret;
+    fs::create_symlink("app.js", site / "link-in");
+    fs::create_symlink(made->base / "secret.txt", site / "link-out");
+    fs::create_symlink("..", site / "dir-out");
+    auto files = StaticFiles::open(site.string(), {});
+    if (!files) std::abort();
+    made->files = std::make_unique<StaticFiles>(std::move(*files));
+    return made;
+  }();
+  return *f;
+}
+
+void check(const HttpResponse& res, bool head) {
+  std::ostringstream out;
+  out << res;
+  std::string bytes = out.str();
+  if (bytes.find(kSecret) != std::string::npos) std::abort();  // a file outside was served
+  if (head && !res.body().empty()) std::abort();
+  if (!head && res[http::field::content_length] != std::to_string(res.body().size())) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Fixture& f = fixture();
+  HttpEnv env{R"({"name":"fuzz"})", &f.metrics, f.files.get()};
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  // Up to 16 pipelined requests, as one keep-alive connection would bring them.
+  for (int n = 0; n < 16 && !input.empty(); ++n) {
+    HttpRequestParser parser;
+    set_request_limits(parser);
+    parser.eager(true);
+    boost::beast::error_code ec;
+    while (!input.empty() && !parser.is_done()) {
+      size_t used = parser.put(boost::asio::buffer(input.data(), input.size()), ec);
+      input.remove_prefix(used);
+      if (ec == http::error::need_more && used > 0) {
+        ec = {};
+        continue;
+      }
+      if (ec) break;
+    }
+    if (!parser.is_done() && (!ec || ec == http::error::need_more)) return 0;  // waits for more
+    if (ec) {
+      if (auto res = parse_error_response(ec, parser.get())) {
+        if (res->keep_alive()) std::abort();  // after a parse error the connection must close
+        check(*res, false);
+      }
+      return 0;
+    }
+    const HttpRequest& req = parser.get();
+    HttpDecision decision = handle_request(req, env);
+    bool head = req.method() == http::verb::head;
+    if (auto* res = std::get_if<HttpResponse>(&decision)) {
+      check(*res, head);
+      if (!res->keep_alive()) return 0;
+    } else if (auto* room = std::get_if<RoomRequest>(&decision)) {
+      if (!rtpm::protocol::valid_room_name(room->room)) std::abort();
+      check(room_response(req, room->room, std::make_pair(int64_t{1}, std::string("{}"))), head);
+      check(room_response(req, room->room, std::nullopt), head);
+    } else {
+      std::string_view target = req.target();
+      if (req.method() != http::verb::get || target.substr(0, target.find('?')) != "/ws" ||
+          !valid_websocket_key(req[http::field::sec_websocket_key]) ||
+          !boost::beast::websocket::is_upgrade(req))
+        std::abort();
+      return 0;  // the connection is a WebSocket now
+    }
+  }
+  return 0;
+}

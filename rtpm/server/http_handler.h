@@ -1,0 +1,89 @@
+// The server's HTTP answers, sans-I/O: one parsed request in, a decision out. HttpSession does
+// the reading and writing; unit tests (http_handler_test.cc) and the fuzz target
+// (fuzz/http_request_fuzz.cc) call these functions directly, with no socket.
+//
+// Routes: GET/HEAD /healthz, /metrics, /api/schema, /api/rooms/ROOM (answered once the room's
+// document is read: RoomRequest), /ws (the WebSocket upgrade: UpgradeRequest), and / (files of
+// the --static folder, or a short notice). Every answer is complete and consistent: a HEAD
+// answer carries the Content-Length of the GET answer and no body; an error closes the
+// connection when the request stream cannot be trusted any more (parse errors).
+//
+// Thread-safe: every function is pure, except that handle_request reads static files.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace rtpm::server {
+
+class Metrics;
+class StaticFiles;
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+using HttpRequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+/// Request limits. A target longer than kMaxTargetBytes is answered 414; a request line and
+/// header fields together longer than kMaxHeaderBytes 431 (414 when the request line alone is
+/// too long); a body longer than kMaxBodyBytes 413.
+inline constexpr size_t kMaxTargetBytes = 8 * 1024;
+inline constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+inline constexpr uint64_t kMaxBodyBytes = 64 * 1024;
+
+/// Sets the limits above on a fresh request parser.
+void set_request_limits(HttpRequestParser& parser);
+
+/// What an answer may depend on, from the running server.
+struct HttpEnv {
+  /// GET /api/schema's body.
+  std::string_view schema_json;
+  /// GET /metrics renders these; null: an empty exposition.
+  const Metrics* metrics = nullptr;
+  /// The --static folder; null: the built-in notice at / and 404 elsewhere.
+  const StaticFiles* static_files = nullptr;
+};
+
+/// A valid WebSocket upgrade to /ws: hand the connection and the request to a WebSocketSession.
+struct UpgradeRequest {};
+/// GET /api/rooms/ROOM with a valid room name: read the room (without creating it), then
+/// answer with room_response().
+struct RoomRequest {
+  std::string room;
+};
+using HttpDecision = std::variant<HttpResponse, UpgradeRequest, RoomRequest>;
+
+/// The decision for one parsed request.
+HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env);
+
+/// The answer to a request the parser refused with `ec` (400, 413, 414 or 431, closing the
+/// connection), given what it parsed of it (`so_far`: the parser's get()); nullopt when there
+/// is nothing to answer (the client closed the connection or went silent).
+std::optional<HttpResponse> parse_error_response(boost::beast::error_code ec,
+                                                 const HttpRequest& so_far);
+
+/// The answer to a RoomRequest: `{"room","version","doc"}`, or 404 when `doc` is nullopt (no
+/// such room).
+HttpResponse room_response(const HttpRequest& req, std::string_view room,
+                           const std::optional<std::pair<int64_t, std::string>>& doc);
+
+/// An answer to `req` with `status` and `body` (only its Content-Length for HEAD), keep-alive
+/// as the request asks.
+HttpResponse make_response(const HttpRequest& req, boost::beast::http::status status,
+                           std::string body, std::string_view content_type);
+
+/// Whether a Sec-WebSocket-Key is 16 bytes in base64 (24 characters, RFC 6455 4.2.1).
+bool valid_websocket_key(std::string_view key);
+
+/// Decodes a percent-encoded path segment; nullopt when malformed.
+std::optional<std::string> percent_decode(std::string_view segment);
+
+}  // namespace rtpm::server

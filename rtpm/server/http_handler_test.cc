@@ -1,0 +1,211 @@
+// The sans-I/O HTTP handling: requests parsed by Beast with the server's limits, then
+// handle_request / parse_error_response, as HttpSession and the fuzz target use them.
+#include "rtpm/server/http_handler.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "rtpm/server/metrics.h"
+#include "rtpm/server/static_files.h"
+
+namespace rtpm::server {
+namespace {
+
+namespace http = boost::beast::http;
+namespace fs = std::filesystem;
+
+// What the server does with `bytes` (one request): parses it as HttpSession does, then
+// decides. A parse error gives its response; nullopt when there is nothing to answer.
+std::optional<HttpDecision> decide(std::string_view bytes, const HttpEnv& env = {}) {
+  HttpRequestParser parser;
+  set_request_limits(parser);
+  parser.eager(true);
+  boost::beast::error_code ec;
+  size_t used = 0;
+  while (used < bytes.size() && !parser.is_done()) {
+    size_t n = parser.put(boost::asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    used += n;
+    if (ec == http::error::need_more && n > 0) continue;
+    if (ec) break;
+  }
+  if (!ec && !parser.is_done()) ec = http::error::partial_message;
+  if (ec) {
+    if (auto res = parse_error_response(ec, parser.get())) return HttpDecision(std::move(*res));
+    return std::nullopt;
+  }
+  return handle_request(parser.get(), env);
+}
+
+HttpResponse response(const std::optional<HttpDecision>& d) {
+  const auto* res = d ? std::get_if<HttpResponse>(&*d) : nullptr;
+  if (!res) ADD_FAILURE() << "not a response";
+  return res ? *res : HttpResponse{};
+}
+
+// The answer's status; 0 when there is no answer.
+int status(const std::optional<HttpDecision>& d) {
+  return d ? static_cast<int>(response(d).result_int()) : 0;
+}
+
+// The bytes HttpSession would write.
+std::string wire(const HttpResponse& res) {
+  std::ostringstream out;
+  out << res;
+  return out.str();
+}
+
+std::string get(const std::string& target, const std::string& method = "GET") {
+  return method + " " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+}
+
+TEST(HttpHandler, Endpoints) {
+  Metrics metrics;
+  metrics.rooms = 7;
+  HttpEnv env{R"({"name":"basic"})", &metrics, nullptr};
+  auto health = response(decide(get("/healthz"), env));
+  EXPECT_EQ(health.result_int(), 200u);
+  EXPECT_EQ(health.body(), "ok");
+  EXPECT_TRUE(health.keep_alive());
+  auto m = response(decide(get("/metrics"), env));
+  EXPECT_NE(m.body().find("realtime_pm_rooms 7\n"), std::string::npos);
+  EXPECT_EQ(response(decide(get("/api/schema"), env)).body(), R"({"name":"basic"})");
+  EXPECT_EQ(response(decide(get("/"), env)).result_int(), 200u);  // the built-in notice
+  EXPECT_EQ(status(decide(get("/app.js"), env)), 404);
+  EXPECT_EQ(status(decide(get("/ws"), env)), 404);  // not an upgrade
+  auto post = response(decide(get("/healthz", "POST"), env));
+  EXPECT_EQ(post.result_int(), 405u);
+  EXPECT_EQ(post[http::field::allow], "GET, HEAD");
+}
+
+TEST(HttpHandler, HeadHasTheLengthAndNoBody) {
+  HttpEnv env{R"({"name":"basic"})", nullptr, nullptr};
+  for (const char* target : {"/healthz", "/api/schema", "/nope", "/"}) {
+    auto g = response(decide(get(target), env));
+    auto h = response(decide(get(target, "HEAD"), env));
+    EXPECT_EQ(h.result_int(), g.result_int()) << target;
+    EXPECT_EQ(h[http::field::content_length], std::to_string(g.body().size())) << target;
+    EXPECT_TRUE(h.body().empty()) << target;
+    std::string bytes = wire(h);
+    EXPECT_EQ(bytes.substr(bytes.size() - 4), "\r\n\r\n") << target << ": a body was written";
+  }
+  auto room = room_response(HttpRequest{http::verb::head, "/api/rooms/r", 11}, "r",
+                            std::make_pair(int64_t{3}, std::string(R"({"type":"doc"})")));
+  EXPECT_TRUE(room.body().empty());
+  EXPECT_EQ(room[http::field::content_length],
+            std::to_string(std::string(R"({"room":"r","version":3,"doc":{"type":"doc"}})").size()));
+}
+
+TEST(HttpHandler, RoomReads) {
+  auto d = decide(get("/api/rooms/a%2Fb"));
+  ASSERT_TRUE(d && std::holds_alternative<RoomRequest>(*d));
+  EXPECT_EQ(std::get<RoomRequest>(*d).room, "a/b");
+  EXPECT_EQ(std::get<RoomRequest>(*decide(get("/api/rooms/r?x=1"))).room, "r");
+  for (const char* bad :
+       {"/api/rooms/a/b", "/api/rooms/%zz", "/api/rooms/r%20", "/api/rooms/", "/api/rooms/%00"})
+    EXPECT_EQ(status(decide(get(bad))), 404) << bad;
+  HttpRequest req{http::verb::get, "/api/rooms/r", 11};
+  auto ok = room_response(req, "r\"q", std::make_pair(int64_t{2}, std::string("{}")));
+  EXPECT_EQ(ok.body(), R"({"room":"r\"q","version":2,"doc":{}})");
+  EXPECT_EQ(ok[http::field::content_type], "application/json");
+  EXPECT_EQ(room_response(req, "r", std::nullopt).result_int(), 404u);
+}
+
+TEST(HttpHandler, WebSocketUpgrades) {
+  auto upgrade = [](const std::string& key, const std::string& version = "13",
+                    const std::string& path = "/ws") {
+    return "GET " + path +
+           " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: " +
+           key + "\r\nSec-WebSocket-Version: " + version + "\r\n\r\n";
+  };
+  EXPECT_TRUE(std::holds_alternative<UpgradeRequest>(*decide(upgrade("dGhlIHNhbXBsZSBub25jZQ=="))));
+  auto bad = response(decide(upgrade("short")));
+  EXPECT_EQ(bad.result_int(), 400u);
+  EXPECT_FALSE(bad.keep_alive());
+  auto old = response(decide(upgrade("dGhlIHNhbXBsZSBub25jZQ==", "8")));
+  EXPECT_EQ(old.result_int(), 426u);
+  EXPECT_EQ(old[http::field::sec_websocket_version], "13");
+  EXPECT_EQ(status(decide(upgrade("dGhlIHNhbXBsZSBub25jZQ==", "13", "/elsewhere"))), 404);
+}
+
+TEST(HttpHandler, WebSocketKeys) {
+  EXPECT_TRUE(valid_websocket_key("dGhlIHNhbXBsZSBub25jZQ=="));
+  EXPECT_TRUE(valid_websocket_key("AAAAAAAAAAAAAAAAAAAAAA=="));
+  EXPECT_TRUE(valid_websocket_key("/////////////////////w=="));
+  for (const char* key :
+       {"", "short", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ===",
+        "!!!!!!!!!!!!!!!!!!!!!!==", "AAAAAAAAAAAAAAAAAAAAAAA=", "dGhlIHNhbXBsZSBub25jZR==",
+        "dGhlIHNhbXBsZSBub25jZQ=A", "dGhlIHNhbXBsZSBub2 jZQ=="})
+    EXPECT_FALSE(valid_websocket_key(key)) << key;
+}
+
+TEST(HttpHandler, MalformedRequests) {
+  const std::string a9k(9000, 'a'), a20k(20000, 'a');
+  std::string fields = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 2000; ++i) fields += "X-F" + std::to_string(i) + ": v\r\n";
+  fields += "\r\n";
+  const std::vector<std::pair<std::string, int>> cases = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+      {std::string("GET /\0 HTTP/1.1\r\n\r\n", 19), 400},
+      {"GET * HTTP/1.1\r\n\r\n", 400},
+      {"GET http://host/healthz HTTP/1.1\r\n\r\n", 400},
+      {"GET /" + a9k + " HTTP/1.1\r\n\r\n", 414},
+      {"GET /" + a20k + " HTTP/1.1\r\n\r\n", 414},
+      {"GET /" + a9k + " HTTP/1.1\r\nX: " + a9k + "\r\n\r\n", 414},
+      {"GET / HTTP/1.1\r\nX-Big: " + a20k + "\r\n\r\n", 431},
+      {fields, 431},
+      {"POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 413},
+  };
+  for (const auto& [request, code] : cases) {
+    auto res = response(decide(request));
+    EXPECT_EQ(static_cast<int>(res.result_int()), code) << request.substr(0, 40);
+    EXPECT_FALSE(res.keep_alive()) << request.substr(0, 40);
+  }
+  // A request cut short (the client closed or is still sending) has nothing to answer.
+  EXPECT_EQ(status(decide("GET /healthz HTTP/1.1\r\nHost:")), 0);
+  EXPECT_FALSE(parse_error_response(http::error::end_of_stream, HttpRequest{}));
+  EXPECT_FALSE(parse_error_response(boost::asio::error::connection_reset, HttpRequest{}));
+}
+
+TEST(HttpHandler, PercentDecode) {
+  EXPECT_EQ(percent_decode("a%2Fb"), "a/b");
+  EXPECT_EQ(percent_decode("%41%62"), "Ab");
+  EXPECT_EQ(percent_decode("plain"), "plain");
+  for (const char* bad : {"%", "%2", "%zz", "a%g1"}) EXPECT_FALSE(percent_decode(bad)) << bad;
+}
+
+TEST(HttpHandler, StaticFilesThroughTheHandler) {
+  char tmpl[] = "/tmp/rtpm-http-handler-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  fs::path base = tmpl;
+  fs::create_directories(base / "site" / "sub");
+  std::ofstream(base / "site" / "index.html") << "<p>index</p>";
+  std::ofstream(base / "site" / "sub" / "a.js") << "js";
+  std::ofstream(base / "secret") << "SECRET";
+  fs::create_symlink(base / "secret", base / "site" / "out");
+  auto files = StaticFiles::open((base / "site").string(), {});
+  ASSERT_TRUE(files) << files.error().message;
+  HttpEnv env{"{}", nullptr, &*files};
+  auto index = response(decide(get("/"), env));
+  EXPECT_EQ(index.body(), "<p>index</p>");
+  EXPECT_EQ(index[http::field::content_type], "text/html; charset=utf-8");
+  auto js = response(decide(get("/sub/a.js"), env));
+  EXPECT_EQ(js.body(), "js");
+  EXPECT_EQ(js[http::field::content_type], "text/javascript; charset=utf-8");
+  for (const char* bad : {"//etc/passwd", "/%2Fetc%2Fpasswd", "/out", "/sub/../../secret",
+                          "/..%2fsecret", "/sub", "/%252e%252e/secret"})
+    EXPECT_EQ(status(decide(get(bad), env)), 404) << bad;
+  fs::remove_all(base);
+}
+
+}  // namespace
+}  // namespace rtpm::server
