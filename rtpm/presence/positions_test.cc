@@ -89,6 +89,34 @@ TEST(PresencePositions, DeletionsMapIntoTheResultingDocument) {
             R"({"selection":{"from":4,"to":6}})");
 }
 
+// PositionFields keeps the values as numbers across many changes and gives
+// what map_positions() applied change by change gives, rebuilding the JSON
+// only when read.
+TEST(PresencePositions, FieldsMappedManyTimesMatchMapPositions) {
+  json::Value entry = parse(
+      R"({"cursor":{"pos":4,"x":1},"selection":{"from":9,"to":"2","anchor":12,"head":1.5},"n":4})");
+  // Insert 3 at 4 (size 10 -> 13), delete 0..2 (-> 11), insert 5 at 11 (-> 16).
+  std::vector<std::pair<transform::StepMap, int>> changes = {{transform::StepMap({4, 0, 3}), 10},
+                                                             {transform::StepMap({0, 2, 0}), 13},
+                                                             {transform::StepMap({11, 0, 5}), 11}};
+  PositionFields fields(entry);
+  json::Value step_by_step = entry;
+  for (const auto& [map, size] : changes) {
+    fields.map(map, size);
+    step_by_step = map_positions(step_by_step, map, size);
+    EXPECT_EQ(json::stringify(fields.apply(entry)), json::stringify(step_by_step));
+  }
+  // 12 was past the end of the 10-long document, and inside the 13-long one
+  // after the first insertion: from then on it is a position, as on the server.
+  EXPECT_EQ(
+      json::stringify(fields.apply(entry)),
+      R"({"cursor":{"pos":5,"x":1},"selection":{"from":10,"to":"2","anchor":10,"head":1.5},"n":4})");
+  // Unchanged fields give back the very same value.
+  PositionFields none(entry);
+  EXPECT_EQ(json::stringify(none.apply(entry)), json::stringify(entry));
+  EXPECT_FALSE(none.map(transform::StepMap({20, 0, 1}), 30));
+}
+
 TEST(PresencePositions, SizeBeforeUndoesEachMapsSizeChange) {
   transform::Mapping m;
   m.append_map(transform::StepMap({4, 0, 3}));           // +3
