@@ -317,9 +317,25 @@ class RealtimeClient::Impl : public Connection::Handler,
       if (auto* s = std::get_if<RoomStatusChange>(&e);
           s && s->status == RoomStatus::joined && strand_.running_in_this_thread())
         conn_->reset_backoff();
-      events_.emplace_back(std::move(e));
+      if (wanted(e)) events_.emplace_back(std::move(e));
     }
     if (out.retry_later) schedule_retry(room);
+  }
+
+  // Whether a callback takes this kind of event (the others are not queued).
+  bool wanted(const SessionEvent& e) const {
+    return std::visit(
+        [&](const auto& x) -> bool {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, DocumentChange>) return bool(cb_.on_document);
+          if constexpr (std::is_same_v<T, PresenceChange>) return bool(cb_.on_presence);
+          if constexpr (std::is_same_v<T, MemberEvent>) return bool(cb_.on_member);
+          if constexpr (std::is_same_v<T, DroppedSteps>) return bool(cb_.on_dropped);
+          if constexpr (std::is_same_v<T, ClientError>) return bool(cb_.on_error);
+          if constexpr (std::is_same_v<T, RoomStatusChange>) return bool(cb_.on_room_status);
+          if constexpr (std::is_same_v<T, Confirmation>) return bool(cb_.on_confirmed);
+        },
+        e);
   }
 
   // rate_limited, internal: whether the last batch was taken is unknown; the
@@ -361,8 +377,12 @@ class RealtimeClient::Impl : public Connection::Handler,
 
   // ---- delivery (on the strand, without the lock) ----
 
-  // Delivers queued events on the strand.
+  // Delivers queued events on the strand (when there are any).
   void kick() {
+    {
+      std::lock_guard lock(mu_);
+      if (events_.empty()) return;
+    }
     net::post(strand_, [self = shared_from_this()] { self->drain_events(); });
   }
 

@@ -17,12 +17,29 @@ namespace {
 // Confirmed step maps kept to map presence that refers to an older version.
 constexpr size_t kPresenceHistory = 1000;
 
-transform::Mapping maps_of(const std::vector<collab::Rebaseable>& steps) {
-  std::vector<transform::StepMap> maps;
-  maps.reserve(steps.size());
-  for (const auto& s : steps) maps.push_back(s.step->get_map());
-  return transform::Mapping(std::move(maps));
-}
+// Step maps applied one after the other, without copying them (a Mapping
+// without mirrors, as presence needs).
+class MapChain final : public transform::Mappable {
+ public:
+  void add(const transform::StepMap& map) { maps_.push_back(&map); }
+  // The content size before the chain, from the one after it.
+  int size_before(int size_after) const {
+    for (const auto* m : maps_) size_after -= presence::size_change(*m);
+    return size_after;
+  }
+  int map(int pos, int assoc) const override {
+    for (const auto* m : maps_) pos = m->map(pos, assoc);
+    return pos;
+  }
+  transform::MapResult map_result(int pos, int assoc) const override {
+    transform::Mapping mapping;
+    for (const auto* m : maps_) mapping.append_map(*m);
+    return mapping.map_result(pos, assoc);
+  }
+
+ private:
+  std::vector<const transform::StepMap*> maps_;
+};
 
 int content_size(const model::NodeRef& doc) { return doc ? doc->content().size() : 0; }
 
@@ -46,8 +63,9 @@ SessionStats& SessionStats::operator+=(const SessionStats& o) {
 }
 
 RoomSession::RoomSession(std::string room, SessionOptions options, std::optional<Value> presence)
-    : room_(std::move(room)), options_(std::move(options)), own_presence_(std::move(presence)) {
+    : room_(std::move(room)), options_(std::move(options)) {
   if (!options_.schema) throw std::invalid_argument("RoomSession: options.schema is required");
+  if (presence) own_presence_ = Presence{*presence, presence::PositionFields(*presence)};
   if (options_.max_batch_steps == 0) options_.max_batch_steps = 1;
 }
 
@@ -59,6 +77,7 @@ void RoomSession::connection_opened(SessionOutput& out) {
 
 void RoomSession::connection_lost(SessionOutput& out) {
   in_flight_.clear();
+  paused_ = false;
   wait_for_ = -1;
   if (status_ == RoomStatus::left) return;
   set_status(RoomStatus::offline, out);
@@ -114,7 +133,7 @@ Result<model::NodeRef> RoomSession::edit(const std::function<void(transform::Tra
 Result<void> RoomSession::set_presence(Value entry, SessionOutput& out) {
   if (!entry.is_object()) return Error{ErrorCode::bad_message, "presence must be an object"};
   if (status_ == RoomStatus::left) return Error{ErrorCode::not_joined, "no room " + room_};
-  own_presence_ = std::move(entry);
+  own_presence_ = Presence{entry, presence::PositionFields(entry)};
   send_presence(out);
   return {};
 }
@@ -137,8 +156,8 @@ RoomSnapshot RoomSession::snapshot() const {
   s.version = collab_.version;
   s.unconfirmed = collab_.unconfirmed.size();
   s.in_flight = in_flight_steps();
-  s.own_presence = own_presence_;
-  s.presence = presence_;
+  if (own_presence_) s.own_presence = own_presence_->current();
+  for (const auto& [user, p] : presence_) s.presence.emplace(user, p.current());
   return s;
 }
 
@@ -153,6 +172,7 @@ size_t RoomSession::in_flight_steps() const {
 void RoomSession::on(const protocol::ServerState& m, SessionOutput& out) {
   if (status_ != RoomStatus::joining) return;
   set_status(RoomStatus::joined, out);
+  paused_ = false;
   in_flight_.clear();
   wait_for_ = -1;
   batch_limit_ = 0;
@@ -214,7 +234,7 @@ bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
     transform::Mapping mapping;
     mapping.append_map(transform::StepMap({0, content_size(before), content_size(doc)}));
     mapping.append_mapping(tr.mapping());
-    own_presence_ = presence::map_positions(*own_presence_, mapping, content_size(before));
+    own_presence_->positions.map(mapping, content_size(before));
   }
   collab_ = collab::CollabState{tr.doc(), m.version, std::move(kept)};
   sent_ = 0;
@@ -313,7 +333,10 @@ void RoomSession::on(const protocol::ServerSteps& m, SessionOutput& out) {
 }
 
 void RoomSession::on(const protocol::ServerAck& m, SessionOutput& out) {
-  if (status_ != RoomStatus::joined || in_flight_.empty()) return;
+  if (status_ != RoomStatus::joined) return;  // joining: the state will settle it
+  // An ack for no batch: what we think is in flight is not what the server
+  // answered. A rejoin's state settles everything sent before it.
+  if (in_flight_.empty()) return resync(false, out);
   confirm_front(m.version, out);
 }
 
@@ -368,7 +391,11 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
   ErrorCode code = m.known_code.value_or(ErrorCode::internal);
   switch (code) {
     case ErrorCode::version_conflict:
-      if (!in_flight_.empty()) {
+      // Errors do not say which message they answer. A batch conflicts only
+      // with a room that is past its version (ours is never ahead of the
+      // room's), so a conflict naming a version at or below the batch's
+      // answers a presence (its version fell out of the server's history).
+      if (!in_flight_.empty() && m.version.value_or(-1) > in_flight_.front().version) {
         // Others' steps came first; they are on their way to us.
         ++stats_.version_conflicts;
         in_flight_.clear();
@@ -388,6 +415,11 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
       [[fallthrough]];  // a single step too large can never go: dropped like an invalid one
     case ErrorCode::invalid_steps: {
       size_t n = in_flight_steps();
+      if (!n && code == ErrorCode::invalid_steps && status_ == RoomStatus::joined) {
+        // Refused steps we do not think are in flight: see on(ServerAck).
+        error(code, m.message, out);
+        return resync(false, out);
+      }
       in_flight_.clear();
       if (n) ++stats_.rejections;
       error(code, m.message, out);
@@ -398,8 +430,12 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
     case ErrorCode::not_joined: return resync(false, out);
     case ErrorCode::rate_limited:
     case ErrorCode::internal:
-      // Whether the last batch was taken is unknown: a rejoin tells, a bit later.
-      in_flight_.clear();
+      // The refused message may be the batch in flight or a presence: its
+      // answer may still come, so the batch stays in flight, and nothing more
+      // goes out until the rejoin (a bit later) answers with a state that
+      // settles everything sent before it. (Forgetting the batch here let a
+      // late invalid_steps for it drop the next batch, which the server took.)
+      paused_ = true;
       error(code, m.message, out);
       out.retry_later = true;
       return;
@@ -469,7 +505,7 @@ void RoomSession::send_join(SessionOutput& out) {
   if (status_ == RoomStatus::joining || status_ == RoomStatus::joined) ++stats_.resyncs;
   protocol::JoinMessage m{room_, options_.user_id, std::nullopt, std::nullopt};
   bool rejoin = loaded_ && !full_resync_;
-  if (own_presence_) m.presence = rejoin ? presence_for_confirmed() : *own_presence_;
+  if (own_presence_) m.presence = rejoin ? presence_for_confirmed() : own_presence_->current();
   if (rejoin) m.version = collab_.version;
   out.messages.push_back(std::move(m));
   in_flight_.clear();
@@ -485,7 +521,7 @@ void RoomSession::send_presence(SessionOutput& out) {
 
 // Sends the unconfirmed steps when the room is joined and nothing is in flight.
 void RoomSession::flush(SessionOutput& out) {
-  if (status_ != RoomStatus::joined || !loaded_ || !in_flight_.empty() ||
+  if (status_ != RoomStatus::joined || !loaded_ || paused_ || !in_flight_.empty() ||
       collab_.unconfirmed.empty() || collab_.version < wait_for_)
     return;
   size_t limit = batch_limit_ ? batch_limit_ : options_.max_batch_steps;
@@ -513,18 +549,46 @@ void RoomSession::resync(bool full, SessionOutput& out) {
 
 // Own presence with positions mapped back to the confirmed version.
 Value RoomSession::presence_for_confirmed() {
-  const Value& entry = *own_presence_;
-  presence_exact_ = collab_.unconfirmed.empty();
-  if (presence_exact_ || !collab_.doc) return entry;
-  return presence::map_positions(entry, maps_of(collab_.unconfirmed).invert(),
-                                 content_size(collab_.doc), -1);
+  presence_exact_ = true;
+  if (collab_.unconfirmed.empty() || !collab_.doc) return own_presence_->current();
+  std::vector<transform::StepMap> back;
+  const auto& maps = unconfirmed_maps();
+  back.reserve(maps.size());
+  for (auto it = maps.rbegin(); it != maps.rend(); ++it) back.push_back(it->invert());
+  presence::PositionFields positions = own_presence_->positions;
+  positions.map(transform::Mapping(std::move(back)), content_size(collab_.doc), -1);
+  Value sent = positions.apply(own_presence_->entry);
+  // Exact when the server, mapping the sent entry through these steps once it
+  // accepts them, gets our positions back; otherwise it is sent again after the ack.
+  MapChain forward;
+  for (const auto& m : maps) forward.add(m);
+  presence_exact_ =
+      presence::map_positions(sent, forward, forward.size_before(content_size(collab_.doc))) ==
+      own_presence_->current();
+  return sent;
 }
 
 // Maps own and remote presence through a change of the local document, which
 // had content size `doc_size` before it.
-void RoomSession::map_presence(const transform::Mapping& mapping, int doc_size) {
-  if (own_presence_) own_presence_ = presence::map_positions(*own_presence_, mapping, doc_size);
-  for (auto& [user, entry] : presence_) entry = presence::map_positions(entry, mapping, doc_size);
+void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size) {
+  if (own_presence_) own_presence_->positions.map(mapping, doc_size);
+  for (auto& [user, p] : presence_) p.positions.map(mapping, doc_size);
+}
+
+// The unconfirmed steps' maps, made again only when the steps changed.
+const std::vector<transform::StepMap>& RoomSession::unconfirmed_maps() {
+  const auto& steps = collab_.unconfirmed;
+  bool same = steps.size() == unconfirmed_mapped_.size();
+  for (size_t i = 0; same && i < steps.size(); ++i) same = steps[i].step == unconfirmed_mapped_[i];
+  if (!same) {
+    unconfirmed_maps_.clear();
+    unconfirmed_mapped_.clear();
+    for (const auto& s : steps) {
+      unconfirmed_maps_.push_back(s.step->get_map());
+      unconfirmed_mapped_.push_back(s.step);
+    }
+  }
+  return unconfirmed_maps_;
 }
 
 void RoomSession::record_confirmed(const std::vector<transform::StepMap>& maps) {
@@ -535,19 +599,20 @@ void RoomSession::record_confirmed(const std::vector<transform::StepMap>& maps) 
 // A remote entry whose positions refer to `version`, in local document
 // positions; nullopt when `version` is ahead of the confirmed one (kept until
 // it is reached).
-std::optional<Value> RoomSession::localize(const Value& entry, int64_t version) const {
+std::optional<RoomSession::Presence> RoomSession::localize(const Value& entry, int64_t version) {
   int64_t confirmed = collab_.version;
   if (version > confirmed) return std::nullopt;
-  transform::Mapping mapping;
+  MapChain chain;
   int64_t behind = confirmed - version;
   if (behind > 0) {
     size_t take = static_cast<size_t>(std::min<int64_t>(behind, std::ssize(history_)));
     for (auto it = history_.end() - static_cast<long>(take); it != history_.end(); ++it)
-      mapping.append_map(*it);
+      chain.add(*it);
   }
-  for (const auto& s : collab_.unconfirmed) mapping.append_map(s.step->get_map());
-  return presence::map_positions(entry, mapping,
-                                 presence::size_before(mapping, content_size(collab_.doc)));
+  for (const auto& m : unconfirmed_maps()) chain.add(m);
+  Presence p{entry, presence::PositionFields(entry)};
+  p.positions.map(chain, chain.size_before(content_size(collab_.doc)));
+  return p;
 }
 
 void RoomSession::set_remote_presence(const std::string& user, const Value& entry, int64_t version,
@@ -559,8 +624,9 @@ void RoomSession::set_remote_presence(const std::string& user, const Value& entr
     return;
   }
   pending_presence_.erase(user);
-  presence_[user] = *local;
-  out.events.push_back(PresenceChange{room_, user, *local});
+  Value current = local->current();
+  presence_[user] = std::move(*local);
+  out.events.push_back(PresenceChange{room_, user, std::move(current)});
 }
 
 void RoomSession::apply_pending_presence(SessionOutput& out) {
@@ -571,7 +637,7 @@ void RoomSession::apply_pending_presence(SessionOutput& out) {
 
 void RoomSession::reset_presence(const std::vector<std::pair<std::string, Value>>& users,
                                  int64_t version, SessionOutput& out) {
-  std::map<std::string, Value> old = std::move(presence_);
+  std::map<std::string, Presence> old = std::move(presence_);
   presence_.clear();
   pending_presence_.clear();
   for (const auto& [user, entry] : users) set_remote_presence(user, entry, version, out);

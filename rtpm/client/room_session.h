@@ -21,8 +21,9 @@
 // until its confirmed version reaches the one the server named, then sends
 // its rebased steps again. `invalid_steps` drops the batch (the document is
 // rebuilt without it); `message_too_large` halves the batch;
-// `rate_limited`/`internal` ask the owner to call retry() a little later,
-// which rejoins.
+// `rate_limited`/`internal` (which may answer a presence as well as the
+// batch) stop sending and ask the owner to call retry() a little later,
+// which rejoins: the `state` settles everything sent before it.
 //
 // Rejoin. After connection_opened() (and on a resync) the session sends
 // `join` with its confirmed version; the `state` answer lists the steps since
@@ -64,6 +65,7 @@
 #include "rtpm/json/json.h"
 #include "rtpm/model/node.h"
 #include "rtpm/model/schema.h"
+#include "rtpm/presence/positions.h"
 #include "rtpm/protocol/messages.h"
 #include "rtpm/protocol/server_messages.h"
 #include "rtpm/transform/map.h"
@@ -222,8 +224,8 @@ struct SessionOutput {
   /// Events, in order.
   std::vector<SessionEvent> events;
   /// The server answered `rate_limited` or `internal`: whether a batch was
-  /// taken is unknown; call retry() after a short pause (RealtimeClient
-  /// waits 0.5-1.5 s) to rejoin.
+  /// taken is unknown, and the session sends no batch until it has rejoined;
+  /// call retry() after a short pause (RealtimeClient waits 0.5-1.5 s).
   bool retry_later = false;
 };
 
@@ -290,6 +292,13 @@ class RoomSession {
     int64_t version = 0;
     json::Value entry;
   };
+  // A presence entry as it came, and its positions as they are now in the
+  // local document (mapped without rebuilding the JSON; current() does).
+  struct Presence {
+    json::Value entry;
+    presence::PositionFields positions;
+    json::Value current() const { return positions.apply(entry); }
+  };
 
   void on(const protocol::ServerState& m, SessionOutput& out);
   void on(const protocol::ServerSteps& m, SessionOutput& out);
@@ -314,9 +323,10 @@ class RoomSession {
   size_t in_flight_steps() const;
 
   json::Value presence_for_confirmed();
-  void map_presence(const transform::Mapping& mapping, int doc_size);
+  void map_presence(const transform::Mappable& mapping, int doc_size);
   void record_confirmed(const std::vector<transform::StepMap>& maps);
-  std::optional<json::Value> localize(const json::Value& entry, int64_t version) const;
+  const std::vector<transform::StepMap>& unconfirmed_maps();
+  std::optional<Presence> localize(const json::Value& entry, int64_t version);
   void set_remote_presence(const std::string& user, const json::Value& entry, int64_t version,
                            SessionOutput& out);
   void apply_pending_presence(SessionOutput& out);
@@ -341,12 +351,17 @@ class RoomSession {
   size_t sent_ = 0;
   size_t unknown_ = 0;
   int64_t wait_for_ = -1;   // after version_conflict: send once the version reached this
+  bool paused_ = false;     // after rate_limited / internal: no batch until the rejoin's state
   size_t batch_limit_ = 0;  // after message_too_large: smaller batches (0: max_batch_steps)
-  std::optional<json::Value> own_presence_;  // positions in the local document
-  bool presence_exact_ = true;               // the last presence sent was not mapped back lossily
-  std::map<std::string, json::Value> presence_;
+  std::optional<Presence> own_presence_;  // positions in the local document
+  bool presence_exact_ = true;            // the server will map the last presence sent to ours
+  std::map<std::string, Presence> presence_;
   std::map<std::string, PendingPresence> pending_presence_;
   std::deque<transform::StepMap> history_;  // maps of the confirmed steps before `version`
+  // The maps of the unconfirmed steps, and the steps they were made from
+  // (held, so that a freed step's address cannot come back as another's).
+  std::vector<transform::StepMap> unconfirmed_maps_;
+  std::vector<transform::StepPtr> unconfirmed_mapped_;
   SessionStats stats_;
 };
 
