@@ -297,7 +297,12 @@ void LoadClient::edit() {
     int pos = start + 1 + static_cast<int>(rng() % static_cast<uint32_t>(len + 1));
     double r = std::uniform_real_distribution<double>(0, 1)(rng);
     transform::StepPtr step;
+    // Where the caret ends up in the new document, as bench/loadgen puts it:
+    // after the typed character, at the start of the new paragraph, at the
+    // end of the toggled range.
+    int after = pos + 1;
     if (r < e.o.split_prob) {
+      after = pos + 2;
       const model::NodeType* p = e.schema->node_type("paragraph");
       step = std::make_shared<transform::ReplaceStep>(
           pos, pos, model::Slice(model::Fragment::from_array({p->create(), p->create()}), 1, 1),
@@ -305,6 +310,7 @@ void LoadClient::edit() {
     } else if (r < e.o.split_prob + e.o.mark_prob && len >= 2) {
       int a = start + 1 + static_cast<int>(rng() % static_cast<uint32_t>(len - 1));
       int b = std::min(start + 1 + len, a + 1 + static_cast<int>(rng() % 5));
+      after = b;
       model::Mark mark = e.schema->mark(rng() % 2 ? "strong" : "em");
       if (doc.range_has_mark(a, b, mark.type()))
         step = std::make_shared<transform::RemoveMarkStep>(a, b, mark);
@@ -318,7 +324,7 @@ void LoadClient::edit() {
           model::Slice(model::Fragment::from(e.schema->text(std::u16string(1, unique), marks)), 0,
                        0));
     }
-    if (tr.maybe_step(step).failed.empty()) caret = pos;
+    if (tr.maybe_step(step).failed.empty()) caret = after;
   });
   if (!result || caret < 0) return;  // nothing made (or the offline bound was reached)
   if (unique) {
