@@ -54,6 +54,12 @@ class ServePresenceTest : public ::testing::Test {
     return it == p.end() ? "" : json::stringify(it->second);
   }
   int64_t version() { return num_field(room_doc(server_->port(), "p"), "version"); }
+  // `c` types `text` at the start of the document and waits until it is confirmed.
+  static bool type(client::RealtimeClient& c, const std::string& text) {
+    auto r = c.edit(
+        "p", [&](transform::Transform& tr) { tr.insert(1, load_schema("basic")->text(text)); });
+    return r.ok() && c.wait_synced("p", kWait);
+  }
 
   std::unique_ptr<ServerProcess> server_;
 };
@@ -61,13 +67,7 @@ class ServePresenceTest : public ::testing::Test {
 TEST_F(ServePresenceTest, PositionsThatAreNotPositionsPassThroughAndClientsKeepWorking) {
   auto alice = client("alice", client::Subprotocol::binary);
   auto bob = client("bob", client::Subprotocol::json);
-  ASSERT_TRUE(alice
-                  ->edit("p",
-                         [](transform::Transform& tr) {
-                           tr.insert(1, load_schema("basic")->text("hello"));
-                         })
-                  .ok());
-  ASSERT_TRUE(alice->wait_synced("p", kWait));
+  ASSERT_TRUE(type(*alice, "hello"));
   auto mal = raw("mal");
   auto watcher = raw("watcher");
   for (std::string bad : {"1e12", "-1", "1.5", "\"3\"", "null", "true", R"({"x":1})", "[1]",
@@ -88,11 +88,7 @@ TEST_F(ServePresenceTest, PositionsThatAreNotPositionsPassThroughAndClientsKeepW
     for (auto* c : {alice.get(), bob.get()})
       EXPECT_TRUE(c->wait_until([&] { return shown(*c, "mal") == expected; }, kWait))
           << bad << ": " << shown(*c, "mal");
-    ASSERT_TRUE(
-        bob->edit("p",
-                  [](transform::Transform& tr) { tr.insert(1, load_schema("basic")->text("b")); })
-            .ok());
-    ASSERT_TRUE(bob->wait_synced("p", kWait));
+    ASSERT_TRUE(type(*bob, "b"));
   }
   EXPECT_FALSE(mal->closed());
 }
@@ -110,13 +106,7 @@ TEST_F(ServePresenceTest, LargestIntFollowedByAnInsertionStaysUnchanged) {
       R"({"cursor":{"pos":2147483647},"selection":{"anchor":1,"head":2147483647}})";
   ASSERT_TRUE(alice->wait_until([&] { return shown(*alice, "mal") == sent; }, kWait))
       << shown(*alice, "mal");
-  ASSERT_TRUE(alice
-                  ->edit("p",
-                         [](transform::Transform& tr) {
-                           tr.insert(1, load_schema("basic")->text("before"));
-                         })
-                  .ok());
-  ASSERT_TRUE(alice->wait_synced("p", kWait));
+  ASSERT_TRUE(type(*alice, "before"));
   const std::string moved =
       R"({"cursor":{"pos":2147483647},"selection":{"anchor":7,"head":2147483647}})";
   EXPECT_EQ(shown(*alice, "mal"), moved);
@@ -130,13 +120,7 @@ TEST_F(ServePresenceTest, LargestIntFollowedByAnInsertionStaysUnchanged) {
   EXPECT_EQ(json::stringify(*entry), moved);
   EXPECT_GE(entry->find("cursor")->find("pos")->as_number(), 0);
   // The client goes on: it edits and converges.
-  ASSERT_TRUE(alice
-                  ->edit("p",
-                         [](transform::Transform& tr) {
-                           tr.insert(1, load_schema("basic")->text("after"));
-                         })
-                  .ok());
-  ASSERT_TRUE(alice->wait_synced("p", kWait));
+  ASSERT_TRUE(type(*alice, "after"));
   EXPECT_EQ(
       alice->doc("p")->to_json_string(),
       model::Node::from_json(*load_schema("basic"), *room_doc(server_->port(), "p").find("doc"))
