@@ -786,10 +786,10 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   auto stats = proxy.stats();
   summary << "seed " << seed << (deletes ? " (deletes)" : " (no deletes)") << ": " << total_edits
           << " edits (" << total_skipped << " skipped), " << total_made << " steps made, "
-          << server_version << " confirmed (fewest per client: " << least << " by " << least_user
-          << "), " << total_dropped << " dropped {";
+          << server_version << " confirmed, " << total_dropped << " dropped {";
   for (auto& [k, v] : reasons) summary << k << ":" << v << " ";
-  summary << "}, " << live_tokens << " tokens checked; errors {";
+  summary << "}, " << live_tokens << " tokens checked, fewest confirmed per client " << least
+          << " (" << least_user << "); errors {";
   for (auto& [k, v] : errors) summary << k << ":" << v << " ";
   summary << "}; proxy: " << stats.accepted << " conns, " << stats.dropped << " dropped, "
           << stats.stalled << " stalled, " << stats.delayed << " delayed, " << stats.refused
