@@ -4,7 +4,10 @@
 # server pinned to CPU 0 and the load tool to CPU 1, and the ratios.
 #   scripts/load-bench.sh [SCENARIO ...]      default: typing-1x10 typing-100x5 hot-room idle-5k
 # Env: DURATION (window seconds, default 30), WARMUP (5), SERVERS ("cpp node"; add
-# cpp-memory for this server with --store memory: no SQLite, no fsync, like node-baseline).
+# cpp-memory for this server with --store memory: no SQLite, no fsync, like node-baseline),
+# LOAD_ARGS (more `realtime-pm load` options, e.g. "--binary").
+# The table's "load tool CPU share" is the load tool's own CPU over the window per CPU it
+# may use (taskset: one): near 1, the tool, not the server, limits the figures.
 # Results: one JSON line per run in bench/results/load-<time>.jsonl, and a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +18,7 @@ scenarios=("$@")
 servers=(${SERVERS:-cpp node})
 duration=${DURATION:-30}
 warmup=${WARMUP:-5}
+load_args=(${LOAD_ARGS:-})
 
 scripts/install-deps.sh >/dev/null
 if [ ! -x build/release/apps/realtime-pm ]; then
@@ -59,7 +63,7 @@ for scenario in "${scenarios[@]}"; do
     [ "$scenario" = idle-5k ] && extra=(--connect-concurrency 100)
     line=$(taskset -c 1 "$bin" load --scenario "$scenario" --target "ws://127.0.0.1:$port/ws" \
              --server-pid "$pid" --duration "$duration" --warmup "$warmup" --room-prefix "$server" \
-             "${extra[@]}" || true)
+             "${extra[@]}" "${load_args[@]}" || true)
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -rf "$data"
@@ -79,10 +83,12 @@ const f = (x) => (x == null ? '-' : typeof x === 'number' ? (Math.abs(x) >= 100 
 for (const sc of scenarios) {
   const c = get('cpp', sc), n = get('node', sc), m = get('cpp-memory', sc);
   const metrics = sc === 'idle-5k'
-    ? [['KiB per idle connection', (r) => r.server.kib_per_connection], ['joins/s', (r) => r.joins_per_s], ['valid', (r) => r.valid]]
+    ? [['KiB per idle connection', (r) => r.server.kib_per_connection], ['joins/s', (r) => r.joins_per_s],
+       ['load tool CPU share', (r) => r.load_cpu_share], ['valid', (r) => r.valid]]
     : [['accepted ops/s', (r) => r.ops.accepted_per_s], ['server CPU ms per accepted op', (r) => r.server.cpu_ms_per_op],
        ['latency p50 ms', (r) => r.latency_ms.p50], ['latency p99 ms', (r) => r.latency_ms.p99],
-       ['conflicts/s', (r) => r.conflicts_per_s], ['peak RSS MiB', (r) => r.server.peak_rss_kib / 1024], ['valid', (r) => r.valid]];
+       ['conflicts/s', (r) => r.conflicts_per_s], ['peak RSS MiB', (r) => r.server.peak_rss_kib / 1024],
+       ['load tool CPU share', (r) => r.load_cpu_share], ['valid', (r) => r.valid]];
   for (const [name, fn] of metrics) {
     const a = c ? fn(c) : null, b = n ? fn(n) : null;
     const ratio = typeof a === 'number' && typeof b === 'number' && a > 0 ? (b / a).toFixed(1) + 'x' : '';

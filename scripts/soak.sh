@@ -48,7 +48,8 @@ for ((seed = first; seed < first + count; seed++)); do
 done
 
 # Totals over the summary lines the test prints ("seed S ...: E edits (K skipped),
-# M steps made, C confirmed, D dropped {...}").
+# M steps made, C confirmed, D dropped {...}, T tokens checked, fewest confirmed per client F
+# (cX); ..."), and the smallest F of all seeds.
 awk -v n="$passed" -v secs="$(($(date +%s) - start))" '
   /^seed [0-9]+ / {
     for (i = 1; i <= NF; i++) {
@@ -58,8 +59,9 @@ awk -v n="$passed" -v secs="$(($(date +%s) - start))" '
       if ($(i + 1) == "dropped" && $(i + 2) ~ /^\{/) drop += $i
       if ($(i + 1) == "tokens") tok += $i
       if ($(i + 1) == "conns,") conns += $i
+      if ($(i - 1) == "client" && $(i - 2) == "per" && (fewest == "" || $i + 0 < fewest)) fewest = $i + 0
     }
   }
   END {
-    printf "soak: %d seeds passed in %d s: %d edits, %d steps made, %d confirmed, %d dropped, %d tokens checked, %d proxied connections\n", n, secs, edits, made, conf, drop, tok, conns
+    printf "soak: %d seeds passed in %d s: %d edits, %d steps made, %d confirmed, %d dropped, %d tokens checked, %d proxied connections, fewest confirmed per client %s\n", n, secs, edits, made, conf, drop, tok, conns, fewest
   }' "$log"

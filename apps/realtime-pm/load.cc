@@ -3,30 +3,26 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <unordered_map>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "rtpm/collab/rebase.h"
+#include "rtpm/client/realtime_client.h"
 #include "rtpm/model/node.h"
 #include "rtpm/model/resolved_pos.h"
 #include "rtpm/model/schema.h"
+#include "rtpm/protocol/messages.h"
 #include "rtpm/server/server.h"
 #include "rtpm/transform/mark_step.h"
 #include "rtpm/transform/replace_step.h"
@@ -37,10 +33,6 @@ namespace rtpm::apps {
 namespace {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using json::Value;
 
@@ -61,13 +53,13 @@ struct LoadOptions {
   int source_addresses = 1;
   int connections = 0;  // 0: rooms x clients_per_room
   int server_pid = 0;
+  bool binary = false;
   std::string room_prefix = "load";
   std::string scenario;
-  bool json_only = false;
   uint32_t seed = 1;
 };
 
-// ---- /proc readings of the server ----
+// ---- /proc readings ----
 
 struct ProcSample {
   double cpu_s = 0;
@@ -97,83 +89,54 @@ ProcSample read_proc(int pid) {
   return s;
 }
 
-// ---- HTTP ----
-
-std::optional<std::string> http_get(const std::string& host, uint16_t port,
-                                    const std::string& target) {
-  try {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.connect(tcp::endpoint(net::ip::make_address(host), port));
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, host);
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    if (res.result_int() != 200) return std::nullopt;
-    return res.body();
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+// The CPUs this process may run on (taskset), at least 1.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 // ---- the engine ----
 
 struct Engine;
 
-struct Client : std::enable_shared_from_this<Client> {
-  Client(Engine& e, int room, int index);
-  void start();
-  void on_connect(beast::error_code ec);
-  void on_handshake(beast::error_code ec);
-  void read();
-  void on_read(beast::error_code ec, size_t);
-  void handle(const Value& m);
-  void send(std::string text);
-  void write();
+// One typing (or idle) member: a RealtimeClient in one room.
+struct LoadClient {
+  LoadClient(Engine& e, int room, int index);
   void tick();
   void edit();
-  void maybe_send();
-  void apply_remote(const Value& m);
+  void on_document(const client::DocumentChange& change);
 
   Engine& e;
   int room_index;
   int index;
-  std::string room, user;
-  websocket::stream<beast::tcp_stream> ws;
-  beast::flat_buffer buf;
-  std::vector<std::string> outbox;
-  bool writing = false;
-  bool joined = false;
-  bool failed = false;
-  collab::CollabState st;
-  size_t in_flight = 0;
-  int64_t wait_for = 0;
-  int ops = 0;
+  std::string room;
+  std::unique_ptr<client::RealtimeClient> client;
   net::steady_timer timer;
   std::mt19937 rng;
+  bool joined = false;  // its room was joined once
+  bool failed = false;  // its connection failed before that (it is then closed)
+  int ops = 0;
 };
 
+// A unique character in flight: when typed, by whom, and how many members
+// have still to see it.
 struct Pending {
   Clock::time_point t0;
   int remaining;
   bool counted;
+  int author;
 };
 
 struct Engine {
   LoadOptions o;
-  std::string host;
-  uint16_t port = 0;
-  std::string path = "/ws";
-  net::io_context ioc{1};
+  net::io_context ioc{1};  // every client's I/O, run by the main thread
   std::shared_ptr<const model::Schema> schema;
-  std::vector<std::shared_ptr<Client>> clients;
+  std::vector<std::unique_ptr<LoadClient>> clients;
   int connecting = 0, next_to_connect = 0, joined = 0, failed = 0;
   enum class Phase { connecting, warmup, window, drain, done } phase = Phase::connecting;
-  Clock::time_point window_start, window_end;
-  // Stats over the window.
-  int64_t made = 0, accepted = 0, conflicts = 0, rejections = 0, resyncs = 0, errors = 0;
+  int64_t made = 0, errors = 0;
   std::vector<double> latencies_ms;
   int64_t incomplete = 0;
   // Unique characters in flight, per room: key = room << 16 | char.
@@ -195,7 +158,7 @@ struct Engine {
     while (connecting < o.connect_concurrency &&
            next_to_connect < static_cast<int>(clients.size())) {
       ++connecting;
-      clients[next_to_connect++]->start();
+      clients[static_cast<size_t>(next_to_connect++)]->client->connect();
     }
   }
   void on_joined() {
@@ -210,161 +173,93 @@ struct Engine {
     connect_more();
     check_all_joined();
   }
-  void check_all_joined();
+  void check_all_joined() {
+    if (joined + failed < static_cast<int>(clients.size()) || phase != Phase::connecting) return;
+    phase = Phase::warmup;
+  }
   bool settled() const {
-    for (const auto& c : clients)
-      if (c->joined && !c->failed && (c->in_flight || !c->st.unconfirmed.empty())) return false;
+    for (const auto& c : clients) {
+      if (c->failed) continue;
+      auto s = c->client->room(c->room);
+      if (!s || s->status != client::RoomStatus::joined || s->unconfirmed) return false;
+    }
     return true;
+  }
+  // The clients' counters summed.
+  client::ClientStats stats() const {
+    client::ClientStats sum;
+    for (const auto& c : clients) {
+      client::ClientStats s = c->client->stats();
+      sum.connect_attempts += s.connect_attempts;
+      sum.reconnects += s.reconnects;
+      sum.rooms += s.rooms;
+    }
+    return sum;
   }
 };
 
-Client::Client(Engine& eng, int r, int i)
+LoadClient::LoadClient(Engine& eng, int r, int i)
     : e(eng),
       room_index(r),
       index(i),
       room(eng.o.room_prefix + "-" + std::to_string(r)),
-      user("u" + std::to_string(r) + "-" + std::to_string(i)),
-      ws(net::make_strand(eng.ioc)),
       timer(eng.ioc),
-      rng(eng.o.seed * 7919u + static_cast<uint32_t>(r * 1000 + i)) {}
-
-void Client::start() {
-  auto& sock = beast::get_lowest_layer(ws).socket();
-  beast::error_code ec;
-  tcp::endpoint remote(net::ip::make_address(e.host), e.port);
-  sock.open(tcp::v4(), ec);
+      rng(eng.o.seed * 7919u + static_cast<uint32_t>(r * 1000 + i)) {
+  client::ClientOptions options{
+      .url = e.o.target,
+      .schema = e.schema,
+      .subprotocol = e.o.binary ? client::Subprotocol::binary : client::Subprotocol::json,
+      .user_id = "u" + std::to_string(r) + "-" + std::to_string(i),
+      // Pings only every five minutes: idle connections cost the server nothing but memory.
+      .idle_timeout_ms = 600000,
+      .auto_connect = false,
+  };
   if (e.o.source_addresses > 1) {
     // Spread over 127.0.0.2.. to get past one source address's port range.
-    auto a =
-        net::ip::make_address_v4("127.0.0.2").to_uint() +
-        static_cast<uint32_t>((room_index * e.o.clients_per_room + index) % e.o.source_addresses);
-    sock.bind(tcp::endpoint(net::ip::address_v4(a), 0), ec);
+    uint32_t a = (127u << 24) + 2 +
+                 static_cast<uint32_t>((r * e.o.clients_per_room + i) % e.o.source_addresses);
+    options.bind_address = std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+                           std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
   }
-  sock.async_connect(remote, beast::bind_front_handler(&Client::on_connect, shared_from_this()));
-}
-
-void Client::on_connect(beast::error_code ec) {
-  if (ec) {
-    failed = true;
-    return e.on_failed();
-  }
-  beast::get_lowest_layer(ws).socket().set_option(tcp::no_delay(true));
-  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-    req.set(http::field::sec_websocket_protocol, "realtime-pm.json.v1");
-  }));
-  ws.async_handshake(e.host + ":" + std::to_string(e.port), e.path,
-                     beast::bind_front_handler(&Client::on_handshake, shared_from_this()));
-}
-
-void Client::on_handshake(beast::error_code ec) {
-  if (ec) {
-    failed = true;
-    return e.on_failed();
-  }
-  read();
-  send(R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"}");
-}
-
-void Client::read() {
-  ws.async_read(buf, beast::bind_front_handler(&Client::on_read, shared_from_this()));
-}
-
-void Client::on_read(beast::error_code ec, size_t) {
-  if (ec) {
-    if (!joined && !failed) {
-      failed = true;
-      e.on_failed();
-    }
-    failed = true;
-    return;
-  }
-  auto m = json::parse(beast::buffers_to_string(buf.data()));
-  buf.consume(buf.size());
-  if (m) handle(*m);
-  read();
-}
-
-void Client::send(std::string text) {
-  outbox.push_back(std::move(text));
-  if (!writing) write();
-}
-
-void Client::write() {
-  writing = true;
-  ws.async_write(net::buffer(outbox.front()),
-                 [self = shared_from_this()](beast::error_code ec, size_t) {
-                   self->writing = false;
-                   if (ec) {
-                     self->failed = true;
-                     return;
-                   }
-                   self->outbox.erase(self->outbox.begin());
-                   if (!self->outbox.empty()) self->write();
-                 });
-}
-
-void Client::handle(const Value& m) {
-  const Value* t = m.find("type");
-  if (!t || !t->is_string()) return;
-  const std::string& type = t->as_string();
-  if (type == "state") {
-    st.doc = model::Node::from_json(*e.schema, *m.find("doc"));
-    st.version = static_cast<int64_t>(m.find("version")->as_number());
-    st.unconfirmed.clear();
-    in_flight = 0;
-    wait_for = 0;
-    if (!joined) {
+  client::Callbacks cb;
+  cb.on_room_status = [this](const std::string&, client::RoomStatus status) {
+    if (joined || failed) return;
+    if (status == client::RoomStatus::joined) {
       joined = true;
       e.on_joined();
+    } else if (status == client::RoomStatus::left) {  // the server refused the join
+      failed = true;
+      client->close();
+      e.on_failed();
     }
-  } else if (type == "steps") {
-    apply_remote(m);
-  } else if (type == "ack") {
-    if (!in_flight) return;
-    st.unconfirmed.erase(st.unconfirmed.begin(),
-                         st.unconfirmed.begin() + static_cast<long>(in_flight));
-    st.version += static_cast<int64_t>(in_flight);
-    if (e.phase == Engine::Phase::window) e.accepted += static_cast<int64_t>(in_flight);
-    in_flight = 0;
-    maybe_send();
-  } else if (type == "error") {
-    std::string code = m.find("code") ? m.find("code")->as_string() : "";
-    if (code == "version_conflict") {
-      if (e.phase == Engine::Phase::window) ++e.conflicts;
-      in_flight = 0;
-      wait_for = static_cast<int64_t>(m.find("version")->as_number());
-      maybe_send();
-    } else if (code == "invalid_steps") {
-      if (e.phase == Engine::Phase::window) ++e.rejections;
-      ++e.resyncs;
-      send(R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"}");
-    } else if (code != "rate_limited") {
-      ++e.errors;
-    }
-  }
+  };
+  cb.on_connection = [this](client::ConnectionState state) {
+    if (state != client::ConnectionState::offline || joined || failed) return;
+    // As before: a client that cannot connect is counted as failed and not retried.
+    failed = true;
+    client->close();
+    e.on_failed();
+  };
+  cb.on_document = [this](const client::DocumentChange& change) { on_document(change); };
+  cb.on_error = [this](const client::ClientError& err) {
+    if (err.code != ErrorCode::rate_limited && err.code != ErrorCode::invalid_steps) ++e.errors;
+  };
+  client = std::make_unique<client::RealtimeClient>(std::move(options), e.ioc, std::move(cb));
+  if (!client->join(room)) throw std::invalid_argument("bad room name " + room);
 }
 
-void Client::apply_remote(const Value& m) {
-  int64_t version = static_cast<int64_t>(m.find("version")->as_number());
-  if (version != st.version) {
-    // A gap: resynchronise with a fresh state.
-    ++e.resyncs;
-    send(R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"}");
-    return;
-  }
-  std::vector<transform::StepPtr> steps;
-  for (const Value& s : m.find("steps")->as_array()) {
-    steps.push_back(transform::Step::from_json(*e.schema, s));
-    // Find the unique characters this edit carries: latency by content.
-    const Value* slice = s.find("slice");
-    const Value* content = slice ? slice->find("content") : nullptr;
-    if (!content) continue;
-    for (const Value& n : content->as_array()) {
-      const Value* text = n.find("text");
-      if (!text) continue;
-      for (char16_t c : json::to_utf16(text->as_string())) {
+// Latency by content: the unique characters that others typed, arriving here.
+void LoadClient::on_document(const client::DocumentChange& change) {
+  if (change.origin != client::ChangeOrigin::remote || !change.transform) return;
+  for (const auto& step : change.transform->steps()) {
+    const auto* replace = dynamic_cast<const transform::ReplaceStep*>(step.get());
+    if (!replace) continue;
+    replace->slice().content().for_each([&](const model::NodeRef& node, int, int) {
+      if (!node->is_text()) return;
+      for (char16_t c : node->text()) {
         auto it = e.registry.find((static_cast<uint64_t>(room_index) << 16) | c);
-        if (it == e.registry.end()) continue;
+        // Our own characters come back rebased: not an arrival.
+        if (it == e.registry.end() || it->second.author == index) continue;
         if (--it->second.remaining == 0) {
           if (it->second.counted)
             e.latencies_ms.push_back(
@@ -372,98 +267,79 @@ void Client::apply_remote(const Value& m) {
           e.registry.erase(it);
         }
       }
-    }
+    });
   }
-  std::vector<std::string> ids(steps.size(), m.find("userId")->as_string());
-  try {
-    st = collab::receive_transaction(st, steps, ids, user).state;
-  } catch (const std::exception&) {
-    ++e.resyncs;
-    send(R"({"type":"join","room":")" + room + R"(","userId":")" + user + "\"}");
-  }
-  maybe_send();
 }
 
-void Client::tick() {
+void LoadClient::tick() {
   if (e.phase != Engine::Phase::warmup && e.phase != Engine::Phase::window) return;
   if (!failed) edit();
   timer.expires_after(
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / e.o.rate)));
-  timer.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (!ec) self->tick();
+  timer.async_wait([this](boost::system::error_code ec) {
+    if (!ec) tick();
   });
 }
 
-void Client::edit() {
-  const model::Node& doc = *st.doc;
-  int n = doc.child_count();
-  if (n == 0) return;
-  int k = static_cast<int>(rng() % static_cast<uint32_t>(n));
-  int start = 0;
-  for (int i = 0; i < k; ++i) start += doc.child(i)->node_size();
-  const model::Node& para = *doc.child(k);
-  if (!para.is_textblock()) return;
-  int len = para.content().size();
-  int pos = start + 1 + static_cast<int>(rng() % static_cast<uint32_t>(len + 1));
-  double r = std::uniform_real_distribution<double>(0, 1)(rng);
-  transform::StepPtr step;
+void LoadClient::edit() {
+  int caret = -1;
   char16_t unique = 0;
-  if (r < e.o.split_prob) {
-    const model::NodeType* p = e.schema->node_type("paragraph");
-    step = std::make_shared<transform::ReplaceStep>(
-        pos, pos, model::Slice(model::Fragment::from_array({p->create(), p->create()}), 1, 1),
-        true);
-  } else if (r < e.o.split_prob + e.o.mark_prob && len >= 2) {
-    int a = start + 1 + static_cast<int>(rng() % static_cast<uint32_t>(len - 1));
-    int b = std::min(start + 1 + len, a + 1 + static_cast<int>(rng() % 5));
-    model::Mark mark = e.schema->mark(rng() % 2 ? "strong" : "em");
-    if (doc.range_has_mark(a, b, mark.type()))
-      step = std::make_shared<transform::RemoveMarkStep>(a, b, mark);
-    else
-      step = std::make_shared<transform::AddMarkStep>(a, b, mark);
-  } else {
-    unique = e.take_char(room_index);
-    model::MarkSet marks = doc.resolve(pos).marks();
-    step = std::make_shared<transform::ReplaceStep>(
-        pos, pos,
-        model::Slice(model::Fragment::from(e.schema->text(std::u16string(1, unique), marks)), 0,
-                     0));
-  }
-  transform::Transform tr(st.doc);
-  if (!tr.maybe_step(step).failed.empty()) return;
-  auto more = collab::unconfirmed_from(tr);
-  st.unconfirmed.insert(st.unconfirmed.end(), more.begin(), more.end());
-  st.doc = tr.doc();
+  auto result = client->edit(room, [&](transform::Transform& tr) {
+    const model::Node& doc = *tr.doc();
+    int n = doc.child_count();
+    if (n == 0) return;
+    int k = static_cast<int>(rng() % static_cast<uint32_t>(n));
+    int start = 0;
+    for (int i = 0; i < k; ++i) start += doc.child(i)->node_size();
+    const model::Node& para = *doc.child(k);
+    if (!para.is_textblock()) return;
+    int len = para.content().size();
+    int pos = start + 1 + static_cast<int>(rng() % static_cast<uint32_t>(len + 1));
+    double r = std::uniform_real_distribution<double>(0, 1)(rng);
+    transform::StepPtr step;
+    // Where the caret ends up in the new document, as bench/loadgen puts it:
+    // after the typed character, at the start of the new paragraph, at the
+    // end of the toggled range.
+    int after = pos + 1;
+    if (r < e.o.split_prob) {
+      after = pos + 2;
+      const model::NodeType* p = e.schema->node_type("paragraph");
+      step = std::make_shared<transform::ReplaceStep>(
+          pos, pos, model::Slice(model::Fragment::from_array({p->create(), p->create()}), 1, 1),
+          true);
+    } else if (r < e.o.split_prob + e.o.mark_prob && len >= 2) {
+      int a = start + 1 + static_cast<int>(rng() % static_cast<uint32_t>(len - 1));
+      int b = std::min(start + 1 + len, a + 1 + static_cast<int>(rng() % 5));
+      after = b;
+      model::Mark mark = e.schema->mark(rng() % 2 ? "strong" : "em");
+      if (doc.range_has_mark(a, b, mark.type()))
+        step = std::make_shared<transform::RemoveMarkStep>(a, b, mark);
+      else
+        step = std::make_shared<transform::AddMarkStep>(a, b, mark);
+    } else {
+      unique = e.take_char(room_index);
+      model::MarkSet marks = doc.resolve(pos).marks();
+      step = std::make_shared<transform::ReplaceStep>(
+          pos, pos,
+          model::Slice(model::Fragment::from(e.schema->text(std::u16string(1, unique), marks)), 0,
+                       0));
+    }
+    if (tr.maybe_step(step).failed.empty()) caret = after;
+  });
+  if (!result || caret < 0) return;  // nothing made (or the offline bound was reached)
   if (unique) {
     int others = e.o.clients_per_room - 1;
     if (others > 0)
       e.registry[(static_cast<uint64_t>(room_index) << 16) | unique] =
-          Pending{Clock::now(), others, e.phase == Engine::Phase::window};
+          Pending{Clock::now(), others, e.phase == Engine::Phase::window, index};
   }
   if (e.phase == Engine::Phase::window) ++e.made;
   ++ops;
-  maybe_send();
-  if (e.o.presence_every > 0 && ops % e.o.presence_every == 0)
-    send(R"({"type":"presence","room":")" + room + R"(","users":{")" + user +
-         R"(":{"cursor":{"pos":)" + std::to_string(pos) + "}}}}");
-}
-
-void Client::maybe_send() {
-  if (in_flight || st.unconfirmed.empty() || st.version < wait_for || failed) return;
-  std::string steps = "[";
-  for (size_t i = 0; i < st.unconfirmed.size(); ++i) {
-    if (i) steps += ',';
-    steps += st.unconfirmed[i].step->to_json_string();
+  if (e.o.presence_every > 0 && ops % e.o.presence_every == 0) {
+    // Fails only for a room that was left; the edit above would have failed too.
+    (void)client->set_presence(
+        room, Value(json::Object{{"cursor", Value(json::Object{{"pos", caret}})}}));
   }
-  steps += ']';
-  in_flight = st.unconfirmed.size();
-  send(R"({"type":"steps","room":")" + room + R"(","version":)" + std::to_string(st.version) +
-       R"(,"steps":)" + steps + R"(,"userId":")" + user + "\"}");
-}
-
-void Engine::check_all_joined() {
-  if (joined + failed < static_cast<int>(clients.size()) || phase != Phase::connecting) return;
-  phase = Phase::warmup;
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -480,27 +356,36 @@ void run_until(Engine& e, const std::function<bool()>& done, double max_s) {
   while (!done() && Clock::now() < deadline) e.ioc.run_for(std::chrono::milliseconds(20));
 }
 
+// The server's document and version of `room` (GET /api/rooms/ROOM).
+std::optional<std::pair<int64_t, std::string>> server_room(const Engine& e,
+                                                           const std::string& room) {
+  auto res = client::http_get(client::ConnectionOptions{.url = e.o.target}, "/api/rooms/" + room);
+  if (!res || res->status != 200) return std::nullopt;
+  auto v = json::parse(res->body);
+  if (!v || !v->find("version") || !v->find("doc")) return std::nullopt;
+  try {
+    return std::make_pair(static_cast<int64_t>(v->find("version")->as_number()),
+                          model::Node::from_json(*e.schema, *v->find("doc"))->to_json_string());
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 int run_load(const LoadOptions& o) {
   Engine e;
   e.o = o;
-  // ws://host:port/path
-  std::string t = o.target;
-  if (t.rfind("ws://", 0) != 0) {
-    std::cerr << "--target must be ws://HOST:PORT/PATH\n";
+  if (!client::parse_server_url(o.target)) {
+    std::cerr << "--target must be ws://HOST:PORT/PATH or wss://...\n";
     return 2;
   }
-  t = t.substr(5);
-  auto slash = t.find('/');
-  std::string hostport = t.substr(0, slash);
-  e.path = slash == std::string::npos ? "/ws" : t.substr(slash);
-  auto colon = hostport.rfind(':');
-  e.host = hostport.substr(0, colon);
-  if (e.host == "localhost") e.host = "127.0.0.1";
-  e.port = static_cast<uint16_t>(std::stoi(hostport.substr(colon + 1)));
+  if (!protocol::valid_room_name(o.room_prefix + "-" + std::to_string(o.rooms))) {
+    std::cerr << "--room-prefix makes bad room names: " << o.room_prefix << "-0\n";
+    return 2;
+  }
   // The server's schema, or the built-in basic one when it does not publish one.
-  auto spec_text = http_get(e.host, e.port, "/api/schema");
-  std::string text = spec_text ? *spec_text : std::string(server::builtin_schema("basic"));
-  e.schema = model::Schema::from_json(*json::parse(text));
+  auto schema = client::fetch_schema(client::ClientOptions{.url = o.target});
+  e.schema =
+      schema ? *schema : model::Schema::from_json(*json::parse(server::builtin_schema("basic")));
 
   // Every connection is a descriptor here too: raise the soft file limit to the hard one.
   rlimit lim{};
@@ -516,7 +401,7 @@ int run_load(const LoadOptions& o) {
   for (int r = 0; r < o.rooms; ++r)
     for (int i = 0; i < o.clients_per_room; ++i)
       if (o.connections <= 0 || static_cast<int>(e.clients.size()) < o.connections)
-        e.clients.push_back(std::make_shared<Client>(e, r, i));
+        e.clients.push_back(std::make_unique<LoadClient>(e, r, i));
   auto t_connect = Clock::now();
   e.connect_more();
   run_until(
@@ -530,14 +415,31 @@ int run_load(const LoadOptions& o) {
   out.emplace_back("joined", e.joined);
   out.emplace_back("failed", e.failed);
   out.emplace_back("joins_per_s", e.joined / std::max(connect_s, 1e-9));
+  // The subprotocol the server chose (for --binary), seen on a joined client.
+  std::string subprotocol = "none";
+  for (const auto& c : e.clients)
+    if (auto p = c->client->subprotocol(); p && c->joined) {
+      subprotocol = *p == client::Subprotocol::binary ? "binary" : "json";
+      break;
+    }
+  const int self = static_cast<int>(getpid());
+  const int cpus = usable_cpus();
+  // The load tool's own CPU over a window, per CPU it may use: near 1, it is the bottleneck.
+  auto cpu_share = [&](const ProcSample& a, const ProcSample& b, double wall_s) {
+    return (b.cpu_s - a.cpu_s) / std::max(wall_s, 1e-9) / cpus;
+  };
 
   if (o.idle) {
     run_until(
         e, [] { return false; }, 3);
     ProcSample after = read_proc(o.server_pid);
+    ProcSample own0 = read_proc(self);
+    auto t0 = Clock::now();
     run_until(
         e, [] { return false; }, o.hold_s);
     ProcSample held = read_proc(o.server_pid);
+    ProcSample own1 = read_proc(self);
+    double hold_s = std::chrono::duration<double>(Clock::now() - t0).count();
     json::Object server;
     server.emplace_back("rss_before_kib", before.rss_kib);
     server.emplace_back("rss_after_kib", after.rss_kib);
@@ -546,6 +448,9 @@ int run_load(const LoadOptions& o) {
                         e.joined ? (after.rss_kib - before.rss_kib) / e.joined : 0.0);
     server.emplace_back("idle_cpu_share", (held.cpu_s - after.cpu_s) / o.hold_s);
     out.emplace_back("server", Value(std::move(server)));
+    out.emplace_back("load_cpu_share", cpu_share(own0, own1, hold_s));
+    out.emplace_back("reconnects", static_cast<double>(e.stats().reconnects));
+    out.emplace_back("subprotocol", subprotocol);
     out.emplace_back("valid", e.failed == 0);
   } else {
     for (auto& c : e.clients) {
@@ -553,20 +458,24 @@ int run_load(const LoadOptions& o) {
       double phase = std::uniform_real_distribution<double>(0, 1.0 / o.rate)(c->rng);
       c->timer.expires_after(
           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(phase)));
-      c->timer.async_wait([c](beast::error_code ec) {
+      c->timer.async_wait([c = c.get()](boost::system::error_code ec) {
         if (!ec) c->tick();
       });
     }
     run_until(
         e, [] { return false; }, o.warmup_s);
     ProcSample w0 = read_proc(o.server_pid);
+    ProcSample own0 = read_proc(self);
+    client::ClientStats s0 = e.stats();
     e.phase = Engine::Phase::window;
-    e.window_start = Clock::now();
+    auto window_start = Clock::now();
     run_until(
         e, [] { return false; }, o.duration_s);
     e.phase = Engine::Phase::drain;
     ProcSample w1 = read_proc(o.server_pid);
-    double window_s = std::chrono::duration<double>(Clock::now() - e.window_start).count();
+    ProcSample own1 = read_proc(self);
+    client::ClientStats s1 = e.stats();
+    double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
     run_until(
         e, [&] { return e.settled(); }, o.drain_s);
     // Let the last broadcasts arrive, then compare every client with the server.
@@ -576,28 +485,33 @@ int run_load(const LoadOptions& o) {
     int mismatches = 0;
     std::map<int, std::pair<int64_t, std::string>> server_docs;
     for (int r = 0; r < o.rooms; ++r) {
-      auto body = http_get(e.host, e.port, "/api/rooms/" + o.room_prefix + "-" + std::to_string(r));
-      if (!body) {
+      auto room = server_room(e, o.room_prefix + "-" + std::to_string(r));
+      if (!room) {
         valid = false;
         continue;
       }
-      auto v = json::parse(*body);
-      server_docs[r] = {static_cast<int64_t>(v->find("version")->as_number()),
-                        model::Node::from_json(*e.schema, *v->find("doc"))->to_json_string()};
+      server_docs[r] = *room;
     }
     for (auto& c : e.clients) {
       auto it = server_docs.find(c->room_index);
-      if (c->failed || it == server_docs.end() || c->st.version != it->second.first ||
-          c->st.doc->to_json_string() != it->second.second)
+      auto snap = c->client->room(c->room);
+      if (c->failed || it == server_docs.end() || !snap || !snap->doc ||
+          snap->version != it->second.first || snap->doc->to_json_string() != it->second.second)
         ++mismatches;
     }
     if (mismatches) valid = false;
     for (auto& [k, p] : e.registry)
       if (p.counted) ++e.incomplete;
+    client::ClientStats end = e.stats();
+    auto window = [&](int64_t client::SessionStats::*field) {
+      return static_cast<double>(s1.rooms.*field - s0.rooms.*field);
+    };
+    double accepted = window(&client::SessionStats::steps_confirmed);
+    double conflicts = window(&client::SessionStats::version_conflicts);
     json::Object ops;
     ops.emplace_back("offered_per_s", o.rooms * o.clients_per_room * o.rate);
     ops.emplace_back("sent_per_s", e.made / window_s);
-    ops.emplace_back("accepted_per_s", e.accepted / window_s);
+    ops.emplace_back("accepted_per_s", accepted / window_s);
     out.emplace_back("ops", Value(std::move(ops)));
     json::Object lat;
     auto l = e.latencies_ms;
@@ -611,29 +525,33 @@ int run_load(const LoadOptions& o) {
     lat.emplace_back("samples", static_cast<double>(l.size()));
     out.emplace_back("latency_ms", Value(std::move(lat)));
     out.emplace_back("latency_incomplete", static_cast<double>(e.incomplete));
-    out.emplace_back("conflicts", static_cast<double>(e.conflicts));
-    out.emplace_back("conflicts_per_s", e.conflicts / window_s);
-    out.emplace_back("rejections", static_cast<double>(e.rejections));
-    out.emplace_back("resyncs", static_cast<double>(e.resyncs));
+    out.emplace_back("conflicts", conflicts);
+    out.emplace_back("conflicts_per_s", conflicts / window_s);
+    out.emplace_back("rejections", window(&client::SessionStats::rejections));
+    out.emplace_back("resyncs", static_cast<double>(end.rooms.resyncs));
     out.emplace_back("errors", static_cast<double>(e.errors));
     json::Object server;
     double cpu = w1.cpu_s - w0.cpu_s;
     server.emplace_back("cpu_s", cpu);
     server.emplace_back("cpu_share", cpu / window_s);
-    server.emplace_back("cpu_ms_per_op", e.accepted ? cpu * 1000 / e.accepted : 0.0);
+    server.emplace_back("cpu_ms_per_op", accepted ? cpu * 1000 / accepted : 0.0);
     server.emplace_back("rss_kib", w1.rss_kib);
     server.emplace_back("peak_rss_kib", w1.hwm_kib);
     out.emplace_back("server", Value(std::move(server)));
     out.emplace_back("mismatched_clients", mismatches);
+    out.emplace_back("load_cpu_share", cpu_share(own0, own1, window_s));
+    out.emplace_back("resends", window(&client::SessionStats::resends));
+    out.emplace_back("dropped_steps", static_cast<double>(end.rooms.dropped_steps));
+    out.emplace_back("reconnects", static_cast<double>(end.reconnects));
+    out.emplace_back("subprotocol", subprotocol);
     out.emplace_back("valid", valid);
   }
   Value result(std::move(out));
   std::cout << json::stringify(result) << std::endl;
   e.phase = Engine::Phase::done;
   for (auto& c : e.clients) {
-    beast::error_code ec;
     c->timer.cancel();
-    beast::get_lowest_layer(c->ws).socket().close(ec);
+    c->client->close();
   }
   e.ioc.run_for(std::chrono::milliseconds(200));
   return result.find("valid")->as_bool() ? 0 : 2;
@@ -673,11 +591,12 @@ void add_load_command(CLI::App& app) {
   cmd->add_option("--connect-concurrency", o->connect_concurrency, "Handshakes in flight")
       ->capture_default_str();
   cmd->add_option("--source-addresses", o->source_addresses,
-                  "Spread connections over this many 127.0.0.x source addresses")
+                  "Spread connections over this many source addresses 127.0.0.2, 127.0.0.3, ...")
       ->capture_default_str();
   cmd->add_option("--connections", o->connections,
                   "Connections in all (0: rooms x clients per room); with a scenario, the rooms "
                   "grow to hold them, e.g. --scenario idle-5k --connections 20000");
+  cmd->add_flag("--binary", o->binary, "Speak the binary subprotocol realtime-pm.bin.v1");
   cmd->add_option("--server-pid", o->server_pid, "PID of the server, for CPU and memory readings");
   cmd->add_option("--room-prefix", o->room_prefix, "Room name prefix")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();

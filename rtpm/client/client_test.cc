@@ -262,6 +262,26 @@ TEST(Backoff, AttemptsAgainstAClosedPortFollowTheSchedule) {
   EXPECT_FALSE(rec.errors.empty());  // each failed attempt is reported
 }
 
+// The connection binds the local address it is given before connecting: a
+// plain TCP acceptor sees the connection come from 127.0.0.2. (The handshake
+// then fails; only the source address matters here.) A malformed one is
+// refused at construction.
+TEST(ClientConnection, BindAddressIsTheSourceAddress) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  RealtimeClient c(ClientOptions{
+      .url = "ws://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/ws",
+      .schema = basic_schema(),
+      .bind_address = "127.0.0.2"});
+  boost::asio::ip::tcp::socket peer = acceptor.accept();
+  EXPECT_EQ(peer.remote_endpoint().address().to_string(), "127.0.0.2");
+  c.close();
+  EXPECT_THROW(RealtimeClient(ClientOptions{.url = "ws://127.0.0.1:1/ws",
+                                            .schema = basic_schema(),
+                                            .bind_address = "not an address"}),
+               std::invalid_argument);
+}
+
 // ---- server message decoding ----
 
 TEST(ServerMessages, DecodesKnownAndIgnoresUnknown) {
@@ -542,6 +562,37 @@ TEST_P(ClientTest, CatchUpByWholeDocument) {
   ASSERT_EQ(rec.dropped.size(), 1u);
   EXPECT_EQ(rec.dropped[0].reason, DropReason::doc_replaced);
   EXPECT_EQ(rec.dropped[0].steps.size(), 1u);
+}
+
+// stats(): the conflict of VersionConflictRebasesAndResends counted once,
+// with the resend it caused; a reconnection; confirmed steps; and the
+// counters of a room that was left are kept.
+TEST_P(ClientTest, StatsCountConflictsResendsAndReconnects) {
+  start_server();
+  auto a = joined(options("alice"), "st");
+  auto b = joined(options("bob"), "st");
+  ASSERT_TRUE(a->edit("st", insert(1, "12345")).ok());
+  ASSERT_TRUE(a->wait_synced("st", kWait));
+  ASSERT_TRUE(b->wait_until([&] { return b->version("st") == 1; }, kWait));
+  signal_server(SIGSTOP);
+  ASSERT_TRUE(a->edit("st", insert(1, "A")).ok());
+  ASSERT_TRUE(b->edit("st", insert(6, "B")).ok());
+  std::this_thread::sleep_for(300ms);  // both batches reach the stopped server's socket
+  signal_server(SIGCONT);
+  expect_converged("st", {a.get(), b.get()});
+  ClientStats sa = a->stats(), sb = b->stats();
+  EXPECT_EQ(sa.rooms.version_conflicts + sb.rooms.version_conflicts, 1);
+  EXPECT_EQ(sa.rooms.resends + sb.rooms.resends, 1);
+  EXPECT_EQ(sa.rooms.steps_confirmed, 2);
+  EXPECT_EQ(sb.rooms.steps_confirmed, 1);
+  EXPECT_EQ(sa.rooms.batches_sent + sb.rooms.batches_sent, 4);
+  EXPECT_EQ(sa.reconnects, 0);
+  EXPECT_GE(sa.connect_attempts, 1);
+  a->disconnect();
+  ASSERT_TRUE(a->wait_until([&] { return a->stats().reconnects == 1; }, kWait));
+  ASSERT_TRUE(a->wait_synced("st", kWait));
+  ASSERT_TRUE(a->leave("st").ok());
+  EXPECT_EQ(a->stats().rooms.steps_confirmed, 2);  // kept after leaving
 }
 
 // Offline, edits are buffered up to max_unconfirmed_steps; beyond, edit()

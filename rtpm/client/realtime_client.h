@@ -30,6 +30,12 @@
 // on other threads (e.g. the `local` DocumentChange of edit()) are delivered
 // on the I/O thread shortly after the call returns.
 //
+// Structure. Each room is a RoomSession (room_session.h): the collab loop and
+// presence mapping, without I/O. The socket, TLS, handshake, write queue,
+// pings and reconnection are a Connection (connection.h). RealtimeClient
+// wires them: it feeds server messages and connection changes to the
+// sessions, sends what they produce, and delivers their events.
+//
 // Ownership. RealtimeClient is the handle; its state lives in a shared
 // implementation object that outlives pending I/O. Destroying the client
 // closes it (see close()) and, with an own thread, joins that thread; no
@@ -50,34 +56,14 @@
 
 #include "rtpm/base/error.h"
 #include "rtpm/client/backoff.h"
+#include "rtpm/client/connection.h"
+#include "rtpm/client/room_session.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/node.h"
 #include "rtpm/model/schema.h"
 #include "rtpm/transform/transform.h"
 
 namespace rtpm::client {
-
-/// The WebSocket subprotocol to speak.
-enum class Subprotocol {
-  json,    ///< realtime-pm.json.v1 (text frames)
-  binary,  ///< realtime-pm.bin.v1 (binary frames, protocol/binary_codec.h)
-};
-
-/// The state of the connection.
-enum class ConnectionState {
-  connecting,  ///< a socket is being opened (TCP, TLS, WebSocket handshake)
-  open,        ///< the WebSocket is open
-  offline,     ///< no socket; a reconnection is scheduled (after the backoff delay)
-  closed,      ///< close() was called (or the client destroyed); nothing more happens
-};
-
-/// The state of one room on this client.
-enum class RoomStatus {
-  offline,  ///< not joined because the connection is not open (edits are buffered)
-  joining,  ///< a `join` went out; its `state` has not arrived
-  joined,   ///< the `state` arrived; steps and presence flow
-  left,     ///< left (leave(), session_replaced, or a refusal such as forbidden)
-};
 
 /// How to reach the server and how to behave. Designated initializers:
 /// `ClientOptions{.url = "ws://127.0.0.1:8080/ws", .schema = schema}`.
@@ -98,6 +84,11 @@ struct ClientOptions {
   bool verify_peer = true;
   /// wss only: a PEM file of trusted CAs; empty: the system's default CA paths.
   std::string ca_file;
+  /// The local address each connection binds before connecting, e.g.
+  /// "127.0.0.2" (to spread many clients over several source addresses'
+  /// ports); empty: the system chooses. The constructor throws
+  /// std::invalid_argument for one that is not an IPv4 or IPv6 address.
+  std::string bind_address;
   /// Reconnection delays.
   BackoffOptions backoff;
   /// Give up a connection attempt (TCP + TLS + WebSocket handshake) after
@@ -120,91 +111,15 @@ struct ClientOptions {
   bool auto_connect = true;
 };
 
-/// Where a document change came from.
-enum class ChangeOrigin {
-  local,   ///< edit() on this client
-  remote,  ///< steps of others (incoming `steps` or a `state` with steps), rebasing ours
-  reset,   ///< a `state` with a whole document replaced the local one
-  revert,  ///< local steps were dropped (invalid_steps): the document was rebuilt without them
-};
-
-/// A change of a room's local document.
-struct DocumentChange {
-  std::string room;
-  ChangeOrigin origin = ChangeOrigin::local;
-  /// The steps that took `before` to `doc`: for `local` the edit's steps;
-  /// for `remote` prosemirror-collab's transaction (inverses of the
-  /// unconfirmed steps, the received steps, the rebased steps); for `revert`
-  /// the inverses of all unconfirmed steps and the kept ones reapplied. Null
-  /// for `reset`.
-  std::shared_ptr<const transform::Transform> transform;
-  model::NodeRef before;
-  model::NodeRef doc;
-  /// The confirmed version after the change.
-  int64_t version = 0;
-};
-
-/// A remote user's presence changed (`entry` set) or the user is gone
-/// (`entry` empty). Positions (cursor.pos, selection.from/to/anchor/head)
-/// refer to the room's current local document.
-struct PresenceChange {
-  std::string room;
-  std::string user_id;
-  std::optional<json::Value> entry;
-};
-
-/// Someone else entered (`joined` true) or left the room.
-struct MemberEvent {
-  std::string room;
-  std::string user_id;
-  bool joined = true;
-};
-
-/// Why local steps were dropped.
-enum class DropReason {
-  invalid_steps,  ///< the server refused the batch (`invalid_steps`); it was reverted locally
-  doc_replaced,   ///< a `state` with a whole document came; these steps no longer applied to it
-  rebase,         ///< a step no longer applied after rebasing over remote steps
-                  ///< (prosemirror-collab drops such steps silently)
-};
-
-/// Local steps that will never reach the server.
-struct DroppedSteps {
-  std::string room;
-  DropReason reason = DropReason::invalid_steps;
-  /// The dropped steps' JSON (for `rebase` as they were before rebasing).
-  std::vector<json::Value> steps;
-  /// The server's message (invalid_steps) or a description.
-  std::string message;
-};
-
-/// An error the server sent, or a client-side failure (a step from the
-/// server that does not parse or apply here, a failed TLS handshake...).
-struct ClientError {
-  /// The room it concerns, if any.
-  std::optional<std::string> room;
-  ErrorCode code = ErrorCode::internal;
-  std::string message;
-};
-
-/// A snapshot of one room.
-struct RoomSnapshot {
-  std::string room;
-  RoomStatus status = RoomStatus::offline;
-  /// True once a `state` was applied (before that `doc` is null).
-  bool loaded = false;
-  /// The local document: confirmed document plus unconfirmed steps.
-  model::NodeRef doc;
-  /// The version of the last confirmed step.
-  int64_t version = 0;
-  /// Local steps not confirmed yet (including the in-flight batch).
-  size_t unconfirmed = 0;
-  /// Steps of the batch in flight (0: none).
-  size_t in_flight = 0;
-  /// Our own presence entry (positions in `doc`), if set.
-  std::optional<json::Value> own_presence;
-  /// Other members' presence by userId (`{}` when they have none), positions in `doc`.
-  std::map<std::string, json::Value> presence;
+/// Counters of a client since it started (stats()).
+struct ClientStats {
+  /// Connection attempts (as connect_attempts()).
+  int64_t connect_attempts = 0;
+  /// Connections opened after the first one.
+  int64_t reconnects = 0;
+  /// The rooms' counters summed, rooms left included: batches and steps sent,
+  /// resends, confirmations, version conflicts, rejections, dropped steps, resyncs.
+  SessionStats rooms;
 };
 
 /// Callbacks; any may be empty. They run on the client's I/O thread.
@@ -224,7 +139,7 @@ struct Callbacks {
 class RealtimeClient {
  public:
   /// Runs the client's I/O on an own thread. Throws std::invalid_argument
-  /// for a malformed URL or a missing schema.
+  /// for a malformed URL or bind address, or a missing schema.
   RealtimeClient(ClientOptions options, Callbacks callbacks = {});
   /// Runs the client's I/O on a strand of `io` (which the caller runs and
   /// which must outlive the client's pending work: run it until the client
@@ -256,6 +171,10 @@ class RealtimeClient {
   /// The subprotocol the server chose on the current connection (nullopt
   /// while not open). A server that picks none speaks JSON.
   std::optional<Subprotocol> subprotocol() const;
+  /// Counters since the client started: connection attempts, reconnections,
+  /// and per room (summed) batches sent, resends, version conflicts,
+  /// confirmed and dropped steps. Thread-safe; a consistent snapshot.
+  ClientStats stats() const;
 
   // ---- rooms ----
 
@@ -321,8 +240,10 @@ class RealtimeClient {
 
 /// GET /api/schema from the server of WebSocket URL `url` (ws -> http,
 /// wss -> https, the path replaced), blocking; TLS options as in `options`
-/// (only url, verify_peer, ca_file and bearer_token are used). Errors:
-/// internal (connection or HTTP failure) or bad_message (not a schema).
+/// (only url, verify_peer, ca_file, bearer_token, bind_address and
+/// connect_timeout_ms are used; see http_get() in connection.h). Errors:
+/// internal (connection or HTTP failure, a status other than 200) or
+/// bad_message (not a schema).
 Result<std::shared_ptr<const model::Schema>> fetch_schema(const ClientOptions& options);
 
 /// A random userId (20 characters of [0-9a-z]).

@@ -1,22 +1,25 @@
 // Port of prosemirror-collab src/collab.ts (1.3.1).
 #include "rtpm/collab/rebase.h"
 
+#include <algorithm>
+
 namespace rtpm::collab {
 
 std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
                                      const std::vector<transform::StepPtr>& over,
-                                     transform::Transform& transform) {
+                                     transform::Transform& transform, std::vector<size_t>* kept) {
   for (size_t i = steps.size(); i-- > 0;) transform.step(steps[i].inverted);
   for (const auto& step : over) transform.step(step);
   std::vector<Rebaseable> result;
   int map_from = static_cast<int>(steps.size());
-  for (const auto& item : steps) {
-    transform::StepPtr mapped = item.step->map(transform.mapping().slice(map_from));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    transform::StepPtr mapped = steps[i].step->map(transform.mapping().slice(map_from));
     --map_from;
     if (mapped && transform.maybe_step(mapped).failed.empty()) {
       transform.mutable_mapping().set_mirror(map_from,
                                              static_cast<int>(transform.steps().size()) - 1);
       result.push_back({mapped, mapped->invert(*transform.docs().back())});
+      if (kept) kept->push_back(i);
     }
   }
   return result;
@@ -43,15 +46,18 @@ ReceiveResult receive_transaction(const CollabState& state,
       state.unconfirmed.end());
   std::vector<transform::StepPtr> remaining(steps.begin() + std::min(ours, steps.size()),
                                             steps.end());
-  ReceiveResult out{CollabState{state.doc, version, {}}, transform::Transform(state.doc), 0};
+  ReceiveResult out{CollabState{state.doc, version, {}}, transform::Transform(state.doc), 0, {}};
+  size_t first = std::min(ours, state.unconfirmed.size());
   // If all steps originated with us, we're done.
   if (remaining.empty()) {
     out.state.unconfirmed = std::move(unconfirmed);
+    for (size_t i = first; i < state.unconfirmed.size(); ++i) out.kept.push_back(i);
     return out;
   }
   out.rebased = static_cast<int>(unconfirmed.size());
   if (!unconfirmed.empty()) {
-    out.state.unconfirmed = rebase_steps(unconfirmed, remaining, out.transform);
+    out.state.unconfirmed = rebase_steps(unconfirmed, remaining, out.transform, &out.kept);
+    for (size_t& i : out.kept) i += first;
   } else {
     for (const auto& step : remaining) out.transform.step(step);
   }

@@ -37,9 +37,12 @@ struct CollabState {
 /// Undo `steps` on `transform` (last first), apply `over`, then map each of
 /// `steps` through the changes and reapply it; steps that no longer apply are
 /// dropped. Returns the rebased steps with their new inverses.
+/// Port note: `kept`, when given, receives the index in `steps` of each step
+/// returned (upstream does not say which steps it dropped).
 std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
                                      const std::vector<transform::StepPtr>& over,
-                                     transform::Transform& transform);
+                                     transform::Transform& transform,
+                                     std::vector<size_t>* kept = nullptr);
 
 /// Wraps the steps of a local transform as unconfirmed steps.
 std::vector<Rebaseable> unconfirmed_from(const transform::Transform& transform);
@@ -52,6 +55,11 @@ struct ReceiveResult {
   transform::Transform transform;
   /// How many unconfirmed steps were rebased (prosemirror-collab's "rebased" meta).
   int rebased = 0;
+  /// Port note: the index in the old state's `unconfirmed` of each step of
+  /// the new state's `unconfirmed`, in order. Own steps confirmed by the
+  /// received ones are not listed, nor steps that no longer apply after the
+  /// rebase (prosemirror-collab drops those silently).
+  std::vector<size_t> kept;
 };
 
 /// Push steps received from the authority into a client's state.

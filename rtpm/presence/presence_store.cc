@@ -1,8 +1,8 @@
 #include "rtpm/presence/presence_store.h"
 
 #include <algorithm>
-#include <cmath>
-#include <optional>
+
+#include "rtpm/presence/positions.h"
 
 namespace rtpm::presence {
 
@@ -13,56 +13,7 @@ const json::Value& empty_object() {
   return v;
 }
 
-// Maps the numeric members `keys` of `obj`; returns the new object, or nullopt when none moved.
-std::optional<json::Value> map_fields(const json::Value& obj,
-                                      std::initializer_list<const char*> keys,
-                                      const transform::Mappable& mapping) {
-  if (!obj.is_object()) return std::nullopt;
-  json::Object copy;
-  bool moved = false;
-  for (const auto& [k, v] : obj.as_object()) {
-    bool positional = std::find_if(keys.begin(), keys.end(),
-                                   [&](const char* key) { return k == key; }) != keys.end();
-    if (positional && v.is_number()) {
-      double d = v.as_number();
-      // Only integer positions in int range are positions; anything else passes through.
-      if (std::floor(d) == d && d >= 0 && d <= 2147483647.0) {
-        int mapped = mapping.map(static_cast<int>(d), 1);
-        if (mapped != static_cast<int>(d)) moved = true;
-        copy.emplace_back(k, json::Value(mapped));
-        continue;
-      }
-    }
-    copy.emplace_back(k, v);
-  }
-  if (!moved) return std::nullopt;
-  return json::Value(std::move(copy));
-}
-
 }  // namespace
-
-json::Value PresenceStore::map_entry(const json::Value& entry, const transform::Mappable& mapping,
-                                     bool* moved) {
-  if (moved) *moved = false;
-  if (!entry.is_object()) return entry;
-  const json::Value* cursor = entry.find("cursor");
-  const json::Value* selection = entry.find("selection");
-  std::optional<json::Value> new_cursor, new_selection;
-  if (cursor) new_cursor = map_fields(*cursor, {"pos"}, mapping);
-  if (selection) new_selection = map_fields(*selection, {"from", "to", "anchor", "head"}, mapping);
-  if (!new_cursor && !new_selection) return entry;
-  if (moved) *moved = true;
-  json::Object copy;
-  for (const auto& [k, v] : entry.as_object()) {
-    if (k == "cursor" && new_cursor)
-      copy.emplace_back(k, *new_cursor);
-    else if (k == "selection" && new_selection)
-      copy.emplace_back(k, *new_selection);
-    else
-      copy.emplace_back(k, v);
-  }
-  return json::Value(std::move(copy));
-}
 
 void PresenceStore::add_member(const std::string& user_id) {
   if (entries_.emplace(user_id, empty_object()).second) order_.push_back(user_id);
@@ -87,10 +38,10 @@ const json::Value* PresenceStore::get(const std::string& user_id) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-void PresenceStore::map_through(const transform::Mappable& mapping) {
+void PresenceStore::map_through(const transform::Mappable& mapping, int doc_size) {
   for (auto& [user, entry] : entries_) {
     bool moved = false;
-    json::Value mapped = map_entry(entry, mapping, &moved);
+    json::Value mapped = map_positions(entry, mapping, doc_size, 1, &moved);
     // Not marked changed: every member maps positions through the same steps itself.
     if (moved) entry = std::move(mapped);
   }

@@ -1,10 +1,11 @@
 // PresenceStore: the cursors and selections of the members of one room.
 //
 // Each member has one entry, a JSON object chosen by its client. The store
-// keeps entries at the room's current version: it maps `cursor.pos`,
-// `selection.from`, `selection.to`, `selection.anchor` and `selection.head`
-// through every applied step with Mapping::map(pos, 1) and passes every other
-// field through unchanged (PROTOCOL.md "Presence positions"). It records which
+// keeps entries at the room's current version: it maps their positions
+// (`cursor.pos`, `selection.from|to|anchor|head`, when they are integers
+// within the document; positions.h) through every applied step with
+// Mapping::map(pos, 1) and passes every other field through unchanged
+// (PROTOCOL.md "Presence positions"). It records which
 // entries changed since the last flush so that the room can coalesce
 // broadcasts. Sans-I/O and not thread-safe: a room uses it from its strand.
 #pragma once
@@ -32,9 +33,10 @@ class PresenceStore {
   /// The member's entry ({} when it set none); nullptr when not a member.
   const json::Value* get(const std::string& user_id) const;
 
-  /// Maps every stored position through `mapping` (steps just applied). Entries
+  /// Maps every stored position through `mapping` (steps just applied to a
+  /// document of content size `doc_size`; see presence::map_positions). Entries
   /// are not marked changed by this: clients map positions through the same steps.
-  void map_through(const transform::Mappable& mapping);
+  void map_through(const transform::Mappable& mapping, int doc_size);
 
   /// `users` of a `state`: every member's entry, as a JSON object text.
   std::string all_json() const;
@@ -42,10 +44,6 @@ class PresenceStore {
   bool has_changes() const { return !changed_.empty(); }
   /// The changed entries as a JSON object text; clears the change set.
   std::string take_changes();
-
-  /// Maps the positions of one entry (used for entries that arrive at an older version).
-  static json::Value map_entry(const json::Value& entry, const transform::Mappable& mapping,
-                               bool* moved = nullptr);
 
  private:
   std::unordered_map<std::string, json::Value> entries_;

@@ -29,24 +29,12 @@ TEST(PresenceStore, MapsOnlyPositionFields) {
           R"({"name":"x","cursor":{"pos":5,"coords":{"x":5}},"selection":{"from":2,"to":6,"anchor":6,"head":2,"pos":5},"pos":5})"));
   s.take_changes();
   // Insert 3 positions at 4.
-  s.map_through(transform::StepMap({4, 0, 3}));
+  s.map_through(transform::StepMap({4, 0, 3}), 10);
   EXPECT_EQ(
       s.all_json(),
       R"({"u":{"name":"x","cursor":{"pos":8,"coords":{"x":5}},"selection":{"from":2,"to":9,"anchor":9,"head":2,"pos":5},"pos":5}})");
   // Mapping alone does not schedule a broadcast.
   EXPECT_FALSE(s.has_changes());
-}
-
-TEST(PresenceStore, AssocIsRightAtInsertionPoint) {
-  json::Value e = parse(R"({"cursor":{"pos":4}})");
-  json::Value m = PresenceStore::map_entry(e, transform::StepMap({4, 0, 2}));
-  EXPECT_EQ(json::stringify(m), R"({"cursor":{"pos":6}})");
-}
-
-TEST(PresenceStore, NonIntegerPositionsPassThrough) {
-  json::Value e = parse(R"({"cursor":{"pos":"x"},"selection":{"from":1.5,"to":-1}})");
-  json::Value m = PresenceStore::map_entry(e, transform::StepMap({0, 0, 2}));
-  EXPECT_EQ(json::stringify(m), json::stringify(e));
 }
 
 TEST(PresenceStore, TakeChangesCoalesces) {

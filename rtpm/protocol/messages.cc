@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <type_traits>
+#include <variant>
 
 namespace rtpm::protocol {
 
@@ -191,6 +193,35 @@ std::variant<ClientMessage, DecodeError> decode_client_message(std::string_view 
   auto parsed = json::parse(text, json::ParseOptions{.max_depth = options.max_depth});
   if (!parsed) return DecodeError{ErrorCode::bad_message, parsed.error().message, std::nullopt};
   return decode_client_value(*parsed);
+}
+
+json::Value encode_client_value(const ClientMessage& message, int64_t timestamp) {
+  json::Object o;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, JoinMessage>) {
+          o = {{"type", "join"}, {"room", m.room}, {"userId", m.user_id}};
+          if (m.presence) o.emplace_back("presence", *m.presence);
+          if (m.version) o.emplace_back("version", *m.version);
+        } else if constexpr (std::is_same_v<T, StepsMessage>) {
+          o = {{"type", "steps"},
+               {"room", m.room},
+               {"version", m.version},
+               {"steps", m.steps},
+               {"userId", m.user_id}};
+        } else if constexpr (std::is_same_v<T, PresenceMessage>) {
+          o = {{"type", "presence"},
+               {"room", m.room},
+               {"users", json::Value(json::Object{{m.user_id, m.presence}})}};
+          if (m.version) o.emplace_back("version", *m.version);
+        } else {
+          o = {{"type", "leave"}, {"room", m.room}, {"userId", m.user_id}};
+        }
+      },
+      message);
+  o.emplace_back("timestamp", timestamp);
+  return json::Value(std::move(o));
 }
 
 std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,

@@ -72,6 +72,11 @@ std::variant<ClientMessage, DecodeError> decode_client_message(std::string_view 
 /// Validates an already parsed message (used by the binary codec).
 std::variant<ClientMessage, DecodeError> decode_client_value(const json::Value& message);
 
+/// The JSON value of a client message as a client sends it: keys in the
+/// order of PROTOCOL.md's table, `type` first, `timestamp` last; `presence`
+/// as `users: {userId: entry}`. decode_client_value() reads it back.
+json::Value encode_client_value(const ClientMessage& message, int64_t timestamp);
+
 /// True when `room` matches ^[A-Za-z0-9._:/-]{1,128}$.
 bool valid_room_name(std::string_view room);
 /// True when `user_id` is a string of 1 to 128 UTF-16 code units.

@@ -141,5 +141,31 @@ TEST(Encode, ServerMessages) {
   EXPECT_EQ(parsed->find("userId")->as_string(), "u");
 }
 
+// What a client sends (encode_client_value) is what the server reads back
+// (decode_client_value), field for field, in PROTOCOL.md's key order.
+TEST(Encode, ClientMessagesRoundTrip) {
+  auto presence = *json::parse(R"({"cursor":{"pos":3}})");
+  auto steps = *json::parse(R"([{"stepType":"replace","from":1,"to":1}])");
+  std::vector<std::pair<ClientMessage, std::string>> cases = {
+      {JoinMessage{"r", "u", presence, 7},
+       R"({"type":"join","room":"r","userId":"u","presence":{"cursor":{"pos":3}},"version":7,"timestamp":9})"},
+      {JoinMessage{"r", "u", std::nullopt, std::nullopt},
+       R"({"type":"join","room":"r","userId":"u","timestamp":9})"},
+      {StepsMessage{"r", 4, steps, "u"},
+       R"({"type":"steps","room":"r","version":4,"steps":[{"stepType":"replace","from":1,"to":1}],"userId":"u","timestamp":9})"},
+      {PresenceMessage{"r", "u", presence, 2},
+       R"({"type":"presence","room":"r","users":{"u":{"cursor":{"pos":3}}},"version":2,"timestamp":9})"},
+      {LeaveMessage{"r", "u"}, R"({"type":"leave","room":"r","userId":"u","timestamp":9})"},
+  };
+  for (const auto& [message, text] : cases) {
+    json::Value v = encode_client_value(message, 9);
+    EXPECT_EQ(json::stringify(v), text);
+    auto back = decode_client_value(v);
+    ASSERT_TRUE(std::holds_alternative<ClientMessage>(back)) << text;
+    EXPECT_EQ(std::get<ClientMessage>(back).index(), message.index());
+    EXPECT_EQ(json::stringify(encode_client_value(std::get<ClientMessage>(back), 9)), text);
+  }
+}
+
 }  // namespace
 }  // namespace rtpm::protocol

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "rtpm/presence/positions.h"
 #include "rtpm/server/room_registry.h"
 #include "rtpm/server/websocket_session.h"
 
@@ -301,6 +302,13 @@ std::optional<transform::Mapping> Room::mapping_to_durable(int64_t v) const {
   return mapping;
 }
 
+json::Value Room::map_presence_to_durable(const json::Value& entry,
+                                          const transform::Mapping& mapping) const {
+  // The positions refer to the document before `mapping`, whose size follows from the durable one.
+  return presence::map_positions(entry, mapping,
+                                 presence::size_before(mapping, durable_doc_->content().size()));
+}
+
 std::string Room::state_message(std::optional<int64_t> since) {
   // The durable version itself needs no history (batches in flight may hold all of it).
   if (since && (*since == durable_version_ ||
@@ -330,7 +338,7 @@ void Room::do_join(const SessionPtr& s, const protocol::JoinMessage& m) {
   if (m.presence) {
     // Positions refer to the version the join names; map them to the durable version.
     auto mapping = mapping_to_durable(m.version.value_or(durable_version_));
-    if (mapping) entry = presence::PresenceStore::map_entry(*m.presence, *mapping);
+    if (mapping) entry = map_presence_to_durable(*m.presence, *mapping);
   }
   if (Member* mine = member_of(s.get())) {
     if (mine->user_id != m.user_id)
@@ -411,7 +419,7 @@ void Room::persisted(Result<void> result) {
   }
   transform::Mapping mapping;
   for (const auto& step : a.steps) mapping.append_map(step->get_map());
-  presence_.map_through(mapping);
+  presence_.map_through(mapping, presence::size_before(mapping, a.doc->content().size()));
   auto sender = members_.find(a.user_id);
   if (sender != members_.end() && sender->second.session == done.sender)
     done.sender->send(payload(protocol::encode_ack(name_, a.to_version, now_ms())));
@@ -475,7 +483,7 @@ void Room::do_presence(const SessionPtr& s, const protocol::PresenceMessage& m) 
                       "presence version outside the room's history; the room is at version " +
                           std::to_string(durable_version_),
                       durable_version_);
-  presence_.set(m.user_id, presence::PresenceStore::map_entry(m.presence, *mapping));
+  presence_.set(m.user_id, map_presence_to_durable(m.presence, *mapping));
   queue_presence(m.user_id);
 }
 

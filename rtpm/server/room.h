@@ -95,6 +95,9 @@ class Room : public std::enable_shared_from_this<Room> {
   void maybe_unload(bool now = false);
   /// The durable mapping from version `v` to durable_version_, or nullopt when v is outside it.
   std::optional<transform::Mapping> mapping_to_durable(int64_t v) const;
+  // A presence entry of the version `mapping` starts from, at the durable version.
+  json::Value map_presence_to_durable(const json::Value& entry,
+                                      const transform::Mapping& mapping) const;
 
   void do_join(const SessionPtr& session, const protocol::JoinMessage& m);
   void do_steps(const SessionPtr& session, const protocol::StepsMessage& m, Clock::time_point at);

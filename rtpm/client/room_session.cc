@@ -1,0 +1,668 @@
+#include "rtpm/client/room_session.h"
+
+#include <algorithm>
+#include <iterator>
+#include <stdexcept>
+#include <type_traits>
+
+#include "rtpm/presence/positions.h"
+#include "rtpm/transform/step.h"
+
+namespace rtpm::client {
+
+using json::Value;
+
+namespace {
+
+// Confirmed step maps kept to map presence that refers to an older version.
+constexpr size_t kPresenceHistory = 1000;
+
+// Step maps applied one after the other, without copying them (a Mapping
+// without mirrors, as presence needs).
+class MapChain final : public transform::Mappable {
+ public:
+  void add(const transform::StepMap& map) { maps_.push_back(&map); }
+  // The content size before the chain, from the one after it.
+  int size_before(int size_after) const {
+    for (const auto* m : maps_) size_after -= presence::size_change(*m);
+    return size_after;
+  }
+  int map(int pos, int assoc) const override {
+    for (const auto* m : maps_) pos = m->map(pos, assoc);
+    return pos;
+  }
+  transform::MapResult map_result(int pos, int assoc) const override {
+    transform::Mapping mapping;
+    for (const auto* m : maps_) mapping.append_map(*m);
+    return mapping.map_result(pos, assoc);
+  }
+
+ private:
+  std::vector<const transform::StepMap*> maps_;
+};
+
+int content_size(const model::NodeRef& doc) { return doc ? doc->content().size() : 0; }
+
+// How many of `kept` (ascending indices) are below `n`.
+size_t count_below(const std::vector<size_t>& kept, size_t n) {
+  return static_cast<size_t>(std::lower_bound(kept.begin(), kept.end(), n) - kept.begin());
+}
+
+}  // namespace
+
+SessionStats& SessionStats::operator+=(const SessionStats& o) {
+  batches_sent += o.batches_sent;
+  steps_sent += o.steps_sent;
+  resends += o.resends;
+  steps_confirmed += o.steps_confirmed;
+  version_conflicts += o.version_conflicts;
+  rejections += o.rejections;
+  dropped_steps += o.dropped_steps;
+  resyncs += o.resyncs;
+  return *this;
+}
+
+RoomSession::RoomSession(std::string room, SessionOptions options, std::optional<Value> presence)
+    : room_(std::move(room)), options_(std::move(options)) {
+  if (!options_.schema) throw std::invalid_argument("RoomSession: options.schema is required");
+  if (presence) own_presence_ = Presence{*presence, presence::PositionFields(*presence)};
+  if (options_.max_batch_steps == 0) options_.max_batch_steps = 1;
+}
+
+// ---- the connection ----
+
+void RoomSession::connection_opened(SessionOutput& out) {
+  if (status_ != RoomStatus::left) send_join(out);
+}
+
+void RoomSession::connection_lost(SessionOutput& out) {
+  in_flight_.clear();
+  paused_ = false;
+  wait_for_ = -1;
+  if (status_ == RoomStatus::left) return;
+  set_status(RoomStatus::offline, out);
+  for (const auto& [user, entry] : presence_) out.events.push_back(PresenceChange{room_, user, {}});
+  presence_.clear();
+  pending_presence_.clear();
+}
+
+void RoomSession::receive(const protocol::ServerMessage& message, SessionOutput& out) {
+  if (status_ == RoomStatus::left) return;
+  std::visit(
+      [&](const auto& m) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(m)>, protocol::UnknownServerMessage> &&
+                      !std::is_same_v<std::decay_t<decltype(m)>, protocol::ServerError>) {
+          if (m.room != room_) return;
+        }
+        on(m, out);
+      },
+      message);
+}
+
+void RoomSession::retry(SessionOutput& out) {
+  if (status_ == RoomStatus::joined) resync(false, out);
+}
+
+// ---- local ----
+
+Result<model::NodeRef> RoomSession::edit(const std::function<void(transform::Transform&)>& fn,
+                                         SessionOutput& out) {
+  if (status_ == RoomStatus::left) return Error{ErrorCode::not_joined, "no room " + room_};
+  if (!loaded_) return Error{ErrorCode::not_joined, "room " + room_ + " has no state yet"};
+  auto tr = std::make_shared<transform::Transform>(collab_.doc);
+  try {
+    fn(*tr);
+  } catch (const std::exception& e) {
+    return Error{ErrorCode::invalid_steps, e.what()};
+  }
+  if (tr->steps().empty()) return collab_.doc;
+  if (collab_.unconfirmed.size() + tr->steps().size() > options_.max_unconfirmed_steps)
+    return Error{ErrorCode::rate_limited, "room " + room_ + ": more than " +
+                                              std::to_string(options_.max_unconfirmed_steps) +
+                                              " unconfirmed steps"};
+  model::NodeRef before = collab_.doc;
+  for (auto& r : collab::unconfirmed_from(*tr)) collab_.unconfirmed.push_back(std::move(r));
+  collab_.doc = tr->doc();
+  map_presence(tr->mapping(), content_size(before));
+  out.events.push_back(
+      DocumentChange{room_, ChangeOrigin::local, tr, before, collab_.doc, collab_.version});
+  flush(out);
+  return collab_.doc;
+}
+
+Result<void> RoomSession::set_presence(Value entry, SessionOutput& out) {
+  if (!entry.is_object()) return Error{ErrorCode::bad_message, "presence must be an object"};
+  if (status_ == RoomStatus::left) return Error{ErrorCode::not_joined, "no room " + room_};
+  own_presence_ = Presence{entry, presence::PositionFields(entry)};
+  send_presence(out);
+  return {};
+}
+
+void RoomSession::leave(SessionOutput& out) {
+  if (status_ == RoomStatus::joined || status_ == RoomStatus::joining)
+    out.messages.push_back(protocol::LeaveMessage{room_, options_.user_id});
+  in_flight_.clear();
+  set_status(RoomStatus::left, out);
+}
+
+// ---- reading ----
+
+RoomSnapshot RoomSession::snapshot() const {
+  RoomSnapshot s;
+  s.room = room_;
+  s.status = status_;
+  s.loaded = loaded_;
+  s.doc = collab_.doc;
+  s.version = collab_.version;
+  s.unconfirmed = collab_.unconfirmed.size();
+  s.in_flight = in_flight_steps();
+  if (own_presence_) s.own_presence = own_presence_->current();
+  for (const auto& [user, p] : presence_) s.presence.emplace(user, p.current());
+  return s;
+}
+
+size_t RoomSession::in_flight_steps() const {
+  size_t n = 0;
+  for (const auto& b : in_flight_) n += b.steps;
+  return n;
+}
+
+// ---- incoming messages ----
+
+void RoomSession::on(const protocol::ServerState& m, SessionOutput& out) {
+  if (status_ != RoomStatus::joining) return;
+  set_status(RoomStatus::joined, out);
+  paused_ = false;
+  in_flight_.clear();
+  wait_for_ = -1;
+  batch_limit_ = 0;
+  if (m.doc) {
+    if (!load_doc(m, out)) return;
+  } else {
+    const auto& steps = *m.steps;
+    if (!loaded_ || collab_.version + static_cast<int64_t>(steps.size()) != m.version) {
+      resync(true, out);
+      return;
+    }
+    // Every step sent before this join was answered before this state: those
+    // the server took are listed here under our userId, the rest were refused.
+    if (!steps.empty() && !apply_remote(steps, m.user_ids, out)) return;
+    unknown_ = 0;
+  }
+  reset_presence(m.users, m.version, out);
+  flush(out);
+  send_presence(out);
+}
+
+// The server cannot give us the steps since our version: the unconfirmed
+// steps can no longer be rebased. Steps sent without an answer may be in the
+// new document already: they are dropped. The others are reapplied to the
+// new document as they are; those that fail are dropped.
+// False (nothing changed) when the document does not parse.
+bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
+  model::NodeRef doc;
+  try {
+    doc = model::Node::from_json(*options_.schema, *m.doc);
+  } catch (const std::exception& e) {
+    error(ErrorCode::bad_message, std::string("state: bad doc: ") + e.what(), out);
+    return false;
+  }
+  model::NodeRef before = collab_.doc;
+  auto& unconfirmed = collab_.unconfirmed;
+  size_t unknown = std::min(unknown_, unconfirmed.size());
+  std::vector<Value> maybe_applied, failed;
+  for (size_t i = 0; i < unknown; ++i) maybe_applied.push_back(unconfirmed[i].step->to_json());
+  transform::Transform tr(doc);
+  std::vector<collab::Rebaseable> kept;
+  for (size_t i = unknown; i < unconfirmed.size(); ++i) {
+    const auto& u = unconfirmed[i];
+    model::NodeRef at = tr.doc();
+    bool ok = false;
+    try {
+      ok = tr.maybe_step(u.step).ok();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    if (ok)
+      kept.push_back({u.step, u.step->invert(*at)});
+    else
+      failed.push_back(u.step->to_json());
+  }
+  if (before && own_presence_) {
+    // Own positions move as if the whole content had been replaced, then
+    // through the reapplied steps.
+    transform::Mapping mapping;
+    mapping.append_map(transform::StepMap({0, content_size(before), content_size(doc)}));
+    mapping.append_mapping(tr.mapping());
+    own_presence_->positions.map(mapping, content_size(before));
+  }
+  collab_ = collab::CollabState{tr.doc(), m.version, std::move(kept)};
+  sent_ = 0;
+  unknown_ = 0;
+  history_.clear();
+  loaded_ = true;
+  full_resync_ = false;
+  out.events.push_back(
+      DocumentChange{room_, ChangeOrigin::reset, nullptr, before, collab_.doc, m.version});
+  if (!maybe_applied.empty())
+    dropped(DropReason::doc_replaced, std::move(maybe_applied),
+            "the server sent a whole document; these steps were sent without an answer and may "
+            "already be in it",
+            out, true);
+  if (!failed.empty())
+    dropped(DropReason::doc_replaced, std::move(failed),
+            "the server sent a whole document; these steps no longer apply", out);
+  return true;
+}
+
+// Applies steps from the server on top of the confirmed version. False (and
+// a full resync) when they do not parse or apply here.
+bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
+                               const std::vector<std::string>& user_ids, SessionOutput& out) {
+  std::vector<transform::StepPtr> steps;
+  std::optional<collab::ReceiveResult> received;
+  try {
+    steps.reserve(steps_json.size());
+    for (const Value& s : steps_json)
+      steps.push_back(transform::Step::from_json(*options_.schema, s));
+    received.emplace(collab::receive_transaction(collab_, steps, user_ids, options_.user_id));
+  } catch (const std::exception& e) {
+    error(ErrorCode::invalid_steps,
+          std::string("steps from the server do not apply here: ") + e.what(), out);
+    resync(true, out);
+    return false;
+  }
+  collab::ReceiveResult& r = *received;
+  size_t ours = 0;
+  while (ours < user_ids.size() && user_ids[ours] == options_.user_id) ++ours;
+  size_t confirmed = std::min(ours, collab_.unconfirmed.size());
+  std::vector<Value> lost;
+  for (size_t i = confirmed, k = 0; i < collab_.unconfirmed.size(); ++i) {
+    if (k < r.kept.size() && r.kept[k] == i)
+      ++k;
+    else
+      lost.push_back(collab_.unconfirmed[i].step->to_json());
+  }
+  std::vector<transform::StepMap> maps;
+  maps.reserve(steps.size());
+  for (const auto& s : steps) maps.push_back(s->get_map());
+  record_confirmed(maps);
+  model::NodeRef before = collab_.doc;
+  keep_only(r.kept);
+  collab_ = std::move(r.state);
+  if (confirmed) {
+    stats_.steps_confirmed += static_cast<int64_t>(confirmed);
+    size_t n = confirmed;
+    while (n && !in_flight_.empty()) {
+      size_t take = std::min(n, in_flight_.front().steps);
+      in_flight_.front().steps -= take;
+      in_flight_.front().version += static_cast<int64_t>(take);
+      if (!in_flight_.front().steps) in_flight_.pop_front();
+      n -= take;
+    }
+    out.events.push_back(Confirmation{room_, collab_.version});
+  }
+  auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
+  if (!tr->steps().empty()) {
+    map_presence(tr->mapping(), content_size(before));
+    out.events.push_back(
+        DocumentChange{room_, ChangeOrigin::remote, tr, before, collab_.doc, collab_.version});
+  }
+  if (!lost.empty())
+    dropped(DropReason::rebase, std::move(lost),
+            "no longer applies after rebasing over remote steps", out);
+  apply_pending_presence(out);
+  return true;
+}
+
+// `kept`: the indices of the unconfirmed steps that remain, ascending.
+void RoomSession::keep_only(const std::vector<size_t>& kept) {
+  sent_ = count_below(kept, sent_);
+  unknown_ = count_below(kept, unknown_);
+}
+
+void RoomSession::on(const protocol::ServerSteps& m, SessionOutput& out) {
+  if (!loaded_ || status_ != RoomStatus::joined) return;
+  int64_t version = collab_.version;
+  auto n = static_cast<int64_t>(m.steps.size());
+  if (m.version + n <= version) return;                // already have them
+  if (m.version > version) return resync(false, out);  // a gap: ask again
+  std::vector<Value> steps(m.steps.begin() + (version - m.version), m.steps.end());
+  std::vector<std::string> ids(steps.size(), m.user_id);
+  if (apply_remote(steps, ids, out)) flush(out);
+}
+
+void RoomSession::on(const protocol::ServerAck& m, SessionOutput& out) {
+  if (status_ != RoomStatus::joined) return;  // joining: the state will settle it
+  // An ack for no batch: what we think is in flight is not what the server
+  // answered. A rejoin's state settles everything sent before it.
+  if (in_flight_.empty()) return resync(false, out);
+  confirm_front(m.version, out);
+}
+
+// The front batch in flight was accepted: the room is at `version` after it.
+void RoomSession::confirm_front(int64_t version, SessionOutput& out) {
+  Batch batch = in_flight_.front();
+  in_flight_.pop_front();
+  size_t n = batch.steps;
+  if (n > collab_.unconfirmed.size() || batch.version != collab_.version ||
+      version != collab_.version + static_cast<int64_t>(n)) {
+    // Our copy and the server disagree on what was confirmed: a rejoin sorts it out.
+    return resync(false, out);
+  }
+  std::vector<transform::StepMap> maps;
+  maps.reserve(n);
+  for (size_t i = 0; i < n; ++i) maps.push_back(collab_.unconfirmed[i].step->get_map());
+  record_confirmed(maps);
+  collab_.unconfirmed.erase(collab_.unconfirmed.begin(),
+                            collab_.unconfirmed.begin() + static_cast<long>(n));
+  sent_ -= std::min(sent_, n);
+  unknown_ -= std::min(unknown_, n);
+  collab_.version = version;
+  batch_limit_ = 0;
+  stats_.steps_confirmed += static_cast<int64_t>(n);
+  out.events.push_back(Confirmation{room_, version});
+  apply_pending_presence(out);
+  if (!presence_exact_) send_presence(out);
+  flush(out);
+}
+
+void RoomSession::on(const protocol::ServerPresence& m, SessionOutput& out) {
+  if (!loaded_ || status_ != RoomStatus::joined) return;
+  for (const auto& [user, entry] : m.users) set_remote_presence(user, entry, m.version, out);
+}
+
+void RoomSession::on(const protocol::ServerJoin& m, SessionOutput& out) {
+  if (!loaded_ || m.user_id == options_.user_id) return;
+  out.events.push_back(MemberEvent{room_, m.user_id, true});
+  set_remote_presence(m.user_id, m.presence ? *m.presence : Value(json::Object{}), collab_.version,
+                      out);
+}
+
+void RoomSession::on(const protocol::ServerLeave& m, SessionOutput& out) {
+  if (m.user_id == options_.user_id) return;
+  out.events.push_back(MemberEvent{room_, m.user_id, false});
+  pending_presence_.erase(m.user_id);
+  if (presence_.erase(m.user_id)) out.events.push_back(PresenceChange{room_, m.user_id, {}});
+}
+
+void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
+  if (m.room != room_) return;
+  ErrorCode code = m.known_code.value_or(ErrorCode::internal);
+  switch (code) {
+    case ErrorCode::version_conflict:
+      // Errors do not say which message they answer. A batch conflicts only
+      // with a room that is past its version (ours is never ahead of the
+      // room's), so a conflict naming a version at or below the batch's
+      // answers a presence (its version fell out of the server's history).
+      if (!in_flight_.empty() && m.version.value_or(-1) > in_flight_.front().version) {
+        // Others' steps came first; they are on their way to us.
+        ++stats_.version_conflicts;
+        in_flight_.clear();
+        wait_for_ = m.version.value_or(-1);
+        flush(out);
+      } else {
+        send_presence(out);  // a presence whose version the server did not accept
+      }
+      return;
+    case ErrorCode::message_too_large:
+      if (in_flight_steps() > 1) {  // send smaller batches
+        batch_limit_ = std::max<size_t>(1, in_flight_steps() / 2);
+        in_flight_.clear();
+        flush(out);
+        return;
+      }
+      [[fallthrough]];  // a single step too large can never go: dropped like an invalid one
+    case ErrorCode::invalid_steps: {
+      size_t n = in_flight_steps();
+      if (!n && code == ErrorCode::invalid_steps && status_ == RoomStatus::joined) {
+        // Refused steps we do not think are in flight: see on(ServerAck).
+        error(code, m.message, out);
+        return resync(false, out);
+      }
+      in_flight_.clear();
+      if (n) ++stats_.rejections;
+      error(code, m.message, out);
+      drop_unconfirmed(n, m.message, out);
+      flush(out);
+      return;
+    }
+    case ErrorCode::not_joined: return resync(false, out);
+    case ErrorCode::rate_limited:
+    case ErrorCode::internal:
+      // The refused message may be the batch in flight or a presence: its
+      // answer may still come, so the batch stays in flight, and nothing more
+      // goes out until the rejoin (a bit later) answers with a state that
+      // settles everything sent before it. (Forgetting the batch here let a
+      // late invalid_steps for it drop the next batch, which the server took.)
+      paused_ = true;
+      error(code, m.message, out);
+      out.retry_later = true;
+      return;
+    case ErrorCode::session_replaced:
+      error(code, m.message, out);
+      in_flight_.clear();
+      presence_.clear();
+      set_status(RoomStatus::left, out);
+      return;
+    default:
+      // forbidden, room_full, unauthorized, invalid_room, bad_message: nothing to
+      // fix by retrying. A refused join leaves the room.
+      error(code, m.message, out);
+      if (status_ == RoomStatus::joining) set_status(RoomStatus::left, out);
+  }
+}
+
+// Drops the first `count` unconfirmed steps: the document is rebuilt as the
+// confirmed document plus the remaining unconfirmed steps, each mapped over
+// the removal (prosemirror-collab's rebaseSteps with mirrors, over nothing).
+void RoomSession::drop_unconfirmed(size_t count, const std::string& message, SessionOutput& out) {
+  auto& unconfirmed = collab_.unconfirmed;
+  count = std::min(count, unconfirmed.size());
+  if (!count) return;
+  model::NodeRef before = collab_.doc;
+  auto tr = std::make_shared<transform::Transform>(collab_.doc);
+  std::vector<Value> lost;
+  std::vector<collab::Rebaseable> kept;
+  std::vector<size_t> kept_index;
+  try {
+    for (size_t i = unconfirmed.size(); i-- > 0;) tr->step(unconfirmed[i].inverted);
+    int map_from = static_cast<int>(unconfirmed.size());
+    for (size_t i = 0; i < unconfirmed.size(); ++i) {
+      const auto& item = unconfirmed[i];
+      transform::StepPtr mapped = item.step->map(tr->mapping().slice(map_from));
+      --map_from;
+      if (i < count) {
+        lost.push_back(item.step->to_json());
+        continue;
+      }
+      if (mapped && tr->maybe_step(mapped).ok()) {
+        tr->mutable_mapping().set_mirror(map_from, static_cast<int>(tr->steps().size()) - 1);
+        kept.push_back({mapped, mapped->invert(*tr->docs().back())});
+        kept_index.push_back(i);
+      } else {
+        lost.push_back(item.step->to_json());
+      }
+    }
+  } catch (const std::exception& e) {
+    // Cannot happen for consistent state; start over from the server's document.
+    error(ErrorCode::internal, std::string("revert failed: ") + e.what(), out);
+    resync(true, out);
+    return;
+  }
+  keep_only(kept_index);
+  collab_.unconfirmed = std::move(kept);
+  collab_.doc = tr->doc();
+  map_presence(tr->mapping(), content_size(before));
+  out.events.push_back(
+      DocumentChange{room_, ChangeOrigin::revert, tr, before, collab_.doc, collab_.version});
+  dropped(DropReason::invalid_steps, std::move(lost), message, out);
+}
+
+// ---- outgoing messages ----
+
+void RoomSession::send_join(SessionOutput& out) {
+  if (status_ == RoomStatus::joining || status_ == RoomStatus::joined) ++stats_.resyncs;
+  protocol::JoinMessage m{room_, options_.user_id, std::nullopt, std::nullopt};
+  bool rejoin = loaded_ && !full_resync_;
+  if (own_presence_) m.presence = rejoin ? presence_for_confirmed() : own_presence_->current();
+  if (rejoin) m.version = collab_.version;
+  out.messages.push_back(std::move(m));
+  in_flight_.clear();
+  wait_for_ = -1;
+  set_status(RoomStatus::joining, out);
+}
+
+void RoomSession::send_presence(SessionOutput& out) {
+  if (status_ != RoomStatus::joined || !loaded_ || !own_presence_) return;
+  out.messages.push_back(protocol::PresenceMessage{room_, options_.user_id,
+                                                   presence_for_confirmed(), collab_.version});
+}
+
+// Sends the unconfirmed steps when the room is joined and nothing is in flight.
+void RoomSession::flush(SessionOutput& out) {
+  if (status_ != RoomStatus::joined || !loaded_ || paused_ || !in_flight_.empty() ||
+      collab_.unconfirmed.empty() || collab_.version < wait_for_)
+    return;
+  size_t limit = batch_limit_ ? batch_limit_ : options_.max_batch_steps;
+  size_t n = std::min(collab_.unconfirmed.size(), limit);
+  json::Array steps;
+  steps.reserve(n);
+  for (size_t i = 0; i < n; ++i) steps.push_back(collab_.unconfirmed[i].step->to_json());
+  out.messages.push_back(
+      protocol::StepsMessage{room_, collab_.version, Value(std::move(steps)), options_.user_id});
+  in_flight_.push_back(Batch{collab_.version, n});
+  ++stats_.batches_sent;
+  stats_.steps_sent += static_cast<int64_t>(n);
+  if (sent_) ++stats_.resends;
+  sent_ = std::max(sent_, n);
+  unknown_ = std::max(unknown_, n);
+}
+
+// Join again on this connection; with `full` ask for the whole document.
+void RoomSession::resync(bool full, SessionOutput& out) {
+  if (full) full_resync_ = true;
+  if (status_ == RoomStatus::joining || status_ == RoomStatus::joined) send_join(out);
+}
+
+// ---- presence ----
+
+// Own presence with positions mapped back to the confirmed version.
+Value RoomSession::presence_for_confirmed() {
+  presence_exact_ = true;
+  if (collab_.unconfirmed.empty() || !collab_.doc) return own_presence_->current();
+  std::vector<transform::StepMap> back;
+  const auto& maps = unconfirmed_maps();
+  back.reserve(maps.size());
+  for (auto it = maps.rbegin(); it != maps.rend(); ++it) back.push_back(it->invert());
+  presence::PositionFields positions = own_presence_->positions;
+  positions.map(transform::Mapping(std::move(back)), content_size(collab_.doc), -1);
+  Value sent = positions.apply(own_presence_->entry);
+  // Exact when the server, mapping the sent entry through these steps once it
+  // accepts them, gets our positions back; otherwise it is sent again after the ack.
+  MapChain forward;
+  for (const auto& m : maps) forward.add(m);
+  presence_exact_ =
+      presence::map_positions(sent, forward, forward.size_before(content_size(collab_.doc))) ==
+      own_presence_->current();
+  return sent;
+}
+
+// Maps own and remote presence through a change of the local document, which
+// had content size `doc_size` before it.
+void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size) {
+  if (own_presence_) own_presence_->positions.map(mapping, doc_size);
+  for (auto& [user, p] : presence_) p.positions.map(mapping, doc_size);
+}
+
+// The unconfirmed steps' maps, made again only when the steps changed.
+const std::vector<transform::StepMap>& RoomSession::unconfirmed_maps() {
+  const auto& steps = collab_.unconfirmed;
+  bool same = steps.size() == unconfirmed_mapped_.size();
+  for (size_t i = 0; same && i < steps.size(); ++i) same = steps[i].step == unconfirmed_mapped_[i];
+  if (!same) {
+    unconfirmed_maps_.clear();
+    unconfirmed_mapped_.clear();
+    for (const auto& s : steps) {
+      unconfirmed_maps_.push_back(s.step->get_map());
+      unconfirmed_mapped_.push_back(s.step);
+    }
+  }
+  return unconfirmed_maps_;
+}
+
+void RoomSession::record_confirmed(const std::vector<transform::StepMap>& maps) {
+  for (const auto& m : maps) history_.push_back(m);
+  while (history_.size() > kPresenceHistory) history_.pop_front();
+}
+
+// A remote entry whose positions refer to `version`, in local document
+// positions; nullopt when `version` is ahead of the confirmed one (kept until
+// it is reached).
+std::optional<RoomSession::Presence> RoomSession::localize(const Value& entry, int64_t version) {
+  int64_t confirmed = collab_.version;
+  if (version > confirmed) return std::nullopt;
+  MapChain chain;
+  int64_t behind = confirmed - version;
+  if (behind > 0) {
+    size_t take = static_cast<size_t>(std::min<int64_t>(behind, std::ssize(history_)));
+    for (auto it = history_.end() - static_cast<long>(take); it != history_.end(); ++it)
+      chain.add(*it);
+  }
+  for (const auto& m : unconfirmed_maps()) chain.add(m);
+  Presence p{entry, presence::PositionFields(entry)};
+  p.positions.map(chain, chain.size_before(content_size(collab_.doc)));
+  return p;
+}
+
+void RoomSession::set_remote_presence(const std::string& user, const Value& entry, int64_t version,
+                                      SessionOutput& out) {
+  if (user == options_.user_id) return;
+  auto local = localize(entry, version);
+  if (!local) {
+    pending_presence_[user] = PendingPresence{version, entry};
+    return;
+  }
+  pending_presence_.erase(user);
+  Value current = local->current();
+  presence_[user] = std::move(*local);
+  out.events.push_back(PresenceChange{room_, user, std::move(current)});
+}
+
+void RoomSession::apply_pending_presence(SessionOutput& out) {
+  auto pending = std::move(pending_presence_);
+  pending_presence_.clear();
+  for (auto& [user, p] : pending) set_remote_presence(user, p.entry, p.version, out);
+}
+
+void RoomSession::reset_presence(const std::vector<std::pair<std::string, Value>>& users,
+                                 int64_t version, SessionOutput& out) {
+  std::map<std::string, Presence> old = std::move(presence_);
+  presence_.clear();
+  pending_presence_.clear();
+  for (const auto& [user, entry] : users) set_remote_presence(user, entry, version, out);
+  for (const auto& [user, entry] : old)
+    if (!presence_.count(user) && !pending_presence_.count(user))
+      out.events.push_back(PresenceChange{room_, user, {}});
+}
+
+// ---- events ----
+
+void RoomSession::set_status(RoomStatus status, SessionOutput& out) {
+  if (status_ == status) return;
+  status_ = status;
+  out.events.push_back(RoomStatusChange{room_, status});
+}
+
+void RoomSession::error(ErrorCode code, std::string message, SessionOutput& out) {
+  out.events.push_back(ClientError{room_, code, std::move(message)});
+}
+
+void RoomSession::dropped(DropReason reason, std::vector<Value> steps, std::string message,
+                          SessionOutput& out, bool maybe_applied) {
+  stats_.dropped_steps += static_cast<int64_t>(steps.size());
+  out.events.push_back(
+      DroppedSteps{room_, reason, std::move(steps), std::move(message), maybe_applied});
+}
+
+}  // namespace rtpm::client
