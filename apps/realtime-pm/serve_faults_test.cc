@@ -456,18 +456,6 @@ TEST_F(ServeFaultsTest, ProtocolEdges) {
   EXPECT_EQ(odd.subprotocol(), "");
 }
 
-// Runs a command and returns its standard output.
-std::string run_output(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf;
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  pclose(p);
-  return out;
-}
-
 // The flag an option line of `--help` starts with ("  --port INT ..." -> "port"), or "" for
 // any other line. (Not std::regex: GCC 12's <regex> trips -Wmaybe-uninitialized in the
 // sanitizer build.)
@@ -486,7 +474,7 @@ std::string help_option(const std::string& line) {
 // docs/server.md: "each flag is also an environment variable". Every option
 // in `serve --help` names one, and one of them is checked to take effect.
 TEST_F(ServeFaultsTest, EveryFlagIsAlsoAnEnvironmentVariable) {
-  std::string help = run_output(std::string(RTPM_BINARY) + " serve --help");
+  std::string help = run_command(std::string(RTPM_BINARY) + " serve --help").output;
   int options = 0;
   std::istringstream lines(help);
   std::string line, pending;

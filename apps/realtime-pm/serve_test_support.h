@@ -1,14 +1,17 @@
-// Helpers shared by the tests that drive the real `realtime-pm serve` binary
-// (serve_test, serve_faults_test, serve_tls_test): message texts of
-// PROTOCOL.md, field access on parsed messages, and the room document over
-// HTTP. Tests only.
+// Helpers shared by the tests that drive the real `realtime-pm` binary
+// (serve_test, serve_faults_test, serve_tls_test, backup_test): message texts
+// of PROTOCOL.md, field access on parsed messages, the room document over
+// HTTP, and running a command. Tests only.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "rtpm/json/json.h"
 #include "rtpm/testing/server_process.h"
@@ -57,6 +60,27 @@ inline json::Value room_doc(uint16_t port, const std::string& room) {
   auto res = http_get(port, "/api/rooms/" + room);
   EXPECT_EQ(res.status, 200) << res.body;
   return parse(res.body);
+}
+
+/// What a command printed and how it ended.
+struct CommandResult {
+  /// The exit status (0-255), or -1 when it did not exit normally.
+  int status = -1;
+  /// Its standard output, and standard error too when the command says `2>&1`.
+  std::string output;
+};
+
+/// Runs `command` with /bin/sh and waits for it.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return result;
+  std::array<char, 4096> buf;
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) result.output.append(buf.data(), n);
+  int status = pclose(p);
+  if (status != -1 && WIFEXITED(status)) result.status = WEXITSTATUS(status);
+  return result;
 }
 
 }  // namespace rtpm::testing
