@@ -17,6 +17,9 @@ packages=(
   libsqlite3-dev sqlite3 libhiredis-dev redis-server libssl-dev
   # The format check of scripts/test.sh.
   clang-format
+  # scripts/package-test.sh: the reverse proxy of deploy/nginx, a test certificate, HTTP
+  # requests, and systemd-analyze for deploy/realtime-pm.service (no systemd needs to run).
+  nginx openssl curl systemd
 )
 # Node.js may come from elsewhere than Debian (NodeSource's package ships its own
 # npm, which Debian's npm conflicts with): take Debian's only for what is absent.

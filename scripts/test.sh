@@ -3,6 +3,9 @@
 #   dependencies   scripts/install-deps.sh (Debian packages; root or sudo)
 #   release        the `release` preset (warnings are errors): build, then every CTest test
 #   conformance    `realtime-pm conformance` over the shared vectors
+#   package        scripts/package-test.sh: `cmake --install` of the release build, examples/
+#                  built against it (find_package and pkg-config), the installed server behind
+#                  deploy/nginx (wss://), deploy/realtime-pm.service checked by systemd-analyze
 #   asan           the `asan` preset (AddressSanitizer + UBSan): build, then every CTest test
 #   clang-format   every *.h and *.cc under rtpm/ apps/ bench/ fuzz/ must be formatted
 #   browser client clients/ts/scripts/test.sh, when the TypeScript client has one
@@ -79,6 +82,9 @@ for kind in "${kinds[@]}"; do
 done
 echo "kinds: ${kinds[*]:-all}"
 build/release/apps/realtime-pm conformance "${kind_args[@]}" "$shared/conformance"
+
+phase "package"
+scripts/package-test.sh build/release
 
 if [ "$quick" -eq 0 ]; then
   phase "asan"

@@ -196,8 +196,9 @@ int run(const BackupFlags& flags) {
     return fail("rename " + tmp + " to " + flags.out + ": " + std::strerror(err));
   }
   if (auto r = sync_path(folder.string()); !r) return fail(r.error().message);
-  std::cout << "backup: " << source << " -> " << flags.out << ": " << summary->rooms << " rooms, "
-            << summary->steps << " steps, " << summary->bytes << " bytes, integrity ok\n";
+  std::cout << "backup: " << source << " -> " << flags.out << " (rooms: " << summary->rooms
+            << ", steps: " << summary->steps << ", bytes: " << summary->bytes
+            << ", integrity: ok)\n";
   return 0;
 }
 

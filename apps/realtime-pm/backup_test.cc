@@ -198,8 +198,8 @@ TEST_F(BackupTest, CopiesARunningServerUnderWriteLoad) {
     }
     CommandResult r = backup(server.data_dir(), out);
     ASSERT_EQ(r.status, 0) << r.output;
-    EXPECT_NE(r.output.find("3 rooms"), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("integrity ok"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("rooms: 3,"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("integrity: ok)"), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(out + ".tmp"));
     EXPECT_EQ(integrity(out), "ok");
     check_restored(out, acked_before);
