@@ -9,6 +9,9 @@
 #   asan           the `asan` preset (AddressSanitizer + UBSan): build, then every CTest test
 #   clang-format   every *.h and *.cc under rtpm/ apps/ bench/ fuzz/ must be formatted
 #   browser client clients/ts/scripts/test.sh, when the TypeScript client has one
+#   npm package    clients/ts/scripts/sample-apps.sh: the packed npm package in a Tiptap and a
+#                  ProseMirror app made from scratch, at the newest and the lowest versions
+#                  (needs the npm registry)
 # It stops at the first failing phase and ends with a one-line summary.
 #
 # Options:
@@ -120,6 +123,11 @@ if [ -x clients/ts/scripts/test.sh ]; then
   phase "browser client"
   RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
     clients/ts/scripts/test.sh
+fi
+
+if [ -x clients/ts/scripts/sample-apps.sh ]; then
+  phase "npm package"
+  RTPM_BINARY="$root/build/release/apps/realtime-pm" clients/ts/scripts/sample-apps.sh
 fi
 
 phase "done"
