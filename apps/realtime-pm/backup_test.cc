@@ -101,17 +101,6 @@ class Writer {
   std::thread thread_;
 };
 
-// Polls `cond` every 10 ms for up to `limit`.
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = 20s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return cond();
-}
-
 // PRAGMA integrity_check on `path`, opened read-only by this process.
 std::string integrity(const std::string& path) {
   sqlite3* db = nullptr;
@@ -180,11 +169,13 @@ TEST_F(BackupTest, CopiesARunningServerUnderWriteLoad) {
   for (const char* room : {"alpha", "beta", "gamma"})
     writers.push_back(std::make_unique<Writer>(server.port(), room));
   auto all_past = [&](int64_t version) {
-    return eventually([&] {
-      for (auto& w : writers)
-        if (w->acked() < version) return false;
-      return true;
-    });
+    return eventually(
+        [&] {
+          for (auto& w : writers)
+            if (w->acked() < version) return false;
+          return true;
+        },
+        30s);
   };
   ASSERT_TRUE(all_past(30)) << writers[0]->error();
 

@@ -35,17 +35,6 @@ int64_t metric(uint16_t port, const std::string& name) {
   return -1;
 }
 
-// Polls `cond` every 20 ms for up to `limit`.
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = 10s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 // A WebSocket client on a bare socket that never reads unless asked: it
 // sends the upgrade, reads only the response head, and writes masked frames.
 class RawWs {

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -60,6 +62,17 @@ inline json::Value room_doc(uint16_t port, const std::string& room) {
   auto res = http_get(port, "/api/rooms/" + room);
   EXPECT_EQ(res.status, 200) << res.body;
   return parse(res.body);
+}
+
+/// Polls `cond` every 20 ms until it holds or `limit` has passed; returns its last answer.
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
 }
 
 /// What a command printed and how it ended.

@@ -49,37 +49,31 @@ if (want("demo")) {
   cpSync(join(root, "demo/demo.css"), join(root, "demo-dist/demo.css"))
 }
 
+// The node tests: bundled, with their dependencies left as imports.
+const nodeTest = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  packages: "external",
+  target: "node20",
+  sourcemap: "inline",
+  logLevel: "warning"
+}
+
 if (want("test")) {
   rmSync(join(root, "test-dist"), {recursive: true, force: true})
   let tests = readdirSync(join(root, "test")).filter(f => /^(test|e2e)-.*\.ts$/.test(f))
   await esbuild.build({
-    absWorkingDir: root,
+    ...nodeTest,
     entryPoints: tests.map(f => "test/" + f),
     outdir: "test-dist",
-    outExtension: {".js": ".mjs"},
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    packages: "external",
-    target: "node20",
-    sourcemap: "inline",
-    logLevel: "warning"
+    outExtension: {".js": ".mjs"}
   })
 }
 
 if (want("sample-apps")) {
   // The browser test of the sample apps (scripts/sample-apps.sh), which the
   // other tests do not run: it needs the apps built from the packed tarball.
-  await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: ["test/sample-apps.ts"],
-    outfile: "test-dist/sample-apps.mjs",
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    packages: "external",
-    target: "node20",
-    sourcemap: "inline",
-    logLevel: "warning"
-  })
+  await esbuild.build({...nodeTest, entryPoints: ["test/sample-apps.ts"], outfile: "test-dist/sample-apps.mjs"})
 }
