@@ -26,7 +26,6 @@
 # RTPM_KEEP_TMP=1 keeps it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$(pwd)
 build=$(cd "${1:-build/release}" && pwd)
 
 tmp=$(mktemp -d /tmp/rtpm-package-XXXXXX)
@@ -36,7 +35,7 @@ cleanup() {
   local status=$?
   local pid
   for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    if kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
   done
   if [ "$status" -ne 0 ]; then
     echo "package-test: FAILED (files in $tmp)" >&2
@@ -56,10 +55,19 @@ free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
     console.log(s.address().port); s.close() })'
 }
+# Prints the port a server wrote to FILE (--port-file), waiting up to 20 s for it.
+server_port() {
+  local _
+  for _ in $(seq 200); do
+    [ -s "$1" ] && break
+    sleep 0.1
+  done
+  cat "$1" 2>/dev/null
+}
 # Waits until `curl ARGS` succeeds (up to 20 s).
 wait_for() {
-  local i
-  for i in $(seq 200); do
+  local _
+  for _ in $(seq 200); do
     curl -sf -o /dev/null "$@" && return 0
     sleep 0.1
   done
@@ -93,12 +101,15 @@ for header in "${headers[@]}"; do
 done
 config=$(find "$prefix" -name realtime-pm-config.cmake)
 pc=$(find "$prefix" -name realtime-pm.pc)
-[ -n "$config" ] && [ -n "$pc" ] || fail "no CMake package config or realtime-pm.pc installed"
+if [ -z "$config" ] || [ -z "$pc" ]; then
+  fail "no CMake package config or realtime-pm.pc installed"
+fi
 libs=$(find "$prefix" -name 'librtpm_*.a' | wc -l)
 echo "realtime-pm $version: bin/realtime-pm, $libs libraries, ${#headers[@]} headers," \
   "${config#"$prefix"/}, ${pc#"$prefix"/}"
 
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 cxx=${CXX:-c++}
 launcher=${CMAKE_CXX_COMPILER_LAUNCHER:-}
 # The warnings of the tree (designated initializers leave fields to their defaults).
@@ -137,11 +148,7 @@ step "run"
 "$prefix/bin/realtime-pm" serve --port 0 --port-file "$tmp/port" --data "$tmp/data" \
   --log-level warn &
 pids+=($!)
-for i in $(seq 200); do
-  [ -s "$tmp/port" ] && break
-  sleep 0.1
-done
-port=$(cat "$tmp/port" 2>/dev/null) || fail "the installed server did not start"
+port=$(server_port "$tmp/port") || fail "the installed server did not start"
 wait_for "http://127.0.0.1:$port/healthz" || fail "the installed server does not answer"
 doc=$("$tmp/examples/edit_document" "ws://127.0.0.1:$port/ws" packaged "Hello from C++")
 echo "edit_document ws://127.0.0.1:$port/ws: $doc"
@@ -218,11 +225,7 @@ mv "$tmp/backup.db" "$tmp/restored/realtime-pm.db"
 "$prefix/bin/realtime-pm" serve --port 0 --port-file "$tmp/restored/port" \
   --data "$tmp/restored" --log-level warn &
 pids+=($!)
-for i in $(seq 200); do
-  [ -s "$tmp/restored/port" ] && break
-  sleep 0.1
-done
-restored_port=$(cat "$tmp/restored/port" 2>/dev/null) || fail "no server on the backup"
+restored_port=$(server_port "$tmp/restored/port") || fail "no server on the backup"
 [ "$(curl -sf "http://127.0.0.1:$restored_port/api/rooms/packaged")" = "$room" ] ||
   fail "the server on the backup has another document"
 echo "a server on the backup serves the room at version 2"
