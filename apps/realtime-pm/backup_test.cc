@@ -4,8 +4,8 @@
 // PRAGMA integrity_check, and a server started on a copy serves them. Bad
 // input (no database, not a database, the server's own file as OUT) fails
 // with a message and leaves every file as it was.
+#include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,9 +31,8 @@ const std::string kBinary = RTPM_BINARY;
 // of a room at version V is exactly the tokens 1..V.
 constexpr int kTokenSize = 7;
 std::string token(int64_t version) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%06lld,", static_cast<long long>(version));
-  return buf;
+  std::string digits = std::to_string(version);
+  return std::string(6 - std::min<size_t>(6, digits.size()), '0') + digits + ",";
 }
 std::string tokens(int64_t up_to) {
   std::string text;
