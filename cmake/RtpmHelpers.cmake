@@ -1,4 +1,5 @@
-# rtpm_library(NAME x SRCS ... DEPS ...): a static library rtpm_x, alias rtpm::x.
+# rtpm_library(NAME x SRCS ... DEPS ...): a static library rtpm_x, alias rtpm::x (installed
+#   as realtime-pm::x when cmake/RtpmInstall.cmake lists it).
 # rtpm_test(NAME x SRCS ... DEPS ... [NO_DISCOVER]): a GoogleTest binary registered with CTest
 #   (each test its own CTest entry, or with NO_DISCOVER the binary as one entry).
 # rtpm_benchmark(NAME x SRCS ... DEPS ...): a Google Benchmark binary.
@@ -46,7 +47,9 @@ function(rtpm_library)
   cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
   add_library(rtpm_${A_NAME} STATIC ${A_SRCS})
   add_library(rtpm::${A_NAME} ALIAS rtpm_${A_NAME})
-  target_include_directories(rtpm_${A_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
+  # Installed, the headers are under the prefix's include/ (cmake/RtpmInstall.cmake).
+  target_include_directories(rtpm_${A_NAME} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
+  target_compile_features(rtpm_${A_NAME} PUBLIC cxx_std_20)
   target_compile_options(rtpm_${A_NAME} PRIVATE ${RTPM_WARNINGS})
   target_link_libraries(rtpm_${A_NAME} PUBLIC ${A_DEPS})
 endfunction()

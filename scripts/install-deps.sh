@@ -20,6 +20,9 @@ packages=(
   # The fuzz targets (the `fuzz` preset, scripts/fuzz.sh): clang 14 with libFuzzer and its
   # sanitizer runtimes.
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  # scripts/package-test.sh: the reverse proxy of deploy/nginx, a test certificate, HTTP
+  # requests, and systemd-analyze for deploy/realtime-pm.service (no systemd needs to run).
+  nginx openssl curl systemd
 )
 # Node.js may come from elsewhere than Debian (NodeSource's package ships its own
 # npm, which Debian's npm conflicts with): take Debian's only for what is absent.

@@ -5,11 +5,17 @@
 #   conformance    `realtime-pm conformance` over the shared vectors
 #   differential   scripts/diff-fuzz.sh: 20,000 random and hostile cases computed by the
 #                  real JavaScript libraries (fuzz/differential, npm ci) against the port
+#   package        scripts/package-test.sh: `cmake --install` of the release build, examples/
+#                  built against it (find_package and pkg-config), the installed server behind
+#                  deploy/nginx (wss://), deploy/realtime-pm.service checked by systemd-analyze
 #   asan           the `asan` preset (AddressSanitizer + UBSan): build, then every CTest test
 #   fuzz           the `fuzz` preset (clang, libFuzzer): build, then every fuzz target for
 #                  RTPM_FUZZ_SECONDS each from its seed corpus (scripts/fuzz.sh all)
 #   clang-format   every *.h and *.cc under rtpm/ apps/ bench/ fuzz/ must be formatted
 #   browser client clients/ts/scripts/test.sh, when the TypeScript client has one
+#   npm package    clients/ts/scripts/sample-apps.sh: the packed npm package in a Tiptap and a
+#                  ProseMirror app made from scratch, at the newest and the lowest versions
+#                  (needs the npm registry)
 # It stops at the first failing phase and ends with a one-line summary.
 #
 # Options:
@@ -89,6 +95,9 @@ phase "differential"
 RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
   scripts/diff-fuzz.sh 20000 ci
 
+phase "package"
+scripts/package-test.sh build/release
+
 if [ "$quick" -eq 0 ]; then
   phase "asan"
   cmake --preset asan -DRTPM_SHARED_DIR="$shared"
@@ -129,6 +138,11 @@ if [ -x clients/ts/scripts/test.sh ]; then
   phase "browser client"
   RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
     clients/ts/scripts/test.sh
+fi
+
+if [ -x clients/ts/scripts/sample-apps.sh ]; then
+  phase "npm package"
+  RTPM_BINARY="$root/build/release/apps/realtime-pm" clients/ts/scripts/sample-apps.sh
 fi
 
 phase "done"

@@ -2,12 +2,14 @@
 //   serve        run the collaboration server
 //   load         drive a server with typing clients or idle connections
 //   conformance  check the ProseMirror port against JavaScript-made vectors
+//   backup       copy a running server's SQLite database
 // Each subcommand's callback runs it and exits the process with its status.
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <memory>
 
+#include "backup.h"
 #include "load.h"
 #include "serve.h"
 #include <CLI/CLI.hpp>
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   rtpm::apps::add_serve_command(app);
   rtpm::apps::add_load_command(app);
   add_conformance_command(app);
+  rtpm::apps::add_backup_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -396,7 +396,7 @@ std::string help_option(const std::string& line) {
 // docs/server.md: "each flag is also an environment variable". Every option
 // in `serve --help` names one, and one of them is checked to take effect.
 TEST_F(ServeFaultsTest, EveryFlagIsAlsoAnEnvironmentVariable) {
-  std::string help = run_output(std::string(RTPM_BINARY) + " serve --help");
+  std::string help = run_command(std::string(RTPM_BINARY) + " serve --help").output;
   int options = 0;
   std::istringstream lines(help);
   std::string line, pending;

@@ -270,8 +270,7 @@ class HostileTest : public ::testing::Test {
   std::string db_path() const { return server_->data_dir() + "/realtime-pm.db"; }
   // A query through the sqlite3 command-line tool: another process reading the database.
   std::string sqlite(const std::string& sql) {
-    int status = 0;
-    std::string out = run_output("sqlite3 '" + db_path() + "' \"" + sql + "\" 2>&1", &status);
+    auto [status, out] = run_command("sqlite3 '" + db_path() + "' \"" + sql + "\" 2>&1");
     EXPECT_EQ(status, 0) << out;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
     return out;
@@ -387,12 +386,11 @@ TEST_F(HostileHttp, StaticFolderHoldingTheDataOrTheTokensDoesNotStart) {
   write_file(site / "tokens.json", R"({"t0k3n":"alice"})");
   fs::create_directories(site / "data");
   std::string bin = RTPM_BINARY;
-  auto start_output = [&](const std::string& args, int* status) {
+  auto start_output = [&](const std::string& args) {
     // Started in the background: a server that does start is stopped after 2 s.
-    return run_output(bin + " serve --port 0 --log-level warn " + args +
+    return run_command(bin + " serve --port 0 --log-level warn " + args +
                           " 2>&1 & pid=$!; for i in $(seq 20); do kill -0 $pid 2>/dev/null || "
-                          "break; sleep 0.1; done; kill $pid 2>/dev/null; wait $pid",
-                      status);
+                          "break; sleep 0.1; done; kill $pid 2>/dev/null; wait $pid");
   };
   struct Case {
     std::string args, names;
@@ -405,8 +403,7 @@ TEST_F(HostileHttp, StaticFolderHoldingTheDataOrTheTokensDoesNotStart) {
        "tokens.json"},
   };
   for (const auto& c : refused) {
-    int status = 0;
-    std::string out = start_output(c.args, &status);
+    auto [status, out] = start_output(c.args);
     EXPECT_NE(status, 0) << c.args << ":\n" << out;
     EXPECT_NE(out.find("--static"), std::string::npos) << c.args << ":\n" << out;
     EXPECT_NE(out.find(c.names), std::string::npos) << c.args << ":\n" << out;

@@ -1,8 +1,9 @@
-// Helpers shared by the tests that drive the real `realtime-pm serve` binary
-// (serve_test, serve_faults_test, serve_tls_test, serve_hostile_test): message
-// texts of PROTOCOL.md, field access on parsed messages, the room document and
-// metrics over HTTP, polling, and RawSocket, a client on a bare TCP socket for
-// clients that must misbehave. Tests only.
+// Helpers shared by the tests that drive the real `realtime-pm` binary
+// (serve_test, serve_faults_test, serve_tls_test, serve_hostile_test,
+// backup_test): message texts of PROTOCOL.md, field access on parsed
+// messages, the room document and metrics over HTTP, polling, running a
+// command, and RawSocket, a client on a bare TCP socket for clients that must
+// misbehave. Tests only.
 #pragma once
 
 #include <array>
@@ -25,6 +26,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rtpm/json/json.h"
@@ -87,7 +89,7 @@ inline int64_t metric(uint16_t port, const std::string& name) {
   return -1;
 }
 
-/// Polls `cond` every 20 ms for up to `limit`; whether it became true.
+/// Polls `cond` every 20 ms until it holds or `limit` has passed; returns its last answer.
 template <class F>
 bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
   auto until = std::chrono::steady_clock::now() + limit;
@@ -98,17 +100,25 @@ bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(1
   return cond();
 }
 
-/// Runs a shell command; its standard output, and its exit status in `status` when given.
-inline std::string run_output(const std::string& command, int* status = nullptr) {
-  std::string out;
+/// What a command printed and how it ended.
+struct CommandResult {
+  /// The exit status (0-255), or -1 when it did not exit normally.
+  int status = -1;
+  /// Its standard output, and standard error too when the command says `2>&1`.
+  std::string output;
+};
+
+/// Runs `command` with /bin/sh and waits for it.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
   FILE* p = popen(command.c_str(), "r");
-  if (!p) return out;
+  if (!p) return result;
   std::array<char, 4096> buf;
   size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  if (status) *status = st;
-  return out;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) result.output.append(buf.data(), n);
+  int status = pclose(p);
+  if (status != -1 && WIFEXITED(status)) result.status = WEXITSTATUS(status);
+  return result;
 }
 
 /// An HTTP response as RawSocket parsed it (header names in lower case).

@@ -140,7 +140,7 @@ Result<void> RealtimeServer::start() {
     if (ec)
       return Error{ErrorCode::internal,
                    "--data: cannot create " + options_.data_dir + ": " + ec.message()};
-    std::string path = (std::filesystem::path(options_.data_dir) / "realtime-pm.db").string();
+    std::string path = store::database_path(options_.data_dir);
     auto store = store::SqliteStore::open(path, options_.store_busy_timeout_ms);
     if (!store) return store.error();
     ctx_->store = std::move(*store);

@@ -1,6 +1,7 @@
 #include "rtpm/store/sqlite_store.h"
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 
 #include <sqlite3.h>
@@ -26,6 +27,10 @@ std::string column_text(sqlite3_stmt* s, int i) {
 }
 
 }  // namespace
+
+std::string database_path(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "realtime-pm.db").string();
+}
 
 Error SqliteStore::error(const std::string& what) const {
   return Error{ErrorCode::internal, "sqlite: " + what + ": " + sqlite3_errmsg(db_)};

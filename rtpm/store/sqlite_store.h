@@ -18,6 +18,10 @@ struct sqlite3_stmt;
 
 namespace rtpm::store {
 
+/// The database file of a server's data folder: `data_dir`/realtime-pm.db. `realtime-pm
+/// serve` keeps its rooms there and `realtime-pm backup` copies it.
+std::string database_path(const std::string& data_dir);
+
 class SqliteStore final : public Store {
  public:
   /// Opens (creating if needed) the database at `path`. A write that finds the

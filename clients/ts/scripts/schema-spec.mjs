@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // Prints the JSON schema spec of a ProseMirror or Tiptap schema, the file
-// that `realtime-pm serve --schema FILE` reads.
+// that `realtime-pm serve --schema FILE` reads. The npm package installs it
+// as the command `realtime-pm-schema-spec` (`npx realtime-pm-schema-spec`).
 //
 //   node scripts/schema-spec.mjs --starter-kit             Tiptap StarterKit, default options
 //   node scripts/schema-spec.mjs MODULE [EXPORT]           a module's export (default: "schema",
 //                                                          then the default export)
 //
 // The export may be a prosemirror-model Schema, a Tiptap Editor, or an
-// array of Tiptap extensions (turned into a schema with getSchema). Options:
-// --name NAME sets the spec's name, --out FILE writes to a file.
-// Needs the built package (npm run build).
+// array of Tiptap extensions (turned into a schema with @tiptap/core's
+// getSchema; only then is @tiptap/core needed). Options: --name NAME sets
+// the spec's name, --out FILE writes to a file. In this repository it needs
+// the built package (npm run build).
 import {writeFileSync} from "node:fs"
 import {resolve} from "node:path"
 import {pathToFileURL} from "node:url"
@@ -30,17 +32,18 @@ let {schemaSpec} = await import("../dist/index.js").catch(() => {
   console.error("schema-spec: build the package first (npm run build)")
   process.exit(1)
 })
-let {getSchema} = await import("@tiptap/core")
+// Tiptap only for what needs it, so that a plain ProseMirror app can run this.
+let getSchema = async extensions => (await import("@tiptap/core")).getSchema(extensions)
 
 let schema
 if (starterKit) {
   let {default: StarterKit} = await import("@tiptap/starter-kit")
-  schema = getSchema([StarterKit])
+  schema = await getSchema([StarterKit])
   if (name == "custom") name = "tiptap"
 } else {
   let mod = await import(pathToFileURL(resolve(rest[0])).href)
   let value = rest[1] ? mod[rest[1]] : mod.schema ?? mod.default
-  if (Array.isArray(value)) schema = getSchema(value)
+  if (Array.isArray(value)) schema = await getSchema(value)
   else if (value && value.schema && value.extensionManager) schema = value.schema
   else if (value && value.nodes && value.marks && value.topNodeType) schema = value
   else {

@@ -91,7 +91,10 @@ function buildDecorations(state: EditorState, users: ReadonlyMap<string, Presenc
 
 // The caret: a zero-width inline element with a coloured border and the
 // user's name above it. Inline styles make it visible without any CSS; the
-// classes let a page restyle it.
+// classes let a page restyle it. It holds no text: a click into a textblock
+// with nothing else in it would put the browser's cursor into that text,
+// inside the widget, where prosemirror-view before 1.43 (which left mouse
+// selection to the browser) drops what is typed.
 function caretElement(user: PresenceUser): HTMLElement {
   let caret = document.createElement("span")
   caret.className = "rtpm-caret"
@@ -106,7 +109,6 @@ function caretElement(user: PresenceUser): HTMLElement {
     "line-height: 1.3; padding: 0 4px; border-radius: 3px 3px 3px 0; color: #fff; " +
     "white-space: nowrap; font-family: sans-serif; font-weight: 600; user-select: none;"
   label.style.backgroundColor = user.color
-  caret.appendChild(document.createTextNode("\u2060"))
   caret.appendChild(label)
   return caret
 }

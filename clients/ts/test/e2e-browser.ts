@@ -166,6 +166,21 @@ test("a remote cursor is drawn where the other page's caret is", async () => {
   await shot(a, "remote-cursor-ada-sees-grace")
 })
 
+test("a click into an empty paragraph that holds another user's caret, then typing", async () => {
+  let a = await open("e2e-click", "Ada"), b = await open("e2e-click", "Grace")
+  // Grace's caret sits in the document's only, empty paragraph in Ada's page.
+  await b.evaluate(() => (window as any).rtpmDemo.editor.commands.focus("start"))
+  let graceId = await b.evaluate(() => (window as any).rtpmDemo.session().userId)
+  await a.locator(`.rtpm-caret[data-user-id="${graceId}"]`).waitFor({timeout: 10000})
+  // Ada clicks into the paragraph with the mouse (the browser, not the editor, may place the
+  // DOM cursor) and types.
+  let paragraph = (await a.locator(".tiptap p").first().boundingBox())!
+  await a.mouse.click(paragraph.x + paragraph.width / 2, paragraph.y + paragraph.height / 2)
+  await a.keyboard.type("Clicked, then typed.", {delay: 15})
+  let doc = await converged("e2e-click", a, b)
+  assert.equal(text(doc), "Clicked, then typed.")
+})
+
 test("the server is killed and restarted: both pages reconnect and nothing is lost", async () => {
   let a = await open("e2e-restart", "Ada"), b = await open("e2e-restart", "Grace")
   await Promise.all([typeAt(a, "end", "Saved before the crash. "), typeAt(b, "start", "Also saved. ")])
