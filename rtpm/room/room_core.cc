@@ -195,6 +195,8 @@ Effects RoomCore::leave(ConnId conn, const protocol::LeaveMessage& m, Now now) {
 
 Effects RoomCore::disconnect(ConnId conn, Now now) {
   Out out{{}, now};
+  // A join waiting for the loader is forgotten (the connection is gone).
+  std::erase_if(pending_joins_, [&](const PendingJoin& j) { return j.conn == conn; });
   auto it = by_conn_.find(conn);
   if (it != by_conn_.end()) {
     remove_member(out, std::string(it->second), true);
@@ -480,8 +482,7 @@ void RoomCore::remove_member(Out& out, const std::string& user_id, bool notify) 
   members_.erase(it);
   presence_.remove(user);
   presence_sent_.erase(user);
-  presence_pending_.erase(std::remove(presence_pending_.begin(), presence_pending_.end(), user),
-                          presence_pending_.end());
+  std::erase(presence_pending_, user);
   if (presence_pending_.empty()) presence_due_.reset();
   if (notify) broadcast(out, protocol::encode_leave(name_, user, out.now.wall_ms), std::nullopt);
 }
@@ -609,11 +610,11 @@ json::Value RoomCore::map_presence_to_durable(const json::Value& entry,
 
 void RoomCore::queue_presence(Out& out, const std::string& user) {
   Time now = out.now.mono;
-  auto interval = std::chrono::milliseconds(config_.presence_interval_ms);
   auto last = presence_sent_.find(user);
   bool pending = std::find(presence_pending_.begin(), presence_pending_.end(), user) !=
                  presence_pending_.end();
-  if (!pending && (last == presence_sent_.end() || now - last->second >= interval)) {
+  if (pending) return;  // goes out with its latest entry when its interval ends
+  if (last == presence_sent_.end() || now - last->second >= presence_interval()) {
     presence_sent_[user] = now;
     broadcast(out,
               protocol::encode_presence(name_, single_user_json(user, *presence_.get(user)),
@@ -621,23 +622,30 @@ void RoomCore::queue_presence(Out& out, const std::string& user) {
               members_.at(user).conn);
     return;
   }
-  if (!pending) presence_pending_.push_back(user);
-  if (!presence_due_) presence_due_ = last == presence_sent_.end() ? now : last->second + interval;
+  presence_pending_.push_back(user);
+  Time due = last->second + presence_interval();
+  if (!presence_due_ || due < *presence_due_) presence_due_ = due;
 }
 
 void RoomCore::flush_presence(Out& out) {
-  auto pending = std::move(presence_pending_);
-  presence_pending_.clear();
+  // Each held-back user goes out when its own interval ends.
+  Time now = out.now.mono;
   presence_due_.reset();
-  for (const auto& user : pending) {
-    auto m = members_.find(user);
-    if (m == members_.end()) continue;
-    presence_sent_[user] = out.now.mono;
+  std::vector<std::string> later;
+  for (const auto& user : presence_pending_) {
+    Time due = presence_sent_[user] + presence_interval();
+    if (due > now) {
+      later.push_back(user);
+      if (!presence_due_ || due < *presence_due_) presence_due_ = due;
+      continue;
+    }
+    presence_sent_[user] = now;
     broadcast(out,
               protocol::encode_presence(name_, single_user_json(user, *presence_.get(user)),
                                         durable_version_, out.now.wall_ms),
-              m->second.conn);
+              members_.at(user).conn);
   }
+  presence_pending_ = std::move(later);
 }
 
 // ---- output ----

@@ -244,7 +244,11 @@ class RoomCore {
   void maybe_snapshot(Out& out);
   void snapshot(Out& out);
   void queue_presence(Out& out, const std::string& user_id);
+  /// Sends the held-back presence whose interval ended.
   void flush_presence(Out& out);
+  std::chrono::milliseconds presence_interval() const {
+    return std::chrono::milliseconds(config_.presence_interval_ms);
+  }
   void remove_member(Out& out, const std::string& user_id, bool notify);
   /// Arms the unload deadline when the room may unload (grace, or at once).
   void maybe_unload(Out& out, bool at_once = false);
@@ -297,8 +301,8 @@ class RoomCore {
   std::unordered_map<ConnId, std::string> by_conn_;
   presence::PresenceStore presence_;
   std::unordered_map<std::string, Time> presence_sent_;  // last broadcast per user
-  std::vector<std::string> presence_pending_;
-  std::optional<Time> presence_due_;
+  std::vector<std::string> presence_pending_;            // held back, each until its interval ends
+  std::optional<Time> presence_due_;                     // the earliest end of those intervals
   std::optional<Time> unload_at_;
   std::optional<Time> wake_;  // the last WakeAt asked for
 };
