@@ -402,7 +402,7 @@ class Model {
       on_effects(r, std::move(fx), -1);
       return;
     }
-    if (!store_.append({p.batch})) fail("the store refused a batch (a gap?)");
+    if (!store_.append({p.batch}).at(0)) fail("the store refused a batch (a gap?)");
     confirmed_.insert({op.core.get(), p.id});
     on_effects(r, op.core->stored(p.id, Result<void>(), now()), -1);
   }
