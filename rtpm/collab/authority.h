@@ -3,10 +3,12 @@
 //
 // Sans-I/O: `decide` checks a submitted batch against the current document
 // and says Accepted, Conflict or Rejected without changing anything;
-// `commit` makes an accepted batch current. The room persists an accepted
-// batch between the two (durable before ack), and never commits a batch the
-// store did not take. Not thread-safe: a room uses its authority from one
-// strand.
+// `commit` makes an accepted batch current. The room (room::RoomCore)
+// commits an accepted batch at once, so that the next batch is checked
+// against it (the speculative version), and acknowledges and broadcasts it
+// only once the store took it (durable before ack); if the store fails, the
+// room drops the authority and reloads what is durable. Not thread-safe: a
+// room uses its authority from one strand.
 #pragma once
 
 #include <cstdint>
