@@ -401,8 +401,12 @@ void RoomCore::run_pending(Out& out, Avail avail) {
     else
       out.effects.push_back(effect::ReadDone{r, std::nullopt});
   }
-  // A room nobody joined (missing, refused, failed, or loaded only for reads) goes at once.
-  if (avail != Avail::ready || loaded_for_read_) maybe_unload(out, true);
+  // A room nobody joined (missing, refused, failed, or loaded only for reads) goes at once; one
+  // whose joiners all disconnected while it loaded waits for the grace period.
+  if (avail != Avail::ready || loaded_for_read_)
+    maybe_unload(out, true);
+  else
+    maybe_unload(out);
 }
 
 // ---- membership ----

@@ -608,6 +608,8 @@ class Model {
       }
       if (!room.ready()) continue;
       if (room.speculative_version() < room.durable_version()) fail("speculative < durable");
+      if (room.member_count() == 0 && room.in_flight() == 0 && !wake_[r])
+        fail("an empty room with nothing in flight never unloads");
       bool compare = room.in_flight() == 0 || index_ % 50 == 0;
       model::NodeRef durable = compare ? room.durable_doc() : nullptr;
       if (compare) durable->check();
