@@ -24,7 +24,7 @@
 // A failure prints the seed and the event index.
 //
 // RTPM_ROOM_MODEL_SEEDS=A-B sets the seeds (default 1-20), RTPM_ROOM_MODEL_EVENTS
-// the events per seed (default 5,000: 100,000 events per run; 1,000 under
+// the events per seed (default 5,000: 100,000 events per run; 2,500 under
 // ASan, RTPM_ROOM_MODEL_ASAN). scripts/soak.sh runs more.
 #include <cstdlib>
 #include <deque>
@@ -46,7 +46,7 @@ namespace rtpm::room {
 namespace {
 
 #ifdef RTPM_ROOM_MODEL_ASAN
-constexpr int kDefaultEvents = 1000;
+constexpr int kDefaultEvents = 2500;
 #else
 constexpr int kDefaultEvents = 5000;
 #endif
