@@ -195,6 +195,14 @@ def main():
     for i in range(8):
         write("step_apply", "generator_%d" % i, bytes((i * 37 + k * 11) % 256 for k in range(64 + 16 * i)))
 
+    # room: bytes read by FuzzedDataProvider (numbers from the end, strings from the front):
+    # event sequences of joins, steps, presence, store answers. A few byte patterns of different
+    # lengths, and a client steps message and join as text at the front for the "client JSON" event.
+    for i in range(6):
+        write("room", "events_%d" % i, bytes((i * 53 + k * 29 + (k >> 3)) % 256 for k in range(96 + 64 * i)))
+    write("room", "client_json", json.dumps(join).encode() + b"\\" + steps_msg("[" + steps["kInsertHello"] + "]").encode()
+          + bytes(range(0, 256, 3)))
+
 
 if __name__ == "__main__":
     main()

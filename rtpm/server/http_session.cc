@@ -87,7 +87,8 @@ void HttpSession::read_room(std::shared_ptr<HttpRequest> req, std::string room) 
   // Not in memory: an unknown room must not be loaded (a room in memory per 404 would let one
   // client fill the server's memory), so ask the store first.
   ctx_.storage->exists(room, [self, req, room, answer](Result<bool> exists) mutable {
-    if (exists && *exists) return self->ctx_.rooms->get(room)->read_document(std::move(answer));
+    if (exists && *exists)
+      return self->ctx_.rooms->get_or_create(room)->read_document(std::move(answer));
     net::post(self->stream_.get_executor(), [self, req, failed = !exists] {
       self->respond(failed ? make_response(*req, http::status::service_unavailable,
                                            "the store failed; try again\n", "text/plain")

@@ -4,7 +4,7 @@
 
 namespace rtpm::server {
 
-std::shared_ptr<Room> RoomRegistry::get(const std::string& name) {
+std::shared_ptr<Room> RoomRegistry::get_or_create(const std::string& name) {
   std::lock_guard lock(mutex_);
   auto& slot = rooms_[name];
   if (!slot) {

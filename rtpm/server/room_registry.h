@@ -15,8 +15,9 @@ struct ServerContext;
 class RoomRegistry {
  public:
   explicit RoomRegistry(ServerContext& ctx) : ctx_(ctx) {}
-  /// The room of that name, created (not yet loaded) when not in memory.
-  std::shared_ptr<Room> get(const std::string& name);
+  /// The room of that name, created (not yet loaded) when not in memory (or when the one in
+  /// memory unloaded: an unloaded room leaves the registry).
+  std::shared_ptr<Room> get_or_create(const std::string& name);
   /// The room of that name if it is in memory, else null; never creates one (reads of rooms
   /// that may not exist, and sessions leaving rooms, must not fill the registry).
   std::shared_ptr<Room> find(const std::string& name);

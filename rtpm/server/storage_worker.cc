@@ -90,9 +90,10 @@ void StorageWorker::run() {
           dones.push_back(std::move(a.done));
           jobs.pop_front();
         }
-        Result<void> r = store_.append(batches);
+        // One result per batch: one room's failed batch does not fail the others.
+        std::vector<Result<void>> results = store_.append(batches);
         metrics_.store_commits.fetch_add(1, std::memory_order_relaxed);
-        for (auto& d : dones) d(r);
+        for (size_t i = 0; i < dones.size(); ++i) dones[i](std::move(results[i]));
         set_running(jobs.size());
         continue;
       }

@@ -5,7 +5,10 @@
 // as one Store::append call, i.e. one transaction and one sync for every
 // batch accepted across all rooms while the previous commit was running:
 // group commit without a fixed timer, so an idle server commits at once and
-// a busy one amortises the sync. Jobs run in the order they were queued.
+// a busy one amortises the sync. Each append's callback gets its own batch's
+// result: one room's failed batch does not fail the other rooms of the same
+// commit (a failed commit fails them all). Jobs run in the order they were
+// queued.
 //
 // It also returns freed memory to the system (release_memory) after a large
 // room unloads, off the rooms' threads.

@@ -1,6 +1,7 @@
 #include "rtpm/server/websocket_session.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <boost/asio/post.hpp>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@ namespace websocket = beast::websocket;
 namespace {
 constexpr std::string_view kJsonProtocol = "realtime-pm.json.v1";
 constexpr std::string_view kBinaryProtocol = "realtime-pm.bin.v1";
+std::atomic<uint64_t> next_session_id{1};
 
 // The first subprotocol of the comma-separated Sec-WebSocket-Protocol list
 // that the server speaks (the client's preference order); empty when none.
@@ -44,6 +46,7 @@ std::string_view choose_protocol(std::string_view list) {
 WebSocketSession::WebSocketSession(ServerContext& ctx, ServerStream&& stream,
                                    ClientLimits::Slot slot)
     : ctx_(ctx),
+      id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
       slot_(std::move(slot)),
       ws_(std::move(stream)),
       budget_(ctx.options.rate_limit_burst, Clock::now()) {
@@ -203,7 +206,7 @@ void WebSocketSession::handle_value(const json::Value& message) {
                                 m.room);
             rooms_.push_back(m.room);
           }
-          ctx_.rooms->get(m.room)->join(self, std::move(m));
+          ctx_.rooms->get_or_create(m.room)->join(self, std::move(m));
         } else {
           if constexpr (std::is_same_v<T, protocol::StepsMessage>) {
             if (m.steps.as_array().size() > ctx_.options.max_steps_per_message)

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void left_room(const std::string& room);
   /// The authenticated subject ("" when authentication is off).
   const std::string& subject() const { return subject_; }
+  /// This connection's number, unique in the process (rooms know connections by it).
+  uint64_t id() const { return id_; }
   /// The client's address key (ClientLimits::address_key), e.g. for room creation limits.
   const std::string& client_key() const { return slot_.key(); }
   /// Closes the connection with the given close code (shutdown: 1001).
@@ -72,6 +75,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool in_room(const std::string& room) const;
 
   ServerContext& ctx_;
+  const uint64_t id_;
   ClientLimits::Slot slot_;
   // Memory per idle connection (docs/benchmark-results.md): over ServerStream's strand-typed socket
   // (the websocket stream's own timer does the handshake and idle timeouts), and without

@@ -21,27 +21,31 @@ Result<std::optional<RoomData>> MemoryStore::load_room(const std::string& room,
   return std::optional<RoomData>(std::move(data));
 }
 
-Result<void> MemoryStore::append(const std::vector<AppendBatch>& batches) {
+std::vector<Result<void>> MemoryStore::append(const std::vector<AppendBatch>& batches) {
   std::lock_guard lock(mutex_);
-  // Check every batch first (all or nothing); a room's log must continue without a gap.
-  std::map<std::string, int64_t> last;
+  std::vector<Result<void>> results;
+  results.reserve(batches.size());
   for (const auto& b : batches) {
+    // Each batch on its own; a room's log must continue without a gap.
     auto it = rooms_.find(b.room);
-    if (it == rooms_.end()) return Error{ErrorCode::internal, "no room " + b.room};
-    auto [pos, fresh] = last.try_emplace(b.room, 0);
-    if (fresh)
-      pos->second =
-          it->second.steps.empty() ? it->second.snapshot_version : it->second.steps.back().version;
-    if (b.steps.empty()) continue;
-    if (b.steps.front().version != pos->second + 1)
-      return Error{ErrorCode::internal, "steps of " + b.room + " do not continue its log"};
-    pos->second = b.steps.back().version;
-  }
-  for (const auto& b : batches) {
-    auto& steps = rooms_[b.room].steps;
+    if (it == rooms_.end()) {
+      results.push_back(Error{ErrorCode::internal, "no room " + b.room});
+      continue;
+    }
+    auto& steps = it->second.steps;
+    int64_t last = steps.empty() ? it->second.snapshot_version : steps.back().version;
+    bool continues = true;
+    for (size_t i = 0; i < b.steps.size(); ++i)
+      continues = continues && b.steps[i].version == last + 1 + static_cast<int64_t>(i);
+    if (!continues) {
+      results.push_back(
+          Error{ErrorCode::internal, "steps of " + b.room + " do not continue its log"});
+      continue;
+    }
     steps.insert(steps.end(), b.steps.begin(), b.steps.end());
+    results.emplace_back();
   }
-  return {};
+  return results;
 }
 
 Result<void> MemoryStore::save_snapshot(const std::string& room, int64_t version,

@@ -14,7 +14,7 @@ class MemoryStore final : public Store {
   Result<void> create_room(const std::string& room, const std::string& doc_json) override;
   Result<std::optional<RoomData>> load_room(const std::string& room,
                                             int64_t history_before) override;
-  Result<void> append(const std::vector<AppendBatch>& batches) override;
+  std::vector<Result<void>> append(const std::vector<AppendBatch>& batches) override;
   Result<void> save_snapshot(const std::string& room, int64_t version, const std::string& doc_json,
                              int64_t keep_history) override;
   Result<bool> room_exists(const std::string& room) override;

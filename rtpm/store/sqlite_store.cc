@@ -92,7 +92,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
       " (SELECT version FROM snapshots WHERE room = ?1))");
   store->begin_ = store->prepare("BEGIN IMMEDIATE");
   store->commit_ = store->prepare("COMMIT");
-  if (!store->insert_step_ || !store->last_version_ || !store->begin_ || !store->commit_)
+  store->savepoint_ = store->prepare("SAVEPOINT batch");
+  store->release_ = store->prepare("RELEASE batch");
+  store->rollback_to_ = store->prepare("ROLLBACK TO batch");
+  if (!store->insert_step_ || !store->last_version_ || !store->begin_ || !store->commit_ ||
+      !store->savepoint_ || !store->release_ || !store->rollback_to_)
     return store->error("prepare");
   return store;
 }
@@ -102,6 +106,9 @@ SqliteStore::~SqliteStore() {
   sqlite3_finalize(last_version_);
   sqlite3_finalize(begin_);
   sqlite3_finalize(commit_);
+  sqlite3_finalize(savepoint_);
+  sqlite3_finalize(release_);
+  sqlite3_finalize(rollback_to_);
   sqlite3_close(db_);
 }
 
@@ -154,47 +161,66 @@ Result<std::optional<RoomData>> SqliteStore::load_room(const std::string& room,
   return std::optional<RoomData>(std::move(data));
 }
 
-Result<void> SqliteStore::append(const std::vector<AppendBatch>& batches) {
+std::vector<Result<void>> SqliteStore::append(const std::vector<AppendBatch>& batches) {
   std::lock_guard lock(mutex_);
-  if (auto r = run(begin_, "begin"); !r) return r;
-  sqlite3_stmt* last = last_version_;
+  std::vector<Result<void>> results;
+  if (auto r = run(begin_, "begin"); !r) return std::vector<Result<void>>(batches.size(), r);
+  results.reserve(batches.size());
   for (const auto& b : batches) {
-    // The log must continue without a gap: a batch that does not start right
-    // after the room's last step fails the whole transaction.
-    sqlite3_reset(last);
-    bind_text(last, 1, b.room);
-    if (sqlite3_step(last) != SQLITE_ROW || sqlite3_column_type(last, 0) == SQLITE_NULL) {
-      sqlite3_reset(last);
+    // A savepoint per batch: a failing batch rolls back alone, the others commit with the group.
+    if (auto r = run(savepoint_, "savepoint"); !r) {
       rollback();
-      return Error{ErrorCode::internal, "sqlite: no room " + b.room};
+      return std::vector<Result<void>>(batches.size(), r);
     }
-    int64_t last_version = sqlite3_column_int64(last, 0);
-    sqlite3_reset(last);
-    if (!b.steps.empty() && b.steps.front().version != last_version + 1) {
-      rollback();
-      return Error{ErrorCode::internal, "sqlite: steps of " + b.room + " start at version " +
-                                            std::to_string(b.steps.front().version) +
-                                            ", the log is at " + std::to_string(last_version)};
-    }
-    for (const auto& s : b.steps) {
-      sqlite3_reset(insert_step_);
-      bind_text(insert_step_, 1, b.room);
-      sqlite3_bind_int64(insert_step_, 2, s.version);
-      bind_text(insert_step_, 3, s.user_id);
-      bind_text(insert_step_, 4, s.step_json);
-      if (sqlite3_step(insert_step_) != SQLITE_DONE) {
-        Error e = error("append step");
-        sqlite3_reset(insert_step_);
+    Result<void> r = append_one(b);
+    if (!r) {
+      if (auto undone = run(rollback_to_, "rollback to"); !undone) {
         rollback();
-        return e;
+        return std::vector<Result<void>>(batches.size(), undone);
       }
+    }
+    if (auto released = run(release_, "release"); !released) {
+      rollback();
+      return std::vector<Result<void>>(batches.size(), released);
+    }
+    results.push_back(std::move(r));
+  }
+  if (auto r = run(commit_, "commit"); !r) {
+    rollback();
+    return std::vector<Result<void>>(batches.size(), r);
+  }
+  return results;
+}
+
+Result<void> SqliteStore::append_one(const AppendBatch& b) {
+  // The log must continue without a gap: a batch that does not start right after the room's
+  // last step fails.
+  sqlite3_stmt* last = last_version_;
+  sqlite3_reset(last);
+  bind_text(last, 1, b.room);
+  if (sqlite3_step(last) != SQLITE_ROW || sqlite3_column_type(last, 0) == SQLITE_NULL) {
+    sqlite3_reset(last);
+    return Error{ErrorCode::internal, "sqlite: no room " + b.room};
+  }
+  int64_t last_version = sqlite3_column_int64(last, 0);
+  sqlite3_reset(last);
+  if (!b.steps.empty() && b.steps.front().version != last_version + 1)
+    return Error{ErrorCode::internal, "sqlite: steps of " + b.room + " start at version " +
+                                          std::to_string(b.steps.front().version) +
+                                          ", the log is at " + std::to_string(last_version)};
+  for (const auto& s : b.steps) {
+    sqlite3_reset(insert_step_);
+    bind_text(insert_step_, 1, b.room);
+    sqlite3_bind_int64(insert_step_, 2, s.version);
+    bind_text(insert_step_, 3, s.user_id);
+    bind_text(insert_step_, 4, s.step_json);
+    if (sqlite3_step(insert_step_) != SQLITE_DONE) {
+      Error e = error("append step");
+      sqlite3_reset(insert_step_);
+      return e;
     }
   }
   sqlite3_reset(insert_step_);
-  if (auto r = run(commit_, "commit"); !r) {
-    rollback();
-    return r;
-  }
   return {};
 }
 

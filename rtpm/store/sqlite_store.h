@@ -33,7 +33,7 @@ class SqliteStore final : public Store {
   Result<void> create_room(const std::string& room, const std::string& doc_json) override;
   Result<std::optional<RoomData>> load_room(const std::string& room,
                                             int64_t history_before) override;
-  Result<void> append(const std::vector<AppendBatch>& batches) override;
+  std::vector<Result<void>> append(const std::vector<AppendBatch>& batches) override;
   Result<void> save_snapshot(const std::string& room, int64_t version, const std::string& doc_json,
                              int64_t keep_history) override;
   Result<bool> room_exists(const std::string& room) override;
@@ -46,6 +46,8 @@ class SqliteStore final : public Store {
   void rollback();
   Error error(const std::string& what) const;
   sqlite3_stmt* prepare(const char* sql);
+  /// Appends one batch inside the open transaction (its savepoint is the caller's).
+  Result<void> append_one(const AppendBatch& batch);
   /// Runs a prepared statement that returns no rows (BEGIN, COMMIT).
   Result<void> run(sqlite3_stmt* s, const char* what);
 
@@ -56,6 +58,10 @@ class SqliteStore final : public Store {
   sqlite3_stmt* last_version_ = nullptr;
   sqlite3_stmt* begin_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;
+  // One savepoint per batch: a failing batch rolls back alone inside the group's transaction.
+  sqlite3_stmt* savepoint_ = nullptr;
+  sqlite3_stmt* release_ = nullptr;
+  sqlite3_stmt* rollback_to_ = nullptr;
 };
 
 }  // namespace rtpm::store

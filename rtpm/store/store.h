@@ -3,8 +3,9 @@
 // A room is a snapshot of its document at some version plus the steps after
 // it. `append` takes the steps of several rooms in one call so that a server
 // can commit a short window of accepted batches with one transaction and one
-// sync (group commit); a batch is acknowledged only after `append` returned
-// ok. Implementations: MemoryStore (tests), SqliteStore (default). Each
+// sync (group commit), with a result per batch: a batch is acknowledged only
+// after `append` returned ok for it, and one room's failed batch does not fail
+// the others. Implementations: MemoryStore (tests), SqliteStore (default). Each
 // method may be called from any thread, one call at a time per store (the
 // server serialises calls on its storage thread).
 #pragma once
@@ -51,8 +52,12 @@ class Store {
   /// nullopt when the room does not exist.
   virtual Result<std::optional<RoomData>> load_room(const std::string& room,
                                                     int64_t history_before) = 0;
-  /// Appends steps of one or more rooms atomically and durably.
-  virtual Result<void> append(const std::vector<AppendBatch>& batches) = 0;
+  /// Appends steps of one or more rooms durably, with one commit, and returns one result per
+  /// batch (same order). Each batch lands whole or not at all, on its own: a batch that fails (a
+  /// gap in its room's log, a missing room, an error writing it) changes nothing, and the others
+  /// still commit. A batch of a room whose earlier batch failed fails too (its log would have a
+  /// gap). When the commit itself fails, every batch failed.
+  virtual std::vector<Result<void>> append(const std::vector<AppendBatch>& batches) = 0;
   /// Records a snapshot; steps older than `version - keep_history` may be dropped.
   virtual Result<void> save_snapshot(const std::string& room, int64_t version,
                                      const std::string& doc_json, int64_t keep_history) = 0;

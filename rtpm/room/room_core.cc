@@ -1,0 +1,711 @@
+#include "rtpm/room/room_core.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "rtpm/presence/positions.h"
+
+namespace rtpm::room {
+
+namespace {
+
+// The `users` object of a presence message for one user.
+std::string single_user_json(const std::string& user, const json::Value& entry) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
+  w.key(user);
+  w.value(entry);
+  w.end_object();
+  return out;
+}
+
+// A JSON array text of already encoded JSON texts (step JSON kept as the
+// authority wrote it, so that it is not parsed and written again). The
+// protocol encoders take the steps as such an array text.
+template <typename Range, typename Get>
+std::string json_array_of(const Range& items, Get get) {
+  std::string out = "[";
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out += ',';
+    first = false;
+    out += get(item);
+  }
+  out += ']';
+  return out;
+}
+
+Error load_error(std::string message) { return Error{ErrorCode::internal, std::move(message)}; }
+
+// The authority of a room the store returned: its snapshot with the steps
+// after it replayed, and the steps up to it as history. The port's exceptions
+// (a corrupt snapshot or step) become an Error here.
+Result<std::unique_ptr<collab::Authority>> load_authority(
+    const std::shared_ptr<const model::Schema>& schema, const store::RoomData& data,
+    const collab::AuthorityOptions& options) {
+  try {
+    auto doc_json = json::parse(data.snapshot_doc);
+    if (!doc_json) return load_error("bad snapshot JSON: " + doc_json.error().message);
+    auto authority = std::make_unique<collab::Authority>(
+        schema, model::Node::from_json(*schema, *doc_json), data.snapshot_version, options);
+    std::vector<collab::HistoryEntry> older;
+    std::vector<collab::LoggedStep> newer;
+    int64_t expect = data.steps.empty() ? 0 : data.steps.front().version;
+    for (const auto& s : data.steps) {
+      if (s.version != expect++)
+        return load_error("the step log has a gap before version " + std::to_string(s.version));
+      auto step_json = json::parse(s.step_json);
+      if (!step_json) return load_error("bad step JSON at version " + std::to_string(s.version));
+      transform::StepPtr step = transform::Step::from_json(*schema, *step_json);
+      if (s.version <= data.snapshot_version)
+        older.push_back({step->get_map(), s.user_id, s.step_json});
+      else
+        newer.push_back({std::move(step), s.user_id, s.step_json});
+    }
+    if (!newer.empty() && data.steps.size() > older.size() &&
+        data.steps[older.size()].version != data.snapshot_version + 1)
+      return load_error("the step log does not continue the snapshot");
+    if (!older.empty() && data.steps[older.size() - 1].version != data.snapshot_version)
+      older.clear();  // history that does not end at the snapshot cannot be used
+    authority->preload_history(std::move(older));
+    authority->replay(newer);
+    return authority;
+  } catch (const std::exception& e) {
+    return load_error(e.what());
+  }
+}
+
+}  // namespace
+
+RoomCore::RoomCore(std::string name, RoomConfig config)
+    : name_(std::move(name)), config_(std::move(config)) {}
+
+RoomCore::~RoomCore() = default;
+
+int64_t RoomCore::speculative_version() const {
+  return authority_ ? authority_->version() : durable_version_;
+}
+
+const std::string* RoomCore::member(ConnId conn) const {
+  auto it = by_conn_.find(conn);
+  return it == by_conn_.end() ? nullptr : &it->second;
+}
+
+bool RoomCore::joining(ConnId conn) const {
+  return std::any_of(pending_joins_.begin(), pending_joins_.end(),
+                     [&](const PendingJoin& j) { return j.conn == conn; });
+}
+
+const json::Value* RoomCore::presence_of(const std::string& user_id) const {
+  return presence_.get(user_id);
+}
+
+model::NodeRef RoomCore::durable_doc() {
+  if (!durable_doc_) return nullptr;
+  for (const transform::StepPtr& step : durable_lag_) {
+    // Each step applied to this very document once already (in decide), and
+    // documents and steps are immutable, so it applies again.
+    transform::StepResult r = step->apply(*durable_doc_);
+    if (!r.ok()) throw std::logic_error("room " + name_ + ": a durable step failed: " + r.failed);
+    durable_doc_ = std::move(r.doc);
+  }
+  durable_lag_.clear();
+  return durable_doc_;
+}
+
+// ---- events ----
+
+Effects RoomCore::join(ConnId conn, const std::string& subject, const std::string& creator,
+                       const protocol::JoinMessage& message, Now now) {
+  Out out{{}, now};
+  switch (state_) {
+    case State::ready: do_join(out, conn, subject, message); break;
+    case State::closed:
+      refuse_join(out, conn, ErrorCode::internal, "the room could not be loaded");
+      break;
+    default:
+      // The first address that asks to create the room pays for it (the creation limits).
+      if (!create_requested_) {
+        create_requested_ = true;
+        creator_ = creator;
+      }
+      pending_joins_.push_back({conn, subject, message});
+      if (state_ == State::missing) start_create(out);
+      if (state_ == State::unloaded) start_load(out);
+      break;  // loading or creating: run_pending answers it
+  }
+  return finish(out);
+}
+
+Effects RoomCore::steps(ConnId conn, const protocol::StepsMessage& m, Now now) {
+  Out out{{}, now};
+  if (!check_member(out, conn, m.user_id, "steps must carry the connection's own userId"))
+    return finish(out);
+  collab::Authority::Decision d = authority_->decide(m.version, m.steps.as_array(), m.user_id);
+  if (auto* c = std::get_if<collab::Authority::Conflict>(&d)) {
+    send_error(out, conn, ErrorCode::version_conflict,
+               "the room is at version " + std::to_string(c->current_version), c->current_version);
+    return finish(out);
+  }
+  if (auto* r = std::get_if<collab::Authority::Rejected>(&d)) {
+    send_error(out, conn, ErrorCode::invalid_steps, r->message, std::nullopt, r->index);
+    return finish(out);
+  }
+  auto& accepted = std::get<collab::Authority::Accepted>(d);
+  authority_->commit(accepted);
+  accepted.doc = nullptr;  // the authority holds it; a batch in flight keeps no document
+  effect::Persist persist{next_batch_++, store::AppendBatch{name_, {}}};
+  persist.batch.steps.reserve(accepted.steps.size());
+  for (size_t i = 0; i < accepted.steps.size(); ++i)
+    persist.batch.steps.push_back(
+        {accepted.from_version + static_cast<int64_t>(i) + 1, m.user_id, accepted.step_json[i]});
+  in_flight_.push_back({persist.id, std::move(accepted), conn, now.mono, false});
+  out.effects.push_back(std::move(persist));
+  unload_at_.reset();
+  return finish(out);
+}
+
+Effects RoomCore::presence(ConnId conn, const protocol::PresenceMessage& m, Now now) {
+  Out out{{}, now};
+  if (!check_member(out, conn, m.user_id, "presence may only be set for one's own userId"))
+    return finish(out);
+  auto mapping = mapping_to_durable(m.version.value_or(durable_version_));
+  if (!mapping) {
+    send_error(out, conn, ErrorCode::version_conflict,
+               "presence version outside the room's history; the room is at version " +
+                   std::to_string(durable_version_),
+               durable_version_);
+    return finish(out);
+  }
+  presence_.set(m.user_id, map_presence_to_durable(m.presence, *mapping));
+  queue_presence(out, m.user_id);
+  return finish(out);
+}
+
+Effects RoomCore::leave(ConnId conn, const protocol::LeaveMessage& m, Now now) {
+  Out out{{}, now};
+  if (!check_member(out, conn, m.user_id, "leave must carry the connection's own userId"))
+    return finish(out);
+  remove_member(out, m.user_id, true);
+  out.effects.push_back(effect::Left{conn});
+  maybe_unload(out);
+  return finish(out);
+}
+
+Effects RoomCore::disconnect(ConnId conn, Now now) {
+  Out out{{}, now};
+  // A join waiting for the loader is forgotten (the connection is gone).
+  std::erase_if(pending_joins_, [&](const PendingJoin& j) { return j.conn == conn; });
+  auto it = by_conn_.find(conn);
+  if (it != by_conn_.end()) {
+    remove_member(out, std::string(it->second), true);
+    out.effects.push_back(effect::Left{conn});
+    maybe_unload(out);
+  }
+  return finish(out);
+}
+
+Effects RoomCore::read_document(uint64_t request, Now now) {
+  Out out{{}, now};
+  switch (state_) {
+    case State::ready:
+      out.effects.push_back(effect::ReadDone{
+          request, std::make_pair(durable_version_, durable_doc()->to_json_string())});
+      if (loaded_for_read_) maybe_unload(out, true);
+      break;
+    case State::missing:
+      out.effects.push_back(effect::ReadDone{request, std::nullopt});
+      maybe_unload(out, true);
+      break;
+    case State::closed: out.effects.push_back(effect::ReadDone{request, std::nullopt}); break;
+    case State::unloaded:
+      // Loaded only for reading: unloaded again right after (unless someone joins meanwhile),
+      // so that reads of many rooms do not pin their memory.
+      loaded_for_read_ = true;
+      pending_reads_.push_back(request);
+      start_load(out);
+      break;
+    default: pending_reads_.push_back(request); break;
+  }
+  return finish(out);
+}
+
+Effects RoomCore::loaded(Result<std::optional<store::RoomData>> data, Now now) {
+  Out out{{}, now};
+  if (state_ != State::loading) return finish(out);
+  if (!data) {
+    out.effects.push_back(
+        effect::Log{true, "room " + name_ + ": load failed: " + data.error().message});
+    state_ = State::unloaded;
+    run_pending(out, Avail::failed);
+    return finish(out);
+  }
+  if (!*data) {
+    if (create_requested_) {
+      start_create(out);
+    } else {
+      state_ = State::missing;
+      run_pending(out, Avail::missing);
+    }
+    return finish(out);
+  }
+  auto authority = load_authority(config_.schema, **data, authority_options());
+  if (!authority) {
+    out.effects.push_back(
+        effect::Log{true, "room " + name_ + ": cannot load: " + authority.error().message});
+    state_ = State::unloaded;
+    run_pending(out, Avail::failed);
+    return finish(out);
+  }
+  authority_ = std::move(*authority);
+  become_ready((*data)->snapshot_version);
+  for (const auto& s : (*data)->steps)
+    if (s.version > snapshot_version_) bytes_since_snapshot_ += s.step_json.size();
+  run_pending(out, Avail::ready);
+  return finish(out);
+}
+
+Effects RoomCore::created(Created result, Now now) {
+  Out out{{}, now};
+  if (state_ != State::creating) return finish(out);
+  switch (result) {
+    case Created::ok: {
+      auto doc_json = json::parse(config_.initial_doc_json);
+      try {
+        if (!doc_json) throw std::runtime_error("bad initial document JSON");
+        authority_ = std::make_unique<collab::Authority>(
+            config_.schema, model::Node::from_json(*config_.schema, *doc_json), 0,
+            authority_options());
+      } catch (const std::exception& e) {
+        out.effects.push_back(effect::Log{true, "room " + name_ + ": cannot create: " + e.what()});
+        state_ = State::unloaded;
+        run_pending(out, Avail::failed);
+        break;
+      }
+      become_ready(0);
+      out.effects.push_back(effect::Log{false, "room " + name_ + ": created"});
+      run_pending(out, Avail::ready);
+      break;
+    }
+    case Created::failed:
+      out.effects.push_back(effect::Log{true, "room " + name_ + ": create failed"});
+      state_ = State::unloaded;
+      run_pending(out, Avail::failed);
+      break;
+    case Created::rate_limited:
+      state_ = State::missing;
+      run_pending(out, Avail::rate_limited);
+      break;
+    case Created::too_many_rooms:
+      state_ = State::missing;
+      run_pending(out, Avail::too_many_rooms);
+      break;
+  }
+  return finish(out);
+}
+
+Effects RoomCore::stored(uint64_t batch, Result<void> result, Now now) {
+  Out out{{}, now};
+  auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                         [&](const InFlight& f) { return f.id == batch; });
+  if (state_ != State::ready || it == in_flight_.end()) return finish(out);
+  if (!result) {
+    fail_room(out, "the store failed: " + result.error().message);
+    return finish(out);
+  }
+  it->stored = true;
+  // Durable in batch order: a batch confirmed before an earlier one waits for it.
+  bool any = false;
+  while (!in_flight_.empty() && in_flight_.front().stored) {
+    InFlight done = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    make_durable(out, std::move(done));
+    any = true;
+  }
+  if (any) {
+    maybe_snapshot(out);
+    maybe_unload(out);
+  }
+  return finish(out);
+}
+
+Effects RoomCore::snapshot_done(Result<void> result, Now now) {
+  Out out{{}, now};
+  if (!result)
+    out.effects.push_back(
+        effect::Log{true, "room " + name_ + ": snapshot failed: " + result.error().message});
+  return finish(out);
+}
+
+Effects RoomCore::tick(Now now) {
+  Out out{{}, now};
+  if (state_ == State::closed) return finish(out);
+  if (presence_due_ && *presence_due_ <= now.mono) flush_presence(out);
+  if (unload_at_ && *unload_at_ <= now.mono) {
+    unload_at_.reset();
+    maybe_unload(out, true);
+  }
+  return finish(out);
+}
+
+// ---- loading ----
+
+void RoomCore::start_load(Out& out) {
+  state_ = State::loading;
+  out.effects.push_back(effect::Load{config_.history_steps});
+}
+
+void RoomCore::start_create(Out& out) {
+  state_ = State::creating;
+  out.effects.push_back(effect::Create{creator_});
+}
+
+void RoomCore::become_ready(int64_t snapshot_version) {
+  durable_version_ = authority_->version();
+  durable_doc_ = authority_->doc();
+  durable_lag_.clear();
+  durable_size_ = durable_doc_->content().size();
+  snapshot_version_ = snapshot_version;
+  bytes_since_snapshot_ = 0;
+  loaded_version_ = durable_version_;
+  state_ = State::ready;
+}
+
+void RoomCore::run_pending(Out& out, Avail avail) {
+  auto joins = std::move(pending_joins_);
+  auto reads = std::move(pending_reads_);
+  pending_joins_.clear();
+  pending_reads_.clear();
+  create_requested_ = false;
+  creator_.clear();
+  for (const PendingJoin& j : joins) {
+    switch (avail) {
+      case Avail::ready: do_join(out, j.conn, j.subject, j.message); break;
+      case Avail::rate_limited:
+        refuse_join(out, j.conn, ErrorCode::rate_limited,
+                    "too many new rooms from this address; try again later");
+        break;
+      case Avail::too_many_rooms:
+        refuse_join(out, j.conn, ErrorCode::forbidden,
+                    "the server holds its maximum number of rooms; existing rooms can still be "
+                    "joined");
+        break;
+      default: refuse_join(out, j.conn, ErrorCode::internal, "the room could not be loaded"); break;
+    }
+  }
+  for (uint64_t r : reads) {
+    if (avail == Avail::ready)
+      out.effects.push_back(
+          effect::ReadDone{r, std::make_pair(durable_version_, durable_doc()->to_json_string())});
+    else
+      out.effects.push_back(effect::ReadDone{r, std::nullopt});
+  }
+  // A room nobody joined (missing, refused, failed, or loaded only for reads) goes at once; one
+  // whose joiners all disconnected while it loaded waits for the grace period.
+  if (avail != Avail::ready || loaded_for_read_)
+    maybe_unload(out, true);
+  else
+    maybe_unload(out);
+}
+
+// ---- membership ----
+
+void RoomCore::refuse_join(Out& out, ConnId conn, ErrorCode code, std::string message) {
+  send_error(out, conn, code, std::move(message));
+  out.effects.push_back(effect::Left{conn});
+}
+
+bool RoomCore::check_member(Out& out, ConnId conn, const std::string& user_id,
+                            const char* forbidden_message) {
+  auto it = state_ == State::ready ? by_conn_.find(conn) : by_conn_.end();
+  if (it == by_conn_.end()) {
+    send_error(out, conn, ErrorCode::not_joined, "not a member of this room");
+    return false;
+  }
+  if (it->second != user_id) {
+    send_error(out, conn, ErrorCode::forbidden, forbidden_message);
+    return false;
+  }
+  return true;
+}
+
+void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
+                       const protocol::JoinMessage& m) {
+  unload_at_.reset();
+  loaded_for_read_ = false;
+  json::Value entry{json::Object{}};
+  if (m.presence) {
+    // Positions refer to the version the join names; map them to the durable version.
+    auto mapping = mapping_to_durable(m.version.value_or(durable_version_));
+    if (mapping) entry = map_presence_to_durable(*m.presence, *mapping);
+  }
+  auto mine = by_conn_.find(conn);
+  if (mine != by_conn_.end()) {
+    if (mine->second != m.user_id)
+      return send_error(out, conn, ErrorCode::forbidden,
+                        "this connection is in the room as another user");
+    // A resync: a fresh state, no notices.
+    if (m.presence) presence_.set(m.user_id, entry);
+    return send(out, conn, state_message(m.version, out.now.wall_ms));
+  }
+  auto existing = members_.find(m.user_id);
+  if (existing != members_.end() && existing->second.subject != subject)
+    return refuse_join(out, conn, ErrorCode::forbidden,
+                       "this userId belongs to another authenticated subject");
+  if (existing != members_.end()) {
+    // Session replacement: the older connection leaves without a `leave` notice.
+    ConnId old = existing->second.conn;
+    send_error(out, old, ErrorCode::session_replaced,
+               "the same userId joined from another session");
+    out.effects.push_back(effect::Left{old});
+    by_conn_.erase(old);
+    members_.erase(existing);
+    presence_.remove(m.user_id);
+  } else if (members_.size() >= config_.max_members) {
+    return refuse_join(out, conn, ErrorCode::room_full,
+                       "the room has its maximum number of members");
+  }
+  members_[m.user_id] = Member{conn, subject};
+  by_conn_[conn] = m.user_id;
+  if (m.presence)
+    presence_.set(m.user_id, entry);
+  else
+    presence_.add_member(m.user_id);
+  send(out, conn, state_message(m.version, out.now.wall_ms));
+  broadcast(out,
+            protocol::encode_join(name_, m.user_id, m.presence ? &entry : nullptr, out.now.wall_ms),
+            conn);
+}
+
+void RoomCore::remove_member(Out& out, const std::string& user_id, bool notify) {
+  auto it = members_.find(user_id);
+  if (it == members_.end()) return;
+  std::string user = user_id;  // the caller's string may live in the maps erased here
+  by_conn_.erase(it->second.conn);
+  members_.erase(it);
+  presence_.remove(user);
+  presence_sent_.erase(user);
+  std::erase(presence_pending_, user);
+  if (presence_pending_.empty()) presence_due_.reset();
+  if (notify) broadcast(out, protocol::encode_leave(name_, user, out.now.wall_ms), std::nullopt);
+}
+
+// ---- durability ----
+
+void RoomCore::make_durable(Out& out, InFlight done) {
+  const collab::Authority::Accepted& a = done.accepted;
+  durable_version_ = a.to_version;
+  if (in_flight_.empty()) {
+    // Everything the authority took is durable: its document is the durable one.
+    durable_doc_ = authority_->doc();
+    durable_lag_.clear();
+  } else {
+    durable_lag_.insert(durable_lag_.end(), a.steps.begin(), a.steps.end());
+  }
+  transform::Mapping mapping;
+  int64_t size_before = durable_size_;
+  for (const auto& step : a.steps) {
+    transform::StepMap map = step->get_map();
+    durable_size_ += presence::size_change(map);
+    mapping.append_map(std::move(map));
+  }
+  presence_.map_through(mapping, static_cast<int>(size_before));
+  auto sender = members_.find(a.user_id);
+  if (sender != members_.end() && sender->second.conn == done.sender)
+    send(out, done.sender, protocol::encode_ack(name_, a.to_version, out.now.wall_ms));
+  std::string steps = json_array_of(
+      a.step_json, [](const std::string& json) -> const std::string& { return json; });
+  broadcast(out, protocol::encode_steps(name_, a.from_version, steps, a.user_id, out.now.wall_ms),
+            done.sender);
+  out.effects.push_back(effect::Durable{a.steps.size(), done.received});
+  for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
+}
+
+void RoomCore::maybe_snapshot(Out& out) {
+  // Every snapshot_every steps, and every history_bytes of step JSON, so that
+  // large steps cannot pile up in the store (and in memory when it loads).
+  if (durable_version_ - snapshot_version_ >= config_.snapshot_every ||
+      (config_.history_bytes && bytes_since_snapshot_ >= config_.history_bytes))
+    snapshot(out);
+}
+
+void RoomCore::snapshot(Out& out) {
+  snapshot_version_ = durable_version_;
+  bytes_since_snapshot_ = 0;
+  // The store keeps the steps the history keeps (fewer than history_steps when
+  // the byte bound shortened it), so a restart neither shortens nor lengthens it.
+  int64_t keep = std::max<int64_t>(0, durable_version_ - authority_->history_start());
+  out.effects.push_back(effect::Snapshot{durable_version_, durable_doc()->to_json_string(), keep});
+}
+
+void RoomCore::fail_room(Out& out, const std::string& why) {
+  out.effects.push_back(effect::Log{
+      true, "room " + name_ + ": " + why + "; dropping its members so that they rejoin"});
+  for (auto& [user, member] : members_) {
+    send_error(out, member.conn, ErrorCode::internal, "the room failed; join again");
+    out.effects.push_back(effect::Left{member.conn});
+  }
+  members_.clear();
+  by_conn_.clear();
+  in_flight_.clear();
+  unload(out, /*failed=*/true);
+}
+
+void RoomCore::maybe_unload(Out& out, bool at_once) {
+  if (state_ == State::closed || state_ == State::loading || state_ == State::creating ||
+      !members_.empty() || !in_flight_.empty() || !pending_joins_.empty() ||
+      !pending_reads_.empty())
+    return;
+  if (at_once) return unload(out);
+  unload_at_ = out.now.mono + std::chrono::milliseconds(config_.unload_grace_ms);
+}
+
+void RoomCore::unload(Out& out, bool failed) {
+  // A snapshot when steps came since the load and the last snapshot (a room loaded for a read
+  // never writes); a failed room writes nothing more.
+  if (!failed && state_ == State::ready && durable_version_ > snapshot_version_ &&
+      durable_version_ > loaded_version_)
+    snapshot(out);
+  bool large = authority_ && content_bytes() >= kLargeRoomBytes;
+  state_ = State::closed;
+  authority_.reset();
+  durable_doc_ = nullptr;
+  durable_lag_.clear();
+  presence_ = presence::PresenceStore();
+  presence_sent_.clear();
+  presence_pending_.clear();
+  presence_due_.reset();
+  unload_at_.reset();
+  out.effects.push_back(effect::Log{false, "room " + name_ + ": unloaded"});
+  out.effects.push_back(effect::Unload{large});
+}
+
+size_t RoomCore::content_bytes() const {
+  // UTF-16 code units take two bytes; a position stands for one code unit or one node.
+  return 2 * static_cast<size_t>(authority_->doc()->content().size()) + authority_->history_bytes();
+}
+
+collab::AuthorityOptions RoomCore::authority_options() const {
+  return {.max_history = static_cast<size_t>(config_.history_steps),
+          .max_history_bytes = config_.history_bytes};
+}
+
+// ---- presence ----
+
+std::optional<transform::Mapping> RoomCore::mapping_to_durable(int64_t v) const {
+  // The durable version itself needs no history (batches in flight may hold all of it).
+  if (v == durable_version_) return transform::Mapping();
+  if (v > durable_version_ || v < authority_->history_start()) return std::nullopt;
+  auto entries = authority_->steps_since(v);
+  if (!entries) return std::nullopt;
+  transform::Mapping mapping;
+  for (int64_t i = 0; i < durable_version_ - v; ++i)
+    mapping.append_map((*entries)[static_cast<size_t>(i)]->map);
+  return mapping;
+}
+
+json::Value RoomCore::map_presence_to_durable(const json::Value& entry,
+                                              const transform::Mapping& mapping) const {
+  // The positions refer to the document before `mapping`, whose size follows from the durable one.
+  return presence::map_positions(entry, mapping,
+                                 presence::size_before(mapping, static_cast<int>(durable_size_)));
+}
+
+void RoomCore::queue_presence(Out& out, const std::string& user) {
+  Time now = out.now.mono;
+  auto last = presence_sent_.find(user);
+  bool pending = std::find(presence_pending_.begin(), presence_pending_.end(), user) !=
+                 presence_pending_.end();
+  if (pending) return;  // goes out with its latest entry when its interval ends
+  if (last == presence_sent_.end() || now - last->second >= presence_interval()) {
+    presence_sent_[user] = now;
+    broadcast(out,
+              protocol::encode_presence(name_, single_user_json(user, *presence_.get(user)),
+                                        durable_version_, out.now.wall_ms),
+              members_.at(user).conn);
+    return;
+  }
+  presence_pending_.push_back(user);
+  Time due = last->second + presence_interval();
+  if (!presence_due_ || due < *presence_due_) presence_due_ = due;
+}
+
+void RoomCore::flush_presence(Out& out) {
+  // Each held-back user goes out when its own interval ends.
+  Time now = out.now.mono;
+  presence_due_.reset();
+  std::vector<std::string> later;
+  for (const auto& user : presence_pending_) {
+    Time due = presence_sent_[user] + presence_interval();
+    if (due > now) {
+      later.push_back(user);
+      if (!presence_due_ || due < *presence_due_) presence_due_ = due;
+      continue;
+    }
+    presence_sent_[user] = now;
+    broadcast(out,
+              protocol::encode_presence(name_, single_user_json(user, *presence_.get(user)),
+                                        durable_version_, out.now.wall_ms),
+              members_.at(user).conn);
+  }
+  presence_pending_ = std::move(later);
+}
+
+// ---- output ----
+
+std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_ms) {
+  // The durable version itself needs no history (batches in flight may hold all of it).
+  if (since && (*since == durable_version_ ||
+                (*since < durable_version_ && *since >= authority_->history_start()))) {
+    std::vector<const collab::HistoryEntry*> entries;
+    if (*since < durable_version_) entries = *authority_->steps_since(*since);
+    // steps_since runs to the speculative version; the state stops at the durable one.
+    entries.resize(static_cast<size_t>(durable_version_ - *since));
+    std::vector<std::string> users;
+    users.reserve(entries.size());
+    for (const collab::HistoryEntry* e : entries) users.push_back(e->user_id);
+    std::string steps = json_array_of(
+        entries, [](const collab::HistoryEntry* e) -> const std::string& { return e->json; });
+    return protocol::encode_state_steps(name_, durable_version_, steps, users, presence_.all_json(),
+                                        wall_ms);
+  }
+  return protocol::encode_state_doc(name_, durable_version_, durable_doc()->to_json_string(),
+                                    presence_.all_json(), wall_ms);
+}
+
+void RoomCore::send(Out& out, ConnId to, std::string text) {
+  out.effects.push_back(effect::Send{to, std::move(text), std::nullopt});
+}
+
+void RoomCore::send_error(Out& out, ConnId to, ErrorCode code, std::string message,
+                          std::optional<int64_t> version, std::optional<int> index) {
+  auto text = protocol::encode_error(
+      protocol::ErrorMessage{code, std::move(message), name_, version, index}, out.now.wall_ms);
+  out.effects.push_back(effect::Send{to, std::move(text), code});
+}
+
+void RoomCore::broadcast(Out& out, std::string text, std::optional<ConnId> except) {
+  effect::Broadcast b;
+  b.to.reserve(members_.size());
+  for (const auto& [user, member] : members_)
+    if (member.conn != except) b.to.push_back(member.conn);
+  if (b.to.empty()) return;
+  b.text = std::move(text);
+  out.effects.push_back(std::move(b));
+}
+
+Effects RoomCore::finish(Out& out) {
+  std::optional<Time> next;
+  if (state_ != State::closed) {
+    next = presence_due_;
+    if (unload_at_ && (!next || *unload_at_ < *next)) next = unload_at_;
+  }
+  if (next != wake_) {
+    wake_ = next;
+    out.effects.push_back(effect::WakeAt{next});
+  }
+  return std::move(out.effects);
+}
+
+}  // namespace rtpm::room

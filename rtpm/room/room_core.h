@@ -1,0 +1,313 @@
+// RoomCore: everything one room decides, without I/O.
+//
+// The core takes events (a connection joins, sends steps, presence or leave,
+// disconnects; a document read; the store loaded, created, stored a batch or
+// wrote a snapshot; time passed) and returns effects (send this text to this
+// connection, to these members, persist batch N, load, create, snapshot, wake
+// me at T, this connection is no longer in the room, the read is done, unload
+// me), which the adapter (rtpm/server/room.cc) executes in order. It has no
+// sockets, threads, timers or clocks: time comes in with each event. Not
+// thread-safe: one caller at a time (the server's room strand).
+//
+// What it owns:
+// - Membership, the one source of truth: connections are opaque ids the
+//   adapter assigns, each with its authenticated subject; one member per
+//   userId (a second connection with the same userId and subject replaces the
+//   first, `session_replaced`; another subject is `forbidden`), at most
+//   `max_members`.
+// - The loader: unloaded -> loading -> ready | missing; missing -> creating
+//   (a join asks to create; the adapter applies the creation limits and
+//   answers created()) -> ready; any -> unloaded again (closed) after
+//   unload(). Requests that need the document wait for it. A read of a
+//   missing room never creates it; a room loaded only for a read unloads
+//   right after it.
+// - Two versions: the speculative one (the authority's; new batches are
+//   checked against it) and the durable one (what joins, acks, broadcasts,
+//   presence and reads see). An accepted batch gets a batch id (monotonic per
+//   room) and a Persist effect; it is acknowledged to its sender and
+//   broadcast to every other member only when stored() confirms that batch id,
+//   and batches become durable in id order.
+// - A failed batch (or a failed load of the store's answer): it is neither
+//   acknowledged nor broadcast; every member gets `internal` and leaves the
+//   room, later batches in flight are dropped with it, and the room unloads
+//   (Unload effect, then closed()): the next join reloads exactly what is
+//   durable. (The same as the server before this core.)
+// - Presence: entries kept at the durable version (mapped through every
+//   durable step), broadcast at most once per `presence_interval_ms` per
+//   user (later changes coalesce into one message when the interval ends),
+//   every entry in a `state`'s `users`.
+// - Unloading after `unload_grace_ms` without members and with nothing in
+//   flight (a snapshot first when steps came since the load and the last
+//   snapshot), and a snapshot every `snapshot_every` durable steps or
+//   `history_bytes` of step JSON.
+// Errors are decided here and written with protocol::encode_error (the only
+// wire encoding the core does is through rtpm/protocol's encoders).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "rtpm/base/error.h"
+#include "rtpm/collab/authority.h"
+#include "rtpm/model/schema.h"
+#include "rtpm/presence/presence_store.h"
+#include "rtpm/protocol/messages.h"
+#include "rtpm/store/store.h"
+
+namespace rtpm::room {
+
+/// A connection, as the adapter numbers them (unique among live connections).
+using ConnId = uint64_t;
+using Time = std::chrono::steady_clock::time_point;
+
+/// When an event happens: a monotonic time for the room's timers and the wall
+/// clock's milliseconds since the epoch for the `timestamp` of messages.
+struct Now {
+  Time mono;
+  int64_t wall_ms = 0;
+};
+
+struct RoomConfig {
+  std::shared_ptr<const model::Schema> schema;
+  /// A new room's document (JSON text).
+  std::string initial_doc_json;
+  size_t max_members = 1000;
+  int64_t history_steps = 10000;
+  size_t history_bytes = 32 << 20;
+  int64_t snapshot_every = 1000;
+  int presence_interval_ms = 50;
+  int unload_grace_ms = 30000;
+};
+
+namespace effect {
+/// Send `text` to one connection; `error` is set for an `error` message (for metrics).
+struct Send {
+  ConnId to = 0;
+  std::string text;
+  std::optional<ErrorCode> error;
+};
+/// Send one text to several members (a broadcast; the sender excluded): encode it once.
+struct Broadcast {
+  std::vector<ConnId> to;
+  std::string text;
+};
+/// Append batch `id` to the store; answer with stored(id, result).
+struct Persist {
+  uint64_t id = 0;
+  store::AppendBatch batch;
+};
+/// Load the room (keeping up to `history_before` steps before its snapshot); answer loaded().
+struct Load {
+  int64_t history_before = 0;
+};
+/// Create the room (the adapter applies `creator`'s creation limits first); answer created().
+struct Create {
+  std::string creator;
+};
+/// Write a snapshot; answer snapshot_done().
+struct Snapshot {
+  int64_t version = 0;
+  std::string doc_json;
+  int64_t keep_history = 0;
+};
+/// Call tick() at `at` (replaces the previous wake-up); nullopt: no wake-up needed.
+struct WakeAt {
+  std::optional<Time> at;
+};
+/// The connection is no longer in the room (left, refused, replaced, dropped).
+struct Left {
+  ConnId conn = 0;
+};
+/// The answer to read_document(request): the durable version and document JSON, or nullopt
+/// when the room does not exist or could not be loaded.
+struct ReadDone {
+  uint64_t request = 0;
+  std::optional<std::pair<int64_t, std::string>> doc;
+};
+/// `steps` steps became durable (acknowledged and broadcast); they arrived at `received`.
+struct Durable {
+  size_t steps = 0;
+  Time received;
+};
+/// Something for the log.
+struct Log {
+  bool error = false;
+  std::string message;
+};
+/// The room is closed for good (this core takes no more events; a fresh one reloads the
+/// room): forget it. `large` when its content was large (the adapter may return freed memory).
+struct Unload {
+  bool large = false;
+};
+}  // namespace effect
+
+using Effect = std::variant<effect::Send, effect::Broadcast, effect::Persist, effect::Load,
+                            effect::Create, effect::Snapshot, effect::WakeAt, effect::Left,
+                            effect::ReadDone, effect::Durable, effect::Log, effect::Unload>;
+using Effects = std::vector<Effect>;
+
+/// The result of a Create effect.
+enum class Created { ok, failed, rate_limited, too_many_rooms };
+
+class RoomCore {
+ public:
+  RoomCore(std::string name, RoomConfig config);
+  ~RoomCore();
+  RoomCore(const RoomCore&) = delete;
+  RoomCore& operator=(const RoomCore&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  // ---- events; each returns the effects to execute, in order ----
+
+  /// `conn` (authenticated as `subject`, from client address `creator`) joins. A room the
+  /// store does not hold is created for it.
+  Effects join(ConnId conn, const std::string& subject, const std::string& creator,
+               const protocol::JoinMessage& message, Now now);
+  Effects steps(ConnId conn, const protocol::StepsMessage& message, Now now);
+  Effects presence(ConnId conn, const protocol::PresenceMessage& message, Now now);
+  Effects leave(ConnId conn, const protocol::LeaveMessage& message, Now now);
+  /// The connection closed: it leaves (with a `leave` notice) if it is a member.
+  Effects disconnect(ConnId conn, Now now);
+  /// Reads the durable document (answered by a ReadDone with `request`).
+  Effects read_document(uint64_t request, Now now);
+  Effects loaded(Result<std::optional<store::RoomData>> data, Now now);
+  Effects created(Created result, Now now);
+  Effects stored(uint64_t batch, Result<void> result, Now now);
+  Effects snapshot_done(Result<void> result, Now now);
+  /// Time passed (after a WakeAt).
+  Effects tick(Now now);
+
+  // ---- state, for the adapter and tests ----
+
+  /// After an Unload effect: the core takes no more events (a fresh core reloads the room).
+  bool closed() const { return state_ == State::closed; }
+  bool ready() const { return state_ == State::ready; }
+  int64_t durable_version() const { return durable_version_; }
+  /// The authority's version (durable + in flight); the durable one when not loaded.
+  int64_t speculative_version() const;
+  size_t in_flight() const { return in_flight_.size(); }
+  size_t member_count() const { return members_.size(); }
+  /// The member's userId, or nullptr.
+  const std::string* member(ConnId conn) const;
+  /// True when a join of `conn` waits for the loader.
+  bool joining(ConnId conn) const;
+  /// The durable document (null when not loaded).
+  model::NodeRef durable_doc();
+  /// The member's presence entry at the durable version, or nullptr.
+  const json::Value* presence_of(const std::string& user_id) const;
+
+ private:
+  enum class State { unloaded, loading, missing, creating, ready, closed };
+  struct Member {
+    ConnId conn = 0;
+    std::string subject;
+  };
+  struct PendingJoin {
+    ConnId conn;
+    std::string subject;
+    protocol::JoinMessage message;
+  };
+  /// A batch the authority took, waiting for the store.
+  struct InFlight {
+    uint64_t id = 0;
+    collab::Authority::Accepted accepted;  // its doc dropped (the authority holds it)
+    ConnId sender = 0;
+    Time received;
+    bool stored = false;  // confirmed, waiting for an earlier batch
+  };
+  /// The effects of the event being handled, and its time.
+  struct Out {
+    Effects effects;
+    Now now;
+  };
+
+  Effects finish(Out& out);
+  void start_load(Out& out);
+  void start_create(Out& out);
+  enum class Avail { ready, missing, failed, rate_limited, too_many_rooms };
+  /// The loader is done (ready, missing, failed or creation refused): answers the waiting
+  /// requests, and unloads a room that nobody joined.
+  void run_pending(Out& out, Avail avail);
+  void do_join(Out& out, ConnId conn, const std::string& subject, const protocol::JoinMessage& m);
+  void refuse_join(Out& out, ConnId conn, ErrorCode code, std::string message);
+  void make_durable(Out& out, InFlight done);
+  void fail_room(Out& out, const std::string& why);
+  void unload(Out& out, bool failed = false);
+  void maybe_snapshot(Out& out);
+  void snapshot(Out& out);
+  void queue_presence(Out& out, const std::string& user_id);
+  /// Sends the held-back presence whose interval ended.
+  void flush_presence(Out& out);
+  std::chrono::milliseconds presence_interval() const {
+    return std::chrono::milliseconds(config_.presence_interval_ms);
+  }
+  void remove_member(Out& out, const std::string& user_id, bool notify);
+  /// Arms the unload deadline when the room may unload (grace, or at once).
+  void maybe_unload(Out& out, bool at_once = false);
+
+  void send(Out& out, ConnId to, std::string text);
+  void send_error(Out& out, ConnId to, ErrorCode code, std::string message,
+                  std::optional<int64_t> version = std::nullopt,
+                  std::optional<int> index = std::nullopt);
+  void broadcast(Out& out, std::string text, std::optional<ConnId> except);
+  /// The member of `conn` (its userId), checking it is `user_id`: else answers the error
+  /// (not_joined or forbidden with `forbidden_message`) and returns false.
+  bool check_member(Out& out, ConnId conn, const std::string& user_id,
+                    const char* forbidden_message);
+  std::string state_message(std::optional<int64_t> since, int64_t wall_ms);
+  std::optional<transform::Mapping> mapping_to_durable(int64_t version) const;
+  json::Value map_presence_to_durable(const json::Value& entry,
+                                      const transform::Mapping& mapping) const;
+  collab::AuthorityOptions authority_options() const;
+  /// Sets up a ready room from a document at `version` (loaded or created).
+  void become_ready(int64_t snapshot_version);
+  size_t content_bytes() const;
+
+  std::string name_;
+  RoomConfig config_;
+  State state_ = State::unloaded;
+
+  // Waiting for the loader.
+  std::vector<PendingJoin> pending_joins_;
+  std::vector<uint64_t> pending_reads_;
+  bool create_requested_ = false;
+  std::string creator_;  // the first address that asked to create the room
+  bool loaded_for_read_ = false;
+
+  std::unique_ptr<collab::Authority> authority_;
+  int64_t durable_version_ = 0;
+  /// The durable document, brought up to date lazily: applying durable_lag_ to it gives the
+  /// document at durable_version_ (a batch in flight keeps no document of its own; issue 10
+  /// finding 8). When nothing is in flight the durable document is the authority's.
+  model::NodeRef durable_doc_;
+  std::vector<transform::StepPtr> durable_lag_;
+  /// The content size of the document at durable_version_ (kept without applying the lag).
+  int64_t durable_size_ = 0;
+  int64_t snapshot_version_ = 0;
+  size_t bytes_since_snapshot_ = 0;
+  int64_t loaded_version_ = 0;
+  uint64_t next_batch_ = 1;
+  std::deque<InFlight> in_flight_;
+
+  std::unordered_map<std::string, Member> members_;  // by userId
+  std::unordered_map<ConnId, std::string> by_conn_;
+  presence::PresenceStore presence_;
+  std::unordered_map<std::string, Time> presence_sent_;  // last broadcast per user
+  std::vector<std::string> presence_pending_;            // held back, each until its interval ends
+  std::optional<Time> presence_due_;                     // the earliest end of those intervals
+  std::optional<Time> unload_at_;
+  std::optional<Time> wake_;  // the last WakeAt asked for
+};
+
+/// A room larger than this (UTF-16 text and history) reports `large` when it unloads.
+inline constexpr size_t kLargeRoomBytes = 8 << 20;
+
+}  // namespace rtpm::room

@@ -1,0 +1,140 @@
+// RoomCore: focused cases the model test does not reach on purpose (the
+// storage worker keeps each room's order, so the model never confirms a
+// later batch first), and the loader's answers to reads.
+#include "rtpm/room/room_core.h"
+
+#include <gtest/gtest.h>
+
+#include "rtpm/protocol/server_messages.h"
+#include "rtpm/testing/builder.h"
+
+namespace rtpm::room {
+namespace {
+
+const char* const kDoc =
+    R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})";
+
+RoomConfig config() { return {.schema = testing::load_schema("basic"), .initial_doc_json = kDoc}; }
+
+template <typename T>
+std::vector<T> all_of(const Effects& fx) {
+  std::vector<T> out;
+  for (const Effect& e : fx)
+    if (auto* x = std::get_if<T>(&e)) out.push_back(*x);
+  return out;
+}
+
+// The types of the messages sent to `conn` (Send and Broadcast), in order.
+std::vector<std::string> sent_to(const Effects& fx, ConnId conn) {
+  std::vector<std::string> out;
+  auto type_of = [](const std::string& text) {
+    return json::parse(text)->find("type")->as_string();
+  };
+  for (const Effect& e : fx) {
+    if (auto* s = std::get_if<effect::Send>(&e); s && s->to == conn)
+      out.push_back(type_of(s->text));
+    if (auto* b = std::get_if<effect::Broadcast>(&e))
+      for (ConnId to : b->to)
+        if (to == conn) out.push_back(type_of(b->text));
+  }
+  return out;
+}
+
+json::Value insert_step(int pos, const std::string& text) {
+  return *json::parse(R"({"stepType":"replace","from":)" + std::to_string(pos) + R"(,"to":)" +
+                      std::to_string(pos) + R"(,"slice":{"content":[{"type":"text","text":")" +
+                      text + R"("}]}})");
+}
+
+// A ready room with connections 1 (u1) and 2 (u2) in it.
+struct Ready {
+  RoomCore core{"r", config()};
+  Now now{Time{}, 1};
+  Ready() {
+    auto fx = core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now);
+    EXPECT_EQ(all_of<effect::Load>(fx).size(), 1u);
+    fx = core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+    EXPECT_EQ(sent_to(fx, 1), std::vector<std::string>{"state"});
+    core.join(2, "", "a", {"r", "u2", std::nullopt, std::nullopt}, now);
+  }
+  uint64_t send_steps(ConnId conn, const std::string& user, int64_t version, int pos) {
+    auto fx = core.steps(
+        conn, {"r", version, json::Value(json::Array{insert_step(pos, "x")}), user}, now);
+    auto persist = all_of<effect::Persist>(fx);
+    EXPECT_EQ(persist.size(), 1u);
+    return persist.empty() ? 0 : persist[0].id;
+  }
+};
+
+TEST(RoomCore, ALaterBatchConfirmedFirstWaitsForTheEarlierOne) {
+  Ready r;
+  uint64_t first = r.send_steps(1, "u1", 0, 1);
+  uint64_t second = r.send_steps(2, "u2", 1, 2);
+  ASSERT_LT(first, second);
+  auto fx = r.core.stored(second, {}, r.now);
+  EXPECT_TRUE(sent_to(fx, 1).empty());
+  EXPECT_TRUE(sent_to(fx, 2).empty());
+  EXPECT_EQ(r.core.durable_version(), 0);
+  fx = r.core.stored(first, {}, r.now);
+  // u1: its ack, then u2's steps; u2: u1's steps, then its ack.
+  EXPECT_EQ(sent_to(fx, 1), (std::vector<std::string>{"ack", "steps"}));
+  EXPECT_EQ(sent_to(fx, 2), (std::vector<std::string>{"steps", "ack"}));
+  EXPECT_EQ(r.core.durable_version(), 2);
+  EXPECT_EQ(json::to_wtf8(r.core.durable_doc()->text_content()), "xxhello");
+}
+
+TEST(RoomCore, AFailedBatchIsNeitherAckedNorBroadcastAndDropsTheMembers) {
+  Ready r;
+  uint64_t first = r.send_steps(1, "u1", 0, 1);
+  auto fx = r.core.stored(first, Error{ErrorCode::internal, "disk"}, r.now);
+  for (ConnId c : {1, 2}) EXPECT_EQ(sent_to(fx, c), std::vector<std::string>{"error"});
+  EXPECT_EQ(all_of<effect::Left>(fx).size(), 2u);
+  EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
+  EXPECT_TRUE(all_of<effect::Snapshot>(fx).empty());  // nothing written after a failure
+  EXPECT_TRUE(r.core.closed());
+}
+
+TEST(RoomCore, AReadOfAMissingRoomNeverCreatesIt) {
+  RoomCore core("r", config());
+  Now now{Time{}, 1};
+  auto fx = core.read_document(7, now);
+  ASSERT_EQ(all_of<effect::Load>(fx).size(), 1u);
+  fx = core.loaded(std::optional<store::RoomData>(), now);
+  EXPECT_TRUE(all_of<effect::Create>(fx).empty());
+  auto reads = all_of<effect::ReadDone>(fx);
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].request, 7u);
+  EXPECT_FALSE(reads[0].doc);
+  EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
+}
+
+TEST(RoomCore, ARoomLoadedForAReadUnloadsRightAfterIt) {
+  RoomCore core("r", config());
+  Now now{Time{}, 1};
+  core.read_document(1, now);
+  auto fx = core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+  auto reads = all_of<effect::ReadDone>(fx);
+  ASSERT_EQ(reads.size(), 1u);
+  ASSERT_TRUE(reads[0].doc);
+  EXPECT_EQ(reads[0].doc->first, 0);
+  EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
+  EXPECT_TRUE(all_of<effect::Snapshot>(fx).empty());
+}
+
+TEST(RoomCore, AJoinOfAMissingRoomCreatesItUnlessRefused) {
+  RoomCore core("r", config());
+  Now now{Time{}, 1};
+  core.join(1, "", "addr", {"r", "u1", std::nullopt, std::nullopt}, now);
+  auto fx = core.loaded(std::optional<store::RoomData>(), now);
+  auto create = all_of<effect::Create>(fx);
+  ASSERT_EQ(create.size(), 1u);
+  EXPECT_EQ(create[0].creator, "addr");
+  fx = core.created(Created::rate_limited, now);
+  EXPECT_EQ(sent_to(fx, 1), std::vector<std::string>{"error"});
+  EXPECT_NE(std::get<effect::Send>(fx[0]).text.find("rate_limited"), std::string::npos);
+  EXPECT_EQ(all_of<effect::Left>(fx).size(), 1u);
+  EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
+}
+
+}  // namespace
+}  // namespace rtpm::room
