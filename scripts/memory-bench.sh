@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory of one room under large steps (issue 10, finding 8), figures in
-# docs/benchmarks.md: runs bench/js/memory-bench.mjs against the release build of
+# docs/benchmark-results.md: runs bench/js/memory-bench.mjs against the release build of
 # `realtime-pm serve` for each scenario and prints one JSON line per run.
 #
 #   scripts/memory-bench.sh                 the scenarios below

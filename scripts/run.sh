@@ -5,8 +5,6 @@
 # Extra arguments go to `realtime-pm serve`, e.g. `scripts/run.sh --port 9000 --store memory`;
 # `build/release/apps/realtime-pm serve --help` lists them all.
 #
-# A build whose tool has no `serve` subcommand runs the conformance vectors instead.
-#
 # Environment: RTPM_SHARED_DIR (default ../shared beside the checkout), RTPM_JOBS (build jobs,
 # default: one per core).
 set -euo pipefail
@@ -23,12 +21,6 @@ configure=(--preset release)
 [ ! -d "$shared" ] || configure+=(-DRTPM_SHARED_DIR="$(cd "$shared" && pwd)")
 cmake "${configure[@]}" >/dev/null
 cmake --build --preset release -j "${RTPM_JOBS:-$(nproc)}" --target realtime-pm
-
-help=$("$binary" --help)
-if ! grep -qE '^[[:space:]]+serve([[:space:]]|$)' <<<"$help"; then
-  echo "run.sh: this build has no 'serve' subcommand yet; running the conformance vectors instead"
-  exec "$binary" conformance "$shared/conformance"
-fi
 
 # Whether the caller already chose an option (as a flag or through its environment variable).
 chosen() {

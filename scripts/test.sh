@@ -12,7 +12,7 @@
 #   fuzz           the `fuzz` preset (clang, libFuzzer): build, then every fuzz target for
 #                  RTPM_FUZZ_SECONDS each from its seed corpus (scripts/fuzz.sh all)
 #   clang-format   every *.h and *.cc under rtpm/ apps/ bench/ fuzz/ must be formatted
-#   browser client clients/ts/scripts/test.sh, when the TypeScript client has one
+#   browser client clients/ts/scripts/test.sh: the TypeScript client's unit and browser tests
 #   npm package    clients/ts/scripts/sample-apps.sh: the packed npm package in a Tiptap and a
 #                  ProseMirror app made from scratch, at the newest and the lowest versions
 #                  (needs the npm registry)
@@ -134,16 +134,12 @@ if [ "${#existing[@]}" -gt 0 ]; then
 fi
 echo "clang-format: ${#existing[@]} files clean"
 
-if [ -x clients/ts/scripts/test.sh ]; then
-  phase "browser client"
-  RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
-    clients/ts/scripts/test.sh
-fi
+phase "browser client"
+RTPM_BINARY="$root/build/release/apps/realtime-pm" RTPM_SHARED_DIR="$shared" \
+  clients/ts/scripts/test.sh
 
-if [ -x clients/ts/scripts/sample-apps.sh ]; then
-  phase "npm package"
-  RTPM_BINARY="$root/build/release/apps/realtime-pm" clients/ts/scripts/sample-apps.sh
-fi
+phase "npm package"
+RTPM_BINARY="$root/build/release/apps/realtime-pm" clients/ts/scripts/sample-apps.sh
 
 phase "done"
 [ "$quick" -eq 0 ] || skipped=" (--quick: asan and fuzz skipped)"

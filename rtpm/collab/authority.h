@@ -3,10 +3,14 @@
 //
 // Sans-I/O: `decide` checks a submitted batch against the current document
 // and says Accepted, Conflict or Rejected without changing anything;
-// `commit` makes an accepted batch current. The room persists an accepted
-// batch between the two (durable before ack), and never commits a batch the
-// store did not take. Not thread-safe: a room uses its authority from one
-// strand.
+// `commit` makes an accepted batch current. The room commits a batch as soon
+// as it is accepted, so that the next batch is checked against it while the
+// first is still being written (batches pipeline), and sends the store the
+// batch after the commit; it acknowledges and broadcasts a batch only once
+// the store took it. When a write fails, the room drops this authority (with
+// the batches it committed but the store did not take) and its members, and
+// the next join loads what is durable. Not thread-safe: a room uses its
+// authority from one strand.
 #pragma once
 
 #include <cstdint>

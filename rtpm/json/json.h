@@ -61,8 +61,8 @@ class Value {
   bool is_array() const { return type() == Type::array; }
   bool is_object() const { return type() == Type::object; }
 
-  /// Accessors; calling one for the wrong type is a programming error: it
-  /// throws std::bad_variant_access (check the type first).
+  /// Accessors; calling one for the wrong type is a programming error: it throws
+  /// std::bad_variant_access (check with is_*() first).
   bool as_bool() const { return std::get<1>(v_); }
   double as_number() const { return std::get<2>(v_); }
   const std::string& as_string() const { return std::get<3>(v_); }

@@ -107,4 +107,12 @@ int size_before(const transform::Mapping& mapping, int size_after) {
   return static_cast<int>(size);
 }
 
+int size_after(const transform::Mapping& mapping, int size_before) {
+  int64_t size = size_before;
+  const auto& maps = mapping.maps();
+  for (int i = mapping.from(); i < mapping.to(); ++i)
+    size += size_change(maps[static_cast<size_t>(i)]);
+  return static_cast<int>(size);
+}
+
 }  // namespace rtpm::presence

@@ -74,5 +74,8 @@ int size_change(const transform::StepMap& map);
 /// size of the one it leads to. E.g. the size at an older version from the
 /// current document and the mapping of the steps since.
 int size_before(const transform::Mapping& mapping, int size_after);
+/// The content size of the document that `mapping` leads to, given the size
+/// of the one it starts from (the inverse of size_before).
+int size_after(const transform::Mapping& mapping, int size_before);
 
 }  // namespace rtpm::presence

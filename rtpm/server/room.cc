@@ -205,6 +205,7 @@ void Room::loaded(Result<std::optional<store::RoomData>> r) {
   }
   durable_version_ = authority_->version();
   durable_doc_ = authority_->doc();
+  durable_size_ = durable_doc_->content().size();
   durable_lag_.clear();
   snapshot_version_ = data.snapshot_version;
   bytes_since_snapshot_ = 0;
@@ -241,6 +242,7 @@ void Room::start_create() {
           self->authority_options());
       self->durable_version_ = 0;
       self->durable_doc_ = self->authority_->doc();
+      self->durable_size_ = self->durable_doc_->content().size();
       self->durable_lag_.clear();
       self->snapshot_version_ = 0;
       self->bytes_since_snapshot_ = 0;
@@ -305,8 +307,7 @@ std::optional<transform::Mapping> Room::mapping_to_durable(int64_t v) const {
 json::Value Room::map_presence_to_durable(const json::Value& entry,
                                           const transform::Mapping& mapping) const {
   // The positions refer to the document before `mapping`, whose size follows from the durable one.
-  return presence::map_positions(entry, mapping,
-                                 presence::size_before(mapping, durable_doc_->content().size()));
+  return presence::map_positions(entry, mapping, presence::size_before(mapping, durable_size_));
 }
 
 std::string Room::state_message(std::optional<int64_t> since) {
@@ -419,7 +420,8 @@ void Room::persisted(Result<void> result) {
   }
   transform::Mapping mapping;
   for (const auto& step : a.steps) mapping.append_map(step->get_map());
-  presence_.map_through(mapping, presence::size_before(mapping, a.doc->content().size()));
+  presence_.map_through(mapping, durable_size_);
+  durable_size_ = presence::size_after(mapping, durable_size_);
   auto sender = members_.find(a.user_id);
   if (sender != members_.end() && sender->second.session == done.sender)
     done.sender->send(payload(protocol::encode_ack(name_, a.to_version, now_ms())));

@@ -126,6 +126,9 @@ class Room : public std::enable_shared_from_this<Room> {
   std::unique_ptr<collab::Authority> authority_;
   /// What has been made durable (and broadcast).
   int64_t durable_version_ = 0;
+  /// The content size of the document at durable_version_ (known without
+  /// bringing durable_doc_ up to date: presence is mapped with it).
+  int durable_size_ = 0;
   /// The durable document, brought up to date lazily: applying durable_lag_
   /// to durable_doc_ gives the document at durable_version_. Pipelined batches
   /// used to keep one whole document each until they were durable, and with

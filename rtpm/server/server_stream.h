@@ -7,7 +7,7 @@
 // socket. The socket is typed on its strand (not any_io_executor, whose copies
 // make every pending operation larger) and is not a beast::tcp_stream (whose
 // impl carries two timers that would sit idle in every WebSocket connection:
-// memory per idle connection, docs/benchmarks.md); the sessions run their own
+// memory per idle connection, docs/benchmark-results.md); the sessions run their own
 // timers. It is an AsyncReadStream and AsyncWriteStream, its next_layer() is
 // the socket (so beast::get_lowest_layer reaches it), and
 // teardown/async_teardown let websocket::stream close it (TLS close_notify,

@@ -73,7 +73,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
 
   ServerContext& ctx_;
   ClientLimits::Slot slot_;
-  // Memory per idle connection (docs/benchmarks.md): over ServerStream's strand-typed socket
+  // Memory per idle connection (docs/benchmark-results.md): over ServerStream's strand-typed socket
   // (the websocket stream's own timer does the handshake and idle timeouts), and without
   // permessage-deflate (never negotiated) so its state is compiled out.
   boost::beast::websocket::stream<ServerStream, false> ws_;
