@@ -147,59 +147,26 @@ class MessageWriter {
   json::Writer w_;
 };
 
-void write_users(json::Writer& w, const std::vector<std::pair<std::string, json::Value>>& users) {
+std::string users_text(const std::vector<std::pair<std::string, json::Value>>& users) {
+  std::string out;
+  json::Writer w(out);
   w.begin_object();
   for (const auto& [user, entry] : users) {
     w.key(user);
     w.value(entry);
   }
   w.end_object();
-}
-
-std::string users_text(const std::vector<std::pair<std::string, json::Value>>& users) {
-  std::string out;
-  json::Writer w(out);
-  write_users(w, users);
   return out;
 }
 
-std::string steps_text(const std::vector<json::Value>& steps) {
-  std::string out;
-  json::Writer w(out);
+// A `steps` array: one JSON text, one text per step (`Texts` a range of them), or values.
+void write_steps(json::Writer& w, std::string_view steps_json) { w.raw(steps_json); }
+
+void write_steps(json::Writer& w, const std::vector<json::Value>& steps) {
   w.begin_array();
   for (const json::Value& step : steps) w.value(step);
   w.end_array();
-  return out;
 }
-
-std::string encode_error_fields(std::string_view code, std::string_view message,
-                                const std::optional<std::string>& room,
-                                std::optional<int64_t> version, std::optional<int64_t> index,
-                                int64_t timestamp) {
-  MessageWriter m("error", std::nullopt);
-  m.string("code", code);
-  m.string("message", message);
-  if (room) m.string("room", *room);
-  if (version) m.integer("version", *version);
-  if (index) m.integer("index", *index);
-  return m.end(timestamp);
-}
-
-}  // namespace
-
-std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
-                             std::string_view users_json, int64_t timestamp) {
-  MessageWriter m("state", room);
-  m.integer("version", version);
-  m.raw("doc", doc_json);
-  m.raw("users", users_json);
-  return m.end(timestamp);
-}
-
-namespace {
-
-// A `steps` array: one JSON text, or one text per step (`Texts` a range of them).
-void write_steps(json::Writer& w, std::string_view steps_json) { w.raw(steps_json); }
 
 template <typename Texts>
 void write_steps(json::Writer& w, const Texts& step_jsons) {
@@ -235,7 +202,29 @@ std::string steps_message(std::string_view room, int64_t version, const Steps& s
   return m.end(timestamp);
 }
 
+std::string encode_error_fields(std::string_view code, std::string_view message,
+                                const std::optional<std::string>& room,
+                                std::optional<int64_t> version, std::optional<int64_t> index,
+                                int64_t timestamp) {
+  MessageWriter m("error", std::nullopt);
+  m.string("code", code);
+  m.string("message", message);
+  if (room) m.string("room", *room);
+  if (version) m.integer("version", *version);
+  if (index) m.integer("index", *index);
+  return m.end(timestamp);
+}
+
 }  // namespace
+
+std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
+                             std::string_view users_json, int64_t timestamp) {
+  MessageWriter m("state", room);
+  m.integer("version", version);
+  m.raw("doc", doc_json);
+  m.raw("users", users_json);
+  return m.end(timestamp);
+}
 
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
@@ -322,10 +311,10 @@ std::string encode_server_message(const ServerMessage& message, int64_t timestam
           if (m.doc)
             return encode_state_doc(m.room, m.version, json::stringify(*m.doc), users_text(m.users),
                                     timestamp);
-          return encode_state_steps(m.room, m.version, m.steps ? steps_text(*m.steps) : "[]",
-                                    m.user_ids, users_text(m.users), timestamp);
+          return state_steps(m.room, m.version, m.steps ? *m.steps : std::vector<json::Value>(),
+                             m.user_ids, users_text(m.users), timestamp);
         } else if constexpr (std::is_same_v<T, ServerSteps>) {
-          return encode_steps(m.room, m.version, steps_text(m.steps), m.user_id, timestamp);
+          return steps_message(m.room, m.version, m.steps, m.user_id, timestamp);
         } else if constexpr (std::is_same_v<T, ServerAck>) {
           return encode_ack(m.room, m.version, timestamp);
         } else if constexpr (std::is_same_v<T, ServerPresence>) {
