@@ -584,7 +584,8 @@ class TestServer {
     auto it = by_conn_.find(c);
     return it == by_conn_.end() ? nullptr : &it->second;
   }
-  void remove(std::vector<Conn>& conns, const std::string& user, bool replaced) {
+  // `user` by value: callers pass by_conn_'s own string, which this erases.
+  void remove(std::vector<Conn>& conns, std::string user, bool replaced) {
     int c = members_.at(user);
     members_.erase(user);
     by_conn_.erase(c);
