@@ -24,7 +24,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <stdlib.h>
 
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/http_handler.h"
 #include "rtpm/server/metrics.h"
 #include "rtpm/server/static_files.h"

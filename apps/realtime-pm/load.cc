@@ -22,7 +22,7 @@
 #include "rtpm/model/node.h"
 #include "rtpm/model/resolved_pos.h"
 #include "rtpm/model/schema.h"
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/server.h"
 #include "rtpm/transform/mark_step.h"
 #include "rtpm/transform/replace_step.h"
@@ -362,13 +362,14 @@ std::optional<std::pair<int64_t, std::string>> server_room(const Engine& e,
   auto res = client::http_get(client::ConnectionOptions{.url = e.o.target}, "/api/rooms/" + room);
   if (!res || res->status != 200) return std::nullopt;
   auto v = json::parse(res->body);
-  if (!v || !v->find("version") || !v->find("doc")) return std::nullopt;
-  try {
-    return std::make_pair(static_cast<int64_t>(v->find("version")->as_number()),
-                          model::Node::from_json(*e.schema, *v->find("doc"))->to_json_string());
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  const Value* version = v ? v->find("version") : nullptr;
+  if (!version || !version->is_number() || !v->find("doc")) return std::nullopt;
+  // The port's boundary: a document that does not parse is a mismatch.
+  Result<std::string> doc = catch_port(ErrorCode::bad_message, "", [&] {
+    return model::Node::from_json(*e.schema, *v->find("doc"))->to_json_string();
+  });
+  if (!doc) return std::nullopt;
+  return std::make_pair(static_cast<int64_t>(version->as_number()), std::move(*doc));
 }
 
 int run_load(const LoadOptions& o) {

@@ -1,17 +1,21 @@
-// Errors, by where they come from.
+// One error model (HACKING.md, "Errors"):
 //
-// - Inside the ProseMirror port we keep upstream's contract: what JavaScript
-//   throws, we throw, with the same message text and the same error class
-//   name (`RangeError`, `TypeError`, `Error`; prosemirror-model's
-//   `ReplaceError` reports the name "Error" as it does in JavaScript).
-// - At the edges (bytes, I/O, the wire) functions return `Result<T>`, whose
-//   error carries one of PROTOCOL.md's codes and a message.
+// - Inside the ProseMirror port (rtpm/model, rtpm/transform) we keep
+//   upstream's contract: what JavaScript throws, we throw, with the same
+//   message text and the same error class name (`RangeError`, `TypeError`,
+//   `Error`; prosemirror-model's `ReplaceError` reports the name "Error" as
+//   it does in JavaScript).
+// - Everywhere else functions return `Result<T>`, whose Error carries an
+//   ErrorCode (PROTOCOL.md's codes) and a message. The port's exceptions are
+//   caught only at its boundary, with catch_port() below, and become Errors.
+// - The wire string of a code is written only by rtpm/protocol's encoders.
 #pragma once
 
 #include <cassert>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -140,5 +144,26 @@ class [[nodiscard]] Result<void> {
   Error err_;
   bool ok_ = true;
 };
+
+/// The port's boundary: runs `f`, a call into the ProseMirror port, and
+/// returns its value, or an Error with `code` when it throws. The message is
+/// `context` followed by a JsError's message, or by "internal error: " and
+/// what() of any other std::exception (a failure of the port itself: an
+/// allocation for an absurd size, a library's std::out_of_range).
+template <typename F>
+Result<std::invoke_result_t<F&>> catch_port(ErrorCode code, std::string_view context, F&& f) {
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      f();
+      return {};
+    } else {
+      return f();
+    }
+  } catch (const JsError& e) {
+    return Error{code, std::string(context) + e.what()};
+  } catch (const std::exception& e) {
+    return Error{code, std::string(context) + "internal error: " + e.what()};
+  }
+}
 
 }  // namespace rtpm

@@ -40,7 +40,7 @@
 
 #include "rtpm/base/error.h"
 #include "rtpm/client/backoff.h"
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
 #include "rtpm/protocol/server_messages.h"
 
 namespace rtpm::client {

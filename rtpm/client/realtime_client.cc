@@ -14,7 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
 
 namespace rtpm::client {
 
@@ -556,13 +556,8 @@ Result<std::shared_ptr<const model::Schema>> fetch_schema(const ClientOptions& o
     return Error{ErrorCode::internal, "GET /api/schema answered " + std::to_string(res->status)};
   Result<Value> spec = json::parse(res->body);
   if (!spec) return spec.error();
-  try {
-    return model::Schema::from_json(*spec);
-  } catch (const JsError& e) {
-    return Error{ErrorCode::bad_message, std::string("schema: ") + e.what()};
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::bad_message, std::string("schema: ") + e.what()};
-  }
+  return catch_port(ErrorCode::bad_message,
+                    "schema: ", [&] { return model::Schema::from_json(*spec); });
 }
 
 }  // namespace rtpm::client

@@ -110,11 +110,8 @@ Result<model::NodeRef> RoomSession::edit(const std::function<void(transform::Tra
   if (status_ == RoomStatus::left) return Error{ErrorCode::not_joined, "no room " + room_};
   if (!loaded_) return Error{ErrorCode::not_joined, "room " + room_ + " has no state yet"};
   auto tr = std::make_shared<transform::Transform>(collab_.doc);
-  try {
-    fn(*tr);
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::invalid_steps, e.what()};
-  }
+  if (Result<void> made = catch_port(ErrorCode::invalid_steps, "", [&] { fn(*tr); }); !made)
+    return made.error();
   if (tr->steps().empty()) return collab_.doc;
   if (collab_.unconfirmed.size() + tr->steps().size() > options_.max_unconfirmed_steps)
     return Error{ErrorCode::rate_limited, "room " + room_ + ": more than " +
@@ -200,13 +197,14 @@ void RoomSession::on(const protocol::ServerState& m, SessionOutput& out) {
 // new document as they are; those that fail are dropped.
 // False (nothing changed) when the document does not parse.
 bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
-  model::NodeRef doc;
-  try {
-    doc = model::Node::from_json(*options_.schema, *m.doc);
-  } catch (const std::exception& e) {
-    error(ErrorCode::bad_message, std::string("state: bad doc: ") + e.what(), out);
+  Result<model::NodeRef> parsed = catch_port(ErrorCode::bad_message, "state: bad doc: ", [&] {
+    return model::Node::from_json(*options_.schema, *m.doc);
+  });
+  if (!parsed) {
+    error(parsed.error().code, parsed.error().message, out);
     return false;
   }
+  model::NodeRef doc = std::move(*parsed);
   model::NodeRef before = collab_.doc;
   auto& unconfirmed = collab_.unconfirmed;
   size_t unknown = std::min(unknown_, unconfirmed.size());
@@ -217,13 +215,9 @@ bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
   for (size_t i = unknown; i < unconfirmed.size(); ++i) {
     const auto& u = unconfirmed[i];
     model::NodeRef at = tr.doc();
-    bool ok = false;
-    try {
-      ok = tr.maybe_step(u.step).ok();
-    } catch (const std::exception&) {
-      ok = false;
-    }
-    if (ok)
+    Result<bool> applied =
+        catch_port(ErrorCode::invalid_steps, "", [&] { return tr.maybe_step(u.step).ok(); });
+    if (applied && *applied)
       kept.push_back({u.step, u.step->invert(*at)});
     else
       failed.push_back(u.step->to_json());
@@ -260,15 +254,15 @@ bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
 bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
                                const std::vector<std::string>& user_ids, SessionOutput& out) {
   std::vector<transform::StepPtr> steps;
-  std::optional<collab::ReceiveResult> received;
-  try {
-    steps.reserve(steps_json.size());
-    for (const Value& s : steps_json)
-      steps.push_back(transform::Step::from_json(*options_.schema, s));
-    received.emplace(collab::receive_transaction(collab_, steps, user_ids, options_.user_id));
-  } catch (const std::exception& e) {
-    error(ErrorCode::invalid_steps,
-          std::string("steps from the server do not apply here: ") + e.what(), out);
+  Result<collab::ReceiveResult> received =
+      catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
+        steps.reserve(steps_json.size());
+        for (const Value& s : steps_json)
+          steps.push_back(transform::Step::from_json(*options_.schema, s));
+        return collab::receive_transaction(collab_, steps, user_ids, options_.user_id);
+      });
+  if (!received) {
+    error(received.error().code, received.error().message, out);
     resync(true, out);
     return false;
   }
@@ -465,7 +459,7 @@ void RoomSession::drop_unconfirmed(size_t count, const std::string& message, Ses
   std::vector<Value> lost;
   std::vector<collab::Rebaseable> kept;
   std::vector<size_t> kept_index;
-  try {
+  Result<void> reverted = catch_port(ErrorCode::internal, "revert failed: ", [&] {
     for (size_t i = unconfirmed.size(); i-- > 0;) tr->step(unconfirmed[i].inverted);
     int map_from = static_cast<int>(unconfirmed.size());
     for (size_t i = 0; i < unconfirmed.size(); ++i) {
@@ -484,9 +478,10 @@ void RoomSession::drop_unconfirmed(size_t count, const std::string& message, Ses
         lost.push_back(item.step->to_json());
       }
     }
-  } catch (const std::exception& e) {
+  });
+  if (!reverted) {
     // Cannot happen for consistent state; start over from the server's document.
-    error(ErrorCode::internal, std::string("revert failed: ") + e.what(), out);
+    error(reverted.error().code, reverted.error().message, out);
     resync(true, out);
     return;
   }

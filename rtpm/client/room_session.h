@@ -66,7 +66,7 @@
 #include "rtpm/model/node.h"
 #include "rtpm/model/schema.h"
 #include "rtpm/presence/positions.h"
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
 #include "rtpm/protocol/server_messages.h"
 #include "rtpm/transform/map.h"
 #include "rtpm/transform/transform.h"

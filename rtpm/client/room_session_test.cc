@@ -49,9 +49,7 @@ std::string text_of(const model::NodeRef& doc) {
 }
 
 // A client message as it goes over the wire (JSON text).
-std::string wire(const protocol::ClientMessage& m) {
-  return json::stringify(protocol::encode_client_value(m, 1));
-}
+std::string wire(const protocol::ClientMessage& m) { return protocol::encode_client_message(m, 1); }
 
 // The confirmed document of a session: its document with the unconfirmed
 // steps undone.
@@ -548,11 +546,11 @@ class TestServer {
 
   // One message from connection `c`; `refuse`: answer rate_limited / invalid_steps instead.
   void receive(std::vector<Conn>& conns, int c, const std::string& text, int refuse) {
-    auto decoded = protocol::decode_client_message(text);
-    if (auto* e = std::get_if<protocol::DecodeError>(&decoded))
-      throw std::runtime_error("the session sent a bad message: " + e->message + ": " + text);
-    std::visit([&](const auto& m) { on(conns, c, m, refuse); },
-               std::get<protocol::ClientMessage>(decoded));
+    Result<protocol::ClientMessage> decoded = protocol::decode_client_message(text);
+    if (!decoded)
+      throw std::runtime_error("the session sent a bad message: " + decoded.error().message + ": " +
+                               text);
+    std::visit([&](const auto& m) { on(conns, c, m, refuse); }, *decoded);
   }
 
   // The server notices that connection `c` is gone.
@@ -586,7 +584,8 @@ class TestServer {
     auto it = by_conn_.find(c);
     return it == by_conn_.end() ? nullptr : &it->second;
   }
-  void remove(std::vector<Conn>& conns, const std::string& user, bool replaced) {
+  // `user` by value: callers pass by_conn_'s own string, which this erases.
+  void remove(std::vector<Conn>& conns, std::string user, bool replaced) {
     int c = members_.at(user);
     members_.erase(user);
     by_conn_.erase(c);

@@ -43,22 +43,20 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
   model::NodeRef doc = doc_;
   for (size_t i = 0; i < steps.size(); ++i) {
     std::string prefix = "step " + std::to_string(i) + ": ";
-    try {
+    // The port's boundary: a step that throws is rejected alone, and nothing
+    // has changed. The lambda answers why a step that parsed failed (nullopt when it applied).
+    Result<std::optional<std::string>> failed = catch_port(ErrorCode::invalid_steps, prefix, [&] {
       StepPtr step = transform::Step::from_json(*schema_, steps[i]);
       transform::StepResult result = step->apply(*doc);
-      if (!result.ok()) return Rejected{static_cast<int>(i), prefix + result.failed};
+      if (!result.ok()) return std::optional<std::string>(std::move(result.failed));
       check_inserted_nodes(*step, *result.doc);
       doc = std::move(result.doc);
       out.step_json.push_back(step->to_json_string());
       out.steps.push_back(std::move(step));
-    } catch (const JsError& e) {
-      return Rejected{static_cast<int>(i), prefix + e.what()};
-    } catch (const std::exception& e) {
-      // Not a JavaScript error: a failure of the port itself (an allocation
-      // for an absurd size, a library's std::out_of_range). The step still
-      // fails alone, and nothing has changed.
-      return Rejected{static_cast<int>(i), prefix + "internal error: " + e.what()};
-    }
+      return std::optional<std::string>();
+    });
+    if (!failed) return Rejected{static_cast<int>(i), failed.error().message};
+    if (*failed) return Rejected{static_cast<int>(i), prefix + **failed};
   }
   out.doc = std::move(doc);
   out.to_version = version_ + static_cast<int64_t>(out.steps.size());

@@ -1140,4 +1140,9 @@ void Writer::null() {
   out_.append("null", 4);
 }
 
+void Writer::raw(std::string_view json_text) {
+  separate();
+  out_.append(json_text);
+}
+
 }  // namespace rtpm::json

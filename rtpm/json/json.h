@@ -117,8 +117,9 @@ std::u16string to_utf16(std::string_view wtf8);
 std::string to_wtf8(std::u16string_view utf16);
 
 /// A streaming writer producing the same bytes as JSON.stringify; commas and
-/// colons are placed automatically. Used by the model's toJSON so that no
-/// intermediate Value tree is built.
+/// colons are placed automatically. Used by the model's toJSON and by every
+/// JSON text the server and clients write, so that no intermediate Value tree
+/// is built and no JSON is concatenated by hand.
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
@@ -134,6 +135,9 @@ class Writer {
   void number(double d);
   void boolean(bool b);
   void null();
+  /// Writes a value given as JSON text that is already serialized (a cached
+  /// document, a stored step array). Not checked: the caller vouches for it.
+  void raw(std::string_view json_text);
   std::string& out() { return out_; }
 
  private:

@@ -589,5 +589,22 @@ TEST(JsonWriter, TopLevelScalarsAndAppending) {
   EXPECT_EQ(n, "-1.5e-10");
 }
 
+TEST(JsonWriter, RawValuesTakeTheirPlaceBetweenSeparators) {
+  std::string out;
+  Writer w(out);
+  w.begin_object();
+  w.key("doc");
+  w.raw(R"({"type":"doc"})");
+  w.key("steps");
+  w.begin_array();
+  w.raw("1");
+  w.raw(R"({"a":[]})");
+  w.end_array();
+  w.key("n");
+  w.number(2);
+  w.end_object();
+  EXPECT_EQ(out, R"({"doc":{"type":"doc"},"steps":[1,{"a":[]}],"n":2})");
+}
+
 }  // namespace
 }  // namespace rtpm::json

@@ -47,32 +47,23 @@ void PresenceStore::map_through(const transform::Mappable& mapping, int doc_size
   }
 }
 
-std::string PresenceStore::all_json() const {
-  std::string out = "{";
-  bool first = true;
+std::string PresenceStore::entries_json(bool only_changed) const {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
   for (const auto& user : order_) {
-    if (!first) out += ',';
-    first = false;
-    json::write_string(user, out);
-    out += ':';
-    json::write(entries_.at(user), out);
+    if (only_changed && !changed_.count(user)) continue;
+    w.key(user);
+    w.value(entries_.at(user));
   }
-  out += '}';
+  w.end_object();
   return out;
 }
 
+std::string PresenceStore::all_json() const { return entries_json(false); }
+
 std::string PresenceStore::take_changes() {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& user : order_) {
-    if (!changed_.count(user)) continue;
-    if (!first) out += ',';
-    first = false;
-    json::write_string(user, out);
-    out += ':';
-    json::write(entries_.at(user), out);
-  }
-  out += '}';
+  std::string out = entries_json(true);
   changed_.clear();
   return out;
 }

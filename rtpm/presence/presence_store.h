@@ -46,6 +46,9 @@ class PresenceStore {
   std::string take_changes();
 
  private:
+  /// The entries (all, or the changed ones) as a JSON object text, in join order.
+  std::string entries_json(bool only_changed) const;
+
   std::unordered_map<std::string, json::Value> entries_;
   std::vector<std::string> order_;  // join order, for stable output
   std::unordered_set<std::string> changed_;

@@ -1,8 +1,7 @@
 #include "rtpm/protocol/server_messages.h"
 
-#include <cmath>
-
-#include "rtpm/protocol/messages.h"
+#include <type_traits>
+#include <utility>
 
 namespace rtpm::protocol {
 
@@ -18,15 +17,9 @@ bool get_string(const json::Value& m, std::string_view key, std::string& out) {
   return true;
 }
 
-bool is_version(const json::Value& v) {
-  if (!v.is_number()) return false;
-  double d = v.as_number();
-  return d >= 0 && d <= static_cast<double>(kMaxVersion) && std::floor(d) == d;
-}
-
 bool get_version(const json::Value& m, std::string_view key, int64_t& out) {
   const json::Value* v = m.find(key);
-  if (!v || !is_version(*v)) return false;
+  if (!v || !valid_version(*v)) return false;
   out = static_cast<int64_t>(v->as_number());
   return true;
 }
@@ -71,7 +64,7 @@ Result<ServerMessage> decode_state(const json::Value& m) {
     }
     s.steps = std::move(steps);
   }
-  if (!s.doc && !s.steps) return bad("state: neither doc nor steps");
+  if (s.doc.has_value() == s.steps.has_value()) return bad("state: one of doc and steps");
   if (!get_users(m, s.users)) return bad("state: users");
   return ServerMessage(std::move(s));
 }
@@ -115,7 +108,229 @@ Result<ServerMessage> decode_error(const json::Value& m) {
   return ServerMessage(std::move(e));
 }
 
+// Encoding. Every message is an object {"type":..., ..., "timestamp":...}.
+
+/// Writes `{"type":type` (and `,"room":room` when given); end() closes it.
+class MessageWriter {
+ public:
+  MessageWriter(std::string_view type, std::optional<std::string_view> room) : w_(out_) {
+    out_.reserve(128);
+    w_.begin_object();
+    w_.key("type");
+    w_.string(type);
+    if (room) {
+      w_.key("room");
+      w_.string(*room);
+    }
+  }
+  json::Writer& w() { return w_; }
+  void integer(std::string_view key, int64_t v) {
+    w_.key(key);
+    w_.number(static_cast<double>(v));
+  }
+  void string(std::string_view key, std::string_view v) {
+    w_.key(key);
+    w_.string(v);
+  }
+  void raw(std::string_view key, std::string_view json_text) {
+    w_.key(key);
+    w_.raw(json_text);
+  }
+  std::string end(int64_t timestamp) {
+    integer("timestamp", timestamp);
+    w_.end_object();
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_;
+  json::Writer w_;
+};
+
+std::string users_text(const std::vector<std::pair<std::string, json::Value>>& users) {
+  std::string out;
+  json::Writer w(out);
+  w.begin_object();
+  for (const auto& [user, entry] : users) {
+    w.key(user);
+    w.value(entry);
+  }
+  w.end_object();
+  return out;
+}
+
+// A `steps` array: one JSON text, one text per step (`Texts` a range of them), or values.
+void write_steps(json::Writer& w, std::string_view steps_json) { w.raw(steps_json); }
+
+void write_steps(json::Writer& w, const std::vector<json::Value>& steps) {
+  w.begin_array();
+  for (const json::Value& step : steps) w.value(step);
+  w.end_array();
+}
+
+template <typename Texts>
+void write_steps(json::Writer& w, const Texts& step_jsons) {
+  w.begin_array();
+  for (std::string_view step : step_jsons) w.raw(step);
+  w.end_array();
+}
+
+template <typename Steps>
+std::string state_steps(std::string_view room, int64_t version, const Steps& steps,
+                        const std::vector<std::string>& user_ids, std::string_view users_json,
+                        int64_t timestamp) {
+  MessageWriter m("state", room);
+  m.integer("version", version);
+  m.w().key("steps");
+  write_steps(m.w(), steps);
+  m.w().key("userIds");
+  m.w().begin_array();
+  for (const std::string& id : user_ids) m.w().string(id);
+  m.w().end_array();
+  m.raw("users", users_json);
+  return m.end(timestamp);
+}
+
+template <typename Steps>
+std::string steps_message(std::string_view room, int64_t version, const Steps& steps,
+                          std::string_view user_id, int64_t timestamp) {
+  MessageWriter m("steps", room);
+  m.integer("version", version);
+  m.w().key("steps");
+  write_steps(m.w(), steps);
+  m.string("userId", user_id);
+  return m.end(timestamp);
+}
+
+std::string encode_error_fields(std::string_view code, std::string_view message,
+                                const std::optional<std::string>& room,
+                                std::optional<int64_t> version, std::optional<int64_t> index,
+                                int64_t timestamp) {
+  MessageWriter m("error", std::nullopt);
+  m.string("code", code);
+  m.string("message", message);
+  if (room) m.string("room", *room);
+  if (version) m.integer("version", *version);
+  if (index) m.integer("index", *index);
+  return m.end(timestamp);
+}
+
 }  // namespace
+
+std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
+                             std::string_view users_json, int64_t timestamp) {
+  MessageWriter m("state", room);
+  m.integer("version", version);
+  m.raw("doc", doc_json);
+  m.raw("users", users_json);
+  return m.end(timestamp);
+}
+
+std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
+                               const std::vector<std::string>& user_ids,
+                               std::string_view users_json, int64_t timestamp) {
+  return state_steps(room, version, steps_json, user_ids, users_json, timestamp);
+}
+
+std::string encode_state_steps(std::string_view room, int64_t version,
+                               const std::vector<std::string_view>& step_jsons,
+                               const std::vector<std::string>& user_ids,
+                               std::string_view users_json, int64_t timestamp) {
+  return state_steps(room, version, step_jsons, user_ids, users_json, timestamp);
+}
+
+std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
+                         std::string_view user_id, int64_t timestamp) {
+  return steps_message(room, version, steps_json, user_id, timestamp);
+}
+
+std::string encode_steps(std::string_view room, int64_t version,
+                         const std::vector<std::string>& step_jsons, std::string_view user_id,
+                         int64_t timestamp) {
+  return steps_message(room, version, step_jsons, user_id, timestamp);
+}
+
+std::string encode_ack(std::string_view room, int64_t version, int64_t timestamp) {
+  MessageWriter m("ack", room);
+  m.integer("version", version);
+  return m.end(timestamp);
+}
+
+std::string encode_presence(std::string_view room, std::string_view users_json, int64_t version,
+                            int64_t timestamp) {
+  MessageWriter m("presence", room);
+  m.raw("users", users_json);
+  m.integer("version", version);
+  return m.end(timestamp);
+}
+
+std::string encode_presence(std::string_view room, std::string_view user_id,
+                            const json::Value& entry, int64_t version, int64_t timestamp) {
+  MessageWriter m("presence", room);
+  m.w().key("users");
+  m.w().begin_object();
+  m.w().key(user_id);
+  m.w().value(entry);
+  m.w().end_object();
+  m.integer("version", version);
+  return m.end(timestamp);
+}
+
+std::string encode_join(std::string_view room, std::string_view user_id,
+                        const json::Value* presence, int64_t timestamp) {
+  MessageWriter m("join", room);
+  m.string("userId", user_id);
+  if (presence) {
+    m.w().key("presence");
+    m.w().value(*presence);
+  }
+  return m.end(timestamp);
+}
+
+std::string encode_leave(std::string_view room, std::string_view user_id, int64_t timestamp) {
+  MessageWriter m("leave", room);
+  m.string("userId", user_id);
+  return m.end(timestamp);
+}
+
+std::string encode_error(const ErrorMessage& error, int64_t timestamp) {
+  return encode_error_fields(to_string(error.code), error.message, error.room, error.version,
+                             error.index, timestamp);
+}
+
+std::string encode_error(const Error& error, std::optional<std::string> room, int64_t timestamp) {
+  return encode_error_fields(to_string(error.code), error.message, room, std::nullopt, std::nullopt,
+                             timestamp);
+}
+
+std::string encode_server_message(const ServerMessage& message, int64_t timestamp) {
+  return std::visit(
+      [&](const auto& m) -> std::string {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, ServerState>) {
+          if (m.doc)
+            return encode_state_doc(m.room, m.version, json::stringify(*m.doc), users_text(m.users),
+                                    timestamp);
+          return state_steps(m.room, m.version, m.steps ? *m.steps : std::vector<json::Value>(),
+                             m.user_ids, users_text(m.users), timestamp);
+        } else if constexpr (std::is_same_v<T, ServerSteps>) {
+          return steps_message(m.room, m.version, m.steps, m.user_id, timestamp);
+        } else if constexpr (std::is_same_v<T, ServerAck>) {
+          return encode_ack(m.room, m.version, timestamp);
+        } else if constexpr (std::is_same_v<T, ServerPresence>) {
+          return encode_presence(m.room, users_text(m.users), m.version, timestamp);
+        } else if constexpr (std::is_same_v<T, ServerJoin>) {
+          return encode_join(m.room, m.user_id, m.presence ? &*m.presence : nullptr, timestamp);
+        } else if constexpr (std::is_same_v<T, ServerLeave>) {
+          return encode_leave(m.room, m.user_id, timestamp);
+        } else if constexpr (std::is_same_v<T, ServerError>) {
+          return encode_error_fields(m.code, m.message, m.room, m.version, m.index, timestamp);
+        } else {
+          return MessageWriter(m.type, std::nullopt).end(timestamp);
+        }
+      },
+      message);
+}
 
 std::optional<ErrorCode> error_code_from_string(std::string_view code) {
   for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {

@@ -4,7 +4,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "rtpm/json/json.h"
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/metrics.h"
 #include "rtpm/server/static_files.h"
 
@@ -202,9 +202,16 @@ std::optional<HttpResponse> parse_error_response(beast::error_code ec, const Htt
 HttpResponse room_response(const HttpRequest& req, std::string_view room,
                            const std::optional<std::pair<int64_t, std::string>>& doc) {
   if (!doc) return make_response(req, http::status::not_found, "no such room\n", kText);
-  std::string body = "{\"room\":";
-  json::write_string(room, body);
-  body += ",\"version\":" + std::to_string(doc->first) + ",\"doc\":" + doc->second + "}";
+  std::string body;
+  json::Writer w(body);
+  w.begin_object();
+  w.key("room");
+  w.string(room);
+  w.key("version");
+  w.number(static_cast<double>(doc->first));
+  w.key("doc");
+  w.raw(doc->second);
+  w.end_object();
   return make_response(req, http::status::ok, std::move(body), "application/json");
 }
 

@@ -72,29 +72,31 @@ Result<void> RealtimeServer::start() {
   }
   auto spec = json::parse(spec_text);
   if (!spec) return Error{ErrorCode::internal, "--schema: bad JSON: " + spec.error().message};
-  try {
-    ctx_->schema = model::Schema::from_json(*spec);
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::internal, std::string("--schema: ") + e.what()};
-  }
+  Result<std::shared_ptr<const model::Schema>> schema = catch_port(
+      ErrorCode::internal, "--schema: ", [&] { return model::Schema::from_json(*spec); });
+  if (!schema) return schema.error();
+  ctx_->schema = std::move(*schema);
   ctx_->schema_json = json::stringify(*spec);
   // Initial document of new rooms.
-  try {
-    if (options_.initial_doc.empty()) {
-      model::NodeRef doc = ctx_->schema->top_node_type()->create_and_fill();
-      if (!doc) return Error{ErrorCode::internal, "the schema's top node cannot be created empty"};
-      ctx_->initial_doc_json = doc->to_json_string();
-    } else {
-      auto text = read_file(options_.initial_doc);
-      if (!text) return text.error();
-      auto parsed = json::parse(*text);
-      if (!parsed) return Error{ErrorCode::internal, "--initial-doc: " + parsed.error().message};
-      model::NodeRef doc = model::Node::from_json(*ctx_->schema, *parsed);
-      doc->check();
-      ctx_->initial_doc_json = doc->to_json_string();
-    }
-  } catch (const std::exception& e) {
-    return Error{ErrorCode::internal, std::string("--initial-doc: ") + e.what()};
+  if (options_.initial_doc.empty()) {
+    Result<model::NodeRef> doc = catch_port(ErrorCode::internal, "--initial-doc: ", [&] {
+      return ctx_->schema->top_node_type()->create_and_fill();
+    });
+    if (!doc) return doc.error();
+    if (!*doc) return Error{ErrorCode::internal, "the schema's top node cannot be created empty"};
+    ctx_->initial_doc_json = (*doc)->to_json_string();
+  } else {
+    auto text = read_file(options_.initial_doc);
+    if (!text) return text.error();
+    auto parsed = json::parse(*text);
+    if (!parsed) return Error{ErrorCode::internal, "--initial-doc: " + parsed.error().message};
+    Result<std::string> doc = catch_port(ErrorCode::internal, "--initial-doc: ", [&] {
+      model::NodeRef node = model::Node::from_json(*ctx_->schema, *parsed);
+      node->check();
+      return node->to_json_string();
+    });
+    if (!doc) return doc.error();
+    ctx_->initial_doc_json = std::move(*doc);
   }
   // Authentication tokens.
   if (!options_.auth_file.empty()) {

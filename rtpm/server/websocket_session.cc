@@ -10,7 +10,8 @@
 #include <sys/socket.h>
 
 #include "rtpm/protocol/binary_codec.h"
-#include "rtpm/protocol/messages.h"
+#include "rtpm/protocol/client_messages.h"
+#include "rtpm/protocol/server_messages.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 
@@ -192,9 +193,9 @@ void WebSocketSession::handle_message() {
 }
 
 void WebSocketSession::handle_value(const json::Value& message) {
-  auto decoded = protocol::decode_client_value(message);
-  if (auto* e = std::get_if<protocol::DecodeError>(&decoded))
-    return send_error(e->code, e->message, e->room);
+  Result<protocol::ClientMessage> decoded = protocol::decode_client_value(message);
+  if (!decoded)
+    return send_error(decoded.error().code, decoded.error().message, protocol::error_room(message));
   auto self = shared_from_this();
   std::visit(
       [&](auto& m) {
@@ -226,15 +227,14 @@ void WebSocketSession::handle_value(const json::Value& message) {
             room->leave(self, std::move(m));
         }
       },
-      std::get<protocol::ClientMessage>(decoded));
+      *decoded);
 }
 
 void WebSocketSession::send_error(ErrorCode code, std::string message,
                                   std::optional<std::string> room) {
   ctx_.metrics.count_error(code);
-  send(make_payload(protocol::encode_error(
-      protocol::ErrorMessage{code, std::move(message), std::move(room), std::nullopt, std::nullopt},
-      protocol::now_ms())));
+  send(make_payload(protocol::encode_error(Error{code, std::move(message)}, std::move(room),
+                                           protocol::now_ms())));
 }
 
 void WebSocketSession::send(PayloadPtr message) {

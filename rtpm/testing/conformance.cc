@@ -524,21 +524,28 @@ void run_rebase(const Value& v, SchemaCache& schemas) {
     fail("version " + std::to_string(r.state.version) + ", expected " +
          str(field(expected, "version")));
   json::Array steps;
-  std::string steps_json = "[";
-  for (size_t i = 0; i < r.transform.steps().size(); ++i)
-    steps_json += (i ? "," : "") + r.transform.steps()[i]->to_json_string();
-  steps_json += "]";
+  std::string steps_json;
+  json::Writer steps_writer(steps_json);
+  steps_writer.begin_array();
+  for (const auto& step : r.transform.steps()) step->write_json(steps_writer);
+  steps_writer.end_array();
   expect_json("steps", str(field(expected, "steps")), steps_json);
   json::Array mirror;
   for (int m : r.transform.mapping().mirror()) mirror.emplace_back(m);
   expect_json("mirror", str(field(expected, "mirror")), str(Value(std::move(mirror))));
   expect_json("doc", str(field(expected, "doc")), r.state.doc->to_json_string());
-  std::string unconfirmed = "[";
-  for (size_t i = 0; i < r.state.unconfirmed.size(); ++i)
-    unconfirmed += std::string(i ? "," : "") +
-                   "{\"step\":" + r.state.unconfirmed[i].step->to_json_string() +
-                   ",\"inverted\":" + r.state.unconfirmed[i].inverted->to_json_string() + "}";
-  unconfirmed += "]";
+  std::string unconfirmed;
+  json::Writer w(unconfirmed);
+  w.begin_array();
+  for (const auto& u : r.state.unconfirmed) {
+    w.begin_object();
+    w.key("step");
+    u.step->write_json(w);
+    w.key("inverted");
+    u.inverted->write_json(w);
+    w.end_object();
+  }
+  w.end_array();
   expect_json("unconfirmed", str(field(expected, "unconfirmed")), unconfirmed);
 }
 
