@@ -1070,14 +1070,14 @@ void Writer::separate() {
   }
   if (!first_.empty()) {
     if (!first_.back()) out_ += ',';
-    first_.back() = false;
+    first_.back() = 0;
   }
 }
 
 void Writer::begin_object() {
   separate();
   out_ += '{';
-  first_.push_back(true);
+  first_.push_back(1);
 }
 
 void Writer::end_object() {
@@ -1089,7 +1089,7 @@ void Writer::end_object() {
 void Writer::begin_array() {
   separate();
   out_ += '[';
-  first_.push_back(true);
+  first_.push_back(1);
 }
 
 void Writer::end_array() {

@@ -143,7 +143,10 @@ class Writer {
  private:
   void separate();
   std::string& out_;
-  std::vector<bool> first_;  // per open container: nothing written yet
+  // Per open container: 1 while nothing is written in it yet. A string, so that
+  // the usual nesting (up to 15 levels) fits its inline buffer and a message
+  // costs no allocation besides its text.
+  std::string first_;
   bool after_key_ = false;
 };
 
