@@ -17,13 +17,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <stdlib.h>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 #include "apps/realtime-pm/serve_test_support.h"
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "rtpm/model/node.h"
 #include "rtpm/model/schema.h"
@@ -389,8 +389,8 @@ TEST_F(HostileHttp, StaticFolderHoldingTheDataOrTheTokensDoesNotStart) {
   auto start_output = [&](const std::string& args) {
     // Started in the background: a server that does start is stopped after 2 s.
     return run_command(bin + " serve --port 0 --log-level warn " + args +
-                          " 2>&1 & pid=$!; for i in $(seq 20); do kill -0 $pid 2>/dev/null || "
-                          "break; sleep 0.1; done; kill $pid 2>/dev/null; wait $pid");
+                       " 2>&1 & pid=$!; for i in $(seq 20); do kill -0 $pid 2>/dev/null || "
+                       "break; sleep 0.1; done; kill $pid 2>/dev/null; wait $pid");
   };
   struct Case {
     std::string args, names;
