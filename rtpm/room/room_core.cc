@@ -9,33 +9,6 @@ namespace rtpm::room {
 
 namespace {
 
-// The `users` object of a presence message for one user.
-std::string single_user_json(const std::string& user, const json::Value& entry) {
-  std::string out;
-  json::Writer w(out);
-  w.begin_object();
-  w.key(user);
-  w.value(entry);
-  w.end_object();
-  return out;
-}
-
-// A JSON array text of already encoded JSON texts (step JSON kept as the
-// authority wrote it, so that it is not parsed and written again). The
-// protocol encoders take the steps as such an array text.
-template <typename Range, typename Get>
-std::string json_array_of(const Range& items, Get get) {
-  std::string out = "[";
-  bool first = true;
-  for (const auto& item : items) {
-    if (!first) out += ',';
-    first = false;
-    out += get(item);
-  }
-  out += ']';
-  return out;
-}
-
 Error load_error(std::string message) { return Error{ErrorCode::internal, std::move(message)}; }
 
 // The authority of a room the store returned: its snapshot with the steps
@@ -514,9 +487,8 @@ void RoomCore::make_durable(Out& out, InFlight done) {
   auto sender = members_.find(a.user_id);
   if (sender != members_.end() && sender->second.conn == done.sender)
     send(out, done.sender, protocol::encode_ack(name_, a.to_version, out.now.wall_ms));
-  std::string steps = json_array_of(
-      a.step_json, [](const std::string& json) -> const std::string& { return json; });
-  broadcast(out, protocol::encode_steps(name_, a.from_version, steps, a.user_id, out.now.wall_ms),
+  broadcast(out,
+            protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
             done.sender);
   out.effects.push_back(effect::Durable{a.steps.size(), done.received});
   for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
@@ -621,8 +593,8 @@ void RoomCore::queue_presence(Out& out, const std::string& user) {
   if (last == presence_sent_.end() || now - last->second >= presence_interval()) {
     presence_sent_[user] = now;
     broadcast(out,
-              protocol::encode_presence(name_, single_user_json(user, *presence_.get(user)),
-                                        durable_version_, out.now.wall_ms),
+              protocol::encode_presence(name_, user, *presence_.get(user), durable_version_,
+                                        out.now.wall_ms),
               members_.at(user).conn);
     return;
   }
@@ -645,8 +617,8 @@ void RoomCore::flush_presence(Out& out) {
     }
     presence_sent_[user] = now;
     broadcast(out,
-              protocol::encode_presence(name_, single_user_json(user, *presence_.get(user)),
-                                        durable_version_, out.now.wall_ms),
+              protocol::encode_presence(name_, user, *presence_.get(user), durable_version_,
+                                        out.now.wall_ms),
               members_.at(user).conn);
   }
   presence_pending_ = std::move(later);
@@ -662,11 +634,14 @@ std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_m
     if (*since < durable_version_) entries = *authority_->steps_since(*since);
     // steps_since runs to the speculative version; the state stops at the durable one.
     entries.resize(static_cast<size_t>(durable_version_ - *since));
+    std::vector<std::string_view> steps;
     std::vector<std::string> users;
+    steps.reserve(entries.size());
     users.reserve(entries.size());
-    for (const collab::HistoryEntry* e : entries) users.push_back(e->user_id);
-    std::string steps = json_array_of(
-        entries, [](const collab::HistoryEntry* e) -> const std::string& { return e->json; });
+    for (const collab::HistoryEntry* e : entries) {
+      steps.push_back(e->json);
+      users.push_back(e->user_id);
+    }
     return protocol::encode_state_steps(name_, durable_version_, steps, users, presence_.all_json(),
                                         wall_ms);
   }
