@@ -79,17 +79,19 @@ void Authority::preload_history(std::vector<HistoryEntry> older) {
   trim_history();
 }
 
-void Authority::replay(const std::vector<LoggedStep>& steps) {
+Result<void> Authority::replay(const std::vector<LoggedStep>& steps) {
   for (const auto& s : steps) {
-    transform::StepResult r = s.step->apply(*doc_);
-    if (!r.ok())
-      throw RangeError("stored step at version " + std::to_string(version_) +
-                       " does not apply: " + r.failed);
-    doc_ = std::move(r.doc);
+    std::string context =
+        "stored step at version " + std::to_string(version_) + " does not apply: ";
+    auto r = catch_port(ErrorCode::internal, context, [&] { return s.step->apply(*doc_); });
+    if (!r) return r.error();
+    if (!r->ok()) return Error{ErrorCode::internal, context + r->failed};
+    doc_ = std::move(r->doc);
     ++version_;
     push_history({s.step->get_map(), s.user_id, s.json});
     trim_history();
   }
+  return {};
 }
 
 void Authority::push_history(HistoryEntry entry) {

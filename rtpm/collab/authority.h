@@ -96,8 +96,9 @@ class Authority {
   /// them (the steps a loaded snapshot already contains), oldest first.
   void preload_history(std::vector<HistoryEntry> older);
   /// Replays already persisted steps (loading a room): applies them without the
-  /// extra checks. Throws when a step does not apply (a corrupt store).
-  void replay(const std::vector<LoggedStep>& steps);
+  /// extra checks. An `internal` Error when a step does not apply or throws (a
+  /// corrupt store); the steps before it stay applied.
+  Result<void> replay(const std::vector<LoggedStep>& steps);
 
   /// Steps after `version`, when the history still has all of them (empty when
   /// version is current); nullopt when version is older than the history or above the room's.

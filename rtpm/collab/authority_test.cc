@@ -111,6 +111,27 @@ TEST_F(AuthorityTest, ChecksNodesInsertedWhole) {
   EXPECT_TRUE(std::holds_alternative<Authority::Accepted>(ok));
 }
 
+TEST_F(AuthorityTest, ReplayReportsAStoredStepThatDoesNotApply) {
+  // The fixture's document is testing::kHelloDoc: one paragraph, "hello".
+  auto step = [&](const char* text) {
+    std::string json = text;
+    return LoggedStep{transform::Step::from_json(*schema_, *json::parse(json)), "u", json};
+  };
+  std::vector<LoggedStep> log = {
+      step(
+          R"({"stepType":"replace","from":1,"to":1,"slice":{"content":[{"type":"text","text":"x"}]}})"),
+      step(R"({"stepType":"replace","from":50,"to":60})")};
+  auto r = authority_->replay(log);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::internal);
+  EXPECT_EQ(r.error().message.rfind("stored step at version 1 does not apply: ", 0), 0u)
+      << r.error().message;
+  // The step before it stays applied.
+  EXPECT_EQ(authority_->version(), 1);
+  EXPECT_EQ(authority_->doc()->text_content(), u"xhello");
+  EXPECT_TRUE(authority_->replay({}));
+}
+
 TEST_F(AuthorityTest, HistoryIsBounded) {
   for (int i = 0; i < 5; ++i) {
     std::string s =

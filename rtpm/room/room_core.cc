@@ -42,7 +42,7 @@ Result<std::unique_ptr<collab::Authority>> load_authority(
     if (!older.empty() && data.steps[older.size() - 1].version != data.snapshot_version)
       older.clear();  // history that does not end at the snapshot cannot be used
     authority->preload_history(std::move(older));
-    authority->replay(newer);
+    if (auto replayed = authority->replay(newer); !replayed) return replayed.error();
     return authority;
   } catch (const std::exception& e) {
     return load_error(e.what());
