@@ -330,7 +330,12 @@ TEST_P(ClientTest, JoinReceivesStateAndEditIsConfirmed) {
   auto r = c->edit("r1", insert(1, "hello"));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(text_of(*r), "hello");
-  EXPECT_EQ(c->unconfirmed_count("r1"), 1u);  // applied locally at once
+  // Applied locally at once; the acknowledgement may already have come on the
+  // client's I/O thread (it does under ASan on a busy machine), so the count
+  // is 1 or 0 here. CatchUpBySteps and OfflineBufferIsBounded count pending
+  // steps while offline, where the count is exact.
+  EXPECT_EQ(text_of(c->doc("r1")), "hello");
+  EXPECT_LE(c->unconfirmed_count("r1"), 1u);
   ASSERT_TRUE(c->wait_synced("r1", kWait));
   EXPECT_EQ(c->version("r1"), 1);
   EXPECT_EQ(server_doc(server_->port(), "r1"), std::make_pair(doc_json(c->doc("r1")), int64_t{1}));
