@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the `fuzz` preset (clang 14, libFuzzer, ASan + UBSan) and runs fuzz targets:
 #   scripts/fuzz.sh TARGET SECONDS   one target (e.g. step_apply) for SECONDS seconds
-#   scripts/fuzz.sh all SECONDS      every target, one after the other, SECONDS each
+#   scripts/fuzz.sh all SECONDS      every target for SECONDS, RTPM_FUZZ_JOBS at a time
 #   scripts/fuzz.sh list             the targets
 # Each run starts from the target's seed corpus (fuzz/corpus/TARGET, never written) and
 # keeps the inputs it finds in a scratch folder, RTPM_FUZZ_WORK/TARGET/corpus (default
@@ -13,7 +13,7 @@
 #
 # Environment:
 #   RTPM_FUZZ_WORK    scratch folder for corpora and artifacts (default build/fuzz/work)
-#   RTPM_FUZZ_JOBS    parallel build jobs (default 2)
+#   RTPM_FUZZ_JOBS    parallel build jobs, and targets run at once (default 2)
 #   RTPM_FUZZ_FLAGS   extra libFuzzer flags, e.g. "-max_len=8192"
 #   RTPM_FUZZ_NO_BUILD=1  use the existing build/fuzz binaries
 set -euo pipefail
@@ -52,8 +52,9 @@ else
   run=("$what")
 fi
 
-failed=()
-for target in "${run[@]}"; do
+# Runs one target; prints its line, and leaves WORK/TARGET/failed when it crashed.
+fuzz_one() {
+  local target=$1
   corpus=$work/$target/corpus
   artifacts=$work/$target/artifacts
   mkdir -p "$corpus" "$artifacts"
@@ -79,10 +80,29 @@ for target in "${run[@]}"; do
     "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" "${cov:-?}" "${ft:-?}" \
     "${corp:-?}" "$crashes"
   if [ "$crashes" -gt 0 ] || grep -qE '^SUMMARY: |fuzz invariant broken' "$log"; then
-    failed+=("$target")
+    touch "$work/$target/failed"
     echo "  $target failed: see $log and $artifacts" >&2
     grep -E 'fuzz invariant broken|^SUMMARY: |runtime error' "$log" | head -3 | sed 's/^/  /' >&2
   fi
+}
+
+# RTPM_FUZZ_JOBS targets at once (libFuzzer runs one process per target).
+parallel=${RTPM_FUZZ_JOBS:-2}
+running=0
+for target in "${run[@]}"; do
+  mkdir -p "$work/$target"
+  rm -f "$work/$target/failed"
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  fuzz_one "$target" &
+  running=$((running + 1))
+done
+wait
+failed=()
+for target in "${run[@]}"; do
+  [ ! -e "$work/$target/failed" ] || failed+=("$target")
 done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "fuzz.sh: crashes in ${failed[*]}" >&2

@@ -14,12 +14,12 @@
 #include "serve.h"
 #include <CLI/CLI.hpp>
 
-#include "rtpm/testing/conformance.h"
+#include "rtpm/conformance/runner.h"
 
 namespace {
 
 void add_conformance_command(CLI::App& app) {
-  auto options = std::make_shared<rtpm::testing::ConformanceOptions>();
+  auto options = std::make_shared<rtpm::conformance::RunOptions>();
   CLI::App* cmd = app.add_subcommand(
       "conformance",
       "Run conformance vectors (.jsonl files or folders of them) against the C++ port.\n"
@@ -29,14 +29,14 @@ void add_conformance_command(CLI::App& app) {
   cmd->add_option("--schemas", options->schemas_dir,
                   "Folder of schema specs (default: schemas/ beside each file)");
   cmd->add_option("--kind", options->kinds, "Only vectors of this kind (repeatable)")
-      ->check(CLI::IsMember(rtpm::testing::supported_kinds()));
+      ->check(CLI::IsMember(rtpm::conformance::supported_kinds()));
   cmd->add_option("--max-failures", options->max_failures_shown, "Failures printed in full")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--verbose", options->verbose, "List every failing vector");
   cmd->add_option("--save-failures", options->save_failures,
                   "Append the line of every failing vector to this file");
-  cmd->callback([options] { std::exit(rtpm::testing::run_conformance(*options, std::cout)); });
+  cmd->callback([options] { std::exit(rtpm::conformance::run(*options, std::cout)); });
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Tests of the content expression automaton (content.ts): every vector of
-// ../shared/conformance/contentexpr.jsonl, one TEST_P case per vector, plus
-// small cases for the parts the vectors do not show (toString, edge()).
+// ../shared/conformance/contentexpr.jsonl (checked by the conformance runner),
+// plus small cases for the parts the vectors do not show (toString, edge()).
 #include "rtpm/model/content_match.h"
 
 #include <fstream>
@@ -10,196 +10,16 @@
 
 #include <gtest/gtest.h>
 
+#include "rtpm/conformance/expect.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/schema.h"
 
 namespace rtpm::model {
 namespace {
 
-const std::string kVectors = std::string(RTPM_SHARED_DIR) + "/conformance/contentexpr.jsonl";
-
-std::vector<json::Value> load_vectors() {
-  std::vector<json::Value> out;
-  std::ifstream in(kVectors, std::ios::binary);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    Result<json::Value> parsed = json::parse(line);
-    if (!parsed) throw std::runtime_error("bad vector line: " + parsed.error().message);
-    out.push_back(std::move(*parsed));
-  }
-  return out;
-}
-
-const std::vector<json::Value>& vectors() {
-  static const std::vector<json::Value> all = load_vectors();
-  return all;
-}
-
-std::string str(const json::Value& v) { return json::stringify(v); }
-
-/// `{validEnd, defaultType, edges, inlineContent}` of a match, as the vectors record it.
-json::Value match_info(const ContentMatch& m) {
-  json::Array edges;
-  for (int i = 0; i < m.edge_count(); i++) edges.emplace_back(m.edge(i).type->name());
-  const NodeType* def = m.default_type();
-  return json::Value(json::Object{
-      {"validEnd", m.valid_end()},
-      {"defaultType", def ? json::Value(def->name()) : json::Value()},
-      {"edges", json::Value(std::move(edges))},
-      {"inlineContent", m.inline_content()},
-  });
-}
-
-std::string node_json(const NodeRef& node) { return node ? node->to_json_string() : "null"; }
-
-std::string fragment_json(const std::optional<Fragment>& frag) {
-  if (!frag) return "null";
-  std::string out = "[";
-  for (int i = 0; i < frag->child_count(); i++) {
-    if (i) out += ",";
-    out += frag->child(i)->to_json_string();
-  }
-  return out + "]";
-}
-
-/// Nodes named by `names` as the generator built them: createAndFill(), text "x";
-/// Fragment.from joins adjacent text nodes.
-Fragment build_nodes(const Schema& schema, const json::Value& names) {
-  std::vector<NodeRef> nodes;
-  for (const json::Value& name : names.as_array()) {
-    const NodeType* type = schema.node_type(name.as_string());
-    nodes.push_back(type->is_text() ? schema.text("x") : type->create_and_fill());
-  }
-  return Fragment::from_array(std::move(nodes));
-}
-
-/// Runs one vector; returns the differences, one per line (empty when it passes).
-std::string run_vector(const json::Value& v) {
-  std::string diffs;
-  auto differ = [&](const std::string& what, const std::string& got, const std::string& want) {
-    if (got != want)
-      diffs += "  " + what + ":\n    got      " + got + "\n    expected " + want + "\n";
-  };
-
-  const json::Value* schema_error = v.find("schemaError");
-  std::shared_ptr<const Schema> schema;
-  try {
-    schema = Schema::from_json(*v.find("schemaSpec"));
-  } catch (const JsError& e) {
-    if (!schema_error) return "  schema: threw " + std::string(e.name()) + ": " + e.what() + "\n";
-    differ("schemaError", e.what(), schema_error->as_string());
-    return diffs;
-  }
-  if (schema_error) return "  schema: built, expected error " + schema_error->as_string() + "\n";
-
-  const NodeType* probe = schema->node_type(v.find("type")->as_string());
-  const ContentMatch& start = probe->content_match();
-
-  differ("createAndFill", node_json(probe->create_and_fill()), str(*v.find("createAndFill")));
-  differ("start", str(match_info(start)), str(*v.find("start")));
-
-  const json::Array& sequences = v.find("sequences")->as_array();
-  for (size_t i = 0; i < sequences.size(); i++) {
-    const json::Value& seq = sequences[i];
-    std::string at = "sequences[" + std::to_string(i) + "] " + str(*seq.find("types"));
-    const json::Array& types = seq.find("types")->as_array();
-    const ContentMatch* cur = &start;
-    int matched = 0;
-    for (const json::Value& name : types) {
-      const ContentMatch* next = cur->match_type(schema->node_type(name.as_string()));
-      if (!next) break;
-      cur = next;
-      matched++;
-    }
-    bool all = matched == static_cast<int>(types.size());
-    differ(at + " matched", std::to_string(matched), str(*seq.find("matched")));
-    differ(at + " validEnd", all && cur->valid_end() ? "true" : "false",
-           str(*seq.find("validEnd")));
-    const json::Value* state = seq.find("state");
-    differ(at + " state", all ? str(match_info(*cur)) : "absent", state ? str(*state) : "absent");
-
-    Fragment frag = build_nodes(*schema, *seq.find("types"));
-    const ContentMatch* fragment_match = start.match_fragment(frag);
-    differ(at + " matchFragment",
-           fragment_match
-               ? str(json::Value(json::Object{{"validEnd", fragment_match->valid_end()}}))
-               : "null",
-           str(*seq.find("matchFragment")));
-    differ(at + " validContent", probe->valid_content(frag) ? "true" : "false",
-           str(*seq.find("validContent")));
-  }
-
-  const json::Array& fills = v.find("fills")->as_array();
-  for (size_t i = 0; i < fills.size(); i++) {
-    const json::Value& fill = fills[i];
-    bool to_end = fill.find("toEnd")->as_bool();
-    std::string at = "fills[" + std::to_string(i) + "] " + str(*fill.find("before")) + " + " +
-                     str(*fill.find("after")) + (to_end ? " toEnd" : "");
-    Fragment after = build_nodes(*schema, *fill.find("after"));
-    differ(at + " afterNodes", fragment_json(after), str(*fill.find("afterNodes")));
-    const ContentMatch* match = start.match_fragment(build_nodes(*schema, *fill.find("before")));
-    std::optional<Fragment> result;
-    if (match) result = match->fill_before(after, to_end);
-    differ(at + " result", fragment_json(result), str(*fill.find("result")));
-  }
-
-  const json::Array& wrappings = v.find("wrappings")->as_array();
-  for (size_t i = 0; i < wrappings.size(); i++) {
-    const json::Value& wrapping = wrappings[i];
-    const std::string& target = wrapping.find("target")->as_string();
-    std::optional<std::vector<const NodeType*>> found =
-        start.find_wrapping(schema->node_type(target));
-    std::string got = "null";
-    if (found) {
-      json::Array names;
-      for (const NodeType* type : *found) names.emplace_back(type->name());
-      got = str(json::Value(std::move(names)));
-    }
-    differ("wrappings[" + std::to_string(i) + "] " + target, got, str(*wrapping.find("result")));
-    // A second call answers from the cache, with the same result.
-    std::optional<std::vector<const NodeType*>> again =
-        start.find_wrapping(schema->node_type(target));
-    if (again != found) diffs += "  wrappings[" + std::to_string(i) + "]: cached result differs\n";
-  }
-  return diffs;
-}
-
-class ContentExprVector : public ::testing::TestWithParam<size_t> {};
-
-TEST_P(ContentExprVector, MatchesJavaScript) {
-  const json::Value& v = vectors()[GetParam()];
-  std::string diffs;
-  try {
-    diffs = run_vector(v);
-  } catch (const std::exception& e) {
-    diffs = std::string("  threw: ") + e.what() + "\n";
-  }
-  EXPECT_TRUE(diffs.empty()) << v.find("id")->as_string() << " (expr '"
-                             << v.find("expr")->as_string() << "'):\n"
-                             << diffs;
-}
-
-std::vector<size_t> vector_indices() {
-  std::vector<size_t> out;
-  for (size_t i = 0; i < vectors().size(); i++) out.push_back(i);
-  return out;
-}
-
-std::string vector_name(const ::testing::TestParamInfo<size_t>& info) {
-  std::string name = vectors()[info.param].find("id")->as_string();
-  for (char& c : name) {
-    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Conformance, ContentExprVector, ::testing::ValuesIn(vector_indices()),
-                         vector_name);
-
-TEST(ContentExprVectors, AllPresent) {
-  // A missing or truncated file would otherwise silently run zero cases.
-  EXPECT_EQ(vectors().size(), 220u) << kVectors;
+// Every `contentexpr` vector (contentexpr.jsonl), through the conformance runner.
+TEST(ContentExprConformance, MatchesJavaScript) {
+  conformance::expect_kind_passes("contentexpr", 220);
 }
 
 // Small cases beyond the vectors.

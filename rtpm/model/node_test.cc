@@ -1,15 +1,15 @@
 // Tests of the model core, ported from prosemirror-model's test-node.ts,
-// test-resolve.ts, test-slice.ts and test-replace.ts, plus the check.jsonl
+// test-resolve.ts, test-slice.ts and test-replace.ts, plus the `check`
 // conformance vectors (fromJSON, toJSON and check()).
 #include "rtpm/model/node.h"
 
-#include <fstream>
 #include <map>
 #include <string>
 #include <variant>
 
 #include <gtest/gtest.h>
 
+#include "rtpm/conformance/expect.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/resolved_pos.h"
 #include "rtpm/model/schema.h"
@@ -737,87 +737,9 @@ TEST(NodeCheck, ReportsInvalidMarkCollections) {
             "Invalid collection of marks for node text: em,em");
 }
 
-// Conformance: every `check` vector of check.jsonl (and utf16.jsonl).
-
-struct CheckOutcome {
-  std::string stage;  // "" when valid
-  std::string error;
-  std::string json;  // the parsed node's JSON when fromJSON succeeded
-};
-
-CheckOutcome run_check(const Schema& schema, const json::Value& doc_json) {
-  CheckOutcome out;
-  NodeRef node;
-  try {
-    node = Node::from_json(schema, doc_json);
-  } catch (const JsError& e) {
-    out.stage = "fromJSON";
-    out.error = e.what();
-    return out;
-  }
-  out.json = node->to_json_string();
-  try {
-    node->check();
-  } catch (const JsError& e) {
-    out.stage = "check";
-    out.error = e.what();
-  }
-  return out;
-}
-
-void run_check_file(const std::string& name, int expected_min) {
-  std::ifstream in(std::string(RTPM_SHARED_DIR) + "/conformance/" + name);
-  ASSERT_TRUE(in) << name;
-  std::string line;
-  int total = 0, passed = 0, round_trips = 0, byte_identical = 0;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto vec = json::parse(line);
-    ASSERT_TRUE(vec.ok()) << line.substr(0, 80);
-    if (vec->find("kind")->as_string() != "check") continue;
-    ++total;
-    std::string id = vec->find("id")->as_string();
-    auto schema = testing::load_schema(vec->find("schema")->as_string());
-    CheckOutcome out = run_check(*schema, *vec->find("doc"));
-    bool valid = vec->find("valid")->as_bool();
-    bool ok = true;
-    if (valid) {
-      EXPECT_EQ(out.stage, "") << id << ": " << out.error;
-      ok = ok && out.stage.empty();
-    } else {
-      std::string stage = vec->find("stage")->as_string();
-      std::string error = vec->find("error")->as_string();
-      EXPECT_EQ(out.stage, stage) << id;
-      EXPECT_EQ(out.error, error) << id;
-      ok = ok && out.stage == stage && out.error == error;
-    }
-    if (!out.json.empty()) {
-      // `normalized` (JSON.stringify of upstream's toJSON) must match byte for
-      // byte. Without it, toJSON equals the input structurally; the input's
-      // own key order may differ (mutated vectors put "marks" after "text").
-      if (const json::Value* normalized = vec->find("normalized")) {
-        EXPECT_EQ(out.json, json::stringify(*normalized)) << id;
-        ok = ok && out.json == json::stringify(*normalized);
-      } else {
-        bool same = *json::parse(out.json) == *vec->find("doc");
-        EXPECT_TRUE(same) << id << ": " << out.json;
-        ok = ok && same;
-        if (out.json == json::stringify(*vec->find("doc"))) ++byte_identical;
-      }
-      ++round_trips;
-    }
-    if (ok) ++passed;
-  }
-  std::cout << "[ " << name << " ] " << passed << "/" << total << " check vectors pass; "
-            << round_trips << " parsed docs re-serialized, " << byte_identical
-            << " without `normalized` byte-identical to the input\n";
-  EXPECT_EQ(passed, total);
-  EXPECT_GE(total, expected_min);
-}
-
-TEST(CheckConformance, CheckJsonl) { run_check_file("check.jsonl", 450); }
-
-TEST(CheckConformance, Utf16Jsonl) { run_check_file("utf16.jsonl", 19); }
+// Conformance: every `check` vector of the shared set (check.jsonl, utf16.jsonl
+// and the rest), through the conformance runner.
+TEST(CheckConformance, MatchesJavaScript) { conformance::expect_kind_passes("check", 469); }
 
 }  // namespace
 }  // namespace rtpm::model

@@ -1,7 +1,7 @@
 // Tests of StepMap and Mapping (map.h): upstream's test/test-mapping.ts cases,
 // unit tests of the recover values, mirror bookkeeping and inversion, and every
-// `map` conformance vector of ../shared/conformance (map.jsonl and the `map`
-// lines of official.jsonl), produced by the JavaScript library.
+// `map` conformance vector of ../shared/conformance (produced by the JavaScript
+// library, checked by the conformance runner).
 #include "rtpm/transform/map.h"
 
 #include <array>
@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "rtpm/conformance/expect.h"
 #include "rtpm/json/json.h"
 
 namespace rtpm::transform {
@@ -358,100 +359,8 @@ TEST(StepMap, AssocDecidesInsertionSide) {
 
 // --- Conformance vectors -----------------------------------------------------
 
-const std::string kDir = std::string(RTPM_SHARED_DIR) + "/conformance/";
-
-const json::Value& field(const json::Value& v, std::string_view key) {
-  static const json::Value kNull;
-  const json::Value* f = v.find(key);
-  return f ? *f : kNull;
-}
-
-int as_int(const json::Value& v) { return static_cast<int>(v.as_number()); }
-
-Mapping mapping_from_json(const json::Value& m) {
-  std::vector<StepMap> maps;
-  for (const json::Value& map : field(m, "maps").as_array()) {
-    std::vector<int> ranges;
-    for (const json::Value& r : field(map, "ranges").as_array()) ranges.push_back(as_int(r));
-    const json::Value& inverted = field(map, "inverted");
-    maps.emplace_back(std::move(ranges), inverted.is_bool() && inverted.as_bool());
-  }
-  std::vector<int> mirror;
-  if (const json::Value* mir = m.find("mirror"))
-    for (const json::Value& n : mir->as_array()) mirror.push_back(as_int(n));
-  const json::Value* from = m.find("from");
-  const json::Value* to = m.find("to");
-  int size = static_cast<int>(maps.size());
-  return Mapping(std::move(maps), std::move(mirror), from ? as_int(*from) : 0,
-                 to ? as_int(*to) : size);
-}
-
-/// Checks one `map` vector; returns an empty string or what differed.
-std::string check_map_vector(const json::Value& v) {
-  Mapping mapping = mapping_from_json(field(v, "mapping"));
-  const json::Array& for_each = field(v, "forEach").as_array();
-  if (for_each.size() != mapping.maps().size()) return "forEach: map count differs";
-  for (size_t i = 0; i < for_each.size(); i++) {
-    std::vector<Tuple> expected;
-    for (const json::Value& t : for_each[i].as_array()) {
-      const json::Array& a = t.as_array();
-      expected.push_back({as_int(a[0]), as_int(a[1]), as_int(a[2]), as_int(a[3])});
-    }
-    if (for_each_tuples(mapping.maps()[i]) != expected)
-      return "forEach of map " + std::to_string(i) + " differs";
-  }
-  for (const json::Value& c : field(v, "cases").as_array()) {
-    int pos = as_int(field(c, "pos")), assoc = as_int(field(c, "assoc"));
-    std::string at = " at pos " + std::to_string(pos) + " assoc " + std::to_string(assoc);
-    int mapped = mapping.map(pos, assoc);
-    if (mapped != as_int(field(c, "map")))
-      return "map" + at + ": expected " + json::stringify(field(c, "map")) + ", got " +
-             std::to_string(mapped);
-    const json::Value& want = field(c, "result");
-    MapResult r = mapping.map_result(pos, assoc);
-    if (r.pos != as_int(field(want, "pos")) || r.deleted() != field(want, "deleted").as_bool() ||
-        r.deleted_before() != field(want, "deletedBefore").as_bool() ||
-        r.deleted_after() != field(want, "deletedAfter").as_bool() ||
-        r.deleted_across() != field(want, "deletedAcross").as_bool())
-      return "mapResult" + at + ": expected " + json::stringify(want) + ", got pos " +
-             std::to_string(r.pos) + " delInfo " + std::to_string(r.del_info);
-  }
-  return "";
-}
-
-/// Runs every `map` vector of a file and reports the pass count.
-void run_map_vectors(const std::string& file) {
-  std::ifstream in(kDir + file, std::ios::binary);
-  ASSERT_TRUE(in) << "cannot open " << kDir + file;
-  int total = 0, passed = 0, shown = 0;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    Result<json::Value> v = json::parse(line);
-    ASSERT_TRUE(v) << file << ": " << v.error().message;
-    const json::Value* kind = v->find("kind");
-    if (!kind || !kind->is_string() || kind->as_string() != "map") continue;
-    total++;
-    std::string why;
-    try {
-      why = check_map_vector(*v);
-    } catch (const std::exception& e) {
-      why = std::string("exception: ") + e.what();
-    }
-    if (why.empty()) {
-      passed++;
-    } else if (shown++ < 20) {
-      ADD_FAILURE() << field(*v, "id").as_string() << ": " << why;
-    }
-  }
-  std::cout << "[ map vectors ] " << file << ": " << passed << "/" << total << " passed\n";
-  EXPECT_GT(total, 0);
-  EXPECT_EQ(passed, total) << file;
-}
-
-TEST(MapConformance, MapJsonl) { run_map_vectors("map.jsonl"); }
-
-TEST(MapConformance, OfficialJsonl) { run_map_vectors("official.jsonl"); }
+// Every `map` vector of the shared set, through the conformance runner.
+TEST(MapConformance, MatchesJavaScript) { conformance::expect_kind_passes("map", 689); }
 
 // Port note (map.cc): positions anywhere in int's range (a hostile cursor)
 // map without overflow; a result beyond int saturates.

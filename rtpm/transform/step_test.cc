@@ -1,19 +1,15 @@
-// Tests of the step types (step, replace_step, mark_step, attr_step) against
-// the conformance vectors of ../shared/conformance produced by the JavaScript
-// libraries: every `apply`, `invert`, `merge` and `stepmap` vector, plus unit
-// tests of the JSON entry points.
+// Tests of the step types (step, replace_step, mark_step, attr_step): every
+// `apply`, `invert`, `merge` and `stepmap` vector of ../shared/conformance
+// (produced by the JavaScript libraries, checked by the conformance runner),
+// plus unit tests of the JSON entry points.
 #include "rtpm/transform/step.h"
 
-#include <fstream>
-#include <functional>
-#include <iostream>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "rtpm/conformance/expect.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/node.h"
 #include "rtpm/model/schema.h"
@@ -25,289 +21,18 @@
 namespace rtpm::transform {
 namespace {
 
-const std::string kDir = std::string(RTPM_SHARED_DIR) + "/conformance/";
-
-std::shared_ptr<const model::Schema> schema_named(const std::string& name) {
-  static std::map<std::string, std::shared_ptr<const model::Schema>> cache;
-  auto found = cache.find(name);
-  if (found != cache.end()) return found->second;
-  std::ifstream in(kDir + "schemas/" + name + ".json", std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Result<json::Value> spec = json::parse(text);
-  if (!spec) throw std::runtime_error("bad schema file " + name);
-  auto schema = model::Schema::from_json(*spec);
-  cache.emplace(name, schema);
-  return schema;
-}
-
-std::vector<json::Value> vectors_of(const std::string& kind, std::vector<std::string> files) {
-  std::vector<json::Value> out;
-  for (const std::string& file : files) {
-    std::ifstream in(kDir + file, std::ios::binary);
-    EXPECT_TRUE(in) << "cannot open " << kDir + file;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      Result<json::Value> v = json::parse(line);
-      EXPECT_TRUE(v) << file << ": " << (v ? "" : v.error().message);
-      if (!v) continue;
-      const json::Value* k = v->find("kind");
-      if (k && k->is_string() && k->as_string() == kind) out.push_back(std::move(*v));
-    }
-  }
-  return out;
-}
-
-const json::Value& field(const json::Value& v, std::string_view key) {
-  static const json::Value kNull;
-  const json::Value* f = v.find(key);
-  return f ? *f : kNull;
-}
-
-std::string str(const json::Value& v) { return json::stringify(v); }
-
-/// What happened when a step was applied: a doc (its JSON), a failure
-/// message, or a thrown error.
-struct Outcome {
-  enum Kind { doc, failed, error } kind;
-  std::string text;        // doc JSON, failure message, or error message
-  std::string error_name;  // for errors
-  model::NodeRef node;     // for docs
-};
-
-Outcome apply_step(const Step& step, const model::Node& doc) {
-  try {
-    StepResult r = step.apply(doc);
-    if (r.ok()) return {Outcome::doc, r.doc->to_json_string(), {}, r.doc};
-    return {Outcome::failed, r.failed, {}, nullptr};
-  } catch (const JsError& e) {
-    return {Outcome::error, e.what(), e.name(), nullptr};
-  }
-}
-
-/// Tallies per kind; a message-only mismatch of a thrown error is informative.
-struct Tally {
-  int passed = 0;
-  int failed = 0;
-  int message_mismatches = 0;
-  std::vector<std::string> shown;
-  void fail(const std::string& id, const std::string& why) {
-    failed++;
-    if (shown.size() < 15) shown.push_back(id + ": " + why);
-  }
-  void report(const std::string& kind) {
-    std::cout << "[step_test] " << kind << ": " << passed << " passed, " << failed << " failed"
-              << " (error messages differing, informative: " << message_mismatches << ")\n";
-    for (const std::string& s : shown) ADD_FAILURE() << kind << " " << s;
-    EXPECT_EQ(failed, 0);
-  }
-};
-
-/// Compares an outcome with an expected `result` object; empty when equal.
-std::string compare_outcome(const Outcome& got, const json::Value& expected, Tally& tally) {
-  if (const json::Value* doc = expected.find("doc")) {
-    if (got.kind != Outcome::doc)
-      return "expected a doc, got " +
-             std::string(got.kind == Outcome::failed ? "failed: " : "error: ") + got.text;
-    if (got.text != str(*doc))
-      return "doc differs\n  expected " + str(*doc) + "\n  actual   " + got.text;
-    return {};
-  }
-  if (const json::Value* failed = expected.find("failed")) {
-    if (got.kind != Outcome::failed)
-      return "expected failed " + str(*failed) + ", got " +
-             (got.kind == Outcome::doc ? "doc " : "error ") + got.text;
-    if (got.text != failed->as_string())
-      return "failure message differs: expected " + str(*failed) + ", got " + got.text;
-    return {};
-  }
-  if (const json::Value* error = expected.find("error")) {
-    if (got.kind != Outcome::error)
-      return "expected error " + str(*error) + ", got " +
-             (got.kind == Outcome::doc ? "doc " : "failed ") + got.text;
-    const json::Value& name = field(expected, "errorName");
-    if (name.is_string() && name.as_string() != got.error_name)
-      return "error name differs: expected " + name.as_string() + ", got " + got.error_name + " (" +
-             got.text + ")";
-    if (error->is_string() && error->as_string() != got.text) tally.message_mismatches++;
-    return {};
-  }
-  return "vector has no known result";
-}
-
-TEST(StepConformance, Apply) {
-  Tally tally;
-  for (const json::Value& v :
-       vectors_of("apply", {"apply.jsonl", "official.jsonl", "utf16.jsonl"})) {
-    std::string id = field(v, "id").as_string();
-    try {
-      auto schema = schema_named(field(v, "schema").as_string());
-      model::NodeRef doc = model::Node::from_json(*schema, field(v, "doc"));
-      const json::Value& result = field(v, "result");
-      const json::Value& stage = field(result, "stage");
-      StepPtr step;
-      if (stage.is_string() && stage.as_string() == "Step.fromJSON") {
-        try {
-          Step::from_json(*schema, field(v, "step"));
-          tally.fail(id, "Step::from_json did not throw");
-        } catch (const JsError&) {
-          tally.passed++;
-        }
-        continue;
-      }
-      step = Step::from_json(*schema, field(v, "step"));
-      std::string why = compare_outcome(apply_step(*step, *doc), result, tally);
-      if (why.empty())
-        tally.passed++;
-      else
-        tally.fail(id, why);
-    } catch (const std::exception& e) {
-      tally.fail(id, std::string("unexpected exception: ") + e.what());
-    }
-  }
-  tally.report("apply");
-}
-
-TEST(StepConformance, Invert) {
-  Tally tally;
-  for (const json::Value& v :
-       vectors_of("invert", {"invert.jsonl", "official.jsonl", "utf16.jsonl"})) {
-    std::string id = field(v, "id").as_string();
-    try {
-      auto schema = schema_named(field(v, "schema").as_string());
-      model::NodeRef doc = model::Node::from_json(*schema, field(v, "doc"));
-      StepPtr step = Step::from_json(*schema, field(v, "step"));
-      StepPtr inverted = step->invert(*doc);
-      std::string expected = str(field(v, "inverted"));
-      if (inverted->to_json_string() != expected) {
-        tally.fail(id, "inverted differs\n  expected " + expected + "\n  actual   " +
-                           inverted->to_json_string());
-        continue;
-      }
-      const json::Value& parses = field(v, "invertedParses");
-      StepPtr reparsed;
-      try {
-        reparsed = Step::from_json(*schema, inverted->to_json());
-      } catch (const JsError& e) {
-        if (parses.is_bool() && !parses.as_bool()) {
-          tally.passed++;
-        } else {
-          tally.fail(id, std::string("inverted JSON does not parse: ") + e.what());
-        }
-        continue;
-      }
-      if (parses.is_bool() && !parses.as_bool()) {
-        tally.fail(id, "inverted JSON parses, expected it to be rejected");
-        continue;
-      }
-      Outcome after = apply_step(*step, *doc);
-      bool restores = false;
-      if (after.kind == Outcome::doc) {
-        Outcome back = apply_step(*reparsed, *after.node);
-        restores = back.kind == Outcome::doc && back.text == doc->to_json_string();
-      }
-      if (restores != field(v, "restores").as_bool()) {
-        tally.fail(id, std::string("restores: expected ") + str(field(v, "restores")));
-        continue;
-      }
-      tally.passed++;
-    } catch (const std::exception& e) {
-      tally.fail(id, std::string("unexpected exception: ") + e.what());
-    }
-  }
-  tally.report("invert");
-}
-
-TEST(StepConformance, Merge) {
-  Tally tally;
-  for (const json::Value& v : vectors_of("merge", {"merge.jsonl", "official.jsonl"})) {
-    std::string id = field(v, "id").as_string();
-    try {
-      auto schema = schema_named(field(v, "schema").as_string());
-      StepPtr step = Step::from_json(*schema, field(v, "step"));
-      StepPtr other = Step::from_json(*schema, field(v, "other"));
-      StepPtr merged = step->merge(*other);
-      std::string expected = str(field(v, "merged"));
-      std::string actual = merged ? merged->to_json_string() : "null";
-      if (actual != expected) {
-        tally.fail(id, "merged differs\n  expected " + expected + "\n  actual   " + actual);
-        continue;
-      }
-      const json::Value& equivalent = field(v, "equivalent");
-      if (merged && equivalent.is_bool() && !field(v, "doc").is_null()) {
-        model::NodeRef doc = model::Node::from_json(*schema, field(v, "doc"));
-        Outcome first = apply_step(*step, *doc);
-        Outcome both = first.kind == Outcome::doc ? apply_step(*other, *first.node) : first;
-        Outcome at_once = apply_step(*merged, *doc);
-        bool same =
-            both.kind == Outcome::doc && at_once.kind == Outcome::doc && both.text == at_once.text;
-        if (same != equivalent.as_bool()) {
-          tally.fail(id, "equivalent: expected " + str(equivalent));
-          continue;
-        }
-      }
-      tally.passed++;
-    } catch (const std::exception& e) {
-      tally.fail(id, std::string("unexpected exception: ") + e.what());
-    }
-  }
-  tally.report("merge");
-}
-
-Mapping mapping_from_json(const json::Value& m) {
-  std::vector<StepMap> maps;
-  for (const json::Value& map : field(m, "maps").as_array()) {
-    std::vector<int> ranges;
-    for (const json::Value& r : field(map, "ranges").as_array())
-      ranges.push_back(static_cast<int>(r.as_number()));
-    const json::Value& inverted = field(map, "inverted");
-    maps.emplace_back(std::move(ranges), inverted.is_bool() && inverted.as_bool());
-  }
-  std::vector<int> mirror;
-  if (const json::Value* mir = m.find("mirror"))
-    for (const json::Value& n : mir->as_array()) mirror.push_back(static_cast<int>(n.as_number()));
-  int from = m.find("from") ? static_cast<int>(m.find("from")->as_number()) : 0;
-  int to =
-      m.find("to") ? static_cast<int>(m.find("to")->as_number()) : static_cast<int>(maps.size());
-  return Mapping(std::move(maps), std::move(mirror), from, to);
-}
-
-TEST(StepConformance, StepMap) {
-  Tally tally;
-  for (const json::Value& v :
-       vectors_of("stepmap", {"stepmap.jsonl", "official.jsonl", "utf16.jsonl"})) {
-    std::string id = field(v, "id").as_string();
-    try {
-      auto schema = schema_named(field(v, "schema").as_string());
-      StepPtr step = Step::from_json(*schema, field(v, "step"));
-      Mapping mapping = mapping_from_json(field(v, "mapping"));
-      StepPtr mapped = step->map(mapping);
-      std::string expected = str(field(v, "mapped"));
-      std::string actual = mapped ? mapped->to_json_string() : "null";
-      if (actual != expected) {
-        tally.fail(id, "mapped differs\n  expected " + expected + "\n  actual   " + actual);
-        continue;
-      }
-      if (const json::Value* target = v.find("target"); target && mapped) {
-        model::NodeRef doc = model::Node::from_json(*schema, field(*target, "doc"));
-        std::string why =
-            compare_outcome(apply_step(*mapped, *doc), field(*target, "result"), tally);
-        if (!why.empty()) {
-          tally.fail(id, "target: " + why);
-          continue;
-        }
-      }
-      tally.passed++;
-    } catch (const std::exception& e) {
-      tally.fail(id, std::string("unexpected exception: ") + e.what());
-    }
-  }
-  tally.report("stepmap");
-}
+// The conformance vectors of the step kinds, through the conformance runner.
+TEST(StepConformance, Apply) { conformance::expect_kind_passes("apply", 2465); }
+TEST(StepConformance, Invert) { conformance::expect_kind_passes("invert", 647); }
+TEST(StepConformance, Merge) { conformance::expect_kind_passes("merge", 369); }
+TEST(StepConformance, StepMap) { conformance::expect_kind_passes("stepmap", 602); }
 
 // --- Unit tests of the JSON entry points -----------------------------------
 
-std::shared_ptr<const model::Schema> basic() { return schema_named("basic"); }
+std::shared_ptr<const model::Schema> basic() {
+  static conformance::SchemaCache schemas(std::string(RTPM_SHARED_DIR) + "/conformance/schemas");
+  return schemas.get("basic");
+}
 
 json::Value parse(std::string_view text) {
   Result<json::Value> v = json::parse(text);

@@ -1,4 +1,4 @@
-#include "rtpm/testing/conformance.h"
+#include "rtpm/conformance/runner.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -13,7 +13,7 @@
 #include "rtpm/transform/map.h"
 #include "rtpm/transform/step.h"
 
-namespace rtpm::testing {
+namespace rtpm::conformance {
 
 namespace fs = std::filesystem;
 using json::Value;
@@ -312,10 +312,11 @@ void run_contentexpr(const Value& v) {
     bool all = matched == static_cast<int>(types.size());
     bool valid_end = all && cur->valid_end();
     if (valid_end != to_bool(field(seq, "validEnd"))) fail(label + " validEnd differs");
-    if (const Value* state = seq.find("state")) {
-      if (!all) fail(label + " has a state but not every type matched");
-      expect_json(label + " state", str(*state), match_info(*cur));
-    }
+    // The generator records the state exactly when every type matched.
+    const Value* state = seq.find("state");
+    if (state && !all) fail(label + " has a state but not every type matched");
+    if (!state && all) fail(label + ": every type matched, but the vector has no state");
+    if (state) expect_json(label + " state", str(*state), match_info(*cur));
     model::Fragment frag = fragment_of(build_nodes(field(seq, "types")));
     const model::ContentMatch* fm = start.match_fragment(frag);
     const Value& mf = field(seq, "matchFragment");
@@ -331,11 +332,11 @@ void run_contentexpr(const Value& v) {
     const model::ContentMatch* m =
         start.match_fragment(fragment_of(build_nodes(field(f, "before"))));
     std::string actual = "null";
+    // `afterNodes` are the nodes the generator built for the names in `after`.
+    model::Fragment after = fragment_of(build_nodes(field(f, "after")));
+    expect_json(label + " afterNodes", str(field(f, "afterNodes")), fragment_json(after));
     if (m) {
-      std::vector<NodeRef> after;
-      for (const Value& n : field(f, "afterNodes").as_array())
-        after.push_back(model::Node::from_json(*schema, n));
-      auto filled_before = m->fill_before(fragment_of(after), to_bool(field(f, "toEnd")));
+      auto filled_before = m->fill_before(after, to_bool(field(f, "toEnd")));
       if (filled_before) actual = fragment_json(*filled_before);
     }
     expect_json(label, str(field(f, "result")), actual);
@@ -343,7 +344,8 @@ void run_contentexpr(const Value& v) {
   int wi = 0;
   for (const Value& w : field(v, "wrappings").as_array()) {
     std::string label = "wrappings[" + std::to_string(wi++) + "]";
-    auto wrapping = start.find_wrapping(schema->node_type(field(w, "target").as_string()));
+    const model::NodeType* target = schema->node_type(field(w, "target").as_string());
+    auto wrapping = start.find_wrapping(target);
     std::string actual = "null";
     if (wrapping) {
       json::Array names;
@@ -351,6 +353,8 @@ void run_contentexpr(const Value& v) {
       actual = str(Value(std::move(names)));
     }
     expect_json(label, str(field(w, "result")), actual);
+    // A second call answers from the match's cache, with the same result.
+    if (start.find_wrapping(target) != wrapping) fail(label + ": the cached result differs");
   }
 }
 
@@ -474,7 +478,8 @@ void run_map(const Value& v, SchemaCache& schemas) {
     expect_json(label + " mapResult", str(field(c, "result")),
                 map_result_json(mapping.map_result(pos, assoc)));
   }
-  if (const Value* for_each = v.find("forEach")) {
+  {
+    const Value* for_each = &field(v, "forEach");
     json::Array all;
     for (const StepMap& m : mapping.maps()) {
       json::Array ranges;
@@ -620,7 +625,61 @@ std::vector<fs::path> expand(const std::vector<std::string>& paths, std::ostream
 
 }  // namespace
 
-int run_conformance(const ConformanceOptions& options, std::ostream& out) {
+Result<std::vector<Vector>> read_vectors(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error{ErrorCode::internal, "cannot read " + file};
+  std::vector<Vector> out;
+  std::string name = fs::path(file).filename().string();
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty() || line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Vector v;
+    v.file = name;
+    v.line = line_no;
+    v.id = name + ":" + std::to_string(line_no);
+    v.kind = "?";
+    v.value = parse_vector(line);
+    if (v.value) {
+      if (const Value* k = v.value->find("kind"); k && k->is_string()) v.kind = k->as_string();
+      if (const Value* i = v.value->find("id"); i && i->is_string()) v.id = i->as_string();
+    }
+    v.text = std::move(line);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+KindReport check_kind(const std::string& dir, std::string_view kind) {
+  KindReport report;
+  bool bad = false;
+  std::ostringstream errors;
+  std::vector<fs::path> files = expand({dir}, errors, bad);
+  if (bad) report.failures.push_back(errors.str());
+  SchemaCache schemas((fs::path(dir) / "schemas").string());
+  for (const auto& file : files) {
+    auto vectors = read_vectors(file.string());
+    if (!vectors) {
+      report.failures.push_back(vectors.error().message);
+      continue;
+    }
+    for (const Vector& v : *vectors) {
+      std::string where = v.id + " (" + v.file + ":" + std::to_string(v.line) + "): ";
+      if (!v.value) {
+        report.failures.push_back(where + "unreadable vector: " + v.value.error().message);
+        continue;
+      }
+      if (v.kind != kind) continue;
+      ++report.total;
+      if (auto problem = check_vector(*v.value, schemas))
+        report.failures.push_back(where + *problem);
+    }
+  }
+  return report;
+}
+
+int run(const RunOptions& options, std::ostream& out) {
   bool bad_input = false;
   if (options.paths.empty()) {
     out << "error: no vector files given\n";
@@ -647,28 +706,25 @@ int run_conformance(const ConformanceOptions& options, std::ostream& out) {
                                                   : options.schemas_dir;
     auto& cache = caches[dir];
     if (!cache) cache = std::make_unique<SchemaCache>(dir);
-    std::ifstream in(file, std::ios::binary);
-    std::string line;
-    int line_no = 0;
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (line.empty() || line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      std::string where = file.filename().string() + ":" + std::to_string(line_no);
-      auto parsed = parse_vector(line);
-      std::string kind = "?", id = where;
+    auto vectors = read_vectors(file.string());
+    if (!vectors) {
+      out << "error: " << vectors.error().message << "\n";
+      bad_input = true;
+      continue;
+    }
+    for (const Vector& v : *vectors) {
+      std::string where = v.file + ":" + std::to_string(v.line);
       std::optional<std::string> problem;
-      if (!parsed) {
-        problem = "unreadable vector: " + parsed.error().message;
+      if (!v.value) {
+        problem = "unreadable vector: " + v.value.error().message;
         bad_input = true;
       } else {
-        if (const Value* k = parsed->find("kind"); k && k->is_string()) kind = k->as_string();
-        if (const Value* i = parsed->find("id"); i && i->is_string()) id = i->as_string();
         if (!options.kinds.empty() &&
-            std::find(options.kinds.begin(), options.kinds.end(), kind) == options.kinds.end())
+            std::find(options.kinds.begin(), options.kinds.end(), v.kind) == options.kinds.end())
           continue;
-        problem = check_vector(*parsed, *cache);
+        problem = check_vector(*v.value, *cache);
       }
-      auto& counts = per_kind[kind];
+      auto& counts = per_kind[v.kind];
       if (!problem) {
         ++passed;
         ++counts.first;
@@ -676,12 +732,12 @@ int run_conformance(const ConformanceOptions& options, std::ostream& out) {
       }
       ++failed;
       ++counts.second;
-      if (saved.is_open()) saved << line << '\n' << std::flush;
+      if (saved.is_open()) saved << v.text << '\n' << std::flush;
       if (shown < options.max_failures_shown) {
         ++shown;
-        failures.push_back("FAIL " + id + " (" + kind + ", " + where + ")\n" + *problem);
+        failures.push_back("FAIL " + v.id + " (" + v.kind + ", " + where + ")\n" + *problem);
       } else if (options.verbose) {
-        failures.push_back("FAIL " + id + " (" + kind + ", " + where + ")");
+        failures.push_back("FAIL " + v.id + " (" + v.kind + ", " + where + ")");
       }
     }
   }
@@ -695,4 +751,4 @@ int run_conformance(const ConformanceOptions& options, std::ostream& out) {
   return failed ? 1 : 0;
 }
 
-}  // namespace rtpm::testing
+}  // namespace rtpm::conformance

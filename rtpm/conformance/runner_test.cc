@@ -1,50 +1,39 @@
 // Every conformance vector of ../shared/conformance as its own test case,
 // named after the vector's id. A vector of a kind this build cannot run fails.
-#include "rtpm/testing/conformance.h"
+#include "rtpm/conformance/runner.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
-namespace rtpm::testing {
+namespace rtpm::conformance {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Vector {
-  std::string id;
-  std::string file;
-  std::string line;
-};
-
 std::vector<Vector> load_vectors(const std::vector<fs::path>& files) {
   std::vector<Vector> out;
   for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    std::string line;
-    int n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (line.empty()) continue;
-      auto v = parse_vector(line);
-      std::string id = f.stem().string() + "_line" + std::to_string(n);
-      if (v)
-        if (const json::Value* i = v->find("id"); i && i->is_string()) id = i->as_string();
-      out.push_back({id, f.string(), std::move(line)});
-    }
+    auto read = read_vectors(f.string());
+    if (!read) throw std::runtime_error(read.error().message);
+    for (Vector& v : *read) out.push_back(std::move(v));
   }
   return out;
 }
 
+const std::string kSharedDir = std::string(RTPM_SHARED_DIR) + "/conformance";
+
 const std::vector<Vector>& vectors() {
   static const std::vector<Vector> all = [] {
     std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(fs::path(RTPM_SHARED_DIR) / "conformance"))
+    for (const auto& e : fs::directory_iterator(kSharedDir))
       if (e.path().extension() == ".jsonl") files.push_back(e.path());
     std::sort(files.begin(), files.end());
     return load_vectors(files);
@@ -56,16 +45,15 @@ const std::vector<Vector>& vectors() {
 // of each documented difference, as the fuzzer wrote them.
 const std::vector<Vector>& regression_vectors() {
   static const std::vector<Vector> all = load_vectors(
-      {fs::path(RTPM_SOURCE_DIR) / "rtpm/testing/testdata/diff_fuzz_regressions.jsonl"});
+      {fs::path(RTPM_SOURCE_DIR) / "rtpm/conformance/testdata/diff_fuzz_regressions.jsonl"});
   return all;
 }
 
 void expect_passes(const Vector& v) {
-  static SchemaCache schemas((fs::path(RTPM_SHARED_DIR) / "conformance" / "schemas").string());
-  auto parsed = parse_vector(v.line);
-  ASSERT_TRUE(parsed) << v.file << ": " << parsed.error().message;
-  auto problem = check_vector(*parsed, schemas);
-  EXPECT_FALSE(problem) << v.id << " (" << v.file << ")\n" << *problem;
+  static SchemaCache schemas(kSharedDir + "/schemas");
+  ASSERT_TRUE(v.value) << v.file << ":" << v.line << ": " << v.value.error().message;
+  auto problem = check_vector(*v.value, schemas);
+  EXPECT_FALSE(problem) << v.id << " (" << v.file << ":" << v.line << ")\n" << *problem;
 }
 
 class Conformance : public ::testing::TestWithParam<size_t> {};
@@ -79,7 +67,7 @@ TEST_P(DiffFuzz, MatchesJavaScript) { expect_passes(regression_vectors()[GetPara
 // The checks the differential fuzzer (scripts/diff-fuzz.sh) relies on: a
 // thrown error's class and message, the stage that threw, and `stepJSON`.
 std::optional<std::string> check_text(const std::string& text) {
-  static SchemaCache schemas((fs::path(RTPM_SHARED_DIR) / "conformance" / "schemas").string());
+  static SchemaCache schemas(kSharedDir + "/schemas");
   auto parsed = parse_vector(text);
   if (!parsed) return "bad JSON in the test: " + parsed.error().message;
   return check_vector(*parsed, schemas);
@@ -153,6 +141,73 @@ TEST(ConformanceRunner, ComparesTheResultCheckError) {
   EXPECT_TRUE(check_text(apply_vector(step, result, R"(,"resultCheckError":"something else")")));
 }
 
+// A scratch folder of vector files with the shared schemas beside them.
+class VectorFolder {
+ public:
+  VectorFolder() {
+    dir_ = fs::temp_directory_path() /
+           ("rtpm_conformance_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "schemas");
+    fs::copy_file(kSharedDir + "/schemas/basic.json", dir_ / "schemas/basic.json");
+  }
+  ~VectorFolder() { fs::remove_all(dir_); }
+  void write(const std::string& name, const std::vector<std::string>& lines) {
+    std::ofstream out(dir_ / name, std::ios::binary);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  std::string path() const { return dir_.string(); }
+
+ private:
+  fs::path dir_;
+};
+
+const std::string kInsertX = R"({"stepType":"replace","from":1,"to":1,"slice":{"content":[)"
+                             R"({"type":"text","text":"x"}]}})";
+const std::string kDocXab =
+    R"({"doc":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text",)"
+    R"("text":"xab"}]}]}})";
+const std::string kDocAb =
+    R"({"doc":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text",)"
+    R"("text":"ab"}]}]}})";
+
+TEST(ConformanceRunner, CheckKindCountsOneKindAndReportsEachFailure) {
+  VectorFolder folder;
+  std::string good = apply_vector(kInsertX, kDocXab);
+  std::string wrong = apply_vector(kInsertX, kDocAb);
+  wrong.replace(wrong.find(R"("id":"t")"), 8, R"("id":"wrong")");
+  folder.write("a.jsonl", {good, "", wrong});
+  folder.write("b.jsonl", {R"({"id":"c","kind":"check","schema":"basic","doc":{"type":"doc"},)"
+                           R"("valid":false,"stage":"check","error":"x"})"});
+  KindReport apply = check_kind(folder.path(), "apply");
+  EXPECT_EQ(apply.total, 2);
+  ASSERT_EQ(apply.failures.size(), 1u);
+  EXPECT_EQ(apply.failures[0].rfind("wrong (a.jsonl:3): ", 0), 0u) << apply.failures[0];
+  KindReport check = check_kind(folder.path(), "check");
+  EXPECT_EQ(check.total, 1);
+  EXPECT_EQ(check.failures.size(), 1u);  // the document is valid; the vector says not
+  EXPECT_EQ(check_kind(folder.path(), "merge").total, 0);
+  // A line that is not JSON fails every kind's check; so does a folder without vectors.
+  folder.write("c.jsonl", {"{not json"});
+  EXPECT_EQ(check_kind(folder.path(), "merge").failures.size(), 1u);
+  EXPECT_EQ(check_kind(folder.path() + "/schemas", "apply").failures.size(), 1u);
+}
+
+TEST(ConformanceRunner, RunExitsOneOnFailuresAndTwoOnUnreadableInput) {
+  VectorFolder folder;
+  folder.write("a.jsonl", {apply_vector(kInsertX, kDocXab), apply_vector(kInsertX, kDocAb)});
+  std::ostringstream out;
+  EXPECT_EQ(run(RunOptions{.paths = {folder.path()}}, out), 1);
+  EXPECT_NE(out.str().find("apply: 1 passed, 1 failed\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("FAIL t (apply, a.jsonl:2)"), std::string::npos) << out.str();
+  folder.write("b.jsonl", {"{not json"});
+  std::ostringstream bad;
+  EXPECT_EQ(run(RunOptions{.paths = {folder.path()}}, bad), 2);
+  std::ostringstream missing;
+  EXPECT_EQ(run(RunOptions{.paths = {folder.path() + "/none.jsonl"}}, missing), 2);
+}
+
 TEST(ConformanceSet, IsComplete) {
   // The shared set has 5681 vectors (README.md); losing some silently would hide failures.
   EXPECT_GE(vectors().size(), 5681u);
@@ -178,4 +233,4 @@ INSTANTIATE_TEST_SUITE_P(Regressions, DiffFuzz,
                          });
 
 }  // namespace
-}  // namespace rtpm::testing
+}  // namespace rtpm::conformance
