@@ -19,7 +19,8 @@
 // - the step's JSON round-trips (after one round, see run_step);
 // - for a step whose ranges are in order, its map sends every position of
 //   doc into the result, and on a doc that passes check(),
-//   step.invert(doc).apply(result) gives back doc.
+//   step.invert(doc).apply(result) gives back doc (unless an addNodeMark
+//   replaced another mark: inverse_restores).
 #include <climits>
 #include <cstdint>
 #include <iterator>
@@ -79,6 +80,22 @@ bool in_order(const transform::Step& step) {
   return true;
 }
 
+/// Whether step.invert(doc) applied to the result must give doc back. Not
+/// for an addNodeMark whose mark replaces another mark of the node (one that
+/// excludes others, as Tiptap's `code`): its inverse adds the replaced mark
+/// again, which the new one excludes, so the node keeps the new mark, in
+/// JavaScript too (prosemirror-transform 1.12.6; an addMark's inverse does
+/// give the text back its marks).
+bool inverse_restores(const transform::Step& step, const model::Node& doc) {
+  auto* add = dynamic_cast<const transform::AddNodeMarkStep*>(&step);
+  if (!add) return true;
+  const model::Node* node = doc.node_at(add->pos());
+  if (!node) return true;
+  for (const model::Mark& other : node->marks())
+    if (!other.eq(add->mark()) && add->mark().type()->excludes(other.type())) return false;
+  return true;
+}
+
 bool passes_check(const model::Node& doc) {
   try {
     doc.check();
@@ -98,7 +115,8 @@ NodeRef run_step(const std::shared_ptr<const model::Schema>& schema, const NodeR
   fuzz::check(accepted || std::holds_alternative<collab::Authority::Rejected>(decision),
               "decide answered a conflict");
   if (auto* r = std::get_if<collab::Authority::Rejected>(&decision))
-    fuzz::check(r->message.find("internal error") == std::string::npos,
+    // Only the prefix: the message quotes the document, which may contain the words.
+    fuzz::check(r->message.rfind("step " + std::to_string(r->index) + ": internal error: ", 0) != 0,
                 "a step failed with an exception that is not JavaScript's: " + r->message);
 
   transform::StepPtr step;
@@ -156,8 +174,8 @@ NodeRef run_step(const std::shared_ptr<const model::Schema>& schema, const NodeR
     // Only a valid document comes back: a replace checks the content of the
     // nodes it closes, so deleting what a step inserted into an invalid one
     // (a doc without content) fails with "Invalid content for node doc", in
-    // JavaScript too.
-    if (doc_valid) {
+    // JavaScript too. Nor does a mark that another replaced (inverse_restores).
+    if (doc_valid && inverse_restores(*step, *doc)) {
       transform::StepPtr inverted = step->invert(*doc);
       transform::StepResult back;
       try {
@@ -167,7 +185,9 @@ NodeRef run_step(const std::shared_ptr<const model::Schema>& schema, const NodeR
       }
       fuzz::check(back.ok(), "the inverse of " + text + " fails: " + back.failed);
       fuzz::check(back.doc->to_json_string() == doc->to_json_string(),
-                  "the inverse of " + text + " does not give back the document");
+                  "the inverse of " + text +
+                      " does not give back the document: " + doc->to_json_string().substr(0, 500) +
+                      " became " + back.doc->to_json_string().substr(0, 500));
     }
     transform::StepMap map = step->get_map();
     int size = doc->content().size(), new_size = after->content().size();
