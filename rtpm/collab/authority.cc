@@ -81,11 +81,13 @@ void Authority::preload_history(std::vector<HistoryEntry> older) {
 
 Result<void> Authority::replay(const std::vector<LoggedStep>& steps) {
   for (const auto& s : steps) {
-    std::string context =
-        "stored step at version " + std::to_string(version_) + " does not apply: ";
-    auto r = catch_port(ErrorCode::internal, context, [&] { return s.step->apply(*doc_); });
-    if (!r) return r.error();
-    if (!r->ok()) return Error{ErrorCode::internal, context + r->failed};
+    // The message is built only for a step that fails (a load replays up to a
+    // snapshot interval of steps).
+    auto r = catch_port(ErrorCode::internal, "", [&] { return s.step->apply(*doc_); });
+    if (!r || !r->ok())
+      return Error{ErrorCode::internal,
+                   "stored step at version " + std::to_string(version_) +
+                       " does not apply: " + (r ? r->failed : r.error().message)};
     doc_ = std::move(r->doc);
     ++version_;
     push_history({s.step->get_map(), s.user_id, s.json});

@@ -479,7 +479,7 @@ void run_map(const Value& v, SchemaCache& schemas) {
                 map_result_json(mapping.map_result(pos, assoc)));
   }
   {
-    const Value* for_each = &field(v, "forEach");
+    const Value& for_each = field(v, "forEach");  // every map vector records it
     json::Array all;
     for (const StepMap& m : mapping.maps()) {
       json::Array ranges;
@@ -488,7 +488,7 @@ void run_map(const Value& v, SchemaCache& schemas) {
       });
       all.emplace_back(std::move(ranges));
     }
-    expect_json("forEach", str(*for_each), str(Value(std::move(all))));
+    expect_json("forEach", str(for_each), str(Value(std::move(all))));
   }
   // Maps recorded from real steps must be those steps' own maps.
   const Value* source = v.find("source");

@@ -5,8 +5,6 @@
 #include "rtpm/transform/map.h"
 
 #include <array>
-#include <fstream>
-#include <iostream>
 #include <limits>
 #include <string>
 #include <utility>
