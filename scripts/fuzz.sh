@@ -55,10 +55,9 @@ fi
 # Runs one target; prints its line, and leaves WORK/TARGET/failed when it crashed.
 fuzz_one() {
   local target=$1
-  corpus=$work/$target/corpus
-  artifacts=$work/$target/artifacts
+  local corpus=$work/$target/corpus artifacts=$work/$target/artifacts log=$work/$target/last.log
   mkdir -p "$corpus" "$artifacts"
-  log=$work/$target/last.log
+  local before after crashes last cov ft corp
   before=$(find "$artifacts" -type f | wc -l)
   # -timeout: an input that runs longer than 30 s is a hang; -rss_limit_mb: a runaway allocation.
   # -detect_leaks=0: the model's caches (resolved positions, wrappings) keep objects across
