@@ -90,39 +90,52 @@ bool ContentMatch::compatible(const ContentMatch& other) const {
 /// content expression.
 std::optional<Fragment> ContentMatch::fill_before(const Fragment& after, bool to_end,
                                                   int start_index) const {
-  std::vector<const ContentMatch*> seen{this};
-  std::vector<const NodeType*> types;
-  // Port note: upstream's recursive closure `search(match, types)`; `types`
-  // is a stack here instead of a fresh concatenated array per call.
-  auto search = [&](auto& self, const ContentMatch* match) -> std::optional<Fragment> {
-    const ContentMatch* finished = match->match_fragment(after, start_index);
-    if (finished && (!to_end || finished->valid_end())) {
-      std::vector<NodeRef> nodes;
-      nodes.reserve(types.size());
-      for (const NodeType* tp : types) {
-        NodeRef node = tp->create_and_fill();
-        // Port note: upstream asserts non-null (`createAndFill()!`) and
-        // would crash on null; we throw.
-        if (!node) throw TypeError("Cannot read properties of null (reading 'nodeSize')");
-        nodes.push_back(std::move(node));
-      }
-      return Fragment::from_array(std::move(nodes));
-    }
-    for (const Edge& edge : match->next_) {
-      const NodeType* type = edge.type;
-      const ContentMatch* next = edge.next;
-      if (!(type->is_text() || type->has_required_attrs()) &&
-          std::find(seen.begin(), seen.end(), next) == seen.end()) {
-        seen.push_back(next);
-        types.push_back(type);
-        std::optional<Fragment> found = self(self, next);
-        types.pop_back();
-        if (found) return found;
-      }
-    }
-    return std::nullopt;
+  // Port note: upstream's recursive closure `search(match, types)` is a
+  // depth-first search here with an explicit stack, visiting states and
+  // edges in the same order. The search can go as deep as the automaton has
+  // states, and it runs inside createAndFill, which nests once per level of
+  // required content: recursion made that the product of both bounds in
+  // stack frames (a stack overflow under ASan with 256 levels of types whose
+  // content is "next{200}").
+  struct Frame {
+    const ContentMatch* match;
+    size_t edge;  // the next edge of `match` to try
   };
-  return search(search, this);
+  std::vector<const ContentMatch*> seen{this};
+  std::vector<const NodeType*> types;  // the edge taken into each frame but the first
+  auto finish = [&](const ContentMatch* match) -> std::optional<Fragment> {
+    const ContentMatch* finished = match->match_fragment(after, start_index);
+    if (!finished || (to_end && !finished->valid_end())) return std::nullopt;
+    std::vector<NodeRef> nodes;
+    nodes.reserve(types.size());
+    for (const NodeType* tp : types) {
+      NodeRef node = tp->create_and_fill();
+      // Port note: upstream asserts non-null (`createAndFill()!`) and
+      // would crash on null; we throw.
+      if (!node) throw TypeError("Cannot read properties of null (reading 'nodeSize')");
+      nodes.push_back(std::move(node));
+    }
+    return Fragment::from_array(std::move(nodes));
+  };
+  if (std::optional<Fragment> found = finish(this)) return found;
+  std::vector<Frame> stack{{this, 0}};
+  while (!stack.empty()) {
+    Frame& top = stack.back();
+    if (top.edge == top.match->next_.size()) {
+      stack.pop_back();
+      if (!types.empty()) types.pop_back();
+      continue;
+    }
+    const Edge& edge = top.match->next_[top.edge++];
+    if (edge.type->is_text() || edge.type->has_required_attrs() ||
+        std::find(seen.begin(), seen.end(), edge.next) != seen.end())
+      continue;
+    seen.push_back(edge.next);
+    types.push_back(edge.type);
+    if (std::optional<Fragment> found = finish(edge.next)) return found;
+    stack.push_back({edge.next, 0});
+  }
+  return std::nullopt;
 }
 
 /// Find a set of wrapping node types that would allow a node of the

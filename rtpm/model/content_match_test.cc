@@ -169,6 +169,51 @@ TEST(ContentMatchBounds, CyclicRequiredContentFailsToFill) {
   }
 }
 
+TEST(ContentMatchBounds, FillSearchDoesNotRecursePerState) {
+  // Each level of a and b is found by a search 200 states deep (a, then 199
+  // x). The search recursed once per state, inside createAndFill's own
+  // recursion: 256 levels x 200 states overflowed the stack (ASan, found by
+  // the schema_spec fuzz target). It is a loop now; the levels still stop at
+  // kMaxDepth.
+  Result<json::Value> spec = json::parse(R"({"nodes": [["doc", {"content": "a"}],
+    ["a", {"content": "b x{199}"}], ["b", {"content": "a x{199}"}], ["x", {}],
+    ["text", {}]]})");
+  ASSERT_TRUE(spec.ok());
+  auto schema = Schema::from_json(*spec);
+  try {
+    schema->top_node_type()->create_and_fill();
+    FAIL() << "no error";
+  } catch (const RangeError& e) {
+    EXPECT_STREQ(e.what(), "Maximum call stack size exceeded");
+  }
+}
+
+TEST(ContentMatchBounds, FillCreatesAtMostSoManyNodes) {
+  // Required content multiplies with its nesting: a needs 100 b, each b 100
+  // c, each c 100 d, so filling doc needs 1,010,102 nodes, which upstream
+  // creates (until memory runs out, with more levels). The port stops past
+  // 65,536 nodes per outermost fill and names the type it was asked for.
+  Result<json::Value> spec = json::parse(R"({"nodes": [["doc", {"content": "a"}],
+    ["a", {"content": "b{100}"}], ["b", {"content": "c{100}"}], ["c", {"content": "d{100}"}],
+    ["d", {}], ["text", {}]]})");
+  ASSERT_TRUE(spec.ok());
+  auto schema = Schema::from_json(*spec);
+  try {
+    schema->top_node_type()->create_and_fill();
+    FAIL() << "no error";
+  } catch (const RangeError& e) {
+    EXPECT_STREQ(e.what(), "Filling doc needs more than 65536 nodes");
+  }
+  // 10,101 nodes (b: 1 + 100 c + 10,000 d) are within the bound, also when
+  // filled again: the count starts over with each outermost fill.
+  for (int i = 0; i < 3; i++) {
+    NodeRef b = schema->node_type("b")->create_and_fill();
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->child_count(), 100);
+    EXPECT_EQ(b->content().size(), 100 * (100 + 2));
+  }
+}
+
 TEST(ContentMatchCompatible, SharesAnEdgeType) {
   auto schema = schema_with("heading");
   EXPECT_TRUE(schema->node_type("probe")->compatible_content(*schema->node_type("doc")));

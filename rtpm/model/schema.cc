@@ -92,6 +92,16 @@ std::optional<Attrs> default_attrs(const std::vector<Attribute>& attrs) {
 // The nesting of create_and_fill calls on this thread.
 thread_local int create_and_fill_depth = 0;
 
+// Port note: the nodes one outermost create_and_fill may create. Required
+// content multiplies with its nesting (a type whose content is "b{200}",
+// where b's content is "c{200}", ... fills with 200^levels nodes), which
+// upstream creates until memory runs out; here a fill that needs more nodes
+// than this throws a RangeError instead. Sensible schemas fill with a
+// handful of nodes.
+constexpr int kMaxFillNodes = 1 << 16;
+thread_local int create_and_fill_nodes = 0;
+thread_local const NodeType* create_and_fill_root = nullptr;  // of the outermost fill
+
 std::string stack_exceeded() { return "Maximum call stack size exceeded"; }
 
 // `falsy` is the value of a falsy `value` (nullptr = null).
@@ -261,6 +271,13 @@ NodeRef NodeType::create_and_fill(Attrs attrs, Fragment content, MarkSet marks) 
   // recurse through fillBefore until the stack overflows; here the recursion
   // stops at kMaxDepth levels with the same RangeError.
   internal::DepthGuard level(create_and_fill_depth, kMaxDepth, stack_exceeded);
+  if (create_and_fill_depth == 1) {
+    create_and_fill_nodes = 0;
+    create_and_fill_root = this;
+  }
+  if (++create_and_fill_nodes > kMaxFillNodes)
+    throw RangeError("Filling " + create_and_fill_root->name_ + " needs more than " +
+                     std::to_string(kMaxFillNodes) + " nodes");
   if (content.size()) {
     std::optional<Fragment> before = content_match_->fill_before(content);
     if (!before) return NodeRef();
