@@ -4,7 +4,9 @@
 #include "rtpm/model/content_match.h"
 
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,6 +26,13 @@ TEST(ContentExprConformance, MatchesJavaScript) {
 
 // Small cases beyond the vectors.
 
+// The schema of a spec in JSON text.
+std::shared_ptr<const Schema> schema_from(std::string_view spec) {
+  Result<json::Value> parsed = json::parse(spec);
+  if (!parsed.ok()) throw std::runtime_error("bad spec in test");
+  return Schema::from_json(*parsed);
+}
+
 std::shared_ptr<const Schema> schema_with(const std::string& probe_content) {
   std::string text = R"({"nodes": [["doc", {"content": "block+"}],
     ["paragraph", {"content": "inline*", "group": "block"}],
@@ -33,9 +42,7 @@ std::shared_ptr<const Schema> schema_with(const std::string& probe_content) {
     ["image", {"inline": true, "group": "inline"}],
     ["probe", {"content": ")" +
                      probe_content + R"("}]]})";
-  Result<json::Value> spec = json::parse(text);
-  EXPECT_TRUE(spec.ok());
-  return Schema::from_json(*spec);
+  return schema_from(text);
 }
 
 TEST(ContentMatchToString, DescribesTheAutomaton) {
@@ -154,19 +161,22 @@ TEST(ContentMatchBounds, AutomatonOfAtMost256States) {
   EXPECT_NO_THROW(schema_with("(paragraph | heading)* paragraph (paragraph | heading){6}"));
 }
 
+// Filling the schema's top node type throws a RangeError with `message`.
+void expect_fill_fails(const Schema& schema, const char* message) {
+  try {
+    schema.top_node_type()->create_and_fill();
+    ADD_FAILURE() << "no error, expected: " << message;
+  } catch (const RangeError& e) {
+    EXPECT_STREQ(e.what(), message);
+  }
+}
+
 TEST(ContentMatchBounds, CyclicRequiredContentFailsToFill) {
   // a needs a b, b needs an a: createAndFill recurses without end (JavaScript:
   // "Maximum call stack size exceeded"); the port stops at kMaxDepth levels.
-  Result<json::Value> spec = json::parse(R"({"nodes": [["doc", {"content": "a"}],
+  auto schema = schema_from(R"({"nodes": [["doc", {"content": "a"}],
     ["a", {"content": "b"}], ["b", {"content": "a"}], ["text", {}]]})");
-  ASSERT_TRUE(spec.ok());
-  auto schema = Schema::from_json(*spec);
-  try {
-    schema->top_node_type()->create_and_fill();
-    FAIL() << "no error";
-  } catch (const RangeError& e) {
-    EXPECT_STREQ(e.what(), "Maximum call stack size exceeded");
-  }
+  expect_fill_fails(*schema, "Maximum call stack size exceeded");
 }
 
 TEST(ContentMatchBounds, FillSearchDoesNotRecursePerState) {
@@ -175,17 +185,10 @@ TEST(ContentMatchBounds, FillSearchDoesNotRecursePerState) {
   // recursion: 256 levels x 200 states overflowed the stack (ASan, found by
   // the schema_spec fuzz target). It is a loop now; the levels still stop at
   // kMaxDepth.
-  Result<json::Value> spec = json::parse(R"({"nodes": [["doc", {"content": "a"}],
+  auto schema = schema_from(R"({"nodes": [["doc", {"content": "a"}],
     ["a", {"content": "b x{199}"}], ["b", {"content": "a x{199}"}], ["x", {}],
     ["text", {}]]})");
-  ASSERT_TRUE(spec.ok());
-  auto schema = Schema::from_json(*spec);
-  try {
-    schema->top_node_type()->create_and_fill();
-    FAIL() << "no error";
-  } catch (const RangeError& e) {
-    EXPECT_STREQ(e.what(), "Maximum call stack size exceeded");
-  }
+  expect_fill_fails(*schema, "Maximum call stack size exceeded");
 }
 
 TEST(ContentMatchBounds, FillCreatesAtMostSoManyNodes) {
@@ -193,17 +196,10 @@ TEST(ContentMatchBounds, FillCreatesAtMostSoManyNodes) {
   // c, each c 100 d, so filling doc needs 1,010,102 nodes, which upstream
   // creates (until memory runs out, with more levels). The port stops past
   // 65,536 nodes per outermost fill and names the type it was asked for.
-  Result<json::Value> spec = json::parse(R"({"nodes": [["doc", {"content": "a"}],
+  auto schema = schema_from(R"({"nodes": [["doc", {"content": "a"}],
     ["a", {"content": "b{100}"}], ["b", {"content": "c{100}"}], ["c", {"content": "d{100}"}],
     ["d", {}], ["text", {}]]})");
-  ASSERT_TRUE(spec.ok());
-  auto schema = Schema::from_json(*spec);
-  try {
-    schema->top_node_type()->create_and_fill();
-    FAIL() << "no error";
-  } catch (const RangeError& e) {
-    EXPECT_STREQ(e.what(), "Filling doc needs more than 65536 nodes");
-  }
+  expect_fill_fails(*schema, "Filling doc needs more than 65536 nodes");
   // 10,101 nodes (b: 1 + 100 c + 10,000 d) are within the bound, also when
   // filled again: the count starts over with each outermost fill.
   for (int i = 0; i < 3; i++) {
