@@ -144,6 +144,14 @@ void encode_value(const json::Value& v, std::string& out) {
       return;
     case json::Type::number: {
       double d = v.as_number();
+      // A JSON text writes NaN and the infinities as null (JSON.stringify,
+      // json::stringify); so does the binary form, whose decoder refuses
+      // non-finite numbers. Such values come from JSON like 1e400, which
+      // JSON.parse reads as Infinity.
+      if (!std::isfinite(d)) {
+        out += static_cast<char>(BinTag::null);
+        return;
+      }
       if (std::floor(d) == d && std::fabs(d) <= kMaxSafe && !(d == 0 && std::signbit(d))) {
         if (d >= 0) {
           out += static_cast<char>(BinTag::uint);
