@@ -1,11 +1,12 @@
 // Hostile presence positions against the real `realtime-pm serve` binary
 // (issue 10 finding 9, issue 11): a raw WebSocket client sends presence whose
 // positions are not positions (1e12, -1, 1.5, "3", null, true, an object, the
-// largest int followed by an insertion before it). The server passes them
-// through unchanged (docs/protocol.md "Presence positions") and never turns
-// one negative, and C++ RealtimeClients in the same room see them exactly as
-// sent, keep editing, and converge with the server.
+// largest int followed by an insertion before it, 1e400, which JSON reads as
+// Infinity and writes as null). The server passes them through unchanged (docs/protocol.md
+// "Presence positions") and never turns one negative, and C++ RealtimeClients in the same room see
+// them exactly as sent, keep editing, and converge with the server.
 #include <chrono>
+#include <limits>
 #include <string>
 
 #include "apps/realtime-pm/serve_test_support.h"
@@ -71,7 +72,7 @@ TEST_F(ServePresenceTest, PositionsThatAreNotPositionsPassThroughAndClientsKeepW
   auto mal = raw("mal");
   auto watcher = raw("watcher");
   for (std::string bad : {"1e12", "-1", "1.5", "\"3\"", "null", "true", R"({"x":1})", "[1]",
-                          "2147483647", "-2147483648", "9007199254740993"}) {
+                          "2147483647", "-2147483648", "9007199254740993", "1e400", "-1e400"}) {
     int64_t v = version();
     std::string entry = R"({"cursor":{"pos":)" + bad + R"(},"selection":{"anchor":)" + bad +
                         R"(,"head":)" + bad + R"(,"from":)" + bad + R"(,"to":)" + bad + "}}";
@@ -125,6 +126,26 @@ TEST_F(ServePresenceTest, LargestIntFollowedByAnInsertionStaysUnchanged) {
       alice->doc("p")->to_json_string(),
       model::Node::from_json(*load_schema("basic"), *room_doc(server_->port(), "p").find("doc"))
           ->to_json_string());
+}
+
+// A C++ client's own presence with a number that is not finite: JSON writes
+// it as null, and the binary subprotocol did write a float64 Infinity, which
+// the server refused as bad_message, so the entry never arrived.
+TEST_F(ServePresenceTest, NonFiniteNumbersInPresenceArriveAsNullInBothSubprotocols) {
+  auto alice = client("alice", client::Subprotocol::binary);
+  auto bob = client("bob", client::Subprotocol::json);
+  for (auto* c : {alice.get(), bob.get()}) {
+    Value entry(json::Object{{"cursor", parse(R"({"pos":1})")},
+                             {"name", Value("x")},
+                             {"zoom", Value(std::numeric_limits<double>::infinity())}});
+    ASSERT_TRUE(c->set_presence("p", std::move(entry)).ok());
+  }
+  const std::string arrives = R"({"cursor":{"pos":1},"name":"x","zoom":null})";
+  EXPECT_TRUE(bob->wait_until([&] { return shown(*bob, "alice") == arrives; }, kWait))
+      << shown(*bob, "alice");
+  EXPECT_TRUE(alice->wait_until([&] { return shown(*alice, "bob") == arrives; }, kWait))
+      << shown(*alice, "bob");
+  ASSERT_TRUE(type(*alice, "still editing"));
 }
 
 }  // namespace
