@@ -171,6 +171,23 @@ void expect_fill_fails(const Schema& schema, const char* message) {
   }
 }
 
+TEST(ContentMatchBounds, NullScansThatNeverEndThrowAsInJavaScript) {
+  // prosemirror-model 1.25.13 recurses in nullFrom until "Maximum call stack
+  // size exceeded" for these; the port's scan grew its stack until memory ran
+  // out (schema_spec fuzz found the second). "(paragraph?)+" ends.
+  for (const char* expr :
+       {"(paragraph{0,1})++", "(paragraph{0,3})paragraph(paragraph{0,1})++block{4,2}"}) {
+    try {
+      schema_with(expr);
+      ADD_FAILURE() << expr << ": no error";
+    } catch (const RangeError& e) {
+      EXPECT_STREQ(e.what(), "Maximum call stack size exceeded") << expr;
+    }
+  }
+  EXPECT_EQ(schema_with("(paragraph?)+")->node_type("probe")->content_match().to_string(),
+            "0* paragraph->1\n1* paragraph->1");
+}
+
 TEST(ContentMatchBounds, CyclicRequiredContentFailsToFill) {
   // a needs a b, b needs an a: createAndFill recurses without end (JavaScript:
   // "Maximum call stack size exceeded"); the port stops at kMaxDepth levels.
