@@ -1,5 +1,8 @@
 #include "rtpm/collab/authority.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "rtpm/base/error.h"
 #include "rtpm/transform/replace_step.h"
 
@@ -8,20 +11,25 @@ namespace rtpm::collab {
 using transform::StepPtr;
 
 void check_inserted_nodes(const transform::Step& step, const model::Node& doc_after) {
-  int from = 0, to = 0;
+  // In 64 bits: a step that applies may still carry positions near the ends
+  // of int (a replaceAround whose gap is empty at gapFrom = gapTo = 2^31-1
+  // applies, as in JavaScript), and the sum below went past them (UBSan,
+  // step_apply fuzz). The range is then clamped to the document.
+  int64_t from = 0, to = 0;
   if (auto* r = dynamic_cast<const transform::ReplaceStep*>(&step)) {
     from = r->from();
-    to = r->from() + r->slice().size();
+    to = from + r->slice().size();
   } else if (auto* a = dynamic_cast<const transform::ReplaceAroundStep*>(&step)) {
     from = a->from();
-    to = a->from() + a->slice().size() + a->gap_to() - a->gap_from();
+    to = from + a->slice().size() + (int64_t{a->gap_to()} - a->gap_from());
   } else {
     return;
   }
+  to = std::min<int64_t>(to, doc_after.content().size());
   if (to <= from) return;
-  doc_after.nodes_between(from, to,
+  doc_after.nodes_between(static_cast<int>(from), static_cast<int>(to),
                           [&](const model::NodeRef& node, int pos, const model::Node*, int) {
-                            if (pos >= from && pos + node->node_size() <= to) {
+                            if (pos >= from && int64_t{pos} + node->node_size() <= to) {
                               node->check();
                               return false;  // check() covers the descendants
                             }

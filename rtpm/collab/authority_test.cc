@@ -111,6 +111,22 @@ TEST_F(AuthorityTest, ChecksNodesInsertedWhole) {
   EXPECT_TRUE(std::holds_alternative<Authority::Accepted>(ok));
 }
 
+TEST_F(AuthorityTest, ReplaceAroundWithAnEmptyGapAtTheEndOfIntIsChecked) {
+  // The gap is empty (gapFrom = gapTo), so the step applies wherever it is,
+  // as in JavaScript; the inserted range was computed as from + slice size +
+  // gapTo - gapFrom in int, past 2^31-1 (UBSan, step_apply fuzz).
+  auto d = authority_->decide(
+      0,
+      steps(
+          R"([{"stepType":"replaceAround","from":0,"to":7,"gapFrom":2147483647,"gapTo":2147483647,"insert":0,"slice":{"content":[{"type":"paragraph"}]}}])"),
+      "u");
+  auto* accepted = std::get_if<Authority::Accepted>(&d);
+  ASSERT_TRUE(accepted);
+  authority_->commit(*accepted);
+  EXPECT_EQ(authority_->doc()->to_json_string(),
+            R"({"type":"doc","content":[{"type":"paragraph"}]})");
+}
+
 TEST_F(AuthorityTest, ReplayReportsAStoredStepThatDoesNotApply) {
   // The fixture's document is testing::kHelloDoc: one paragraph, "hello".
   auto step = [&](const char* text) {
