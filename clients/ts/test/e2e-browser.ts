@@ -262,10 +262,13 @@ test("RealtimeExt as the README shows it: a second editor on the page syncs, and
 test("structure and marks from both pages at once: lists, headings, bold, new paragraphs", async () => {
   let a = await open("e2e-structure", "Ada"), b = await open("e2e-structure", "Grace")
   await typeAt(a, "end", "Title")
+  // Ada's own paragraph first: had both split the heading's end at once, each
+  // caret could land in the other's new paragraph (right, but not the order
+  // asserted below; it failed that way once in CI's browser phase).
+  await a.keyboard.press("Enter")
   await converged("e2e-structure", a, b)
   let ada = async () => {
     await typeAt(a, "end", "")
-    await a.keyboard.press("Enter")
     await a.keyboard.type("- first item", {delay: 10})   // Tiptap's input rule makes a bullet list
     await a.keyboard.press("Enter")
     await a.keyboard.type("second ", {delay: 10})
