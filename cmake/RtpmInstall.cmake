@@ -17,7 +17,7 @@ include(CMakePackageConfigHelpers)
 # The libraries of the installed package, in dependency order (dependencies
 # last, as the linker wants them for pkg-config). rtpm/testing and rtpm/conformance
 # (test tools of this project) are not installed.
-set(RTPM_INSTALLED_LIBRARIES client server room store presence collab protocol transform model json base)
+set(RTPM_INSTALLED_LIBRARIES client server auth room store presence collab protocol transform model json base)
 # The public headers of rtpm/server (the rest are the server's parts).
 set(RTPM_SERVER_PUBLIC_HEADERS server.h options.h)
 
