@@ -90,10 +90,10 @@ model::NodeRef RoomCore::durable_doc() {
 // ---- events ----
 
 Effects RoomCore::join(ConnId conn, const std::string& subject, const std::string& creator,
-                       const protocol::JoinMessage& message, Now now) {
+                       const protocol::JoinMessage& message, Now now, Access access) {
   Out out{{}, now};
   switch (state_) {
-    case State::ready: do_join(out, conn, subject, message); break;
+    case State::ready: do_join(out, conn, subject, message, access); break;
     case State::closed:
       refuse_join(out, conn, ErrorCode::internal, "the room could not be loaded");
       break;
@@ -103,7 +103,7 @@ Effects RoomCore::join(ConnId conn, const std::string& subject, const std::strin
         create_requested_ = true;
         creator_ = creator;
       }
-      pending_joins_.push_back({conn, subject, message});
+      pending_joins_.push_back({conn, subject, message, access});
       if (state_ == State::missing) start_create(out);
       if (state_ == State::unloaded) start_load(out);
       break;  // loading or creating: run_pending answers it
@@ -115,6 +115,10 @@ Effects RoomCore::steps(ConnId conn, const protocol::StepsMessage& m, Now now) {
   Out out{{}, now};
   if (!check_member(out, conn, m.user_id, "steps must carry the connection's own userId"))
     return finish(out);
+  if (!access_of(m.user_id).write) {
+    send_error(out, conn, ErrorCode::forbidden, "read-only members may not send steps");
+    return finish(out);
+  }
   collab::Authority::Decision d = authority_->decide(m.version, m.steps.as_array(), m.user_id);
   if (auto* c = std::get_if<collab::Authority::Conflict>(&d)) {
     send_error(out, conn, ErrorCode::version_conflict,
@@ -143,6 +147,10 @@ Effects RoomCore::presence(ConnId conn, const protocol::PresenceMessage& m, Now 
   Out out{{}, now};
   if (!check_member(out, conn, m.user_id, "presence may only be set for one's own userId"))
     return finish(out);
+  if (!access_of(m.user_id).presence) {
+    send_error(out, conn, ErrorCode::forbidden, "read-only members may not set presence here");
+    return finish(out);
+  }
   auto mapping = mapping_to_durable(m.version.value_or(durable_version_));
   if (!mapping) {
     send_error(out, conn, ErrorCode::version_conflict,
@@ -176,6 +184,27 @@ Effects RoomCore::disconnect(ConnId conn, Now now) {
     out.effects.push_back(effect::Left{conn});
     maybe_unload(out);
   }
+  return finish(out);
+}
+
+Effects RoomCore::remove_members(const std::optional<std::string>& user_id, size_t& removed,
+                                 Now now) {
+  Out out{{}, now};
+  removed = 0;
+  std::vector<std::string> users;
+  if (user_id) {
+    if (members_.count(*user_id)) users.push_back(*user_id);
+  } else {
+    for (const auto& [user, member] : members_) users.push_back(user);
+  }
+  for (const std::string& user : users) {
+    ConnId conn = members_.at(user).conn;
+    send_error(out, conn, ErrorCode::forbidden, "removed from the room by an administrator");
+    remove_member(out, user, true);
+    out.effects.push_back(effect::Left{conn});
+    ++removed;
+  }
+  maybe_unload(out);
   return finish(out);
 }
 
@@ -354,7 +383,7 @@ void RoomCore::run_pending(Out& out, Avail avail) {
   creator_.clear();
   for (const PendingJoin& j : joins) {
     switch (avail) {
-      case Avail::ready: do_join(out, j.conn, j.subject, j.message); break;
+      case Avail::ready: do_join(out, j.conn, j.subject, j.message, j.access); break;
       case Avail::rate_limited:
         refuse_join(out, j.conn, ErrorCode::rate_limited,
                     "too many new rooms from this address; try again later");
@@ -403,10 +432,21 @@ bool RoomCore::check_member(Out& out, ConnId conn, const std::string& user_id,
   return true;
 }
 
+const Access& RoomCore::access_of(const std::string& user_id) const {
+  return members_.at(user_id).access;
+}
+
 void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
-                       const protocol::JoinMessage& m) {
+                       const protocol::JoinMessage& joined, Access access) {
   unload_at_.reset();
   loaded_for_read_ = false;
+  // A member who may not set presence joins without it.
+  std::optional<protocol::JoinMessage> without_presence;
+  if (joined.presence && !access.presence) {
+    without_presence = joined;
+    without_presence->presence.reset();
+  }
+  const protocol::JoinMessage& m = without_presence ? *without_presence : joined;
   json::Value entry{json::Object{}};
   if (m.presence) {
     // Positions refer to the version the join names; map them to the durable version.
@@ -418,7 +458,8 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     if (mine->second != m.user_id)
       return send_error(out, conn, ErrorCode::forbidden,
                         "this connection is in the room as another user");
-    // A resync: a fresh state, no notices.
+    // A resync: a fresh state, no notices (and the access of this join).
+    members_.at(m.user_id).access = access;
     if (m.presence) presence_.set(m.user_id, entry);
     return send(out, conn, state_message(m.version, out.now.wall_ms));
   }
@@ -439,7 +480,7 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     return refuse_join(out, conn, ErrorCode::room_full,
                        "the room has its maximum number of members");
   }
-  members_[m.user_id] = Member{conn, subject};
+  members_[m.user_id] = Member{conn, subject, access};
   by_conn_[conn] = m.user_id;
   if (m.presence)
     presence_.set(m.user_id, entry);

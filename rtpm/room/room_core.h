@@ -156,6 +156,12 @@ using Effects = std::vector<Effect>;
 /// The result of a Create effect.
 enum class Created { ok, failed, rate_limited, too_many_rooms };
 
+/// What a member may do besides reading (docs/security.md): send steps, and set presence.
+struct Access {
+  bool write = true;
+  bool presence = true;
+};
+
 class RoomCore {
  public:
   RoomCore(std::string name, RoomConfig config);
@@ -167,15 +173,20 @@ class RoomCore {
 
   // ---- events; each returns the effects to execute, in order ----
 
-  /// `conn` (authenticated as `subject`, from client address `creator`) joins. A room the
-  /// store does not hold is created for it.
+  /// `conn` (authenticated as `subject`, from client address `creator`) joins with `access`.
+  /// A room the store does not hold is created for it. A member without `access.write` gets
+  /// `forbidden` for its steps; without `access.presence`, for its presence, and the presence
+  /// of its join is dropped.
   Effects join(ConnId conn, const std::string& subject, const std::string& creator,
-               const protocol::JoinMessage& message, Now now);
+               const protocol::JoinMessage& message, Now now, Access access = {});
   Effects steps(ConnId conn, const protocol::StepsMessage& message, Now now);
   Effects presence(ConnId conn, const protocol::PresenceMessage& message, Now now);
   Effects leave(ConnId conn, const protocol::LeaveMessage& message, Now now);
   /// The connection closed: it leaves (with a `leave` notice) if it is a member.
   Effects disconnect(ConnId conn, Now now);
+  /// An administrator removes the member `user_id` (nullopt: every member) now: each gets
+  /// `forbidden` and leaves; the others get `leave`. `removed` is set to how many left.
+  Effects remove_members(const std::optional<std::string>& user_id, size_t& removed, Now now);
   /// Reads the durable document (answered by a ReadDone with `request`).
   Effects read_document(uint64_t request, Now now);
   Effects loaded(Result<std::optional<store::RoomData>> data, Now now);
@@ -209,11 +220,13 @@ class RoomCore {
   struct Member {
     ConnId conn = 0;
     std::string subject;
+    Access access;
   };
   struct PendingJoin {
     ConnId conn;
     std::string subject;
     protocol::JoinMessage message;
+    Access access;
   };
   /// A batch the authority took, waiting for the store.
   struct InFlight {
@@ -236,7 +249,8 @@ class RoomCore {
   /// The loader is done (ready, missing, failed or creation refused): answers the waiting
   /// requests, and unloads a room that nobody joined.
   void run_pending(Out& out, Avail avail);
-  void do_join(Out& out, ConnId conn, const std::string& subject, const protocol::JoinMessage& m);
+  void do_join(Out& out, ConnId conn, const std::string& subject, const protocol::JoinMessage& m,
+               Access access);
   void refuse_join(Out& out, ConnId conn, ErrorCode code, std::string message);
   void make_durable(Out& out, InFlight done);
   void fail_room(Out& out, const std::string& why);
@@ -262,6 +276,8 @@ class RoomCore {
   /// (not_joined or forbidden with `forbidden_message`) and returns false.
   bool check_member(Out& out, ConnId conn, const std::string& user_id,
                     const char* forbidden_message);
+  /// The member's access (check_member passed).
+  const Access& access_of(const std::string& user_id) const;
   std::string state_message(std::optional<int64_t> since, int64_t wall_ms);
   std::optional<transform::Mapping> mapping_to_durable(int64_t version) const;
   json::Value map_presence_to_durable(const json::Value& entry,

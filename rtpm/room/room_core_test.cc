@@ -136,5 +136,89 @@ TEST(RoomCore, AJoinOfAMissingRoomCreatesItUnlessRefused) {
   EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
 }
 
+// The first error code sent to `conn`, or "".
+std::string error_code_to(const Effects& fx, ConnId conn) {
+  for (const Effect& e : fx)
+    if (auto* s = std::get_if<effect::Send>(&e); s && s->to == conn && s->error) {
+      auto v = json::parse(s->text);
+      return v->find("code")->as_string();
+    }
+  return "";
+}
+
+json::Value cursor_at(int pos) {
+  return *json::parse(R"({"cursor":{"pos":)" + std::to_string(pos) + "}}");
+}
+
+TEST(RoomCoreAccess, AReadOnlyMemberReadsButItsStepsAreForbidden) {
+  Ready r;
+  auto fx = r.core.join(3, "reader", "a", {"r", "u3", std::nullopt, std::nullopt}, r.now,
+                        Access{.write = false, .presence = true});
+  EXPECT_EQ(sent_to(fx, 3), std::vector<std::string>{"state"});
+  fx = r.core.steps(3, {"r", 0, json::Value(json::Array{insert_step(1, "x")}), "u3"}, r.now);
+  EXPECT_EQ(error_code_to(fx, 3), "forbidden");
+  EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+  EXPECT_TRUE(sent_to(fx, 1).empty());
+  EXPECT_EQ(r.core.speculative_version(), 0);
+  // It still receives the steps of writers.
+  uint64_t batch = r.send_steps(1, "u1", 0, 1);
+  fx = r.core.stored(batch, {}, r.now);
+  EXPECT_EQ(sent_to(fx, 3), std::vector<std::string>{"steps"});
+  // Its presence is allowed here.
+  fx = r.core.presence(3, {"r", "u3", cursor_at(1), std::nullopt}, r.now);
+  EXPECT_EQ(error_code_to(fx, 3), "");
+  ASSERT_NE(r.core.presence_of("u3"), nullptr);
+}
+
+TEST(RoomCoreAccess, PresenceOfAMemberWithoutItIsForbiddenAndDroppedFromItsJoin) {
+  Ready r;
+  Access read_only{.write = false, .presence = false};
+  auto fx =
+      r.core.join(3, "reader", "a", {"r", "u3", cursor_at(1), std::nullopt}, r.now, read_only);
+  EXPECT_EQ(sent_to(fx, 3), std::vector<std::string>{"state"});
+  // The others hear of the join, without presence.
+  for (const auto& b : all_of<effect::Broadcast>(fx))
+    EXPECT_EQ(b.text.find("cursor"), std::string::npos) << b.text;
+  const json::Value* entry = r.core.presence_of("u3");
+  EXPECT_TRUE(!entry || entry->as_object().empty());
+  fx = r.core.presence(3, {"r", "u3", cursor_at(1), std::nullopt}, r.now);
+  EXPECT_EQ(error_code_to(fx, 3), "forbidden");
+  entry = r.core.presence_of("u3");
+  EXPECT_TRUE(!entry || entry->as_object().empty());
+}
+
+TEST(RoomCoreAccess, AResyncTakesTheAccessOfTheNewJoin) {
+  Ready r;
+  // u1 joins again (a resync) read-only: its steps are refused from then on.
+  r.core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, r.now, Access{.write = false});
+  auto fx = r.core.steps(1, {"r", 0, json::Value(json::Array{insert_step(1, "x")}), "u1"}, r.now);
+  EXPECT_EQ(error_code_to(fx, 1), "forbidden");
+}
+
+TEST(RoomCoreAccess, AnAdministratorRemovesOneMemberOrAll) {
+  Ready r;
+  size_t removed = 0;
+  auto fx = r.core.remove_members(std::string("u1"), removed, r.now);
+  EXPECT_EQ(removed, 1u);
+  EXPECT_EQ(error_code_to(fx, 1), "forbidden");
+  EXPECT_EQ(sent_to(fx, 2), std::vector<std::string>{"leave"});
+  ASSERT_EQ(all_of<effect::Left>(fx).size(), 1u);
+  EXPECT_EQ(all_of<effect::Left>(fx)[0].conn, 1u);
+  EXPECT_EQ(r.core.member(1), nullptr);
+  // Its steps now get not_joined.
+  fx = r.core.steps(1, {"r", 0, json::Value(json::Array{insert_step(1, "x")}), "u1"}, r.now);
+  EXPECT_EQ(error_code_to(fx, 1), "not_joined");
+  // Nobody by that name: nothing happens.
+  fx = r.core.remove_members(std::string("nobody"), removed, r.now);
+  EXPECT_EQ(removed, 0u);
+  EXPECT_TRUE(all_of<effect::Send>(fx).empty());
+  // Everyone.
+  r.core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, r.now);
+  fx = r.core.remove_members(std::nullopt, removed, r.now);
+  EXPECT_EQ(removed, 2u);
+  EXPECT_EQ(r.core.member_count(), 0u);
+  EXPECT_EQ(all_of<effect::Left>(fx).size(), 2u);
+}
+
 }  // namespace
 }  // namespace rtpm::room
