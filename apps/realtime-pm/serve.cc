@@ -120,9 +120,54 @@ void add_serve_command(CLI::App& app) {
                   "the token file or the TLS key")
       ->envname("RTPM_STATIC");
   cmd->add_option("--auth-file", o.auth_file,
-                  "JSON file {\"TOKEN\": \"subject\"}: require a token (Authorization: Bearer\n"
-                  "or ?token=) on every WebSocket connection")
+                  "JSON file {\"TOKEN\": \"subject\" or {\"sub\", \"rooms\"}}: require a token\n"
+                  "(Authorization: Bearer or ?token=); see docs/security.md")
       ->envname("RTPM_AUTH_FILE");
+  cmd->add_option("--jwt-secret-file", o.jwt_secret_file,
+                  "File of the HS256 secret (32 bytes or more) that signs JSON Web Tokens")
+      ->envname("RTPM_JWT_SECRET_FILE");
+  cmd->add_option("--jwt-public-key-file", o.jwt_public_key_file,
+                  "PEM public key that verifies JSON Web Tokens (RSA: RS256, P-256: ES256)")
+      ->envname("RTPM_JWT_PUBLIC_KEY_FILE");
+  cmd->add_option("--jwt-issuer", o.jwt_issuer, "Required iss claim of JSON Web Tokens")
+      ->envname("RTPM_JWT_ISSUER");
+  cmd->add_option("--jwt-audience", o.jwt_audience, "Required aud claim of JSON Web Tokens")
+      ->envname("RTPM_JWT_AUDIENCE");
+  cmd->add_option("--jwt-leeway-s", o.jwt_leeway_s, "Seconds of clock skew allowed for exp, nbf")
+      ->envname("RTPM_JWT_LEEWAY_S")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  cmd->add_option("--auth-url", o.auth_url,
+                  "http:// URL the server asks about every join: POST {token, room, userId}")
+      ->envname("RTPM_AUTH_URL");
+  cmd->add_option("--auth-timeout-ms", o.auth_timeout_ms,
+                  "How long --auth-url may take to answer (then the join is refused)")
+      ->envname("RTPM_AUTH_TIMEOUT_MS")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cmd->add_option("--auth-cache-s", o.auth_cache_s,
+                  "Seconds an answer of --auth-url is reused (0: ask every time)")
+      ->envname("RTPM_AUTH_CACHE_S")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  cmd->add_option("--read-only-presence", o.read_only_presence,
+                  "Whether read-only members may set presence (true or false)")
+      ->envname("RTPM_READ_ONLY_PRESENCE")
+      ->capture_default_str();
+  cmd->add_option("--admin-token-file", o.admin_token_file,
+                  "File of the token of the admin API (/api/admin/...: revoke, remove)")
+      ->envname("RTPM_ADMIN_TOKEN_FILE");
+  cmd->add_option("--metrics-token-file", o.metrics_token_file,
+                  "File of the token GET /metrics requires (with authentication on, /metrics\n"
+                  "is refused without one)")
+      ->envname("RTPM_METRICS_TOKEN_FILE");
+  cmd->add_option("--allowed-origins", o.allowed_origins,
+                  "Browser origins allowed besides the server's own, comma-separated (*: any)")
+      ->envname("RTPM_ALLOWED_ORIGINS");
+  cmd->add_option("--allowed-hosts", o.allowed_hosts,
+                  "Host names allowed in requests, comma-separated (on a loopback address,\n"
+                  "loopback names always are)")
+      ->envname("RTPM_ALLOWED_HOSTS");
   cmd->add_option("--tls-cert", o.tls_cert,
                   "PEM certificate (chain) file: serve wss:// and https:// on the port")
       ->envname("RTPM_TLS_CERT");

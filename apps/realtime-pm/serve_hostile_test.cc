@@ -467,13 +467,13 @@ TEST_F(HostileHttp, HeadAnswersCarryNoBody) {
   ASSERT_FALSE(schema.empty());
   RawSocket s(port());
   s.send(
-      "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-      "HEAD /api/schema HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /api/schema HTTP/1.1\r\nHost: x\r\n\r\n"
-      "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-      "HEAD /api/rooms/none HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      "HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "HEAD /api/schema HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /api/schema HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "HEAD /nope HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "HEAD /api/rooms/none HTTP/1.1\r\nHost: localhost\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
   auto r1 = s.read_response(true);
   ASSERT_TRUE(r1);
   EXPECT_EQ(r1->status, 200);
@@ -507,21 +507,21 @@ TEST_F(HostileHttp, HeadAnswersCarryNoBody) {
 TEST_F(HostileHttp, MalformedRequestsGetTheirStatusCodes) {
   start();
   const std::string a9k(9000, 'a'), a20k(20000, 'a');
-  std::string many_fields = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  std::string many_fields = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";
   for (int i = 0; i < 2000; ++i) many_fields += "X-F" + std::to_string(i) + ": v\r\n";
   many_fields += "\r\n";
   const std::vector<std::pair<std::string, int>> cases = {
       {"GARBAGE\r\n\r\n", 400},
       {"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400},
-      {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400},
-      {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
       {std::string("GET /\0 HTTP/1.1\r\n\r\n", 19), 400},
-      {"GET / HTTP/1.1\nHost: x\r\n\r\n", 400},
-      {"GET /" + a9k + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
-      {"GET /" + a20k + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
-      {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + a20k + "\r\n\r\n", 431},
+      {"GET / HTTP/1.1\nHost: localhost\r\n\r\n", 400},
+      {"GET /" + a9k + " HTTP/1.1\r\nHost: localhost\r\n\r\n", 414},
+      {"GET /" + a20k + " HTTP/1.1\r\nHost: localhost\r\n\r\n", 414},
+      {"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + a20k + "\r\n\r\n", 431},
       {many_fields, 431},
-      {"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", 413},
+      {"POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n", 413},
   };
   for (const auto& [request, status] : cases) {
     RawSocket s(port());
@@ -534,7 +534,9 @@ TEST_F(HostileHttp, MalformedRequestsGetTheirStatusCodes) {
   }
   // A method other than GET and HEAD: 405 with Allow, and the connection goes on.
   RawSocket s(port());
-  s.send("DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  s.send(
+      "DELETE /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: "
+      "localhost\r\n\r\n");
   auto r = s.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 405);
@@ -558,7 +560,7 @@ TEST_F(HostileHttp, BadWebSocketKeysAreRefused) {
   }
   RawSocket old(port());
   old.send(
-      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
   auto res = old.read_response();
   ASSERT_TRUE(res);
@@ -633,7 +635,8 @@ TEST_F(HostileLimits, ReadsOfRoomsLoadNothingThatStays) {
   for (int sent = 0; sent < kRequests; sent += kBatch) {
     std::string batch;
     for (int i = sent; i < sent + kBatch; ++i)
-      batch += "GET /api/rooms/unknown-" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+      batch +=
+          "GET /api/rooms/unknown-" + std::to_string(i) + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
     s.send(batch);
     for (int i = 0; i < kBatch; ++i) {
       auto res = s.read_response();
@@ -648,7 +651,7 @@ TEST_F(HostileLimits, ReadsOfRoomsLoadNothingThatStays) {
   EXPECT_LT(grown, 48 * 1024) << "RSS grew by " << grown << " KiB over " << kRequests << " 404s";
   // An existing room read again and again: 200 each time, and it does not stay loaded.
   std::string batch;
-  for (int i = 0; i < 200; ++i) batch += "GET /api/rooms/kept HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 200; ++i) batch += "GET /api/rooms/kept HTTP/1.1\r\nHost: localhost\r\n\r\n";
   s.send(batch);
   for (int i = 0; i < 200; ++i) {
     auto res = s.read_response();
@@ -679,7 +682,7 @@ TEST_F(HostileLimits, ConnectionFloodsAreRefusedBeforeDescriptorsRunOut) {
     ASSERT_TRUE(ack);
     version = num_field(*ack, "version");
   };
-  const std::string half = "GET /healthz HTTP/1.1\r\nHost: x\r\n";  // never finished
+  const std::string half = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n";  // never finished
   std::vector<std::unique_ptr<RawSocket>> held;
   auto hold = [&](const std::string& source) {
     held.push_back(std::make_unique<RawSocket>(port(), source));
@@ -748,7 +751,7 @@ TEST_F(HostileLimits, HalfSentRequestsAreClosedAtTheHeaderDeadline) {
   std::vector<std::unique_ptr<RawSocket>> half;
   for (int i = 0; i < 10; ++i) {
     half.push_back(std::make_unique<RawSocket>(port()));
-    half.back()->send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    half.back()->send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n");
   }
   RawSocket drip(port());
   bool drip_closed = false;

@@ -508,15 +508,18 @@ TEST_F(ServeTest, AuthenticationRequiresAToken) {
   expect_error(bad, "unauthorized", "unknown token");
   // A token in the query or as a bearer header both work.
   WsClient alice(server_->port(), "realtime-pm.json.v1", "/ws?x=1&token=t-alice");
-  join(alice, "r", "shared-id");
+  join(alice, "r", "alice");
   WsClient bob(server_->port(), "realtime-pm.json.v1", "/ws", "t-bob");
-  // Another subject may not take over alice's session.
+  // With authentication on, the userId is the token's subject: bob may not join as alice (and
+  // so can never push her session out), nor as anyone else.
+  bob.send(join_msg("r", "alice"));
+  expect_error(bob, "forbidden", "joining as another subject");
   bob.send(join_msg("r", "shared-id"));
-  expect_error(bob, "forbidden", "replacement by another subject");
+  expect_error(bob, "forbidden", "a userId other than the subject");
   join(bob, "r", "bob");
-  // The same subject may.
+  // The same subject may replace the session.
   WsClient alice2(server_->port(), "realtime-pm.json.v1", "/ws", "t-alice");
-  join(alice2, "r", "shared-id");
+  join(alice2, "r", "alice");
   auto replaced = alice.recv_type("error");
   ASSERT_TRUE(replaced);
   EXPECT_EQ(str_field(*replaced, "code"), "session_replaced");

@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "rtpm/model/schema.h"
 #include "rtpm/server/client_limits.h"
@@ -21,6 +22,7 @@
 
 namespace rtpm::server {
 
+class Authenticator;
 class RoomRegistry;
 class WebSocketSession;
 
@@ -30,8 +32,8 @@ struct ServerContext {
   std::shared_ptr<const model::Schema> schema;
   /// The schema spec as JSON text (GET /api/schema).
   std::string schema_json;
-  /// Authentication tokens -> subjects (empty: authentication off).
-  std::unordered_map<std::string, std::string> auth_tokens;
+  /// The access policy: tokens, grants, origins, hosts, revocations (docs/security.md).
+  std::unique_ptr<Authenticator> auth;
   /// New rooms start with this document (JSON text).
   std::string initial_doc_json;
   /// TLS (--tls-cert/--tls-key): every connection is TLS; null = plain.
@@ -49,6 +51,9 @@ struct ServerContext {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StorageWorker> storage;
   std::unique_ptr<RoomRegistry> rooms;
+
+  /// With authentication on: closes the sessions whose tokens expired (server.cc).
+  std::unique_ptr<boost::asio::steady_timer> expiry_timer;
 
   /// Set at shutdown: sessions stop taking new messages.
   std::atomic<bool> stopping{false};

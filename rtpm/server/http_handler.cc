@@ -5,6 +5,7 @@
 
 #include "rtpm/json/json.h"
 #include "rtpm/protocol/client_messages.h"
+#include "rtpm/server/authenticator.h"
 #include "rtpm/server/metrics.h"
 #include "rtpm/server/static_files.h"
 
@@ -116,6 +117,76 @@ HttpResponse make_response(const HttpRequest& req, http::status status, std::str
   return res;
 }
 
+HttpResponse json_error(const HttpRequest& req, http::status status, std::string_view code,
+                        std::string_view message) {
+  std::string body;
+  json::Writer w(body);
+  w.begin_object();
+  w.key("code");
+  w.string(code);
+  w.key("message");
+  w.string(message);
+  w.end_object();
+  HttpResponse res = make_response(req, status, std::move(body), "application/json");
+  if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+HttpResponse json_ok(const HttpRequest& req, std::string body) {
+  return make_response(req, http::status::ok, std::move(body), "application/json");
+}
+
+HttpResponse schema_response(const HttpRequest& req, std::string_view schema_json) {
+  return make_response(req, http::status::ok, std::string(schema_json), "application/json");
+}
+
+namespace {
+
+// POST /api/admin/...: the admin token checked, the body parsed.
+HttpDecision admin_request(const HttpRequest& req, std::string_view path,
+                           const Authenticator& auth) {
+  if (req.method() != http::verb::post) {
+    HttpResponse res =
+        make_response(req, http::status::method_not_allowed, "method not allowed\n", kText);
+    res.set(http::field::allow, "POST");
+    return res;
+  }
+  if (!auth.is_admin(req))
+    return json_error(req, http::status::unauthorized, "unauthorized",
+                      "the admin token is required (Authorization: Bearer)");
+  auto body = json::parse(req.body(), json::ParseOptions{.max_depth = 16});
+  if (!body || !body->is_object())
+    return json_error(req, http::status::bad_request, "bad_message",
+                      "the body must be a JSON object");
+  if (path == "/api/admin/revoke") {
+    const json::Value* jti = body->find("jti");
+    if (!jti || !jti->is_string() || jti->as_string().empty() || jti->as_string().size() > 256)
+      return json_error(req, http::status::bad_request, "bad_message",
+                        "jti must be a string of 1 to 256 bytes");
+    return RevokeRequest{jti->as_string()};
+  }
+  constexpr std::string_view kPrefix = "/api/admin/rooms/", kSuffix = "/remove";
+  if (path.size() > kPrefix.size() + kSuffix.size() && path.substr(0, kPrefix.size()) == kPrefix &&
+      path.substr(path.size() - kSuffix.size()) == kSuffix) {
+    std::string_view segment =
+        path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+    auto name = percent_decode(segment);
+    if (segment.find('/') != std::string_view::npos || !name || !protocol::valid_room_name(*name))
+      return json_error(req, http::status::not_found, "invalid_room", "no such room");
+    RemoveRequest remove{std::move(*name), std::nullopt};
+    if (const json::Value* user = body->find("userId")) {
+      if (!user->is_string() || !protocol::valid_user_id(user->as_string()))
+        return json_error(req, http::status::bad_request, "bad_message",
+                          "userId must be a string of 1 to 128 characters");
+      remove.user_id = user->as_string();
+    }
+    return remove;
+  }
+  return make_response(req, http::status::not_found, "not found\n", kText);
+}
+
+}  // namespace
+
 HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
   std::string_view target = req.target();
   if (target.size() > kMaxTargetBytes)
@@ -127,6 +198,16 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
   auto not_found = [&] {
     return make_response(req, http::status::not_found, "not found\n", kText);
   };
+  const Authenticator* auth = env.auth;
+  // A foreign Host on a loopback server: DNS rebinding (docs/security.md).
+  if (auth && !auth->host_allowed(req))
+    return closing(make_response(
+        req, http::status::forbidden,
+        "host not allowed: a server on a loopback address answers loopback names and those "
+        "of --allowed-hosts\n",
+        kText));
+  bool api = path.substr(0, 5) == "/api/";
+  bool foreign_origin = auth && !auth->origin_allowed(req);
 
   if (beast::websocket::is_upgrade(req)) {
     if (path != "/ws") return not_found();
@@ -139,7 +220,15 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
     if (!valid_websocket_key(req[http::field::sec_websocket_key]))
       return closing(make_response(req, http::status::bad_request,
                                    "Sec-WebSocket-Key must be 16 bytes in base64\n", kText));
+    if (foreign_origin)
+      return closing(make_response(req, http::status::forbidden, "origin not allowed\n", kText));
     return UpgradeRequest{};
+  }
+  if (api && foreign_origin)
+    return json_error(req, http::status::forbidden, "forbidden", "origin not allowed");
+  if (path.substr(0, 11) == "/api/admin/") {
+    if (!auth || !auth->has_admin()) return not_found();
+    return admin_request(req, path, *auth);
   }
 
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -149,18 +238,43 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
     return res;
   }
   if (path == "/healthz") return make_response(req, http::status::ok, "ok", kText);
-  if (path == "/metrics")
+  if (path == "/metrics") {
+    if (auth && !auth->metrics_allowed(req))
+      return json_error(req, http::status::unauthorized, "unauthorized",
+                        "the metrics token is required (Authorization: Bearer)");
     return make_response(req, http::status::ok, env.metrics ? env.metrics->render() : "",
                          "text/plain; version=0.0.4; charset=utf-8");
-  if (path == "/api/schema")
-    return make_response(req, http::status::ok, std::string(env.schema_json), "application/json");
+  }
+  // With authentication on, the API needs a token: checked here, or by --auth-url.
+  bool guarded = auth && auth->enabled();
+  std::string token = guarded ? Authenticator::request_token(req) : std::string();
+  std::shared_ptr<const auth::Grant> grant;
+  if (guarded && api) {
+    if (token.empty())
+      return json_error(req, http::status::unauthorized, "unauthorized",
+                        "a valid token is required (Authorization: Bearer or ?token=)");
+    if (!auth->callback()) {
+      auto checked = auth->authenticate(token, env.now_ms);
+      if (!checked)
+        return json_error(req, http::status::unauthorized, "unauthorized", checked.error().message);
+      grant = std::move(*checked);
+    }
+  }
+  if (path == "/api/schema") {
+    if (guarded && auth->callback()) return SchemaRequest{std::move(token)};
+    return schema_response(req, env.schema_json);
+  }
   constexpr std::string_view kRooms = "/api/rooms/";
   if (path.substr(0, kRooms.size()) == kRooms) {
     std::string_view segment = path.substr(kRooms.size());
     auto name = percent_decode(segment);
     if (segment.find('/') != std::string_view::npos || !name || !protocol::valid_room_name(*name))
       return make_response(req, http::status::not_found, "no such room\n", kText);
-    return RoomRequest{std::move(*name)};
+    if (grant && grant->rooms.permission_for(*name) == auth::Permission::none)
+      return json_error(req, http::status::forbidden, "forbidden",
+                        "the token does not grant access to this room");
+    if (guarded && auth->callback()) return RoomRequest{std::move(*name), std::move(token)};
+    return RoomRequest{std::move(*name), {}};
   }
 
   // Static files: the demo page. Only StaticFiles opens files here, and only inside the

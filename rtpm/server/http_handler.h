@@ -3,8 +3,10 @@
 // (fuzz/http_request_fuzz.cc) call these functions directly, with no socket.
 //
 // Routes: GET/HEAD /healthz, /metrics, /api/schema, /api/rooms/ROOM (answered once the room's
-// document is read: RoomRequest), /ws (the WebSocket upgrade: UpgradeRequest), and / (files of
-// the --static folder, or a short notice). Every answer is complete and consistent: a HEAD
+// document is read: RoomRequest), /ws (the WebSocket upgrade: UpgradeRequest), POST
+// /api/admin/revoke and /api/admin/rooms/ROOM/remove (with --admin-token-file), and / (files of
+// the --static folder, or a short notice). With an Authenticator, the Host, the Origin and the
+// tokens are checked first (docs/security.md). Every answer is complete and consistent: a HEAD
 // answer carries the Content-Length of the GET answer and no body; an error closes the
 // connection when the request stream cannot be trusted any more (parse errors).
 //
@@ -25,6 +27,7 @@
 
 namespace rtpm::server {
 
+class Authenticator;
 class Metrics;
 class StaticFiles;
 
@@ -50,16 +53,36 @@ struct HttpEnv {
   const Metrics* metrics = nullptr;
   /// The --static folder; null: the built-in notice at / and 404 elsewhere.
   const StaticFiles* static_files = nullptr;
+  /// The access policy (docs/security.md); null: everything open.
+  const Authenticator* auth = nullptr;
+  /// Unix milliseconds, for token expiry.
+  int64_t now_ms = 0;
 };
 
 /// A valid WebSocket upgrade to /ws: hand the connection and the request to a WebSocketSession.
 struct UpgradeRequest {};
 /// GET /api/rooms/ROOM with a valid room name: read the room (without creating it), then
-/// answer with room_response().
+/// answer with room_response(). With --auth-url, `callback_token` is first asked about the room
+/// (userId null); a denial is answered 403, a failure 401 (auth_failure_response()).
 struct RoomRequest {
   std::string room;
+  std::string callback_token;
 };
-using HttpDecision = std::variant<HttpResponse, UpgradeRequest, RoomRequest>;
+/// GET /api/schema with --auth-url: ask about `callback_token` (room "", userId null) first.
+struct SchemaRequest {
+  std::string callback_token;
+};
+/// POST /api/admin/revoke {"jti"} with the admin token.
+struct RevokeRequest {
+  std::string jti;
+};
+/// POST /api/admin/rooms/ROOM/remove {"userId"?} with the admin token (no userId: everyone).
+struct RemoveRequest {
+  std::string room;
+  std::optional<std::string> user_id;
+};
+using HttpDecision = std::variant<HttpResponse, UpgradeRequest, RoomRequest, SchemaRequest,
+                                  RevokeRequest, RemoveRequest>;
 
 /// The decision for one parsed request.
 HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env);
@@ -79,6 +102,17 @@ HttpResponse room_response(const HttpRequest& req, std::string_view room,
 /// as the request asks.
 HttpResponse make_response(const HttpRequest& req, boost::beast::http::status status,
                            std::string body, std::string_view content_type);
+
+/// An error answer `{"code","message"}` (application/json) with `status`; `code` is one of
+/// PROTOCOL.md's codes (unauthorized, forbidden, bad_message).
+HttpResponse json_error(const HttpRequest& req, boost::beast::http::status status,
+                        std::string_view code, std::string_view message);
+
+/// A JSON answer (200) with `body`.
+HttpResponse json_ok(const HttpRequest& req, std::string body);
+
+/// The schema answer (GET /api/schema).
+HttpResponse schema_response(const HttpRequest& req, std::string_view schema_json);
 
 /// Whether a Sec-WebSocket-Key is 16 bytes in base64 (24 characters, RFC 6455 4.2.1).
 bool valid_websocket_key(std::string_view key);

@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/http/write.hpp>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "rtpm/server/authenticator.h"
 #include "rtpm/server/metrics.h"
 #include "rtpm/server/static_files.h"
 
@@ -205,6 +207,94 @@ TEST(HttpHandler, StaticFilesThroughTheHandler) {
                           "/..%2fsecret", "/sub", "/%252e%252e/secret"})
     EXPECT_EQ(status(decide(get(bad), env)), 404) << bad;
   fs::remove_all(base);
+}
+
+// With an Authenticator: the admin routes, and the API behind tokens (docs/security.md).
+class HttpAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("rtpm-http-auth-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "tokens.json")
+        << R"({"t-all":"alice","t-read":{"sub":"bob","rooms":{"docs/*":"read"}}})";
+    std::ofstream(dir_ / "admin") << "admin-token-0123456789\n";
+    ServerOptions o;
+    o.auth_file = (dir_ / "tokens.json").string();
+    o.admin_token_file = (dir_ / "admin").string();
+    auto created = Authenticator::create(o, ioc_);
+    ASSERT_TRUE(created.ok());
+    auth_ = std::move(*created);
+    env_.auth = auth_.get();
+    env_.schema_json = "{}";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::optional<HttpDecision> admin(std::string target, std::string body,
+                                    std::string token = "admin-token-0123456789") {
+    return decide("POST " + target + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " +
+                      token + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                      body,
+                  env_);
+  }
+  std::optional<HttpDecision> get(std::string target, std::string extra = "") {
+    return decide("GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n", env_);
+  }
+
+  fs::path dir_;
+  boost::asio::io_context ioc_;
+  std::unique_ptr<Authenticator> auth_;
+  HttpEnv env_;
+};
+
+TEST_F(HttpAuthTest, AdminRoutesParseTheirBodies) {
+  auto revoke = admin("/api/admin/revoke", R"({"jti":"j-1"})");
+  ASSERT_TRUE(revoke && std::holds_alternative<RevokeRequest>(*revoke));
+  EXPECT_EQ(std::get<RevokeRequest>(*revoke).jti, "j-1");
+  auto remove = admin("/api/admin/rooms/docs%2Fa/remove", R"({"userId":"ada"})");
+  ASSERT_TRUE(remove && std::holds_alternative<RemoveRequest>(*remove));
+  EXPECT_EQ(std::get<RemoveRequest>(*remove).room, "docs/a");
+  EXPECT_EQ(std::get<RemoveRequest>(*remove).user_id, "ada");
+  auto everyone = admin("/api/admin/rooms/r/remove", "{}");
+  ASSERT_TRUE(everyone && std::holds_alternative<RemoveRequest>(*everyone));
+  EXPECT_FALSE(std::get<RemoveRequest>(*everyone).user_id);
+  EXPECT_EQ(status(admin("/api/admin/revoke", R"({"jti":7})")), 400);
+  EXPECT_EQ(status(admin("/api/admin/revoke", "not json")), 400);
+  EXPECT_EQ(status(admin("/api/admin/rooms/r/remove", R"({"userId":""})")), 400);
+  EXPECT_EQ(status(admin("/api/admin/rooms/bad room/remove", "{}")), 400);  // bad target
+  EXPECT_EQ(status(admin("/api/admin/rooms/%zz/remove", "{}")), 404);
+  EXPECT_EQ(status(admin("/api/admin/unknown", "{}")), 404);
+  EXPECT_EQ(status(admin("/api/admin/revoke", R"({"jti":"j"})", "wrong-token-0123456789")), 401);
+  EXPECT_EQ(status(get("/api/admin/revoke")), 405);
+  // Without --admin-token-file there is no admin API.
+  env_.auth = nullptr;
+  EXPECT_EQ(status(admin("/api/admin/revoke", R"({"jti":"j"})")), 404);
+}
+
+TEST_F(HttpAuthTest, TheApiNeedsATokenThatGrantsTheRoom) {
+  EXPECT_EQ(status(get("/healthz")), 200);
+  EXPECT_EQ(status(get("/api/schema")), 401);
+  EXPECT_EQ(status(get("/api/schema?token=t-unknown")), 401);
+  EXPECT_EQ(status(get("/api/schema?token=t-read")), 200);
+  EXPECT_EQ(status(get("/api/rooms/r")), 401);
+  EXPECT_EQ(status(get("/api/rooms/other", "Authorization: Bearer t-read\r\n")), 403);
+  auto read = get("/api/rooms/docs%2Fa", "Authorization: Bearer t-read\r\n");
+  ASSERT_TRUE(read && std::holds_alternative<RoomRequest>(*read));
+  EXPECT_EQ(std::get<RoomRequest>(*read).room, "docs/a");
+  EXPECT_EQ(status(get("/metrics?token=t-all")), 401);
+  auto refused = response(get("/api/rooms/r"));
+  EXPECT_NE(refused.body().find(R"("code":"unauthorized")"), std::string::npos);
+  EXPECT_EQ(refused[http::field::content_type], "application/json");
+}
+
+TEST_F(HttpAuthTest, ForeignHostsAndOriginsAreRefused) {
+  EXPECT_EQ(status(decide("GET /healthz HTTP/1.1\r\nHost: evil.example\r\n\r\n", env_)), 403);
+  EXPECT_EQ(status(get("/api/schema?token=t-all", "Origin: http://evil.example\r\n")), 403);
+  EXPECT_EQ(status(get("/api/schema?token=t-all", "Origin: http://localhost\r\n")), 200);
+  std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  auto ok = decide(upgrade + "\r\n", env_);
+  EXPECT_TRUE(ok && std::holds_alternative<UpgradeRequest>(*ok));
+  EXPECT_EQ(status(decide(upgrade + "Origin: http://evil.example\r\n\r\n", env_)), 403);
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include "rtpm/json/json.h"
+#include "rtpm/protocol/client_messages.h"
+#include "rtpm/server/authenticator.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 #include "rtpm/server/websocket_session.h"
@@ -64,16 +67,88 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
     return;
   }
   auto req = std::make_shared<HttpRequest>(parser_->release());
-  HttpEnv env{ctx_.schema_json, &ctx_.metrics, ctx_.static_files.get()};
+  int64_t now = protocol::now_ms();
+  HttpEnv env{ctx_.schema_json, &ctx_.metrics, ctx_.static_files.get(), ctx_.auth.get(), now};
   // Static files are read by handle_request (StaticFiles): nothing else here opens files, and
   // the database files never (see static_files.h).
   HttpDecision decision = handle_request(*req, env);
   if (auto* res = std::get_if<HttpResponse>(&decision)) return respond(std::move(*res));
-  if (auto* room = std::get_if<RoomRequest>(&decision))
-    return read_room(std::move(req), std::move(room->room));
+  if (auto* room = std::get_if<RoomRequest>(&decision)) {
+    if (room->callback_token.empty()) return read_room(std::move(req), std::move(room->room));
+    return ask_callback(req, std::move(room->callback_token), room->room,
+                        [self = shared_from_this(), req, name = room->room]() mutable {
+                          self->read_room(std::move(req), std::move(name));
+                        });
+  }
+  if (auto* schema = std::get_if<SchemaRequest>(&decision))
+    return ask_callback(req, std::move(schema->callback_token), "",
+                        [self = shared_from_this(), req] {
+                          self->respond(schema_response(*req, self->ctx_.schema_json));
+                        });
+  if (auto* revoke = std::get_if<RevokeRequest>(&decision)) return revoke_token(*req, revoke->jti);
+  if (auto* remove = std::get_if<RemoveRequest>(&decision))
+    return remove_members(std::move(req), std::move(*remove));
   timer_.cancel();
-  std::make_shared<WebSocketSession>(ctx_, std::move(stream_), std::move(slot_))
+  SessionAuth auth = ctx_.auth->session_auth(*req, now);
+  std::make_shared<WebSocketSession>(ctx_, std::move(stream_), std::move(slot_), std::move(auth))
       ->run(std::move(*req));
+}
+
+void HttpSession::ask_callback(std::shared_ptr<HttpRequest> req, std::string token,
+                               std::string room, std::function<void()> allowed) {
+  ctx_.auth->callback()->authorize(
+      std::move(token), std::move(room), std::nullopt,
+      [self = shared_from_this(), req,
+       allowed = std::move(allowed)](Result<AuthCallback::Decision> decision) mutable {
+        net::post(self->stream_.get_executor(), [self, req, allowed = std::move(allowed),
+                                                 decision = std::move(decision)] {
+          if (!decision)
+            return self->respond(json_error(*req, http::status::unauthorized, "unauthorized",
+                                            decision.error().message));
+          if (decision->permission == auth::Permission::none)
+            return self->respond(json_error(*req, http::status::forbidden, "forbidden",
+                                            "the application does not allow this request"));
+          allowed();
+        });
+      });
+}
+
+void HttpSession::revoke_token(const HttpRequest& req, const std::string& jti) {
+  if (!ctx_.auth->revoke(jti))
+    return respond(json_error(req, http::status::service_unavailable, "internal",
+                              "too many revoked token ids"));
+  size_t closed = refuse_sessions(
+      ctx_, [&](const WebSocketSession& s) { return s.token_id() == jti; },
+      "the token was revoked");
+  std::string body;
+  json::Writer w(body);
+  w.begin_object();
+  w.key("jti");
+  w.string(jti);
+  w.key("closed");
+  w.number(static_cast<double>(closed));
+  w.end_object();
+  respond(json_ok(req, std::move(body)));
+}
+
+void HttpSession::remove_members(std::shared_ptr<HttpRequest> req, RemoveRequest remove) {
+  auto answer = [self = shared_from_this(), req, room = remove.room](size_t removed) {
+    net::post(self->stream_.get_executor(), [self, req, room, removed] {
+      std::string body;
+      json::Writer w(body);
+      w.begin_object();
+      w.key("room");
+      w.string(room);
+      w.key("removed");
+      w.number(static_cast<double>(removed));
+      w.end_object();
+      self->respond(json_ok(*req, std::move(body)));
+    });
+  };
+  // Only a room in memory has members.
+  auto room = ctx_.rooms->find(remove.room);
+  if (!room) return answer(0);
+  room->remove_members(std::move(remove.user_id), std::move(answer));
 }
 
 void HttpSession::read_room(std::shared_ptr<HttpRequest> req, std::string room) {

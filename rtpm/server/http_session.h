@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -35,6 +36,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   /// GET /api/rooms/ROOM: the room in memory, else the store is asked whether it exists
   /// before anything is loaded.
   void read_room(std::shared_ptr<HttpRequest> req, std::string room);
+  /// --auth-url: asks about `token` for `room` (userId null); runs `allowed` on this
+  /// connection's executor when allowed, else answers 401 (failure) or 403 (denied).
+  void ask_callback(std::shared_ptr<HttpRequest> req, std::string token, std::string room,
+                    std::function<void()> allowed);
+  /// POST /api/admin/revoke: marks the token id revoked and closes its sessions.
+  void revoke_token(const HttpRequest& req, const std::string& jti);
+  /// POST /api/admin/rooms/ROOM/remove.
+  void remove_members(std::shared_ptr<HttpRequest> req, RemoveRequest remove);
   void respond(HttpResponse res);
   void on_write(bool keep_alive, boost::beast::error_code ec, size_t);
   /// Ends the connection after the last response (TLS: close_notify first).

@@ -27,11 +27,33 @@ struct ServerOptions {
   std::string initial_doc;
   /// Folder served at / (the demo page); empty = the built-in notice.
   std::string static_dir;
-  /// Authentication: a JSON file {"TOKEN": "subject", ...}. Empty = no
-  /// authentication. When set, a connection presents its token as
-  /// `Authorization: Bearer TOKEN` or `?token=TOKEN` on the upgrade request;
-  /// without a known token it gets `unauthorized` and is closed (1008).
+  /// Authentication and permissions: docs/security.md. On when any of auth_file,
+  /// jwt_secret_file, jwt_public_key_file or auth_url is set. A connection presents its token
+  /// as `Authorization: Bearer TOKEN` or `?token=TOKEN`; without a valid one it gets
+  /// `unauthorized` and is closed (1008).
+  /// A JSON file {"TOKEN": "subject" | {"sub": "subject", "rooms": {...}}, ...}.
   std::string auth_file;
+  /// JSON Web Tokens: an HS256 secret file; a PEM public key file (RSA: RS256, P-256: ES256).
+  std::string jwt_secret_file;
+  std::string jwt_public_key_file;
+  /// Required `iss` and `aud` claims (empty: not checked); seconds of clock skew for exp/nbf.
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  int jwt_leeway_s = 5;
+  /// Authorization by the application: POST {token, room, userId} to this http:// URL per
+  /// join; its answers are cached auth_cache_s seconds; it must answer within auth_timeout_ms.
+  std::string auth_url;
+  int auth_timeout_ms = 2000;
+  int auth_cache_s = 60;
+  /// Whether read-only members may set presence.
+  bool read_only_presence = true;
+  /// Files holding the admin token (enables /api/admin/...) and the /metrics token.
+  std::string admin_token_file;
+  std::string metrics_token_file;
+  /// Origins allowed besides the server's own (comma-separated; "*": any).
+  std::string allowed_origins;
+  /// Host names allowed (comma-separated); on a loopback bind, loopback names always are.
+  std::string allowed_hosts;
   /// TLS: a PEM certificate chain and its PEM private key. When both are set,
   /// every connection on the port is TLS (wss:// and https://); neither = plain.
   std::string tls_cert;

@@ -37,15 +37,27 @@ room::Now Room::now() { return {Clock::now(), protocol::now_ms()}; }
 
 // ---- entry points (any thread) ----
 
-void Room::join(SessionPtr session, protocol::JoinMessage message) {
+void Room::join(SessionPtr session, protocol::JoinMessage message, room::Access access,
+                std::string subject) {
+  net::post(strand_, [self = shared_from_this(), s = std::move(session), m = std::move(message),
+                      access, subject = std::move(subject)]() mutable {
+    // Unloaded meanwhile: the registry has (or makes) the fresh room.
+    if (self->core_.closed())
+      return self->ctx_.rooms->get_or_create(self->name())
+          ->join(s, std::move(m), access, std::move(subject));
+    self->handle(s, [self, s, m = std::move(m), access, subject = std::move(subject)] {
+      return self->core_.join(s->id(), subject, s->client_key(), m, now(), access);
+    });
+  });
+}
+
+void Room::remove_members(std::optional<std::string> user_id, std::function<void(size_t)> done) {
   net::post(strand_,
-            [self = shared_from_this(), s = std::move(session), m = std::move(message)]() mutable {
-              // Unloaded meanwhile: the registry has (or makes) the fresh room.
-              if (self->core_.closed())
-                return self->ctx_.rooms->get_or_create(self->name())->join(s, m);
-              self->handle(s, [self, s, m = std::move(m)] {
-                return self->core_.join(s->id(), s->subject(), s->client_key(), m, now());
-              });
+            [self = shared_from_this(), user_id = std::move(user_id), done = std::move(done)] {
+              size_t removed = 0;
+              if (!self->core_.closed())
+                self->run(self->core_.remove_members(user_id, removed, now()));
+              done(removed);
             });
 }
 

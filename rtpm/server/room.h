@@ -44,12 +44,16 @@ class Room : public std::enable_shared_from_this<Room> {
   Room(ServerContext& ctx, std::string name);
   const std::string& name() const { return core_.name(); }
 
-  void join(SessionPtr session, protocol::JoinMessage message);
+  /// `session` joins as `subject` (its token's; "" without authentication) with `access`.
+  void join(SessionPtr session, protocol::JoinMessage message, room::Access access = {},
+            std::string subject = {});
   void steps(SessionPtr session, protocol::StepsMessage message, Clock::time_point received);
   void presence(SessionPtr session, protocol::PresenceMessage message);
   void leave(SessionPtr session, protocol::LeaveMessage message);
   /// The session closed: it leaves the room if it is a member.
   void disconnect(SessionPtr session);
+  /// An administrator removes `user_id` (nullopt: every member); `done` gets how many left.
+  void remove_members(std::optional<std::string> user_id, std::function<void(size_t)> done);
   /// Reads the durable document. A room loaded only for this read is unloaded right after it
   /// (no grace period), so that reads of many rooms do not pin their memory.
   void read_document(ReadDone done);

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "rtpm/model/node.h"
+#include "rtpm/protocol/client_messages.h"
+#include "rtpm/server/authenticator.h"
 #include "rtpm/server/context.h"
 #include "rtpm/server/listener.h"
 #include "rtpm/server/room_registry.h"
@@ -35,6 +37,23 @@ int default_threads() {
 
 namespace {
 
+// Every quarter of a second, the sessions whose grant expired get `unauthorized` and close.
+void sweep_expired_sessions(ServerContext& ctx) {
+  ctx.expiry_timer->expires_after(std::chrono::milliseconds(250));
+  ctx.expiry_timer->async_wait([&ctx](boost::system::error_code ec) {
+    if (ec || ctx.stopping.load()) return;
+    int64_t now = protocol::now_ms();
+    refuse_sessions(
+        ctx,
+        [now](const WebSocketSession& s) {
+          std::optional<int64_t> expires = s.expires_at_ms();
+          return expires && *expires < now;
+        },
+        "the token expired");
+    sweep_expired_sessions(ctx);
+  });
+}
+
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{ErrorCode::internal, "cannot read " + path};
@@ -54,6 +73,7 @@ RealtimeServer::~RealtimeServer() {
   // context: destroy them (with the io_context) while the context is alive.
   listener_.reset();
   if (ctx_) ctx_->rooms.reset();
+  if (ctx_) ctx_->expiry_timer.reset();
   ioc_.reset();
 }
 
@@ -98,21 +118,10 @@ Result<void> RealtimeServer::start() {
     if (!doc) return doc.error();
     ctx_->initial_doc_json = std::move(*doc);
   }
-  // Authentication tokens.
-  if (!options_.auth_file.empty()) {
-    auto text = read_file(options_.auth_file);
-    if (!text) return text.error();
-    auto tokens = json::parse(*text);
-    if (!tokens || !tokens->is_object() || tokens->as_object().empty())
-      return Error{ErrorCode::internal,
-                   "--auth-file: expected a JSON object {\"TOKEN\": \"subject\", ...}"};
-    for (const auto& [token, subject] : tokens->as_object()) {
-      if (!subject.is_string() || token.empty())
-        return Error{ErrorCode::internal, "--auth-file: every token maps to a subject string"};
-      ctx_->auth_tokens.emplace(token, subject.as_string());
-    }
-    spdlog::info("authentication on: {} tokens", ctx_->auth_tokens.size());
-  }
+  // Authentication and access (docs/security.md).
+  auto auth = Authenticator::create(options_, *ioc_);
+  if (!auth) return auth.error();
+  ctx_->auth = std::move(*auth);
   // TLS.
   if (options_.tls_cert.empty() != options_.tls_key.empty())
     return Error{ErrorCode::internal, "--tls-cert and --tls-key go together"};
@@ -157,7 +166,9 @@ Result<void> RealtimeServer::start() {
   }
   // Static files: never a folder that holds the database or a secret (static_files.h).
   if (!options_.static_dir.empty()) {
-    std::vector<std::string> protected_paths = {options_.auth_file, options_.tls_key};
+    std::vector<std::string> protected_paths = {options_.auth_file, options_.tls_key,
+                                                options_.jwt_secret_file, options_.admin_token_file,
+                                                options_.metrics_token_file};
     if (options_.store == "sqlite") protected_paths.push_back(options_.data_dir);
     auto files = StaticFiles::open(options_.static_dir, protected_paths);
     if (!files) return files.error();
@@ -173,6 +184,10 @@ Result<void> RealtimeServer::start() {
   listener_ = std::make_shared<Listener>(*ctx_);
   if (auto r = listener_->open({address, options_.port}); !r) return r;
   port_ = listener_->port();
+  if (ctx_->auth->enabled()) {
+    ctx_->expiry_timer = std::make_unique<net::steady_timer>(*ioc_);
+    sweep_expired_sessions(*ctx_);
+  }
   spdlog::info("listening on {}://{}:{} (WebSocket at /ws)", ctx_->tls ? "https" : "http",
                options_.bind, port_);
   return {};

@@ -45,12 +45,13 @@ std::string_view choose_protocol(std::string_view list) {
 }  // namespace
 
 WebSocketSession::WebSocketSession(ServerContext& ctx, ServerStream&& stream,
-                                   ClientLimits::Slot slot)
+                                   ClientLimits::Slot slot, SessionAuth auth)
     : ctx_(ctx),
       id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
       slot_(std::move(slot)),
       ws_(std::move(stream)),
-      budget_(ctx.options.rate_limit_burst, Clock::now()) {
+      budget_(ctx.options.rate_limit_burst, Clock::now()),
+      auth_(std::move(auth)) {
   ctx_.metrics.connections.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(ctx_.sessions_mutex);
   ctx_.sessions.insert(this);
@@ -71,25 +72,6 @@ void WebSocketSession::run(http::request<http::string_body> request) {
   // Called inside our reads, on the strand, while the session is alive (a read holds it).
   ws_.control_callback(
       [this](websocket::frame_type kind, beast::string_view) { on_control(kind); });
-  if (!ctx_.auth_tokens.empty()) {
-    // The token: `Authorization: Bearer TOKEN`, or `?token=TOKEN` in the URL.
-    std::string token;
-    std::string_view auth = request[http::field::authorization];
-    if (auth.substr(0, 7) == "Bearer ") token = std::string(auth.substr(7));
-    std::string_view target = request.target();
-    if (auto q = target.find('?'); token.empty() && q != std::string_view::npos) {
-      std::string_view query = target.substr(q + 1);
-      while (!query.empty()) {
-        std::string_view pair = query.substr(0, query.find('&'));
-        if (pair.substr(0, 6) == "token=") token = std::string(pair.substr(6));
-        if (pair.size() == query.size()) break;
-        query.remove_prefix(pair.size() + 1);
-      }
-    }
-    auto it = ctx_.auth_tokens.find(token);
-    authorized_ = it != ctx_.auth_tokens.end();
-    if (authorized_) subject_ = it->second;
-  }
   // No subprotocol asked for: JSON. Asked for but none we speak: no
   // subprotocol in the answer, so the client's handshake fails.
   std::string_view chosen = choose_protocol(request[http::field::sec_websocket_protocol]);
@@ -104,9 +86,8 @@ void WebSocketSession::run(http::request<http::string_body> request) {
 
 void WebSocketSession::on_accept(beast::error_code ec) {
   if (ec) return teardown();
-  if (!authorized_) {
-    send_error(ErrorCode::unauthorized,
-               "a valid token is required (Authorization: Bearer or ?token=)");
+  if (!auth_.authorized) {
+    send_error(ErrorCode::unauthorized, auth_.refusal);
     return close(websocket::close_code::policy_error);
   }
   do_read();
@@ -201,13 +182,7 @@ void WebSocketSession::handle_value(const json::Value& message) {
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, protocol::JoinMessage>) {
-          if (!in_room(m.room)) {
-            if (rooms_.size() >= ctx_.options.max_rooms_per_connection)
-              return send_error(ErrorCode::forbidden, "this connection is in too many rooms",
-                                m.room);
-            rooms_.push_back(m.room);
-          }
-          ctx_.rooms->get_or_create(m.room)->join(self, std::move(m));
+          join(std::move(m));
         } else {
           if constexpr (std::is_same_v<T, protocol::StepsMessage>) {
             if (m.steps.as_array().size() > ctx_.options.max_steps_per_message)
@@ -228,6 +203,70 @@ void WebSocketSession::handle_value(const json::Value& message) {
         }
       },
       *decoded);
+}
+
+void WebSocketSession::join(protocol::JoinMessage m) {
+  bool was_in = in_room(m.room);
+  if (!was_in) {
+    if (rooms_.size() >= ctx_.options.max_rooms_per_connection)
+      return send_error(ErrorCode::forbidden, "this connection is in too many rooms", m.room);
+    rooms_.push_back(m.room);
+  }
+  const Authenticator& auth = *ctx_.auth;
+  if (!auth.enabled()) return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), m);
+  if (const auth::Grant* grant = auth_.grant.get()) {
+    // A token file's or a JWT's grant: decided here.
+    auth::Permission permission = grant->rooms.permission_for(m.room);
+    if (permission == auth::Permission::none)
+      return refuse_join(m.room, was_in, ErrorCode::forbidden,
+                         "the token does not grant access to this room");
+    if (m.user_id != grant->subject)
+      return refuse_join(m.room, was_in, ErrorCode::forbidden,
+                         "with authentication on, userId must be the token's subject");
+    std::string subject = grant->subject;
+    return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), std::move(m),
+                                                   auth.access(permission), std::move(subject));
+  }
+  // --auth-url: the application decides, asynchronously; the join goes on on our strand.
+  std::string room = m.room, user = m.user_id;
+  auth.callback()->authorize(
+      auth_.callback_token, std::move(room), std::move(user),
+      [self = shared_from_this(), m = std::move(m),
+       was_in](Result<AuthCallback::Decision> decision) mutable {
+        net::post(self->ws_.get_executor(), [self, m = std::move(m), was_in,
+                                             decision = std::move(decision)]() mutable {
+          if (self->closed_) return;
+          if (!decision)
+            return self->refuse_join(m.room, was_in, ErrorCode::unauthorized,
+                                     decision.error().message);
+          if (decision->permission == auth::Permission::none)
+            return self->refuse_join(m.room, was_in, ErrorCode::forbidden,
+                                     "the application does not allow this join");
+          if (!decision->user_id.empty() && decision->user_id != m.user_id)
+            return self->refuse_join(m.room, was_in, ErrorCode::forbidden,
+                                     "the application binds this token to another userId");
+          std::string subject = m.user_id;
+          room::Access access = self->ctx_.auth->access(decision->permission);
+          self->ctx_.rooms->get_or_create(m.room)->join(self, std::move(m), access,
+                                                        std::move(subject));
+        });
+      });
+}
+
+void WebSocketSession::refuse_join(const std::string& room, bool was_in, ErrorCode code,
+                                   std::string message) {
+  // A refused resync keeps the membership the connection had; a refused first join leaves
+  // no trace.
+  if (!was_in) std::erase(rooms_, room);
+  send_error(code, std::move(message), room);
+}
+
+void WebSocketSession::refuse(std::string message) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), message = std::move(message)] {
+    if (self->closed_) return;
+    self->send_error(ErrorCode::unauthorized, message);
+    self->close(websocket::close_code::policy_error);
+  });
 }
 
 void WebSocketSession::send_error(ErrorCode code, std::string message,
@@ -316,6 +355,21 @@ void WebSocketSession::teardown() {
   for (const auto& name : rooms_)
     if (auto room = ctx_.rooms->find(name)) room->disconnect(self);
   rooms_.clear();
+}
+
+size_t refuse_sessions(ServerContext& ctx,
+                       const std::function<bool(const WebSocketSession&)>& which,
+                       std::string message) {
+  // As at shutdown: our reference may be the last one, and ~WebSocketSession takes the mutex.
+  std::vector<std::shared_ptr<WebSocketSession>> chosen;
+  {
+    std::lock_guard lock(ctx.sessions_mutex);
+    for (WebSocketSession* s : ctx.sessions)
+      if (which(*s))
+        if (auto p = s->weak_from_this().lock()) chosen.push_back(std::move(p));
+  }
+  for (auto& s : chosen) s->refuse(message);
+  return chosen.size();
 }
 
 bool WebSocketSession::in_room(const std::string& room) const {

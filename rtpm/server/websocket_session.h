@@ -15,8 +15,11 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -26,6 +29,8 @@
 #include <boost/beast/websocket.hpp>
 
 #include "rtpm/base/error.h"
+#include "rtpm/protocol/client_messages.h"
+#include "rtpm/server/authenticator.h"
 #include "rtpm/server/client_limits.h"
 #include "rtpm/server/context.h"
 #include "rtpm/server/message_budget.h"
@@ -37,8 +42,10 @@ namespace rtpm::server {
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
   /// The stream's executor must be a strand; a TLS stream has done its handshake. `slot` is the
-  /// connection's place in ClientLimits, held until the session ends.
-  WebSocketSession(ServerContext& ctx, ServerStream&& stream, ClientLimits::Slot slot);
+  /// connection's place in ClientLimits, held until the session ends; `auth` is what the
+  /// upgrade request presented (Authenticator::session_auth), fixed for the session's life.
+  WebSocketSession(ServerContext& ctx, ServerStream&& stream, ClientLimits::Slot slot,
+                   SessionAuth auth = {});
   ~WebSocketSession();
 
   /// Accepts the upgrade request and starts reading.
@@ -48,8 +55,16 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send(PayloadPtr message);
   /// The room says this connection is no longer in it (leave, replacement, failure).
   void left_room(const std::string& room);
-  /// The authenticated subject ("" when authentication is off).
-  const std::string& subject() const { return subject_; }
+  /// When the session's grant expires (Unix ms), if it does; its token id ("" if none).
+  std::optional<int64_t> expires_at_ms() const {
+    return auth_.grant ? auth_.grant->expires_at_ms : std::nullopt;
+  }
+  std::string_view token_id() const {
+    return auth_.grant ? std::string_view(auth_.grant->token_id) : std::string_view();
+  }
+  /// Answers `unauthorized` with `message` and closes the connection (1008): its token expired
+  /// or was revoked.
+  void refuse(std::string message);
   /// This connection's number, unique in the process (rooms know connections by it).
   uint64_t id() const { return id_; }
   /// The client's address key (ClientLimits::address_key), e.g. for room creation limits.
@@ -64,6 +79,10 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void on_read(boost::beast::error_code ec, size_t bytes);
   void handle_message();
   void handle_value(const json::Value& message);
+  /// A join: checks the grant (or asks --auth-url), then hands it to the room.
+  void join(protocol::JoinMessage message);
+  /// The join was refused before reaching the room.
+  void refuse_join(const std::string& room, bool was_in, ErrorCode code, std::string message);
   /// A control frame arrived (Beast's control callback, inside the read).
   void on_control(boost::beast::websocket::frame_type kind);
   void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
@@ -96,8 +115,13 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   // hash set's memory.
   std::vector<std::string> rooms_;
   MessageBudget budget_;
-  std::string subject_;
-  bool authorized_ = true;
+  const SessionAuth auth_;
 };
+
+/// Answers `unauthorized` with `message` to every open session for which `which` holds, and
+/// closes it (1008); returns how many. `which` runs under the sessions' mutex.
+size_t refuse_sessions(ServerContext& ctx,
+                       const std::function<bool(const WebSocketSession&)>& which,
+                       std::string message);
 
 }  // namespace rtpm::server
