@@ -64,6 +64,8 @@ struct Failure {
 // What one connection knows of one room, rebuilt only from what it received.
 struct View {
   bool member = false;
+  // What its last join asked for (the core applies it when it answers the join).
+  Access access;
   model::NodeRef doc;  // its durable view (null before a state)
   int64_t version = 0;
   // The documents it held at earlier versions (for joins that name one).
@@ -169,6 +171,7 @@ class Model {
     if (what < 57) return leave(c, r);
     if (what < 60) return disconnect(c);
     if (what < 62) return read(r);
+    if (what == 62 && chance(25)) return remove(r);
     if (what < 70) return tick();
     return deliver();
   }
@@ -188,12 +191,15 @@ class Model {
     }
     if (chance(5)) m.version = 100000 + draw(0, 5);
     if (chance(50)) m.presence = presence_entry(v);
+    // Some joins are read-only (docs/security.md), with or without presence.
+    v.access = chance(15) ? Access{.write = false, .presence = chance(50)} : Access{};
     if (m.version)
       joined_at_[{c, r}] = *m.version;
     else
       joined_at_.erase({c, r});
     auto& room = core(r);
-    on_effects(r, room.join(id(c), conn.subject, "addr" + std::to_string(c % 3), m, now()), c);
+    on_effects(
+        r, room.join(id(c), conn.subject, "addr" + std::to_string(c % 3), m, now(), v.access), c);
   }
 
   json::Value presence_entry(const View& v) {
@@ -232,6 +238,7 @@ class Model {
     Effects fx = room.steps(id(c), m, now());
     for (const Effect& e : fx) {
       if (const auto* p = std::get_if<effect::Persist>(&e)) {
+        if (!v.access.write) fail("a read-only member's steps were accepted");
         if (p->batch.steps.size() != made.size()) fail("a persisted batch lost steps");
         if (p->batch.steps.front().version != m.version + 1) fail("a batch on the wrong version");
         v.accepted.push_back({&room, p->id, made});
@@ -305,7 +312,27 @@ class Model {
     if (chance(10)) m.version = draw(0, 200);
     if (chance(2)) m.user_id = "u9";
     auto& room = core(r);
-    on_effects(r, room.presence(id(c), m, now()), c);
+    const json::Value* before = room.presence_of(conn.user);
+    std::string was = before ? json::stringify(*before) : "";
+    Effects fx = room.presence(id(c), m, now());
+    if (!v.access.presence) {
+      const json::Value* after = room.presence_of(conn.user);
+      if ((after ? json::stringify(*after) : "") != was)
+        fail("presence changed by a member that may not set it");
+    }
+    on_effects(r, std::move(fx), c);
+  }
+
+  // An administrator removes one user (or everyone) from the room.
+  void remove(int r) {
+    auto& room = core(r);
+    std::optional<std::string> user;
+    if (chance(70)) user = conns_[static_cast<size_t>(draw(0, 5))].user;
+    size_t before = room.member_count(), removed = 0;
+    Effects fx = room.remove_members(user, removed, now());
+    if (room.member_count() != before - removed) fail("remove_members miscounted");
+    if (!user && room.member_count() != 0) fail("a member stayed after everyone was removed");
+    on_effects(r, std::move(fx), -1);
   }
 
   void leave(int c, int r) {
