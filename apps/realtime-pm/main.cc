@@ -12,6 +12,7 @@
 #include "backup.h"
 #include "load.h"
 #include "serve.h"
+#include "token.h"
 #include <CLI/CLI.hpp>
 
 #include "rtpm/conformance/runner.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   rtpm::apps::add_load_command(app);
   add_conformance_command(app);
   rtpm::apps::add_backup_command(app);
+  rtpm::apps::add_token_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

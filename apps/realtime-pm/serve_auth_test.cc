@@ -393,6 +393,32 @@ TEST_F(ServeAuthTest, JwtHs256TokenJoinsAndWrites) {
   write(*c, "r", "ada", 0);
 }
 
+TEST_F(ServeAuthTest, TokenCommandPrintsATokenTheServerAccepts) {
+  std::string secret = file("cli.secret", kSecret + std::string("\n"));
+  auto made = run_command(std::string(RTPM_BINARY) + " token --jwt-secret-file " + secret +
+                          " --sub ada --room 'docs/*=write' --room 'lobby=read' --jti cli-1");
+  ASSERT_EQ(made.status, 0) << made.output;
+  std::string token = made.output.substr(0, made.output.find('\n'));
+  start({"--jwt-secret-file", secret});
+  auto c = connect(token);
+  join(*c, "docs/a", "ada");
+  write(*c, "docs/a", "ada", 0);
+  join(*c, "lobby", "ada");
+  c->send(steps_msg("lobby", "ada", 0, "[" + insert_step(1, "x") + "]"));
+  expect_error(*c, "forbidden", "lobby", "lobby is read-only");
+  c->send(join_msg("other", "ada"));
+  expect_error(*c, "forbidden", "other", "no rule for other");
+  // Bad input to the command: a clear message and status 1.
+  auto bad = run_command(std::string(RTPM_BINARY) + " token --jwt-secret-file " + secret +
+                         " --sub ada --room 'docs/*=admin' 2>&1");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find("PATTERN=read or PATTERN=write"), std::string::npos) << bad.output;
+  auto short_secret =
+      run_command(std::string(RTPM_BINARY) + " token --jwt-secret-file " +
+                  file("short.secret", "short") + " --sub ada --room '*=read' 2>&1");
+  EXPECT_EQ(short_secret.status, 1) << short_secret.output;
+}
+
 TEST_F(ServeAuthTest, JwtAudienceMayBeAnArrayContainingTheAudience) {
   start_jwt();
   auto c = connect(hs256(claims("ada", R"({"*":"write"})", now_s() + 600,

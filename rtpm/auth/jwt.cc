@@ -235,13 +235,9 @@ Result<Grant> JwtVerifier::verify(std::string_view token, int64_t now_ms) const 
   bool valid = false;
   switch (method) {
     case Method::hs256: {
-      std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-      unsigned int mac_length = 0;
-      const std::string& secret = options_.hs256_secret;
-      valid = HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-                   bytes(signing_input), signing_input.size(), mac.data(), &mac_length) &&
-              mac_length == signature->size() &&
-              CRYPTO_memcmp(mac.data(), signature->data(), mac_length) == 0;
+      std::string mac = hmac_sha256(options_.hs256_secret, signing_input);
+      valid = !mac.empty() && mac.size() == signature->size() &&
+              CRYPTO_memcmp(mac.data(), signature->data(), mac.size()) == 0;
       break;
     }
     case Method::rs256:
@@ -333,6 +329,21 @@ bool JwtVerifier::looks_like_jwt(std::string_view token) {
     }
   }
   return dots == 2;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(data), data.size(),
+            mac.data(), &length))
+    return {};
+  return std::string(reinterpret_cast<const char*>(mac.data()), length);
+}
+
+std::string sign_hs256(std::string_view claims_json, std::string_view secret) {
+  std::string token =
+      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(claims_json);
+  return token + "." + base64url_encode(hmac_sha256(secret, token));
 }
 
 std::string base64url_encode(std::string_view bytes) {

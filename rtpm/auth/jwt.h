@@ -58,6 +58,14 @@ class JwtVerifier {
   std::unique_ptr<Keys> keys_;
 };
 
+/// HMAC-SHA-256 of `data` with `key` (32 bytes).
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+/// An HS256 JSON Web Token of `claims_json` (used verbatim), header {"alg":"HS256","typ":"JWT"},
+/// signed with `secret` -- what `realtime-pm token` prints, for development and scripts; real
+/// deployments sign in their application.
+std::string sign_hs256(std::string_view claims_json, std::string_view secret);
+
 /// base64url without padding (RFC 4648 section 5), as JWS uses it.
 std::string base64url_encode(std::string_view bytes);
 /// Decodes base64url without padding; nullopt on any other character, on padding, or on a

@@ -121,6 +121,13 @@ TEST(JwtVerifier, AcceptsHs256) {
   expect_alice(accepted(*hs_verifier(), make_jwt("HS256", claims(), kSecret)));
 }
 
+TEST(JwtVerifier, AcceptsWhatSignHs256Makes) {
+  std::string token = sign_hs256(claims(), kSecret);
+  EXPECT_EQ(token, make_jwt("HS256", claims(), kSecret));
+  expect_alice(accepted(*hs_verifier(), token));
+  EXPECT_FALSE(hs_verifier()->verify(sign_hs256(claims(), kSecret + "x"), kNowMs).ok());
+}
+
 TEST(JwtVerifier, AcceptsRs256) {
   expect_alice(accepted(*rsa_verifier(), make_jwt("RS256", claims(), rsa_key().private_pem)));
 }

@@ -105,12 +105,8 @@ std::string sign_jwt(std::string_view alg, std::string_view header_json,
   std::string token = base64url_encode(header_json) + "." + base64url_encode(payload_json);
   std::string signature;
   if (alg == "HS256") {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-    unsigned int length = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(token), token.size(),
-              mac.data(), &length))
-      fail("cannot compute the HMAC");
-    signature.assign(reinterpret_cast<const char*>(mac.data()), length);
+    signature = hmac_sha256(key, token);
+    if (signature.empty()) fail("cannot compute the HMAC");
   } else if (alg == "RS256") {
     signature = digest_sign(read_private_key(key).get(), token);
   } else if (alg == "ES256") {
