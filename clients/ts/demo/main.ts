@@ -1,7 +1,9 @@
 // The demo page that `realtime-pm serve --static clients/ts/demo-dist`
 // serves at `/`: a Tiptap editor with StarterKit and RealtimeExt, the room
 // and the user's name from the URL (`/?room=NAME&user=NAME`), a connection
-// indicator and the people present.
+// indicator and the people present. With authentication on (docs/security.md),
+// `&token=TOKEN` is passed on to the server; the userId is then the token's
+// subject (a JSON Web Token's `sub`, else `user`).
 
 import {Editor} from "@tiptap/core"
 import StarterKit from "@tiptap/starter-kit"
@@ -12,7 +14,12 @@ const params = new URLSearchParams(location.search)
 const requestedRoom = params.get("room") || "demo"
 const room = isValidRoomName(requestedRoom) ? requestedRoom : "demo"
 const names = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Dennis"]
-const name = (params.get("user") || names[Math.floor(Math.random() * names.length)]).slice(0, 40)
+const token = params.get("token") || undefined
+// The server binds a token to its subject, the only userId it may use. A JSON
+// Web Token carries it in its payload, read here only for that (the server
+// checks the signature); other tokens name it with `user`.
+const userId = token ? subjectOf(token) ?? params.get("user") ?? undefined : undefined
+const name = (params.get("user") || userId || names[Math.floor(Math.random() * names.length)]).slice(0, 40)
 
 const $ = (id: string) => document.getElementById(id)!
 $("room-name").textContent = room
@@ -22,7 +29,7 @@ share.searchParams.delete("user")
 ;($("share-link") as HTMLAnchorElement).href = share.toString()
 if (room != requestedRoom) showNotice(`"${requestedRoom}" is not a valid room name; using "demo".`, true)
 
-const client = new RealtimeClient()
+const client = new RealtimeClient({token})
 let session: CollabSession | null = null
 let focused = false
 
@@ -33,7 +40,7 @@ const editor = new Editor({
     // ends in another block; with several editors each would append its
     // own, so it is off here.
     StarterKit.configure({trailingNode: false}),
-    RealtimeExt.configure({client, room, name, color: colorFor(name + ":" + Math.random()), onEvent})
+    RealtimeExt.configure({client, room, name, userId: userId ?? null, color: colorFor(name + ":" + Math.random()), onEvent})
   ]
 })
 
@@ -55,6 +62,24 @@ function onEvent(event: SessionEvent, s: CollabSession) {
     showNotice(`${event.steps} local change(s) could not be merged with the server's document and were dropped.`, true)
   if (event.type == "error" && event.code == "session_replaced")
     showNotice("This editor was opened again elsewhere with the same id.", true)
+  if (event.type == "error" && (event.code == "forbidden" || event.code == "unauthorized")) {
+    // A read-only grant, a room outside the token, an expired or revoked token:
+    // nothing typed here would be kept.
+    editor.setEditable(false)
+    showNotice(`The server refused this editor (${event.code}): ${event.message}. Changes made here are not saved.`, true)
+  }
+}
+
+function subjectOf(token: string): string | undefined {
+  let payload = token.split(".")[1]
+  if (!payload) return undefined
+  try {
+    let bytes = Uint8Array.from(atob(payload.replace(/-/g, "+").replace(/_/g, "/")), c => c.charCodeAt(0))
+    let sub = JSON.parse(new TextDecoder().decode(bytes)).sub
+    return typeof sub == "string" ? sub : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function renderStatus() {

@@ -4,10 +4,12 @@
 
 import {test, before, after, afterEach} from "node:test"
 import assert from "node:assert/strict"
-import {mkdirSync, writeFileSync} from "node:fs"
+import {execFileSync} from "node:child_process"
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from "node:fs"
+import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {chromium, Browser, BrowserContext, Page} from "playwright-core"
-import {TestServer, packageRoot, sleep, waitFor} from "./server.js"
+import {TestServer, packageRoot, serverBinary, sleep, waitFor} from "./server.js"
 
 const artifacts = join(packageRoot, "test-artifacts")
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium"
@@ -47,14 +49,15 @@ after(async () => {
   await server?.stop()
 })
 
-async function open(room: string, user: string): Promise<Page> {
+async function open(room: string, user: string, target?: TestServer, token?: string): Promise<Page> {
   let context = await browser.newContext({viewport: {width: 1000, height: 560}})
   contexts.push(context)
   let page = await context.newPage()
   let errors: string[] = []
   page.on("pageerror", e => errors.push(String(e)))
   ;(page as any).errors = errors
-  await page.goto(`${server.httpUrl}/?room=${room}&user=${user}`)
+  let query = `room=${encodeURIComponent(room)}&user=${user}` + (token ? `&token=${encodeURIComponent(token)}` : "")
+  await page.goto(`${(target ?? server).httpUrl}/?${query}`)
   await waitForStatus(page, "synced")
   // Keep a log of the editor's transactions, written out when a test fails.
   await page.evaluate(() => {
@@ -65,7 +68,7 @@ async function open(room: string, user: string): Promise<Page> {
                                text: tr.doc.textContent}))
     })
   })
-  pages.push({page, name: `${room}-${user}`})
+  pages.push({page, name: `${room.replace(/\//g, "_")}-${user}`})
   return page
 }
 
@@ -296,4 +299,53 @@ test("structure and marks from both pages at once: lists, headings, bold, new pa
   assert.equal(text(doc), "The Titlea subtitlefirst itemsecond bold")
   assert.deepEqual(doc.content.map((n: any) => n.type), ["heading", "paragraph", "bulletList"])
   await shot(a, "structure-ada")
+})
+
+test("with JSON Web Tokens: the writer's typing reaches a read-only reader, whose own typing the server refuses", async () => {
+  let dir = mkdtempSync(join(tmpdir(), "rtpm-jwt-"))
+  let secret = join(dir, "secret")
+  writeFileSync(secret, "a-secret-for-the-browser-test-0123456789\n")
+  let token = (sub: string, rule: string) =>
+    execFileSync(serverBinary(), ["token", "--jwt-secret-file", secret, "--sub", sub, "--room", rule]).toString().trim()
+  let guarded = await TestServer.start({schema: "tiptap", staticDir: join(packageRoot, "demo-dist"),
+                                        extraArgs: ["--jwt-secret-file", secret]})
+  try {
+    let writer = token("ada", "docs/*=write"), reader = token("bob", "docs/*=read")
+    let a = await open("docs/e2e", "Ada", guarded, writer), b = await open("docs/e2e", "Bob", guarded, reader)
+    // The userIds are the tokens' subjects.
+    let people = await a.locator("#people li").allTextContents()
+    assert.deepEqual(people.sort(), ["Ada(you)", "Bob"])
+    await typeAt(a, "end", "Ada writes.")
+    await waitFor(async () => text(await docJSON(b)).includes("Ada writes."), "the reader to see the writer's text")
+    await typeAt(b, "end", " Bob tries.")
+    await waitFor(async () => !(await b.locator("#notice").isHidden()), "the reader's notice")
+    assert.match(await b.locator("#notice").textContent() ?? "", /forbidden/)
+    assert.equal(await b.evaluate(() => (window as any).rtpmDemo.editor.isEditable), false)
+    let response = await fetch(`${guarded.httpUrl}/api/rooms/${encodeURIComponent("docs/e2e")}`,
+                               {headers: {Authorization: `Bearer ${writer}`}})
+    assert.equal(response.status, 200)
+    let room = await response.json() as any
+    assert.equal(text(room.doc), "Ada writes.")
+    // The API without a token is refused.
+    assert.equal((await fetch(`${guarded.httpUrl}/api/rooms/docs%2Fe2e`)).status, 401)
+    // A page of another origin (localhost is not 127.0.0.1 to a browser) may not open a
+    // WebSocket to the server, even with a valid token; its own origin may.
+    let context = await browser.newContext()
+    contexts.push(context)
+    let foreign = await context.newPage()
+    await foreign.goto(`http://localhost:${guarded.port}/healthz`)
+    let tryOpen = (url: string) => foreign.evaluate(url => new Promise<string>(resolve => {
+      let ws = new WebSocket(url)
+      ws.onopen = () => { ws.close(); resolve("open") }
+      ws.onerror = () => resolve("refused")
+    }), url)
+    let query = `/ws?token=${encodeURIComponent(writer)}`
+    assert.equal(await tryOpen(`ws://127.0.0.1:${guarded.port}${query}`), "refused")
+    assert.equal(await tryOpen(`ws://localhost:${guarded.port}${query}`), "open")
+    await shot(b, "jwt-reader")
+    assert.deepEqual([(a as any).errors, (b as any).errors], [[], []])
+  } finally {
+    await guarded.stop()
+    rmSync(dir, {recursive: true, force: true})
+  }
 })
