@@ -35,10 +35,7 @@ int run(const TokenFlags& f) {
   if (!in) return fail("cannot read " + f.secret_file);
   std::stringstream buf;
   buf << in.rdbuf();
-  std::string secret = buf.str();
-  // As the server reads it: one trailing newline is not part of the secret.
-  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
-  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  std::string secret = auth::secret_from_file_text(buf.str());  // as the server reads it
   if (secret.size() < 32) return fail("the secret must have at least 32 bytes");
   if (!protocol::valid_user_id(f.sub)) return fail("--sub must be 1 to 128 characters");
   std::string claims;

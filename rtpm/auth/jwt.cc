@@ -331,6 +331,12 @@ bool JwtVerifier::looks_like_jwt(std::string_view token) {
   return dots == 2;
 }
 
+std::string secret_from_file_text(std::string text) {
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int length = 0;

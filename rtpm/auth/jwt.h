@@ -58,6 +58,10 @@ class JwtVerifier {
   std::unique_ptr<Keys> keys_;
 };
 
+/// The HS256 secret held in a secret file's text: the bytes without one trailing newline ("\n"
+/// or "\r\n"), as editors and `echo` leave one.
+std::string secret_from_file_text(std::string text);
+
 /// HMAC-SHA-256 of `data` with `key` (32 bytes).
 std::string hmac_sha256(std::string_view key, std::string_view data);
 

@@ -140,9 +140,7 @@ Result<std::unique_ptr<Authenticator>> Authenticator::create(const ServerOptions
     if (!o.jwt_secret_file.empty()) {
       auto secret = read_secret(o.jwt_secret_file, "--jwt-secret-file");
       if (!secret) return secret.error();
-      if (!secret->empty() && secret->back() == '\n') secret->pop_back();
-      if (!secret->empty() && secret->back() == '\r') secret->pop_back();
-      jwt.hs256_secret = std::move(*secret);
+      jwt.hs256_secret = auth::secret_from_file_text(std::move(*secret));
     }
     if (!o.jwt_public_key_file.empty()) {
       auto pem = read_secret(o.jwt_public_key_file, "--jwt-public-key-file");
