@@ -3,7 +3,12 @@
 //
 //   edit_document [URL] [ROOM] [TEXT]
 //   edit_document ws://127.0.0.1:8080/ws demo "Hello from C++"
+//
+// A server that requires tokens (docs/security.md) takes one from RTPM_TOKEN (sent as
+// `Authorization: Bearer`) or in the URL (`?token=`); RTPM_USER_ID is then the token's
+// subject, the only userId the server accepts for it.
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -15,8 +20,12 @@ int main(int argc, char** argv) {
   std::string room = argc > 2 ? argv[2] : "demo";
   std::string text = argc > 3 ? argv[3] : "Hello from C++";
 
+  rtpm::client::ClientOptions options;
+  options.url = url;
+  if (const char* token = std::getenv("RTPM_TOKEN")) options.bearer_token = token;
+  if (const char* user = std::getenv("RTPM_USER_ID")) options.user_id = user;
   // The server's schema, so that local steps match its documents.
-  auto schema = rtpm::client::fetch_schema({.url = url});
+  auto schema = rtpm::client::fetch_schema(options);
   if (!schema) {
     std::cerr << "schema: " << schema.error().message << "\n";
     return 1;
@@ -25,7 +34,8 @@ int main(int argc, char** argv) {
   callbacks.on_error = [](const rtpm::client::ClientError& e) {
     std::cerr << "error: " << rtpm::to_string(e.code) << ": " << e.message << "\n";
   };
-  rtpm::client::RealtimeClient client({.url = url, .schema = *schema}, callbacks);
+  options.schema = *schema;
+  rtpm::client::RealtimeClient client(options, callbacks);
   if (auto joined = client.join(room); !joined) {
     std::cerr << "join: " << joined.error().message << "\n";
     return 1;

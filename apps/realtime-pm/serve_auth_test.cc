@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "rtpm/auth/jwt_test_support.h"
+#include "rtpm/client/realtime_client.h"
 #include "rtpm/testing/server_process.h"
 
 namespace rtpm::testing {
@@ -417,6 +418,27 @@ TEST_F(ServeAuthTest, TokenCommandPrintsATokenTheServerAccepts) {
       run_command(std::string(RTPM_BINARY) + " token --jwt-secret-file " +
                   file("short.secret", "short") + " --sub ada --room '*=read' 2>&1");
   EXPECT_EQ(short_secret.status, 1) << short_secret.output;
+}
+
+TEST_F(ServeAuthTest, TheCppClientAuthenticatesWithATokenInTheUrl) {
+  start_jwt();
+  std::string token = hs256(claims("ada", R"({"docs/*":"write"})"));
+  client::ClientOptions options;
+  options.url = "ws://127.0.0.1:" + std::to_string(port()) + "/ws?token=" + token;
+  options.user_id = "ada";
+  // GET /api/schema keeps the URL's query, so the token authenticates it as well.
+  auto schema = client::fetch_schema(options);
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  options.schema = *schema;
+  client::RealtimeClient c(options, {});
+  ASSERT_TRUE(c.join("docs/c").ok());
+  EXPECT_TRUE(c.wait_synced("docs/c", 10s));
+  // The same without the token: the schema request is refused.
+  options.url = "ws://127.0.0.1:" + std::to_string(port()) + "/ws";
+  auto refused = client::fetch_schema(options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("401"), std::string::npos) << refused.error().message;
+  c.close();
 }
 
 TEST_F(ServeAuthTest, JwtAudienceMayBeAnArrayContainingTheAudience) {

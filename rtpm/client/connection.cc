@@ -472,13 +472,16 @@ Result<HttpResponse> http_get(const ConnectionOptions& options, std::string_view
   if (!url) return Error{ErrorCode::bad_message, "bad url " + options.url};
   // The HTTP API lives beside the WebSocket endpoint: /ws -> /api/schema.
   std::string target = url->target;
+  // The query stays: a `?token=` in the URL authenticates the HTTP request too.
   size_t q = target.find('?');
+  std::string query = q == std::string::npos ? "" : target.substr(q);
   if (q != std::string::npos) target.resize(q);
   if (target.size() >= 3 && target.compare(target.size() - 3, 3, "/ws") == 0)
     target.resize(target.size() - 3);
   else if (!target.empty() && target.back() == '/')
     target.pop_back();
   target += path;
+  target += query;
   HttpResult result;
   try {
     net::io_context io;

@@ -188,7 +188,8 @@ struct HttpResponse {
 
 /// GET `path` (e.g. "/api/schema") from the server of WebSocket endpoint
 /// `options.url`, blocking: ws -> http, wss -> https, the URL's path with a
-/// final "/ws" (and any query) replaced by `path`. Uses url, bearer_token,
+/// final "/ws" replaced by `path`, and the URL's query kept (a `?token=`
+/// authenticates the request as it does the WebSocket). Uses url, bearer_token,
 /// verify_peer, ca_file, bind_address and connect_timeout_ms (which bounds
 /// every step). Any status is returned; errors: internal (resolve,
 /// connection, TLS or HTTP failure), bad_message (a malformed URL).
