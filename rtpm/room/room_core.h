@@ -14,7 +14,9 @@
 //   adapter assigns, each with its authenticated subject; one member per
 //   userId (a second connection with the same userId and subject replaces the
 //   first, `session_replaced`; another subject is `forbidden`), at most
-//   `max_members`.
+//   `max_members`; each member with its Access (without write its steps are
+//   `forbidden`, without presence its presence), and removal by an
+//   administrator (remove_members).
 // - The loader: unloaded -> loading -> ready | missing; missing -> creating
 //   (a join asks to create; the adapter applies the creation limits and
 //   answers created()) -> ready; any -> unloaded again (closed) after

@@ -53,6 +53,8 @@ class Authenticator {
   /// --auth-url: grants are decided per join by the callback.
   AuthCallback* callback() const { return callback_.get(); }
   bool has_admin() const { return !admin_token_.empty(); }
+  /// Grants can expire (JWTs carry `exp`; token-file and --auth-url grants do not).
+  bool grants_expire() const { return jwt_ != nullptr; }
 
   /// The token of a request: `Authorization: Bearer TOKEN`, else the percent-decoded value of
   /// `?token=`; "" when none.

@@ -52,7 +52,7 @@ struct ServerContext {
   std::unique_ptr<StorageWorker> storage;
   std::unique_ptr<RoomRegistry> rooms;
 
-  /// With authentication on: closes the sessions whose tokens expired (server.cc).
+  /// With JWTs: closes the sessions whose tokens expired (server.cc).
   std::unique_ptr<boost::asio::steady_timer> expiry_timer;
 
   /// Set at shutdown: sessions stop taking new messages.

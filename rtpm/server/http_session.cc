@@ -16,6 +16,22 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
+namespace {
+// The admin API's answers: {"NAME_KEY": name, "COUNT_KEY": count}.
+std::string name_and_count(std::string_view name_key, std::string_view name,
+                           std::string_view count_key, size_t count) {
+  std::string body;
+  json::Writer w(body);
+  w.begin_object();
+  w.key(name_key);
+  w.string(name);
+  w.key(count_key);
+  w.number(static_cast<double>(count));
+  w.end_object();
+  return body;
+}
+}  // namespace
+
 HttpSession::HttpSession(ServerContext& ctx, net::ip::tcp::socket&& socket, ClientLimits::Slot slot)
     : ctx_(ctx),
       slot_(std::move(slot)),
@@ -120,29 +136,13 @@ void HttpSession::revoke_token(const HttpRequest& req, const std::string& jti) {
   size_t closed = refuse_sessions(
       ctx_, [&](const WebSocketSession& s) { return s.token_id() == jti; },
       "the token was revoked");
-  std::string body;
-  json::Writer w(body);
-  w.begin_object();
-  w.key("jti");
-  w.string(jti);
-  w.key("closed");
-  w.number(static_cast<double>(closed));
-  w.end_object();
-  respond(json_ok(req, std::move(body)));
+  respond(json_ok(req, name_and_count("jti", jti, "closed", closed)));
 }
 
 void HttpSession::remove_members(std::shared_ptr<HttpRequest> req, RemoveRequest remove) {
   auto answer = [self = shared_from_this(), req, room = remove.room](size_t removed) {
     net::post(self->stream_.get_executor(), [self, req, room, removed] {
-      std::string body;
-      json::Writer w(body);
-      w.begin_object();
-      w.key("room");
-      w.string(room);
-      w.key("removed");
-      w.number(static_cast<double>(removed));
-      w.end_object();
-      self->respond(json_ok(*req, std::move(body)));
+      self->respond(json_ok(*req, name_and_count("room", room, "removed", removed)));
     });
   };
   // Only a room in memory has members.

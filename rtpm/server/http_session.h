@@ -3,8 +3,10 @@
 // What to answer is decided sans-I/O by handle_request (http_handler.h); this
 // class reads requests (within --header-timeout each, TLS handshake included),
 // writes the answers, reads rooms for GET /api/rooms/ROOM without creating
-// them, and hands upgrades to a WebSocketSession together with the
-// connection's ClientLimits slot.
+// them, asks --auth-url first where handle_request says so, carries out the
+// admin API (revoke, remove), and hands upgrades to a WebSocketSession together
+// with the connection's ClientLimits slot and the credentials the upgrade
+// request presented.
 #pragma once
 
 #include <chrono>

@@ -184,7 +184,7 @@ Result<void> RealtimeServer::start() {
   listener_ = std::make_shared<Listener>(*ctx_);
   if (auto r = listener_->open({address, options_.port}); !r) return r;
   port_ = listener_->port();
-  if (ctx_->auth->enabled()) {
+  if (ctx_->auth->grants_expire()) {
     ctx_->expiry_timer = std::make_unique<net::steady_timer>(*ioc_);
     sweep_expired_sessions(*ctx_);
   }

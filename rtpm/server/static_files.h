@@ -8,10 +8,11 @@
 // and served only when it is a regular file.
 //
 // The folder may not contain the server's data folder or its secret files (the token file, the
-// TLS key): open() refuses it, so the server refuses to start. Nothing but the store may ever
-// open the database files: closing any descriptor of the database file drops every SQLite POSIX
-// lock the process holds on it, after which another process that reads the database deletes
-// the WAL, and steps acknowledged after that are lost at the next restart.
+// JWT secret, the admin and metrics tokens, the TLS key): open() refuses it, so the server refuses
+// to start. Nothing but the store may ever open the database files: closing any descriptor of the
+// database file drops every SQLite POSIX lock the process holds on it, after which another process
+// that reads the database deletes the WAL, and steps acknowledged after that are lost at the next
+// restart.
 //
 // Thread-safe: read() uses only immutable state.
 #pragma once
@@ -28,8 +29,8 @@ namespace rtpm::server {
 class StaticFiles {
  public:
   /// The folder `dir`, canonicalised. Fails (naming the cause) when it is not a folder, is the
-  /// file system's root, or contains any of `protected_paths` (the data folder, the token file,
-  /// the TLS key; paths that do not exist are skipped).
+  /// file system's root, or contains any of `protected_paths` (the data folder, the secret
+  /// files; paths that do not exist are skipped).
   static Result<StaticFiles> open(const std::string& dir,
                                   const std::vector<std::string>& protected_paths);
 

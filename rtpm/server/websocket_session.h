@@ -3,7 +3,10 @@
 //
 // Reads one message at a time, enforces the per-connection limits (size,
 // rate -- control frames included, see MessageBudget -- and rooms), decodes
-// and validates the message, and hands it to its room. A close frame with a
+// and validates the message, and hands it to its room; a join first passes the
+// connection's grant (Authenticator, docs/security.md: the room, the userId =
+// subject, read-only access) or, with --auth-url, the application's answer,
+// asked asynchronously. A close frame with a
 // code RFC 6455 does not define (5000 and up; Beast refuses the others) is
 // answered with 1002.
 // Writes go through a bounded queue with one write in flight: a client that
