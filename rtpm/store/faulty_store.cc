@@ -81,4 +81,36 @@ Result<bool> FaultyStore::room_exists(const std::string& room) { return inner_.r
 
 Result<int64_t> FaultyStore::room_count() { return inner_.room_count(); }
 
+Result<std::vector<RoomInfo>> FaultyStore::list_rooms(const std::string& prefix,
+                                                      const std::string& after, size_t limit) {
+  return inner_.list_rooms(prefix, after, limit);
+}
+
+Result<std::optional<StepPage>> FaultyStore::read_steps(const std::string& room, int64_t since,
+                                                        size_t limit) {
+  return inner_.read_steps(room, since, limit);
+}
+
+Result<std::optional<RoomData>> FaultyStore::load_version(const std::string& room,
+                                                          int64_t version) {
+  return inner_.load_version(room, version);
+}
+
+Result<AddVersion> FaultyStore::add_named_version(const std::string& room, const NamedVersion& v,
+                                                  const std::string& doc_json,
+                                                  size_t max_per_room) {
+  return inner_.add_named_version(room, v, doc_json, max_per_room);
+}
+
+Result<std::vector<NamedVersion>> FaultyStore::named_versions(const std::string& room) {
+  return inner_.named_versions(room);
+}
+
+Result<std::optional<std::string>> FaultyStore::named_version_doc(const std::string& room,
+                                                                  int64_t version) {
+  return inner_.named_version_doc(room, version);
+}
+
+Result<bool> FaultyStore::delete_room(const std::string& room) { return inner_.delete_room(room); }
+
 }  // namespace rtpm::store

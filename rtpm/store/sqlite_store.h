@@ -38,6 +38,17 @@ class SqliteStore final : public Store {
                              int64_t keep_history) override;
   Result<bool> room_exists(const std::string& room) override;
   Result<int64_t> room_count() override;
+  Result<std::vector<RoomInfo>> list_rooms(const std::string& prefix, const std::string& after,
+                                           size_t limit) override;
+  Result<std::optional<StepPage>> read_steps(const std::string& room, int64_t since,
+                                             size_t limit) override;
+  Result<std::optional<RoomData>> load_version(const std::string& room, int64_t version) override;
+  Result<AddVersion> add_named_version(const std::string& room, const NamedVersion& v,
+                                       const std::string& doc_json, size_t max_per_room) override;
+  Result<std::vector<NamedVersion>> named_versions(const std::string& room) override;
+  Result<std::optional<std::string>> named_version_doc(const std::string& room,
+                                                       int64_t version) override;
+  Result<bool> delete_room(const std::string& room) override;
 
  private:
   explicit SqliteStore(sqlite3* db) : db_(db) {}
@@ -50,6 +61,8 @@ class SqliteStore final : public Store {
   Result<void> append_one(const AppendBatch& batch);
   /// Runs a prepared statement that returns no rows (BEGIN, COMMIT).
   Result<void> run(sqlite3_stmt* s, const char* what);
+  /// Brings a database of an earlier release up to this schema.
+  Result<void> migrate();
 
   std::mutex mutex_;
   sqlite3* db_;

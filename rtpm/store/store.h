@@ -24,6 +24,9 @@ struct StoredStep {
   int64_t version = 0;
   std::string user_id;
   std::string step_json;
+  /// When the server accepted it: Unix milliseconds (0 for steps stored before authorship was
+  /// kept).
+  int64_t time_ms = 0;
 };
 
 /// What a room needs to load.
@@ -36,6 +39,33 @@ struct RoomData {
   /// are replayed on top of the snapshot.
   std::vector<StoredStep> steps;
 };
+
+/// A room as GET /api/rooms lists it: its name, its latest durable version, when it was made.
+struct RoomInfo {
+  std::string room;
+  int64_t version = 0;
+  int64_t created_ms = 0;
+};
+
+/// A page of a room's step log (GET /api/rooms/ROOM/steps).
+struct StepPage {
+  /// The room's latest version.
+  int64_t version = 0;
+  /// The oldest `since` the log can answer: the version before its oldest kept step (the
+  /// room's version when it keeps none after its snapshot).
+  int64_t first = 0;
+  /// Steps with version > since, oldest first (empty when since < first).
+  std::vector<StoredStep> steps;
+};
+
+/// A named version (POST /api/rooms/ROOM/versions): a name for the document at `version`.
+struct NamedVersion {
+  std::string name;
+  int64_t version = 0;
+  int64_t time_ms = 0;
+};
+
+enum class AddVersion { added, name_taken, full, no_room };
 
 /// The steps of one room to append; versions continue the room's log.
 struct AppendBatch {
@@ -65,6 +95,36 @@ class Store {
   virtual Result<bool> room_exists(const std::string& room) = 0;
   /// How many rooms exist.
   virtual Result<int64_t> room_count() = 0;
+
+  // ---- history and the document API (docs/api.md) ----
+  //
+  // Snapshots are kept beside the latest one: every snapshot at or after the oldest version
+  // still answerable, so that the document at any version from there on is a snapshot plus a
+  // replay. save_snapshot's pruning keeps the steps from that oldest snapshot on (at most
+  // snapshot_every more than keep_history asks for).
+
+  /// Rooms whose names start with `prefix` and sort after `after` (byte order), at most `limit`.
+  virtual Result<std::vector<RoomInfo>> list_rooms(const std::string& prefix,
+                                                   const std::string& after, size_t limit) = 0;
+  /// Up to `limit` steps with version > `since`; nullopt when the room does not exist.
+  virtual Result<std::optional<StepPage>> read_steps(const std::string& room, int64_t since,
+                                                     size_t limit) = 0;
+  /// What the document at `version` needs: the newest kept snapshot at or before it and the
+  /// steps after that snapshot up to `version` (RoomData::steps holds exactly those). nullopt
+  /// when the room does not exist; snapshot_version > version when no kept snapshot is that old.
+  virtual Result<std::optional<RoomData>> load_version(const std::string& room,
+                                                       int64_t version) = 0;
+  /// Records a named version with its document; at most `max_per_room` per room.
+  virtual Result<AddVersion> add_named_version(const std::string& room, const NamedVersion& v,
+                                               const std::string& doc_json,
+                                               size_t max_per_room) = 0;
+  /// The room's named versions, in the order they were made.
+  virtual Result<std::vector<NamedVersion>> named_versions(const std::string& room) = 0;
+  /// The document of the room's named version at `version` (the newest when several name it).
+  virtual Result<std::optional<std::string>> named_version_doc(const std::string& room,
+                                                               int64_t version) = 0;
+  /// Deletes the room with everything it holds; false when it did not exist.
+  virtual Result<bool> delete_room(const std::string& room) = 0;
 };
 
 }  // namespace rtpm::store

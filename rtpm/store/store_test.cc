@@ -2,6 +2,7 @@
 #include <memory>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "rtpm/store/memory_store.h"
 #include "rtpm/store/sqlite_store.h"
@@ -65,16 +66,116 @@ TEST_P(StoreTest, CreateLoadAppendSnapshot) {
   EXPECT_EQ((*r)->steps[1].version, 2);
   EXPECT_EQ((*r)->steps[1].user_id, "v");
   EXPECT_EQ((*r)->steps[2].step_json, "D");
-  // Snapshot at 3 keeping one step of history: step 3 stays, 1 and 2 go.
+  // Snapshot at 3 keeping one step of history: the history starts at 2, and the newest kept
+  // snapshot at or before it is the first (version 0), so every step stays to rebuild from it.
   ASSERT_TRUE(store_->save_snapshot("r", 3, "{\"v\":3}", 1));
   auto after = store_->load_room("r", 100);
   ASSERT_TRUE(after && *after);
   EXPECT_EQ((*after)->snapshot_version, 3);
   EXPECT_EQ((*after)->snapshot_doc, "{\"v\":3}");
-  ASSERT_EQ((*after)->steps.size(), 1u);
-  EXPECT_EQ((*after)->steps[0].version, 3);
+  ASSERT_EQ((*after)->steps.size(), 3u);
   auto limited = store_->load_room("r", 0);
   EXPECT_TRUE((*limited)->steps.empty());
+  // A snapshot at 5 keeping one step: the history starts at 4; the snapshot at 3 is the oldest
+  // kept, with the steps after it; 0 and steps 1 to 3 go.
+  ASSERT_TRUE(all_ok(store_->append({{"r", {{4, "u", "E"}, {5, "u", "F"}}}})));
+  ASSERT_TRUE(store_->save_snapshot("r", 5, "{\"v\":5}", 1));
+  auto pruned = store_->load_room("r", 100);
+  ASSERT_TRUE(pruned && *pruned);
+  ASSERT_EQ((*pruned)->steps.size(), 2u);
+  EXPECT_EQ((*pruned)->steps[0].version, 4);
+  auto one = store_->load_room("r", 1);
+  ASSERT_EQ((*one)->steps.size(), 1u);
+  EXPECT_EQ((*one)->steps[0].version, 5);
+}
+
+TEST_P(StoreTest, HistoryAuthorshipVersionsAndDeletion) {
+  ASSERT_TRUE(store_->create_room("doc/b", "{\"v\":0}"));
+  ASSERT_TRUE(store_->create_room("doc/a", "{\"v\":0}"));
+  ASSERT_TRUE(store_->create_room("docs", "{}"));
+  ASSERT_TRUE(store_->create_room("other", "{}"));
+  ASSERT_TRUE(all_ok(store_->append(
+      {{"doc/a", {{1, "ann", "S1", 1000}, {2, "bob", "S2", 2000}, {3, "ann", "S3", 3000}}}})));
+
+  // Listing: name order, by prefix, paged by `after`.
+  auto all = store_->list_rooms("", "", 10);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[0].room, "doc/a");
+  EXPECT_EQ((*all)[0].version, 3);
+  EXPECT_EQ((*all)[1].room, "doc/b");
+  EXPECT_EQ((*all)[1].version, 0);
+  EXPECT_GT((*all)[0].created_ms, 0);
+  auto doc = store_->list_rooms("doc/", "", 10);
+  ASSERT_EQ(doc->size(), 2u);
+  auto page = store_->list_rooms("doc", "", 2);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[1].room, "doc/b");
+  auto next = store_->list_rooms("doc", "doc/b", 2);
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_EQ((*next)[0].room, "docs");
+  EXPECT_TRUE(store_->list_rooms("doc", "docs", 2)->empty());
+  EXPECT_EQ(store_->list_rooms("docs", "", 5)->size(), 1u);  // a prefix that is a whole name
+
+  // Steps with their authors and times.
+  auto steps = store_->read_steps("doc/a", 1, 10);
+  ASSERT_TRUE(steps && *steps);
+  EXPECT_EQ((*steps)->version, 3);
+  EXPECT_EQ((*steps)->first, 0);
+  ASSERT_EQ((*steps)->steps.size(), 2u);
+  EXPECT_EQ((*steps)->steps[0].user_id, "bob");
+  EXPECT_EQ((*steps)->steps[0].time_ms, 2000);
+  EXPECT_EQ((*steps)->steps[1].step_json, "S3");
+  EXPECT_EQ(store_->read_steps("doc/a", 0, 1)->value().steps.size(), 1u);
+  EXPECT_FALSE(store_->read_steps("nope", 0, 10)->has_value());
+
+  // The document at a version: snapshot plus the steps up to it.
+  ASSERT_TRUE(store_->save_snapshot("doc/a", 2, "{\"v\":2}", 100));
+  auto at1 = store_->load_version("doc/a", 1);
+  ASSERT_TRUE(at1 && *at1);
+  EXPECT_EQ((*at1)->snapshot_version, 0);
+  ASSERT_EQ((*at1)->steps.size(), 1u);
+  auto at3 = store_->load_version("doc/a", 3);
+  EXPECT_EQ((*at3)->snapshot_version, 2);
+  EXPECT_EQ((*at3)->snapshot_doc, "{\"v\":2}");
+  ASSERT_EQ((*at3)->steps.size(), 1u);
+  EXPECT_EQ((*at3)->steps[0].version, 3);
+  // History kept from version 2 on only: version 1 is no longer answerable.
+  ASSERT_TRUE(store_->save_snapshot("doc/a", 3, "{\"v\":3}", 1));
+  auto gone = store_->load_version("doc/a", 1);
+  ASSERT_TRUE(gone && *gone);
+  EXPECT_GT((*gone)->snapshot_version, 1);
+  EXPECT_EQ(store_->read_steps("doc/a", 2, 10)->value().first, 2);
+  EXPECT_TRUE(store_->read_steps("doc/a", 1, 10)->value().steps.empty());
+  EXPECT_FALSE(store_->load_version("nope", 0)->has_value());
+
+  // Named versions keep their documents, names unique per room, bounded.
+  EXPECT_EQ(*store_->add_named_version("doc/a", {"draft", 1, 10}, "{\"d\":1}", 2),
+            AddVersion::added);
+  EXPECT_EQ(*store_->add_named_version("doc/a", {"draft", 3, 11}, "{}", 2), AddVersion::name_taken);
+  EXPECT_EQ(*store_->add_named_version("doc/a", {"final", 3, 12}, "{\"d\":3}", 2),
+            AddVersion::added);
+  EXPECT_EQ(*store_->add_named_version("doc/a", {"more", 3, 13}, "{}", 2), AddVersion::full);
+  EXPECT_EQ(*store_->add_named_version("nope", {"x", 0, 0}, "{}", 2), AddVersion::no_room);
+  auto named = store_->named_versions("doc/a");
+  ASSERT_EQ(named->size(), 2u);
+  EXPECT_EQ((*named)[0].name, "draft");
+  EXPECT_EQ((*named)[1].version, 3);
+  EXPECT_EQ((*named)[1].time_ms, 12);
+  EXPECT_EQ(store_->named_version_doc("doc/a", 1)->value(), "{\"d\":1}");
+  EXPECT_FALSE(store_->named_version_doc("doc/a", 2)->has_value());
+
+  // Deleting removes everything; the name can be used again.
+  EXPECT_TRUE(*store_->delete_room("doc/a"));
+  EXPECT_FALSE(*store_->delete_room("doc/a"));
+  EXPECT_FALSE(*store_->room_exists("doc/a"));
+  EXPECT_TRUE(store_->named_versions("doc/a")->empty());
+  EXPECT_FALSE(store_->read_steps("doc/a", 0, 10)->has_value());
+  ASSERT_TRUE(store_->create_room("doc/a", "{\"new\":1}"));
+  auto fresh = store_->load_room("doc/a", 100);
+  EXPECT_EQ((*fresh)->snapshot_doc, "{\"new\":1}");
+  EXPECT_TRUE((*fresh)->steps.empty());
+  EXPECT_EQ(store_->list_rooms("doc/a", "", 5)->front().version, 0);
 }
 
 TEST_P(StoreTest, EachBatchLandsWholeOrNotAtAllOnItsOwn) {
@@ -127,6 +228,47 @@ TEST_P(StoreTest, SurvivesReopen) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"));
+
+// A database written by a release before authorship and kept snapshots: opening it adds both,
+// and what it held stays readable.
+TEST(SqliteStoreMigration, AddsStepTimesAndKeptSnapshots) {
+  fs::path dir = fs::temp_directory_path() / ("rtpm-store-migrate-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::string path = (dir / "old.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE rooms(name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);"
+                         "CREATE TABLE snapshots(room TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+                         " doc TEXT NOT NULL);"
+                         "CREATE TABLE steps(room TEXT NOT NULL, version INTEGER NOT NULL,"
+                         " user_id TEXT NOT NULL, step TEXT NOT NULL,"
+                         " PRIMARY KEY(room, version)) WITHOUT ROWID;"
+                         "INSERT INTO rooms VALUES('r', 5);"
+                         "INSERT INTO snapshots VALUES('r', 2, '{\"v\":2}');"
+                         "INSERT INTO steps VALUES('r', 3, 'ann', 'S3');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  for (int round = 0; round < 2; ++round) {  // the second open finds the new schema
+    auto store = SqliteStore::open(path);
+    ASSERT_TRUE(store) << store.error().message;
+    auto steps = (*store)->read_steps("r", 2, 10);
+    ASSERT_TRUE(steps && *steps);
+    ASSERT_EQ((*steps)->steps.size(), round == 0 ? 1u : 2u);
+    EXPECT_EQ((*steps)->steps[0].user_id, "ann");
+    EXPECT_EQ((*steps)->steps[0].time_ms, 0);
+    auto at3 = (*store)->load_version("r", 3);
+    ASSERT_TRUE(at3 && *at3);
+    EXPECT_EQ((*at3)->snapshot_version, 2);
+    EXPECT_EQ((*at3)->snapshot_doc, "{\"v\":2}");
+    if (round == 0) {
+      ASSERT_TRUE(all_ok((*store)->append({{"r", {{4, "bob", "S4", 77}}}})));
+    }
+  }
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace rtpm::store
