@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "rtpm/collab/document_edits.h"
 #include "rtpm/presence/positions.h"
 
 namespace rtpm::room {
@@ -92,6 +93,10 @@ model::NodeRef RoomCore::durable_doc() {
 Effects RoomCore::join(ConnId conn, const std::string& subject, const std::string& creator,
                        const protocol::JoinMessage& message, Now now, Access access) {
   Out out{{}, now};
+  if (deleting_) {
+    refuse_join(out, conn, ErrorCode::forbidden, "the room is being deleted");
+    return finish(out);
+  }
   switch (state_) {
     case State::ready: do_join(out, conn, subject, message, access); break;
     case State::closed:
@@ -135,8 +140,8 @@ Effects RoomCore::steps(ConnId conn, const protocol::StepsMessage& m, Now now) {
   effect::Persist persist{next_batch_++, store::AppendBatch{name_, {}}};
   persist.batch.steps.reserve(accepted.steps.size());
   for (size_t i = 0; i < accepted.steps.size(); ++i)
-    persist.batch.steps.push_back(
-        {accepted.from_version + static_cast<int64_t>(i) + 1, m.user_id, accepted.step_json[i]});
+    persist.batch.steps.push_back({accepted.from_version + static_cast<int64_t>(i) + 1, m.user_id,
+                                   accepted.step_json[i], now.wall_ms});
   in_flight_.push_back({persist.id, std::move(accepted), conn, now.mono, false});
   out.effects.push_back(std::move(persist));
   unload_at_.reset();
@@ -210,6 +215,10 @@ Effects RoomCore::remove_members(const std::optional<std::string>& user_id, size
 
 Effects RoomCore::read_document(uint64_t request, Now now) {
   Out out{{}, now};
+  if (deleting_) {
+    out.effects.push_back(effect::ReadDone{request, std::nullopt});
+    return finish(out);
+  }
   switch (state_) {
     case State::ready:
       out.effects.push_back(effect::ReadDone{
@@ -230,6 +239,60 @@ Effects RoomCore::read_document(uint64_t request, Now now) {
       break;
     default: pending_reads_.push_back(request); break;
   }
+  return finish(out);
+}
+
+Effects RoomCore::edit(uint64_t request, ApiEdit e, Now now) {
+  Out out{{}, now};
+  if (deleting_) {
+    edit_done(out, request, {EditResult::Status::not_found, 0, 0, "the room is being deleted"});
+    return finish(out);
+  }
+  switch (state_) {
+    case State::ready: do_edit(out, request, e); break;
+    case State::closed:
+      edit_done(out, request,
+                {EditResult::Status::unavailable, 0, 0, "the room could not be loaded"});
+      break;
+    case State::missing:
+      if (!e.create) {
+        edit_done(out, request, {EditResult::Status::not_found, 0, 0, "no such room"});
+        maybe_unload(out, true);
+        break;
+      }
+      [[fallthrough]];
+    default:
+      if (e.create && !create_requested_) {
+        create_requested_ = true;
+        creator_ = e.creator;
+      }
+      if (state_ == State::unloaded) loaded_for_read_ = true;  // unloaded again when done
+      pending_edits_.emplace_back(request, std::move(e));
+      if (state_ == State::missing) start_create(out);
+      if (state_ == State::unloaded) start_load(out);
+      break;
+  }
+  return finish(out);
+}
+
+Effects RoomCore::delete_room(uint64_t request, Now now) {
+  Out out{{}, now};
+  if (state_ == State::loading || state_ == State::creating || deleting_ ||
+      state_ == State::closed) {
+    // closed: the adapter hands the request to the fresh room; this answer is never sent.
+    edit_done(out, request, {EditResult::Status::unavailable, 0, 0, "the room is busy; try again"});
+    return finish(out);
+  }
+  deleting_ = request;
+  std::vector<std::string> users;
+  for (const auto& [user, member] : members_) users.push_back(user);
+  for (const std::string& user : users) {
+    ConnId conn = members_.at(user).conn;
+    send_error(out, conn, ErrorCode::forbidden, "the room was deleted");
+    remove_member(out, user, false);
+    out.effects.push_back(effect::Left{conn});
+  }
+  if (in_flight_.empty()) unload(out, /*failed=*/true);
   return finish(out);
 }
 
@@ -325,9 +388,11 @@ Effects RoomCore::stored(uint64_t batch, Result<void> result, Now now) {
     make_durable(out, std::move(done));
     any = true;
   }
-  if (any) {
+  if (deleting_ && in_flight_.empty()) {
+    unload(out, /*failed=*/true);
+  } else if (any) {
     maybe_snapshot(out);
-    maybe_unload(out);
+    maybe_unload(out, loaded_for_read_);
   }
   return finish(out);
 }
@@ -377,8 +442,10 @@ void RoomCore::become_ready(int64_t snapshot_version) {
 void RoomCore::run_pending(Out& out, Avail avail) {
   auto joins = std::move(pending_joins_);
   auto reads = std::move(pending_reads_);
+  auto edits = std::move(pending_edits_);
   pending_joins_.clear();
   pending_reads_.clear();
+  pending_edits_.clear();
   create_requested_ = false;
   creator_.clear();
   for (const PendingJoin& j : joins) {
@@ -403,12 +470,88 @@ void RoomCore::run_pending(Out& out, Avail avail) {
     else
       out.effects.push_back(effect::ReadDone{r, std::nullopt});
   }
+  for (auto& [request, e] : edits) {
+    switch (avail) {
+      case Avail::ready: do_edit(out, request, e); break;
+      case Avail::missing:
+        edit_done(out, request, {EditResult::Status::not_found, 0, 0, "no such room"});
+        break;
+      case Avail::rate_limited:
+        edit_done(out, request,
+                  {EditResult::Status::rate_limited, 0, 0, "too many new rooms from this address"});
+        break;
+      case Avail::too_many_rooms:
+        edit_done(
+            out, request,
+            {EditResult::Status::forbidden, 0, 0, "the server holds its maximum number of rooms"});
+        break;
+      case Avail::failed:
+        edit_done(out, request,
+                  {EditResult::Status::unavailable, 0, 0, "the room could not be loaded"});
+        break;
+    }
+  }
   // A room nobody joined (missing, refused, failed, or loaded only for reads) goes at once; one
   // whose joiners all disconnected while it loaded waits for the grace period.
-  if (avail != Avail::ready || loaded_for_read_)
+  if (avail != Avail::ready || (loaded_for_read_ && in_flight_.empty()))
     maybe_unload(out, true);
   else
     maybe_unload(out);
+}
+
+// ---- edits through the API ----
+
+void RoomCore::edit_done(Out& out, uint64_t request, EditResult result) {
+  out.effects.push_back(effect::EditDone{request, std::move(result)});
+}
+
+void RoomCore::do_edit(Out& out, uint64_t request, const ApiEdit& e) {
+  using Status = EditResult::Status;
+  if (members_.count(e.user_id))
+    return edit_done(out, request,
+                     {Status::forbidden, 0, 0,
+                      "userId " + e.user_id +
+                          " is a member of the room; an edit through the API needs its own"});
+  int64_t version = e.version;
+  json::Value computed;
+  const json::Value* steps = &e.steps;
+  if (e.become) {
+    // Whatever steps make the current document equal to the one asked for.
+    version = authority_->version();
+    auto made = collab::steps_to_become(authority_->doc(), e.become);
+    if (!made) return edit_done(out, request, {Status::invalid_steps, 0, 0, made.error().message});
+    json::Array array;
+    for (const transform::StepPtr& step : *made) array.push_back(step->to_json());
+    computed = json::Value(std::move(array));
+    steps = &computed;
+  }
+  if (!steps->is_array())
+    return edit_done(out, request, {Status::invalid_steps, 0, 0, "steps must be an array"});
+  if (steps->as_array().empty()) {
+    if (version != authority_->version())
+      return edit_done(out, request,
+                       {Status::version_conflict, authority_->version(), 0,
+                        "the room is at version " + std::to_string(authority_->version())});
+    // Nothing to change.
+    return edit_done(out, request, {Status::ok, authority_->version(), 0, {}});
+  }
+  collab::Authority::Decision d = authority_->decide(version, steps->as_array(), e.user_id);
+  if (auto* c = std::get_if<collab::Authority::Conflict>(&d))
+    return edit_done(out, request,
+                     {Status::version_conflict, c->current_version, 0,
+                      "the room is at version " + std::to_string(c->current_version)});
+  if (auto* r = std::get_if<collab::Authority::Rejected>(&d))
+    return edit_done(out, request, {Status::invalid_steps, 0, r->index, r->message});
+  auto& accepted = std::get<collab::Authority::Accepted>(d);
+  authority_->commit(accepted);
+  accepted.doc = nullptr;
+  effect::Persist persist{next_batch_++, store::AppendBatch{name_, {}}};
+  for (size_t i = 0; i < accepted.steps.size(); ++i)
+    persist.batch.steps.push_back({accepted.from_version + static_cast<int64_t>(i) + 1, e.user_id,
+                                   accepted.step_json[i], out.now.wall_ms});
+  in_flight_.push_back({persist.id, std::move(accepted), 0, out.now.mono, false, request});
+  out.effects.push_back(std::move(persist));
+  unload_at_.reset();
 }
 
 // ---- membership ----
@@ -467,7 +610,8 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
   if (existing != members_.end() && existing->second.subject != subject)
     return refuse_join(out, conn, ErrorCode::forbidden,
                        "this userId belongs to another authenticated subject");
-  if (existing != members_.end()) {
+  bool replacing = existing != members_.end();
+  if (replacing) {
     // Session replacement: the older connection leaves without a `leave` notice.
     ConnId old = existing->second.conn;
     send_error(out, old, ErrorCode::session_replaced,
@@ -480,6 +624,7 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     return refuse_join(out, conn, ErrorCode::room_full,
                        "the room has its maximum number of members");
   }
+  if (!replacing) out.effects.push_back(effect::Membership{m.user_id, true, durable_version_});
   members_[m.user_id] = Member{conn, subject, access};
   by_conn_[conn] = m.user_id;
   if (m.presence)
@@ -496,6 +641,7 @@ void RoomCore::remove_member(Out& out, const std::string& user_id, bool notify) 
   auto it = members_.find(user_id);
   if (it == members_.end()) return;
   std::string user = user_id;  // the caller's string may live in the maps erased here
+  out.effects.push_back(effect::Membership{user, false, durable_version_});
   by_conn_.erase(it->second.conn);
   members_.erase(it);
   presence_.remove(user);
@@ -525,13 +671,21 @@ void RoomCore::make_durable(Out& out, InFlight done) {
     mapping.append_map(std::move(map));
   }
   presence_.map_through(mapping, static_cast<int>(size_before));
-  auto sender = members_.find(a.user_id);
-  if (sender != members_.end() && sender->second.conn == done.sender)
-    send(out, done.sender, protocol::encode_ack(name_, a.to_version, out.now.wall_ms));
-  broadcast(out,
-            protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
-            done.sender);
-  out.effects.push_back(effect::Durable{a.steps.size(), done.received});
+  if (done.api_request) {
+    // An edit through the API: every member gets it, and the request its answer.
+    broadcast(
+        out, protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
+        std::nullopt);
+    edit_done(out, *done.api_request, {EditResult::Status::ok, a.to_version, 0, {}});
+  } else {
+    auto sender = members_.find(a.user_id);
+    if (sender != members_.end() && sender->second.conn == done.sender)
+      send(out, done.sender, protocol::encode_ack(name_, a.to_version, out.now.wall_ms));
+    broadcast(
+        out, protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
+        done.sender);
+  }
+  out.effects.push_back(effect::Durable{a.steps.size(), done.received, a.to_version});
   for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
 }
 
@@ -558,7 +712,12 @@ void RoomCore::fail_room(Out& out, const std::string& why) {
   for (auto& [user, member] : members_) {
     send_error(out, member.conn, ErrorCode::internal, "the room failed; join again");
     out.effects.push_back(effect::Left{member.conn});
+    out.effects.push_back(effect::Membership{user, false, durable_version_});
   }
+  for (const InFlight& f : in_flight_)
+    if (f.api_request)
+      edit_done(out, *f.api_request,
+                {EditResult::Status::unavailable, 0, 0, "the store failed: nothing was applied"});
   members_.clear();
   by_conn_.clear();
   in_flight_.clear();
@@ -568,7 +727,7 @@ void RoomCore::fail_room(Out& out, const std::string& why) {
 void RoomCore::maybe_unload(Out& out, bool at_once) {
   if (state_ == State::closed || state_ == State::loading || state_ == State::creating ||
       !members_.empty() || !in_flight_.empty() || !pending_joins_.empty() ||
-      !pending_reads_.empty())
+      !pending_reads_.empty() || !pending_edits_.empty() || deleting_)
     return;
   if (at_once) return unload(out);
   unload_at_ = out.now.mono + std::chrono::milliseconds(config_.unload_grace_ms);
@@ -581,6 +740,7 @@ void RoomCore::unload(Out& out, bool failed) {
       durable_version_ > loaded_version_)
     snapshot(out);
   bool large = authority_ && content_bytes() >= kLargeRoomBytes;
+  if (deleting_) out.effects.push_back(effect::Delete{*deleting_});
   state_ = State::closed;
   authority_.reset();
   durable_doc_ = nullptr;

@@ -88,6 +88,36 @@ struct RoomConfig {
   int unload_grace_ms = 30000;
 };
 
+/// An edit through the HTTP API (docs/api.md): `steps` (a JSON array) made on `version` by
+/// `user_id`, or, with `become` set, whatever steps make the document equal to `become`
+/// (computed against the current document: a restore, a PUT).
+struct ApiEdit {
+  std::string user_id;
+  int64_t version = 0;
+  json::Value steps;
+  model::NodeRef become;
+  /// A missing room is created first (the creation limits of `creator` apply).
+  bool create = false;
+  std::string creator;
+};
+
+/// How an edit ended.
+struct EditResult {
+  enum class Status {
+    ok,                // durable: `version` is the version after it
+    not_found,         // no such room
+    version_conflict,  // `version` is the room's current version
+    invalid_steps,     // `index` and `message` say which step failed and why
+    forbidden,         // `message` says why (the userId is a member's)
+    unavailable,       // the room could not be loaded or stored (`message`), or is busy
+    rate_limited,      // creating the room was refused by the creation limits
+  };
+  Status status = Status::ok;
+  int64_t version = 0;
+  int index = 0;
+  std::string message;
+};
+
 namespace effect {
 /// Send `text` to one connection; `error` is set for an `error` message (for metrics).
 struct Send {
@@ -133,10 +163,28 @@ struct ReadDone {
   uint64_t request = 0;
   std::optional<std::pair<int64_t, std::string>> doc;
 };
-/// `steps` steps became durable (acknowledged and broadcast); they arrived at `received`.
+/// `steps` steps became durable (acknowledged and broadcast); they arrived at `received`, and
+/// the room is now at `version`.
 struct Durable {
   size_t steps = 0;
   Time received;
+  int64_t version = 0;
+};
+/// A member joined (`joined`) or left the room, now at `version` (for webhooks).
+struct Membership {
+  std::string user_id;
+  bool joined = false;
+  int64_t version = 0;
+};
+/// The answer to edit(request).
+struct EditDone {
+  uint64_t request = 0;
+  EditResult result;
+};
+/// delete_room(request) is done in memory: delete the room from the store, then answer
+/// (the Unload effect follows).
+struct Delete {
+  uint64_t request = 0;
 };
 /// Something for the log.
 struct Log {
@@ -150,9 +198,10 @@ struct Unload {
 };
 }  // namespace effect
 
-using Effect = std::variant<effect::Send, effect::Broadcast, effect::Persist, effect::Load,
-                            effect::Create, effect::Snapshot, effect::WakeAt, effect::Left,
-                            effect::ReadDone, effect::Durable, effect::Log, effect::Unload>;
+using Effect =
+    std::variant<effect::Send, effect::Broadcast, effect::Persist, effect::Load, effect::Create,
+                 effect::Snapshot, effect::WakeAt, effect::Left, effect::ReadDone, effect::Durable,
+                 effect::Membership, effect::EditDone, effect::Delete, effect::Log, effect::Unload>;
 using Effects = std::vector<Effect>;
 
 /// The result of a Create effect.
@@ -191,6 +240,16 @@ class RoomCore {
   Effects remove_members(const std::optional<std::string>& user_id, size_t& removed, Now now);
   /// Reads the durable document (answered by a ReadDone with `request`).
   Effects read_document(uint64_t request, Now now);
+  /// An edit through the HTTP API, answered by an EditDone with `request` once it is durable
+  /// (or refused). It is checked like a member's steps against the current version, and
+  /// broadcast as a `steps` message from `edit.user_id` to every member; a userId that is a
+  /// member's is refused (its client would take the steps for its own). An edit that changes
+  /// nothing answers ok with the current version.
+  Effects edit(uint64_t request, ApiEdit edit, Now now);
+  /// Deletes the room: every member gets `forbidden` and leaves, waiting joins and edits are
+  /// refused, and once nothing is in flight a Delete effect and an Unload follow (no snapshot).
+  /// A room that is loading or being created answers EditDone `unavailable` instead.
+  Effects delete_room(uint64_t request, Now now);
   Effects loaded(Result<std::optional<store::RoomData>> data, Now now);
   Effects created(Created result, Now now);
   Effects stored(uint64_t batch, Result<void> result, Now now);
@@ -234,9 +293,10 @@ class RoomCore {
   struct InFlight {
     uint64_t id = 0;
     collab::Authority::Accepted accepted;  // its doc dropped (the authority holds it)
-    ConnId sender = 0;
+    ConnId sender = 0;                     // 0: an edit through the API
     Time received;
     bool stored = false;  // confirmed, waiting for an earlier batch
+    std::optional<uint64_t> api_request;
   };
   /// The effects of the event being handled, and its time.
   struct Out {
@@ -254,6 +314,8 @@ class RoomCore {
   void do_join(Out& out, ConnId conn, const std::string& subject, const protocol::JoinMessage& m,
                Access access);
   void refuse_join(Out& out, ConnId conn, ErrorCode code, std::string message);
+  void do_edit(Out& out, uint64_t request, const ApiEdit& edit);
+  void edit_done(Out& out, uint64_t request, EditResult result);
   void make_durable(Out& out, InFlight done);
   void fail_room(Out& out, const std::string& why);
   void unload(Out& out, bool failed = false);
@@ -296,6 +358,9 @@ class RoomCore {
   // Waiting for the loader.
   std::vector<PendingJoin> pending_joins_;
   std::vector<uint64_t> pending_reads_;
+  std::vector<std::pair<uint64_t, ApiEdit>> pending_edits_;
+  /// delete_room's request, while it waits for the batches in flight.
+  std::optional<uint64_t> deleting_;
   bool create_requested_ = false;
   std::string creator_;  // the first address that asked to create the room
   bool loaded_for_read_ = false;

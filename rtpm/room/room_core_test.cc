@@ -220,5 +220,158 @@ TEST(RoomCoreAccess, AnAdministratorRemovesOneMemberOrAll) {
   EXPECT_EQ(all_of<effect::Left>(fx).size(), 2u);
 }
 
+ApiEdit api_steps(const std::string& user, int64_t version, int pos, const std::string& text) {
+  return {.user_id = user,
+          .version = version,
+          .steps = json::Value(json::Array{insert_step(pos, text)}),
+          .become = nullptr,
+          .create = false,
+          .creator = {}};
+}
+
+TEST(RoomCore, AnApiEditIsAnsweredWhenDurableAndBroadcastToEveryMember) {
+  Ready r;
+  auto fx = r.core.edit(5, api_steps("bot", 0, 1, "api "), r.now);
+  auto persist = all_of<effect::Persist>(fx);
+  ASSERT_EQ(persist.size(), 1u);
+  EXPECT_EQ(persist[0].batch.steps[0].user_id, "bot");
+  EXPECT_EQ(persist[0].batch.steps[0].time_ms, 1);    // the wall clock of the event
+  EXPECT_TRUE(all_of<effect::EditDone>(fx).empty());  // not before it is durable
+  // A member's batch on the old version conflicts: the edit is taken.
+  auto conflict =
+      r.core.steps(1, {"r", 0, json::Value(json::Array{insert_step(1, "x")}), "u1"}, r.now);
+  EXPECT_EQ(sent_to(conflict, 1), std::vector<std::string>{"error"});
+  fx = r.core.stored(persist[0].id, {}, r.now);
+  auto done = all_of<effect::EditDone>(fx);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].request, 5u);
+  EXPECT_EQ(done[0].result.status, EditResult::Status::ok);
+  EXPECT_EQ(done[0].result.version, 1);
+  EXPECT_EQ(sent_to(fx, 1), std::vector<std::string>{"steps"});
+  EXPECT_EQ(sent_to(fx, 2), std::vector<std::string>{"steps"});
+  EXPECT_EQ(json::to_wtf8(r.core.durable_doc()->text_content()), "api hello");
+  ASSERT_EQ(all_of<effect::Durable>(fx).size(), 1u);
+  EXPECT_EQ(all_of<effect::Durable>(fx)[0].version, 1);
+}
+
+TEST(RoomCore, AnApiEditIsCheckedLikeAMembersSteps) {
+  Ready r;
+  using Status = EditResult::Status;
+  auto status = [&](Effects fx) {
+    auto done = all_of<effect::EditDone>(fx);
+    EXPECT_EQ(done.size(), 1u);
+    EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+    return done.empty() ? EditResult{} : done[0].result;
+  };
+  EditResult stale = status(r.core.edit(1, api_steps("bot", 3, 1, "x"), r.now));
+  EXPECT_EQ(stale.status, Status::version_conflict);
+  EXPECT_EQ(stale.version, 0);
+  ApiEdit bad = api_steps("bot", 0, 1, "x");
+  bad.steps = json::Value(json::Array{insert_step(1, "x"), insert_step(99, "y")});
+  EditResult invalid = status(r.core.edit(2, bad, r.now));
+  EXPECT_EQ(invalid.status, Status::invalid_steps);
+  EXPECT_EQ(invalid.index, 1);
+  // A member's userId: its client would take the steps for its own.
+  EXPECT_EQ(status(r.core.edit(3, api_steps("u1", 0, 1, "x"), r.now)).status, Status::forbidden);
+  ApiEdit not_array = api_steps("bot", 0, 1, "x");
+  not_array.steps = json::Value("steps");
+  EXPECT_EQ(status(r.core.edit(4, not_array, r.now)).status, Status::invalid_steps);
+  EXPECT_EQ(r.core.durable_version(), 0);
+  EXPECT_EQ(json::to_wtf8(r.core.durable_doc()->text_content()), "hello");
+}
+
+TEST(RoomCore, BecomeMakesTheDocumentEqualToAnother) {
+  Ready r;
+  const char* target =
+      R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"help"}]},)"
+      R"({"type":"paragraph"}]})";
+  auto doc = model::Node::from_json(*config().schema, *json::parse(target));
+  ApiEdit become{.user_id = "restore", .become = doc};
+  auto fx = r.core.edit(9, become, r.now);
+  auto persist = all_of<effect::Persist>(fx);
+  ASSERT_EQ(persist.size(), 1u);
+  r.core.stored(persist[0].id, {}, r.now);
+  EXPECT_EQ(r.core.durable_doc()->to_json_string(), doc->to_json_string());
+  // Already equal: nothing to do, answered at once with the current version.
+  auto same = all_of<effect::EditDone>(r.core.edit(10, become, r.now));
+  ASSERT_EQ(same.size(), 1u);
+  EXPECT_EQ(same[0].result.status, EditResult::Status::ok);
+  EXPECT_EQ(same[0].result.version, r.core.durable_version());
+}
+
+TEST(RoomCore, AnApiEditOfAnUnloadedRoomLoadsItAndUnloadsItAfter) {
+  RoomCore core("r", config());
+  Now now{Time{}, 1};
+  auto fx = core.edit(1, api_steps("bot", 0, 1, "x"), now);
+  ASSERT_EQ(all_of<effect::Load>(fx).size(), 1u);
+  fx = core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+  auto persist = all_of<effect::Persist>(fx);
+  ASSERT_EQ(persist.size(), 1u);
+  EXPECT_TRUE(all_of<effect::Unload>(fx).empty());  // not while the edit is in flight
+  fx = core.stored(persist[0].id, {}, now);
+  EXPECT_EQ(all_of<effect::EditDone>(fx).size(), 1u);
+  EXPECT_EQ(all_of<effect::Snapshot>(fx).size(), 1u);  // unloading writes what changed
+  EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
+  // A missing room: not found, never created, unless the edit asks to create it.
+  RoomCore missing("m", config());
+  missing.edit(2, api_steps("bot", 0, 1, "x"), now);
+  fx = missing.loaded(std::optional<store::RoomData>(), now);
+  EXPECT_TRUE(all_of<effect::Create>(fx).empty());
+  ASSERT_EQ(all_of<effect::EditDone>(fx).size(), 1u);
+  EXPECT_EQ(all_of<effect::EditDone>(fx)[0].result.status, EditResult::Status::not_found);
+  RoomCore made("n", config());
+  ApiEdit create = api_steps("bot", 0, 1, "x");
+  create.create = true;
+  create.creator = "10.0.0.1";
+  made.edit(3, create, now);
+  fx = made.loaded(std::optional<store::RoomData>(), now);
+  auto creates = all_of<effect::Create>(fx);
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_EQ(creates[0].creator, "10.0.0.1");
+  fx = made.created(Created::ok, now);
+  EXPECT_EQ(all_of<effect::Persist>(fx).size(), 1u);
+}
+
+TEST(RoomCore, DeletingWaitsForBatchesInFlightAndRemovesTheMembers) {
+  Ready r;
+  uint64_t batch = r.send_steps(1, "u1", 0, 1);
+  auto fx = r.core.delete_room(4, r.now);
+  for (ConnId c : {1, 2}) EXPECT_EQ(sent_to(fx, c), std::vector<std::string>{"error"});
+  EXPECT_EQ(all_of<effect::Left>(fx).size(), 2u);
+  EXPECT_EQ(all_of<effect::Membership>(fx).size(), 2u);
+  EXPECT_TRUE(all_of<effect::Delete>(fx).empty());  // the batch is still being written
+  // Joins, reads and edits meanwhile are refused.
+  EXPECT_EQ(sent_to(r.core.join(3, "", "a", {"r", "u3", std::nullopt, std::nullopt}, r.now), 3),
+            std::vector<std::string>{"error"});
+  auto edit = all_of<effect::EditDone>(r.core.edit(6, api_steps("bot", 1, 1, "x"), r.now));
+  ASSERT_EQ(edit.size(), 1u);
+  EXPECT_EQ(edit[0].result.status, EditResult::Status::not_found);
+  fx = r.core.stored(batch, {}, r.now);
+  auto deleted = all_of<effect::Delete>(fx);
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].request, 4u);
+  EXPECT_TRUE(all_of<effect::Snapshot>(fx).empty());
+  EXPECT_EQ(all_of<effect::Unload>(fx).size(), 1u);
+  EXPECT_TRUE(r.core.closed());
+}
+
+TEST(RoomCore, MembershipEffectsNameWhoJoinedAndLeft) {
+  RoomCore core("r", config());
+  Now now{Time{}, 1};
+  core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now);
+  auto fx = core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+  auto joined = all_of<effect::Membership>(fx);
+  ASSERT_EQ(joined.size(), 1u);
+  EXPECT_EQ(joined[0].user_id, "u1");
+  EXPECT_TRUE(joined[0].joined);
+  // A replacement of the same userId is no new member.
+  EXPECT_TRUE(all_of<effect::Membership>(
+                  core.join(2, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now))
+                  .empty());
+  auto left = all_of<effect::Membership>(core.disconnect(2, now));
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_FALSE(left[0].joined);
+}
+
 }  // namespace
 }  // namespace rtpm::room
