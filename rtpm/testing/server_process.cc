@@ -1,5 +1,6 @@
 #include "rtpm/testing/server_process.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -134,28 +135,45 @@ std::unique_ptr<net::ssl::context> client_tls(const std::string& ca_file) {
 }
 
 template <class Stream>
-HttpResponse http_get_on(Stream& stream, const std::string& target) {
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, "127.0.0.1");
+HttpResponse http_request_on(Stream& stream, const http::request<http::string_body>& req) {
   http::write(stream, req);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);  // large documents (Beast's default stops at 8 MB)
+  parser.body_limit(boost::none);                 // large documents (Beast's default stops at 8 MB)
+  parser.skip(req.method() == http::verb::head);  // a HEAD answer has no body
   http::read(stream, buffer, parser);
   const auto& res = parser.get();
-  return {static_cast<int>(res.result_int()), res.body()};
+  HttpResponse out{static_cast<int>(res.result_int()), res.body(), {}};
+  for (const auto& field : res) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  return out;
 }
 
 }  // namespace
 
-HttpResponse http_get(uint16_t port, const std::string& target, const std::string& tls_ca) {
+HttpResponse http_request(uint16_t port, const std::string& method, const std::string& target,
+                          const std::string& body,
+                          const std::vector<std::pair<std::string, std::string>>& headers,
+                          const std::string& tls_ca) {
+  http::request<http::string_body> req;
+  req.method_string(method);
+  req.target(target);
+  req.version(11);
+  req.set(http::field::host, "127.0.0.1");
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.body() = body;
+  if (!body.empty() || req.method() == http::verb::post || req.method() == http::verb::put)
+    req.prepare_payload();
   net::io_context ioc;
   tcp::endpoint server(net::ip::make_address("127.0.0.1"), port);
   beast::error_code ec;
   if (tls_ca.empty()) {
     beast::tcp_stream stream(ioc);
     stream.connect(server);
-    HttpResponse res = http_get_on(stream, target);
+    HttpResponse res = http_request_on(stream, req);
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return res;
   }
@@ -165,9 +183,13 @@ HttpResponse http_get(uint16_t port, const std::string& target, const std::strin
   SSL_set_tlsext_host_name(stream.native_handle(), "localhost");
   beast::get_lowest_layer(stream).connect(server);
   stream.handshake(net::ssl::stream_base::client);
-  HttpResponse res = http_get_on(stream, target);
+  HttpResponse res = http_request_on(stream, req);
   stream.shutdown(ec);
   return res;
+}
+
+HttpResponse http_get(uint16_t port, const std::string& target, const std::string& tls_ca) {
+  return http_request(port, "GET", target, {}, {}, tls_ca);
 }
 
 struct WsClient::Impl {

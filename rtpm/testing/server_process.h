@@ -1,18 +1,20 @@
 // Test helpers that drive a real `realtime-pm serve` process over real
 // sockets: ServerProcess starts and stops the binary (SIGTERM or SIGKILL) on a
 // free loopback port with its own data folder; WsClient is a blocking
-// WebSocket client whose reader thread queues every message; http_get
-// fetches a URL.
+// WebSocket client whose reader thread queues every message; http_request
+// sends any HTTP request (http_get a GET).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -54,10 +56,19 @@ class ServerProcess {
 struct HttpResponse {
   int status = 0;
   std::string body;
+  /// The header fields, names in lower case (a repeated name keeps its last value).
+  std::map<std::string, std::string> headers;
 };
-/// GET http://127.0.0.1:port/target, or https:// when `tls_ca` names a PEM file of
-/// trusted certificates (the server's must be valid for the name "localhost"). Throws on
-/// connection or TLS failure.
+/// One request, `method` (GET, HEAD, POST, PUT, DELETE, ...) of http://127.0.0.1:port/target
+/// with `body` (sent with its Content-Length when not empty, or when the method is POST or PUT)
+/// and `headers` (name, value) added, on a connection of its own; https:// when `tls_ca` names
+/// a PEM file of trusted certificates (the server's must be valid for the name "localhost").
+/// Throws on connection or TLS failure.
+HttpResponse http_request(uint16_t port, const std::string& method, const std::string& target,
+                          const std::string& body = {},
+                          const std::vector<std::pair<std::string, std::string>>& headers = {},
+                          const std::string& tls_ca = {});
+/// GET http://127.0.0.1:port/target (https:// with `tls_ca`): http_request without a body.
 HttpResponse http_get(uint16_t port, const std::string& target, const std::string& tls_ca = {});
 
 class WsClient {
