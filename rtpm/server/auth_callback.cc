@@ -1,30 +1,16 @@
 #include "rtpm/server/auth_callback.h"
 
-#include <charconv>
 #include <string_view>
 #include <utility>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/field.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include "rtpm/json/json.h"
+#include "rtpm/server/http_client.h"
 
 namespace rtpm::server {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
@@ -42,16 +28,6 @@ Error bad_url() {
 
 Error refusal(std::string_view reason) {
   return Error{ErrorCode::unauthorized, "the authorization service failed: " + std::string(reason)};
-}
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '-' || c == '_';
-}
-
-bool is_ipv6_char(char c) {
-  return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == ':' ||
-         c == '.';
 }
 
 /// A key of the cache: token, room and userId, NUL-separated. A userId is tagged 'u' and no
@@ -130,11 +106,7 @@ struct AuthCallback::Impl {
 
   net::io_context& ioc;
   Options options;
-  // From the URL.
-  std::string host;         // for the resolver: no brackets around an IPv6 address
-  std::string port;         // "80" by default
-  std::string host_header;  // the Host field: as in the URL, with the port when it is not 80
-  std::string path;         // "/" by default
+  HttpUrl url;
 
   struct CacheEntry {
     std::string key;
@@ -145,8 +117,6 @@ struct AuthCallback::Impl {
   std::list<CacheEntry> entries;  // in insertion order, oldest first; guarded by mutex
   // Into `entries`; the keys view the entries' own strings. Guarded by mutex.
   std::unordered_map<std::string_view, std::list<CacheEntry>::iterator> index;
-
-  class Exchange;
 };
 
 std::optional<AuthCallback::Decision> AuthCallback::Impl::lookup(const std::string& key) {
@@ -180,173 +150,11 @@ void AuthCallback::Impl::store(std::string key, const Decision& decision) {
   index.emplace(last->key, last);
 }
 
-/// One exchange with the service. Owns all it needs, the Impl included (for the URL and the
-/// cache), so the AuthCallback may go while it runs. Every handler runs on its strand.
-class AuthCallback::Impl::Exchange : public std::enable_shared_from_this<Exchange> {
- public:
-  Exchange(std::shared_ptr<Impl> impl, std::string key, std::string body, AuthCallback::Done done)
-      : impl_(std::move(impl)),
-        key_(std::move(key)),
-        done_(std::move(done)),
-        strand_(net::make_strand(impl_->ioc)),
-        resolver_(strand_),
-        stream_(strand_),
-        deadline_(strand_) {
-    request_.method(http::verb::post);
-    request_.target(impl_->path);
-    request_.version(11);
-    request_.set(http::field::host, impl_->host_header);
-    request_.set(http::field::content_type, "application/json");
-    request_.set(http::field::connection, "close");
-    request_.body() = std::move(body);
-    request_.prepare_payload();
-    parser_.body_limit(kMaxAnswerBytes);
-  }
-
-  void start() {
-    net::post(strand_, [self = shared_from_this()] { self->run(); });
-  }
-
- private:
-  void run() {
-    // The whole exchange (resolve, connect, write, read) within the timeout: when the deadline
-    // passes first, the pending operation is cancelled and fails.
-    deadline_.expires_after(impl_->options.timeout);
-    deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->finished_) return;
-      self->timed_out_ = true;
-      self->resolver_.cancel();
-      beast::error_code ignored;
-      self->stream_.socket().close(ignored);
-    });
-    resolver_.async_resolve(
-        impl_->host, impl_->port,
-        [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
-          if (ec) return self->fail("resolving the host", ec);
-          self->stream_.async_connect(results,
-                                      [self](beast::error_code connect_ec, const tcp::endpoint&) {
-                                        self->on_connect(connect_ec);
-                                      });
-        });
-  }
-
-  void on_connect(beast::error_code ec) {
-    if (ec) return fail("connecting", ec);
-    http::async_write(
-        stream_, request_, [self = shared_from_this()](beast::error_code write_ec, size_t) {
-          if (write_ec) return self->fail("sending the request", write_ec);
-          http::async_read(self->stream_, self->buffer_, self->parser_,
-                           [self](beast::error_code read_ec, size_t) { self->on_read(read_ec); });
-        });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec) return fail("reading the answer", ec);
-    const auto& response = parser_.get();
-    if (response.result() != http::status::ok)
-      return finish(refusal("status " + std::to_string(response.result_int())));
-    Result<AuthCallback::Decision> decision = parse_answer(response.body());
-    if (decision && impl_->options.cache_for.count() > 0) impl_->store(std::move(key_), *decision);
-    finish(std::move(decision));
-  }
-
-  void fail(std::string_view what, beast::error_code ec) {
-    if (timed_out_)
-      return finish(
-          refusal("no answer within " + std::to_string(impl_->options.timeout.count()) + " ms"));
-    finish(refusal(std::string(what) + ": " + ec.message()));
-  }
-
-  void finish(Result<AuthCallback::Decision> result) {
-    if (finished_) return;
-    finished_ = true;
-    deadline_.cancel();
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
-    AuthCallback::Done done = std::move(done_);
-    done(std::move(result));
-  }
-
-  std::shared_ptr<Impl> impl_;
-  std::string key_;
-  AuthCallback::Done done_;
-  net::strand<net::io_context::executor_type> strand_;
-  tcp::resolver resolver_;
-  beast::tcp_stream stream_;
-  net::steady_timer deadline_;
-  http::request<http::string_body> request_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
-  bool timed_out_ = false;
-  bool finished_ = false;
-};
-
 Result<std::unique_ptr<AuthCallback>> AuthCallback::create(net::io_context& ioc, Options options) {
-  std::string_view url = options.url;
-  constexpr std::string_view kScheme = "http://";
-  if (url.size() < kScheme.size()) return bad_url();
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    char c = url[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kScheme[i]) return bad_url();
-  }
-  url.remove_prefix(kScheme.size());
-  size_t slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "/" : url.substr(slash);
-  // The path goes into the request line as it is: no spaces, controls or fragment.
-  for (char c : path) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#') return bad_url();
-  }
-
-  std::string_view host;
-  std::string_view port;
-  std::string_view host_in_url;  // with the brackets of an IPv6 literal
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos || close < 2) return bad_url();
-    host = authority.substr(1, close - 1);
-    host_in_url = authority.substr(0, close + 1);
-    for (char c : host) {
-      if (!is_ipv6_char(c)) return bad_url();
-    }
-    std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return bad_url();
-      port = rest.substr(1);
-      if (port.empty()) return bad_url();
-    }
-  } else {
-    size_t colon = authority.find(':');
-    host = authority.substr(0, colon);
-    host_in_url = host;
-    if (colon != std::string_view::npos) {
-      port = authority.substr(colon + 1);
-      if (port.empty()) return bad_url();
-    }
-    if (host.empty()) return bad_url();
-    for (char c : host) {
-      if (!is_host_char(c)) return bad_url();
-    }
-  }
-  unsigned port_number = 80;
-  if (!port.empty()) {
-    for (char c : port) {
-      if (c < '0' || c > '9') return bad_url();
-    }
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
-    if (ec != std::errc() || end != port.data() + port.size() || port_number < 1 ||
-        port_number > 65535)
-      return bad_url();
-  }
-
+  std::optional<HttpUrl> url = parse_http_url(options.url);
+  if (!url) return bad_url();
   auto impl = std::make_unique<Impl>(ioc, std::move(options));
-  impl->host = std::string(host);
-  impl->port = std::to_string(port_number);
-  impl->host_header = std::string(host_in_url);
-  if (port_number != 80) impl->host_header += ":" + impl->port;
-  impl->path = std::string(path);
+  impl->url = std::move(*url);
   return std::unique_ptr<AuthCallback>(new AuthCallback(std::move(impl)));
 }
 
@@ -367,9 +175,21 @@ void AuthCallback::authorize(std::string token, std::string room,
       return;
     }
   }
-  std::make_shared<Impl::Exchange>(impl_, std::move(key), request_body(token, room, user_id),
-                                   std::move(done))
-      ->start();
+  HttpPost post{.body = request_body(token, room, user_id),
+                .timeout = impl_->options.timeout,
+                .max_answer_bytes = kMaxAnswerBytes};
+  // The exchange holds the Impl (for the cache), so the AuthCallback may go while it runs.
+  HttpExchange::start(impl_->ioc, impl_->url, std::move(post),
+                      [impl = impl_, key = std::move(key),
+                       done = std::move(done)](Result<HttpAnswer> answer) mutable {
+                        if (!answer) return done(refusal(answer.error().message));
+                        if (answer->status != 200)
+                          return done(refusal("status " + std::to_string(answer->status)));
+                        Result<Decision> decision = parse_answer(answer->body);
+                        if (decision && impl->options.cache_for.count() > 0)
+                          impl->store(std::move(key), *decision);
+                        done(std::move(decision));
+                      });
 }
 
 }  // namespace rtpm::server

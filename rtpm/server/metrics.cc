@@ -55,6 +55,19 @@ std::string Metrics::render() const {
       "descriptors or memory (accepting pauses 100 ms after each).\n");
   line("# TYPE realtime_pm_accept_failures_total counter\n");
   value("realtime_pm_accept_failures_total", accept_failures.load());
+  line("# HELP realtime_pm_webhook_deliveries_total Webhook deliveries answered with 2xx.\n");
+  line("# TYPE realtime_pm_webhook_deliveries_total counter\n");
+  value("realtime_pm_webhook_deliveries_total", webhook_deliveries.load());
+  line(
+      "# HELP realtime_pm_webhook_failures_total Webhook delivery attempts that failed (no "
+      "connection, timeout, a status other than 2xx).\n");
+  line("# TYPE realtime_pm_webhook_failures_total counter\n");
+  value("realtime_pm_webhook_failures_total", webhook_failures.load());
+  line(
+      "# HELP realtime_pm_webhook_dropped_total Webhook deliveries given up after their last "
+      "attempt or dropped from a full queue.\n");
+  line("# TYPE realtime_pm_webhook_dropped_total counter\n");
+  value("realtime_pm_webhook_dropped_total", webhook_dropped.load());
   line("# HELP realtime_pm_errors_total Error messages sent, by code.\n");
   line("# TYPE realtime_pm_errors_total counter\n");
   for (int i = 0; i < kErrorCodes; ++i)

@@ -25,6 +25,12 @@ class Metrics {
   std::atomic<int64_t> store_commits{0};
   /// accept() failures for want of descriptors or memory (each followed by a pause).
   std::atomic<int64_t> accept_failures{0};
+  /// Webhook deliveries answered with a 2xx status.
+  std::atomic<int64_t> webhook_deliveries{0};
+  /// Webhook delivery attempts that failed (no connection, timeout, a status other than 2xx).
+  std::atomic<int64_t> webhook_failures{0};
+  /// Webhook deliveries given up after their last attempt or dropped from a full queue.
+  std::atomic<int64_t> webhook_dropped{0};
 
   void count_error(ErrorCode code);
   /// One acknowledged `steps` message: seconds from its receipt to its ack.
