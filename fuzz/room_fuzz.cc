@@ -215,7 +215,8 @@ class RoomFuzz {
     }
     if (auto* s = std::get_if<room::effect::Snapshot>(&op.effect)) {
       Result<void> r = fail ? Result<void>(Error{ErrorCode::internal, "fuzz"})
-                            : store_.save_snapshot(kRoom, s->version, s->doc_json, s->keep_history);
+                            : store_.save_snapshot(kRoom, s->version, s->doc_json, s->keep_history,
+                                                   s->keep_every);
       return apply(target.snapshot_done(std::move(r), now_), &target);
     }
   }

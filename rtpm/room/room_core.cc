@@ -532,8 +532,9 @@ void RoomCore::do_edit(Out& out, uint64_t request, const ApiEdit& e) {
       return edit_done(out, request,
                        {Status::version_conflict, authority_->version(), 0,
                         "the room is at version " + std::to_string(authority_->version())});
-    // Nothing to change.
-    return edit_done(out, request, {Status::ok, authority_->version(), 0, {}});
+    // Nothing to change: answered once what it was made on is durable.
+    if (!in_flight_.empty()) return in_flight_.back().then_answer.push_back(request);
+    return edit_done(out, request, {Status::ok, durable_version_, 0, {}});
   }
   collab::Authority::Decision d = authority_->decide(version, steps->as_array(), e.user_id);
   if (auto* c = std::get_if<collab::Authority::Conflict>(&d))
@@ -685,6 +686,8 @@ void RoomCore::make_durable(Out& out, InFlight done) {
         out, protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
         done.sender);
   }
+  for (uint64_t request : done.then_answer)
+    edit_done(out, request, {EditResult::Status::ok, a.to_version, 0, {}});
   out.effects.push_back(effect::Durable{a.steps.size(), done.received, a.to_version});
   for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
 }
@@ -703,7 +706,8 @@ void RoomCore::snapshot(Out& out) {
   // The store keeps the steps the history keeps (fewer than history_steps when
   // the byte bound shortened it), so a restart neither shortens nor lengthens it.
   int64_t keep = std::max<int64_t>(0, durable_version_ - authority_->history_start());
-  out.effects.push_back(effect::Snapshot{durable_version_, durable_doc()->to_json_string(), keep});
+  out.effects.push_back(effect::Snapshot{durable_version_, durable_doc()->to_json_string(), keep,
+                                         config_.snapshot_every});
 }
 
 void RoomCore::fail_room(Out& out, const std::string& why) {
@@ -714,10 +718,13 @@ void RoomCore::fail_room(Out& out, const std::string& why) {
     out.effects.push_back(effect::Left{member.conn});
     out.effects.push_back(effect::Membership{user, false, durable_version_});
   }
-  for (const InFlight& f : in_flight_)
-    if (f.api_request)
-      edit_done(out, *f.api_request,
+  for (const InFlight& f : in_flight_) {
+    std::vector<uint64_t> requests = f.then_answer;
+    if (f.api_request) requests.push_back(*f.api_request);
+    for (uint64_t request : requests)
+      edit_done(out, request,
                 {EditResult::Status::unavailable, 0, 0, "the store failed: nothing was applied"});
+  }
   members_.clear();
   by_conn_.clear();
   in_flight_.clear();

@@ -148,6 +148,9 @@ struct Snapshot {
   int64_t version = 0;
   std::string doc_json;
   int64_t keep_history = 0;
+  /// Store::save_snapshot's keep_every: kept snapshots (for reads of old versions) at least
+  /// this many versions apart.
+  int64_t keep_every = 0;
 };
 /// Call tick() at `at` (replaces the previous wake-up); nullopt: no wake-up needed.
 struct WakeAt {
@@ -297,6 +300,8 @@ class RoomCore {
     Time received;
     bool stored = false;  // confirmed, waiting for an earlier batch
     std::optional<uint64_t> api_request;
+    /// Edits that changed nothing, made on this batch's version: answered when it is durable.
+    std::vector<uint64_t> then_answer;
   };
   /// The effects of the event being handled, and its time.
   struct Out {

@@ -20,7 +20,12 @@
 //   to its own messages; the core's membership is the clients';
 // - presence versions are never above the durable version (they are the
 //   recipient's version), one user's presence is broadcast at most once per
-//   interval, and the durable document passes Node::check().
+//   interval, and the durable document passes Node::check();
+// - edits through the document API (steps on the durable document, stale,
+//   hostile, by a member's userId, or a document to become) are answered once,
+//   ok only when durable, and reach every member like a member's steps;
+//   deletions remove every member and reach the store only after the room
+//   closed (the clients then forget what they held of the room).
 // A failure prints the seed and the event index.
 //
 // RTPM_ROOM_MODEL_SEEDS=A-B sets the seeds (default 1-20), RTPM_ROOM_MODEL_EVENTS
@@ -116,6 +121,7 @@ class Model {
 
   // Statistics, so that the test can fail when a seed did too little.
   int acks = 0, broadcasts = 0, failures = 0, conflicts = 0, rejected = 0, reloads = 0;
+  int api_edits = 0, deletions = 0;
 
  private:
   int draw(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
@@ -172,6 +178,8 @@ class Model {
     if (what < 60) return disconnect(c);
     if (what < 62) return read(r);
     if (what == 62 && chance(25)) return remove(r);
+    if (what == 63) return api_edit(r);
+    if (what == 64 && chance(8)) return delete_room(r);
     if (what < 70) return tick();
     return deliver();
   }
@@ -323,6 +331,65 @@ class Model {
     on_effects(r, std::move(fx), c);
   }
 
+  // An edit through the document API: steps made on the durable document (what a backend
+  // read), sometimes stale, hostile or by a member's userId, or a document to become.
+  void api_edit(int r) {
+    auto& room = core(r);
+    uint64_t request = next_read_++;
+    edits_.insert(request);
+    ApiEdit e;
+    e.user_id = chance(10) ? conns_[static_cast<size_t>(draw(0, 5))].user : "bot";
+    e.create = chance(30);
+    e.creator = "api";
+    model::NodeRef base = room.ready()
+                              ? room.durable_doc()
+                              : model::Node::from_json(*basic(), *json::parse(kInitialDoc));
+    if (chance(30)) {
+      // A restore: the initial document, or this one edited.
+      transform::Transform tr(base);
+      std::vector<json::Value> made = edit(base);
+      model::NodeRef target = base;
+      for (const json::Value& step : made) {
+        auto applied = transform::Step::from_json(*basic(), step)->apply(*target);
+        if (applied.ok()) target = applied.doc;
+      }
+      e.become = chance(50) ? model::Node::from_json(*basic(), *json::parse(kInitialDoc)) : target;
+    } else {
+      std::vector<json::Value> made = chance(10) ? hostile_steps(View{}) : edit(base);
+      e.version = room.ready() ? room.durable_version() : 0;
+      if (chance(10)) e.version = std::max<int64_t>(0, e.version - 1);
+      e.steps = json::Value(json::Array(made.begin(), made.end()));
+    }
+    Effects fx = room.edit(request, e, now());
+    for (const Effect& x : fx)
+      if (const auto* p = std::get_if<effect::Persist>(&x))
+        for (const store::StoredStep& st : p->batch.steps)
+          if (st.user_id != e.user_id) fail("an API batch under another userId");
+    on_effects(r, std::move(fx), -1);
+  }
+
+  // The room is deleted: its members leave; the clients forget what they held of it.
+  void delete_room(int r) {
+    auto& room = core(r);
+    uint64_t request = next_read_++;
+    deletes_.insert(request);
+    Effects fx = room.delete_room(request, now());
+    bool refused = false;
+    for (const Effect& e : fx)
+      if (const auto* d = std::get_if<effect::EditDone>(&e); d && d->request == request)
+        refused = true;
+    on_effects(r, std::move(fx), -1);
+    if (refused) return;
+    if (room.member_count() != 0) fail("a member stayed in a deleted room");
+    for (int c = 0; c < static_cast<int>(conns_.size()); ++c) {
+      if (room.joining(id(c))) continue;  // its join waits for the fresh room
+      conns_[static_cast<size_t>(c)].rooms[r] = View{};
+      joined_at_.erase({c, r});
+    }
+    expected_after_failure_.erase(r);
+    ++deletions;
+  }
+
   // An administrator removes one user (or everyone) from the room.
   void remove(int r) {
     auto& room = core(r);
@@ -394,9 +461,14 @@ class Model {
       return on_effects(r, target.created(result, now()), -1);
     }
     if (auto* s = std::get_if<effect::Snapshot>(&op.effect)) {
-      Result<void> res =
-          store_.save_snapshot(room_name(r), s->version, s->doc_json, s->keep_history);
+      Result<void> res = store_.save_snapshot(room_name(r), s->version, s->doc_json,
+                                              s->keep_history, s->keep_every);
       return on_effects(r, target.snapshot_done(res, now()), -1);
+    }
+    if (auto* d = std::get_if<effect::Delete>(&op.effect)) {
+      if (!deletes_.erase(d->request)) fail("a deletion done twice or never asked");
+      if (!target.closed()) fail("a room deleted from the store while still open");
+      if (!store_.delete_room(room_name(r))) fail("the store failed to delete");
     }
   }
 
@@ -421,6 +493,9 @@ class Model {
         if (std::holds_alternative<effect::Broadcast>(e)) fail("a failed batch was broadcast");
       }
       if (!op.core->closed()) fail("a failed batch left the room open");
+      // A room being deleted goes from the store next: nothing to reload.
+      for (const Effect& e : fx)
+        if (std::holds_alternative<effect::Delete>(e)) expected_after_failure_.erase(r);
       // Every later batch of this core is dropped with it.
       for (auto it = ops_.begin(); it != ops_.end();)
         it = it->core == op.core && std::holds_alternative<effect::Persist>(it->effect)
@@ -450,10 +525,18 @@ class Model {
           if (!seen.insert(to).second) fail("a broadcast names a connection twice");
           receive(conn_of(to), r, b->text, true, by);
         }
+      } else if (auto* done = std::get_if<effect::EditDone>(&e)) {
+        if (!edits_.erase(done->request) && !deletes_.erase(done->request))
+          fail("an edit answered twice or never asked");
+        if (done->result.status == EditResult::Status::ok && room.ready() &&
+            done->result.version > room.durable_version())
+          fail("an edit answered ok before it was durable");
+        if (done->result.status == EditResult::Status::ok) ++api_edits;
       } else if (std::holds_alternative<effect::Persist>(e) ||
                  std::holds_alternative<effect::Load>(e) ||
                  std::holds_alternative<effect::Create>(e) ||
-                 std::holds_alternative<effect::Snapshot>(e)) {
+                 std::holds_alternative<effect::Snapshot>(e) ||
+                 std::holds_alternative<effect::Delete>(e)) {
         if (auto* p = std::get_if<effect::Persist>(&e)) {
           if (p->id <= last_batch_[&room]) fail("batch ids are not increasing");
           last_batch_[&room] = p->id;
@@ -678,6 +761,8 @@ class Model {
   std::map<int, std::string> expected_after_failure_;
   std::map<int, int64_t> durable_at_failure_;
   std::set<uint64_t> reads_;
+  std::set<uint64_t> edits_;
+  std::set<uint64_t> deletes_;
   uint64_t next_read_ = 1;
 };
 
@@ -701,6 +786,7 @@ TEST(RoomCoreModel, RandomEventsKeepEveryPromise) {
   auto [first, last] = seeds();
   int events = events_per_seed();
   long total = 0, acks = 0, broadcasts = 0, failures = 0, conflicts = 0, rejected = 0, reloads = 0;
+  long api_edits = 0, deletions = 0;
   for (uint32_t seed = first; seed <= last; ++seed) {
     Model model(seed, events);
     try {
@@ -718,15 +804,20 @@ TEST(RoomCoreModel, RandomEventsKeepEveryPromise) {
     conflicts += model.conflicts;
     rejected += model.rejected;
     reloads += model.reloads;
+    api_edits += model.api_edits;
+    deletions += model.deletions;
   }
   std::cout << "room core model: " << total << " events, " << acks << " acks, " << broadcasts
             << " step broadcasts received, " << conflicts << " conflicts, " << rejected
-            << " rejected batches, " << failures << " failed batches, " << reloads << " reloads\n";
+            << " rejected batches, " << failures << " failed batches, " << reloads << " reloads, "
+            << api_edits << " API edits, " << deletions << " deletions\n";
   // A run that did too little proves nothing.
   EXPECT_GT(acks, total / 100);
   EXPECT_GT(failures, 0);
   EXPECT_GT(conflicts, 0);
   EXPECT_GT(rejected, 0);
+  EXPECT_GT(api_edits, 0);
+  EXPECT_GT(deletions, 0);
 }
 
 }  // namespace

@@ -73,8 +73,9 @@ Result<std::optional<RoomData>> FaultyStore::load_room(const std::string& room,
 }
 
 Result<void> FaultyStore::save_snapshot(const std::string& room, int64_t version,
-                                        const std::string& doc_json, int64_t keep_history) {
-  return inner_.save_snapshot(room, version, doc_json, keep_history);
+                                        const std::string& doc_json, int64_t keep_history,
+                                        int64_t keep_every) {
+  return inner_.save_snapshot(room, version, doc_json, keep_history, keep_every);
 }
 
 Result<bool> FaultyStore::room_exists(const std::string& room) { return inner_.room_exists(room); }

@@ -53,7 +53,8 @@ std::vector<Result<void>> MemoryStore::append(const std::vector<AppendBatch>& ba
 }
 
 Result<void> MemoryStore::save_snapshot(const std::string& room, int64_t version,
-                                        const std::string& doc_json, int64_t keep_history) {
+                                        const std::string& doc_json, int64_t keep_history,
+                                        int64_t keep_every) {
   std::lock_guard lock(mutex_);
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return Error{ErrorCode::internal, "no room " + room};
@@ -61,7 +62,8 @@ Result<void> MemoryStore::save_snapshot(const std::string& room, int64_t version
   r.snapshot_version = version;
   r.snapshot_doc = doc_json;
   std::erase_if(r.snapshots, [&](const auto& s) { return s.first == version; });
-  r.snapshots.emplace_back(version, doc_json);
+  if (keep_every <= 0 || r.snapshots.empty() || r.snapshots.back().first <= version - keep_every)
+    r.snapshots.emplace_back(version, doc_json);
   // The oldest snapshot kept is the newest at or before the history's start; the steps after
   // it stay, so that every version from it on can be rebuilt.
   int64_t keep_from = r.snapshots.front().first;

@@ -16,7 +16,7 @@ class MemoryStore final : public Store {
                                             int64_t history_before) override;
   std::vector<Result<void>> append(const std::vector<AppendBatch>& batches) override;
   Result<void> save_snapshot(const std::string& room, int64_t version, const std::string& doc_json,
-                             int64_t keep_history) override;
+                             int64_t keep_history, int64_t keep_every) override;
   Result<bool> room_exists(const std::string& room) override;
   Result<int64_t> room_count() override;
   Result<std::vector<RoomInfo>> list_rooms(const std::string& prefix, const std::string& after,

@@ -244,11 +244,15 @@ Result<void> SqliteStore::append_one(const AppendBatch& b) {
 }
 
 Result<void> SqliteStore::save_snapshot(const std::string& room, int64_t version,
-                                        const std::string& doc_json, int64_t keep_history) {
+                                        const std::string& doc_json, int64_t keep_history,
+                                        int64_t keep_every) {
   std::lock_guard lock(mutex_);
   if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
   Stmt up{prepare("INSERT OR REPLACE INTO snapshots(room, version, doc) VALUES(?, ?, ?)")};
-  Stmt keep{prepare("INSERT OR REPLACE INTO snapshot_history(room, version, doc) VALUES(?, ?, ?)")};
+  // Kept for reads of old versions unless a kept one is newer than version - keep_every.
+  Stmt keep{prepare(
+      "INSERT OR REPLACE INTO snapshot_history(room, version, doc) SELECT ?1, ?2, ?3 WHERE ?4 <= 0"
+      " OR NOT EXISTS (SELECT 1 FROM snapshot_history WHERE room = ?1 AND version > ?2 - ?4)")};
   // The oldest snapshot kept is the newest at or before the history's start (or the oldest
   // there is); the steps after it stay, so that every version from it on can be rebuilt.
   Stmt from{prepare(
@@ -265,6 +269,7 @@ Result<void> SqliteStore::save_snapshot(const std::string& room, int64_t version
     sqlite3_bind_int64(st, 2, version);
     bind_text(st, 3, doc_json);
   }
+  sqlite3_bind_int64(keep.s, 4, keep_every);
   bind_text(from.s, 1, room);
   sqlite3_bind_int64(from.s, 2, version - keep_history);
   if (sqlite3_step(up.s) != SQLITE_DONE || sqlite3_step(keep.s) != SQLITE_DONE ||

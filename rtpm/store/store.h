@@ -88,9 +88,13 @@ class Store {
   /// still commit. A batch of a room whose earlier batch failed fails too (its log would have a
   /// gap). When the commit itself fails, every batch failed.
   virtual std::vector<Result<void>> append(const std::vector<AppendBatch>& batches) = 0;
-  /// Records a snapshot; steps older than `version - keep_history` may be dropped.
+  /// Records a snapshot; steps older than `version - keep_history` may be dropped. The snapshot
+  /// is also kept for reads of old versions (load_version) unless a kept one is newer than
+  /// `version - keep_every` (0: always kept), so that rooms that unload often do not keep a
+  /// copy per unload: kept snapshots are at least keep_every versions apart.
   virtual Result<void> save_snapshot(const std::string& room, int64_t version,
-                                     const std::string& doc_json, int64_t keep_history) = 0;
+                                     const std::string& doc_json, int64_t keep_history,
+                                     int64_t keep_every) = 0;
   /// Whether a room exists.
   virtual Result<bool> room_exists(const std::string& room) = 0;
   /// How many rooms exist.

@@ -68,7 +68,7 @@ TEST_P(StoreTest, CreateLoadAppendSnapshot) {
   EXPECT_EQ((*r)->steps[2].step_json, "D");
   // Snapshot at 3 keeping one step of history: the history starts at 2, and the newest kept
   // snapshot at or before it is the first (version 0), so every step stays to rebuild from it.
-  ASSERT_TRUE(store_->save_snapshot("r", 3, "{\"v\":3}", 1));
+  ASSERT_TRUE(store_->save_snapshot("r", 3, "{\"v\":3}", 1, 0));
   auto after = store_->load_room("r", 100);
   ASSERT_TRUE(after && *after);
   EXPECT_EQ((*after)->snapshot_version, 3);
@@ -79,7 +79,7 @@ TEST_P(StoreTest, CreateLoadAppendSnapshot) {
   // A snapshot at 5 keeping one step: the history starts at 4; the snapshot at 3 is the oldest
   // kept, with the steps after it; 0 and steps 1 to 3 go.
   ASSERT_TRUE(all_ok(store_->append({{"r", {{4, "u", "E"}, {5, "u", "F"}}}})));
-  ASSERT_TRUE(store_->save_snapshot("r", 5, "{\"v\":5}", 1));
+  ASSERT_TRUE(store_->save_snapshot("r", 5, "{\"v\":5}", 1, 0));
   auto pruned = store_->load_room("r", 100);
   ASSERT_TRUE(pruned && *pruned);
   ASSERT_EQ((*pruned)->steps.size(), 2u);
@@ -130,7 +130,7 @@ TEST_P(StoreTest, HistoryAuthorshipVersionsAndDeletion) {
   EXPECT_FALSE(store_->read_steps("nope", 0, 10)->has_value());
 
   // The document at a version: snapshot plus the steps up to it.
-  ASSERT_TRUE(store_->save_snapshot("doc/a", 2, "{\"v\":2}", 100));
+  ASSERT_TRUE(store_->save_snapshot("doc/a", 2, "{\"v\":2}", 100, 0));
   auto at1 = store_->load_version("doc/a", 1);
   ASSERT_TRUE(at1 && *at1);
   EXPECT_EQ((*at1)->snapshot_version, 0);
@@ -141,7 +141,7 @@ TEST_P(StoreTest, HistoryAuthorshipVersionsAndDeletion) {
   ASSERT_EQ((*at3)->steps.size(), 1u);
   EXPECT_EQ((*at3)->steps[0].version, 3);
   // History kept from version 2 on only: version 1 is no longer answerable.
-  ASSERT_TRUE(store_->save_snapshot("doc/a", 3, "{\"v\":3}", 1));
+  ASSERT_TRUE(store_->save_snapshot("doc/a", 3, "{\"v\":3}", 1, 0));
   auto gone = store_->load_version("doc/a", 1);
   ASSERT_TRUE(gone && *gone);
   EXPECT_GT((*gone)->snapshot_version, 1);
@@ -228,6 +228,30 @@ TEST_P(StoreTest, SurvivesReopen) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"));
+
+TEST_P(StoreTest, KeptSnapshotsAreAtLeastKeepEveryApart) {
+  // A room that unloads after every step writes a snapshot each time: only those at least
+  // keep_every versions after the last kept one stay readable (a bounded number per room).
+  ASSERT_TRUE(store_->create_room("r", "{\"v\":0}"));
+  for (int v = 1; v <= 12; ++v) {
+    ASSERT_TRUE(all_ok(store_->append({{"r", {{v, "u", "S" + std::to_string(v), v}}}})));
+    ASSERT_TRUE(store_->save_snapshot("r", v, "{\"v\":" + std::to_string(v) + "}", 100, 5));
+  }
+  // Kept: 0, 5, 10. The document at 7 is the snapshot at 5 plus steps 6 and 7.
+  auto at7 = store_->load_version("r", 7);
+  ASSERT_TRUE(at7 && *at7);
+  EXPECT_EQ((*at7)->snapshot_version, 5);
+  ASSERT_EQ((*at7)->steps.size(), 2u);
+  EXPECT_EQ((*at7)->snapshot_doc, "{\"v\":5}");
+  EXPECT_EQ(store_->load_version("r", 12)->value().snapshot_version, 10);
+  // The latest snapshot, kept or not, is what a load starts from.
+  EXPECT_EQ(store_->load_room("r", 0)->value().snapshot_version, 12);
+  // Pruning to a 3-step history: it starts at 12 - 3 = 9, and the newest kept snapshot at or
+  // before it is 5, which stays with the steps after it; 0 and steps 1 to 5 go.
+  ASSERT_TRUE(store_->save_snapshot("r", 12, "{\"v\":12}", 3, 5));
+  EXPECT_EQ(store_->load_version("r", 4)->value().snapshot_version, 5);  // too old: above 4
+  EXPECT_EQ(store_->read_steps("r", 5, 100)->value().steps.size(), 7u);
+}
 
 // A database written by a release before authorship and kept snapshots: opening it adds both,
 // and what it held stays readable.
