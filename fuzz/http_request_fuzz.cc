@@ -129,12 +129,17 @@ void run(std::string_view input, const HttpEnv& env) {
     if (auto* res = std::get_if<HttpResponse>(&decision)) {
       check(*res, head);
       if (!res->keep_alive()) return;
-    } else if (auto* room = std::get_if<RoomRequest>(&decision)) {
-      if (!rtpm::protocol::valid_room_name(room->room)) std::abort();
-      if (auth) {
+    } else if (auto* room = std::get_if<ApiRequest>(&decision)) {
+      bool listing = room->op == rtpm::server::ApiOp::list_rooms;
+      if (listing != room->room.empty()) std::abort();
+      if (!listing && !rtpm::protocol::valid_room_name(room->room)) std::abort();
+      if (auth && !auth->is_api_client(req)) {
+        // A user's token: it must grant what the operation needs, and list and delete none.
         auto grant = auth->authenticate(Authenticator::request_token(req), 0);
-        if (!grant || (*grant)->rooms.permission_for(room->room) == rtpm::auth::Permission::none)
-          std::abort();  // a room read without a token that may read the room
+        if (!grant || listing || room->op == rtpm::server::ApiOp::delete_room ||
+            static_cast<int>((*grant)->rooms.permission_for(room->room)) <
+                static_cast<int>(room->needed))
+          std::abort();
       }
       bool sent_secret = room->room.find(kSecret) != std::string::npos;
       check(room_response(req, room->room, std::make_pair(int64_t{1}, std::string("{}"))), head,

@@ -157,6 +157,22 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--admin-token-file", o.admin_token_file,
                   "File of the token of the admin API (/api/admin/...: revoke, remove)")
       ->envname("RTPM_ADMIN_TOKEN_FILE");
+  cmd->add_option("--api-token-file", o.api_token_file,
+                  "File of the token of the document API (/api/rooms...): every permission on\n"
+                  "every room; without authentication on, the API then requires it")
+      ->envname("RTPM_API_TOKEN_FILE");
+  cmd->add_option("--webhook-url", o.webhook_urls,
+                  "http:// URL to POST room and member events to (repeatable; docs/api.md)")
+      ->envname("RTPM_WEBHOOK_URL")
+      ->delimiter(',');
+  cmd->add_option("--webhook-secret-file", o.webhook_secret_file,
+                  "File of the secret (16 bytes or more) that signs webhook deliveries")
+      ->envname("RTPM_WEBHOOK_SECRET_FILE");
+  cmd->add_option("--webhook-debounce-ms", o.webhook_debounce_ms,
+                  "Least milliseconds between two room.changed deliveries of one room")
+      ->envname("RTPM_WEBHOOK_DEBOUNCE_MS")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
   cmd->add_option("--metrics-token-file", o.metrics_token_file,
                   "File of the token GET /metrics requires (with authentication on, /metrics\n"
                   "is refused without one)")
@@ -228,6 +244,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--history-bytes", o.history_bytes,
                   "...and at most this many bytes of their JSON per room (0: no byte bound)")
       ->envname("RTPM_HISTORY_BYTES")
+      ->capture_default_str();
+  cmd->add_option("--max-named-versions", o.max_named_versions,
+                  "Named versions one room may hold (each keeps its document)")
+      ->envname("RTPM_MAX_NAMED_VERSIONS")
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   cmd->add_option("--snapshot-every", o.snapshot_every, "Steps between snapshots")
       ->envname("RTPM_SNAPSHOT_EVERY")

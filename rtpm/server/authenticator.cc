@@ -173,6 +173,11 @@ Result<std::unique_ptr<Authenticator>> Authenticator::create(const ServerOptions
     if (!token) return token.error();
     a->admin_token_ = std::move(*token);
   }
+  if (!o.api_token_file.empty()) {
+    auto token = read_token_file(o.api_token_file, "--api-token-file");
+    if (!token) return token.error();
+    a->api_token_ = std::move(*token);
+  }
   if (!o.metrics_token_file.empty()) {
     auto token = read_token_file(o.metrics_token_file, "--metrics-token-file");
     if (!token) return token.error();
@@ -256,6 +261,12 @@ room::Access Authenticator::access(auth::Permission permission) const {
 
 bool Authenticator::is_admin(const HttpRequest& req) const {
   return has_admin() && same_secret(bearer(req), admin_token_);
+}
+
+bool Authenticator::is_api_client(const HttpRequest& req) const {
+  std::string_view token = bearer(req);
+  return (!api_token_.empty() && same_secret(token, api_token_)) ||
+         (has_admin() && same_secret(token, admin_token_));
 }
 
 bool Authenticator::metrics_allowed(const HttpRequest& req) const {

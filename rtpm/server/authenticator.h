@@ -70,6 +70,11 @@ class Authenticator {
 
   /// The request carries the admin token as a bearer token.
   bool is_admin(const HttpRequest& req) const;
+  /// The document API is guarded: authentication is on, or --api-token-file is set.
+  bool api_guarded() const { return enabled_ || !api_token_.empty(); }
+  /// The request may do everything the document API offers: it carries the API token or the
+  /// admin token as a bearer token.
+  bool is_api_client(const HttpRequest& req) const;
   /// GET /metrics is allowed: its token when --metrics-token-file is set; otherwise only
   /// when authentication is off.
   bool metrics_allowed(const HttpRequest& req) const;
@@ -95,6 +100,7 @@ class Authenticator {
   std::unique_ptr<AuthCallback> callback_;
   std::string admin_token_;
   std::string metrics_token_;
+  std::string api_token_;
   bool any_origin_ = false;
   std::vector<std::string> origins_;
   std::vector<std::string> hosts_;  // lower case

@@ -24,6 +24,7 @@ namespace rtpm::server {
 
 class Authenticator;
 class RoomRegistry;
+class Webhooks;
 class WebSocketSession;
 
 struct ServerContext {
@@ -51,6 +52,8 @@ struct ServerContext {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StorageWorker> storage;
   std::unique_ptr<RoomRegistry> rooms;
+  /// --webhook-url: the events the application asked for (null: none).
+  std::unique_ptr<Webhooks> webhooks;
 
   /// With JWTs: closes the sessions whose tokens expired (server.cc).
   std::unique_ptr<boost::asio::steady_timer> expiry_timer;

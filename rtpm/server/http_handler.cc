@@ -230,6 +230,10 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
     if (!auth || !auth->has_admin()) return not_found();
     return admin_request(req, path, *auth);
   }
+  if (path == "/api/rooms" || path.substr(0, 11) == "/api/rooms/") {
+    size_t q = target.find('?');
+    return api_request(req, path, q == std::string_view::npos ? "" : target.substr(q + 1), env);
+  }
 
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     HttpResponse res =
@@ -248,7 +252,6 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
   // With authentication on, the API needs a token: checked here, or by --auth-url.
   bool guarded = auth && auth->enabled();
   std::string token = guarded ? Authenticator::request_token(req) : std::string();
-  std::shared_ptr<const auth::Grant> grant;
   if (guarded && api) {
     if (token.empty())
       return json_error(req, http::status::unauthorized, "unauthorized",
@@ -257,26 +260,12 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
       auto checked = auth->authenticate(token, env.now_ms);
       if (!checked)
         return json_error(req, http::status::unauthorized, "unauthorized", checked.error().message);
-      grant = std::move(*checked);
     }
   }
   if (path == "/api/schema") {
     if (guarded && auth->callback()) return SchemaRequest{std::move(token)};
     return schema_response(req, env.schema_json);
   }
-  constexpr std::string_view kRooms = "/api/rooms/";
-  if (path.substr(0, kRooms.size()) == kRooms) {
-    std::string_view segment = path.substr(kRooms.size());
-    auto name = percent_decode(segment);
-    if (segment.find('/') != std::string_view::npos || !name || !protocol::valid_room_name(*name))
-      return make_response(req, http::status::not_found, "no such room\n", kText);
-    if (grant && grant->rooms.permission_for(*name) == auth::Permission::none)
-      return json_error(req, http::status::forbidden, "forbidden",
-                        "the token does not grant access to this room");
-    if (guarded && auth->callback()) return RoomRequest{std::move(*name), std::move(token)};
-    return RoomRequest{std::move(*name), {}};
-  }
-
   // Static files: the demo page. Only StaticFiles opens files here, and only inside the
   // --static folder, which may not contain the data folder: nothing but the store may open the
   // database files (closing a descriptor of one drops SQLite's locks; see static_files.h).
@@ -315,7 +304,7 @@ std::optional<HttpResponse> parse_error_response(beast::error_code ec, const Htt
 
 HttpResponse room_response(const HttpRequest& req, std::string_view room,
                            const std::optional<std::pair<int64_t, std::string>>& doc) {
-  if (!doc) return make_response(req, http::status::not_found, "no such room\n", kText);
+  if (!doc) return json_error(req, http::status::not_found, "not_found", "no such room");
   std::string body;
   json::Writer w(body);
   w.begin_object();

@@ -25,6 +25,9 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "rtpm/auth/access.h"
+#include "rtpm/json/json.h"
+
 namespace rtpm::server {
 
 class Authenticator;
@@ -40,7 +43,7 @@ using HttpRequestParser = boost::beast::http::request_parser<boost::beast::http:
 /// too long); a body longer than kMaxBodyBytes 413.
 inline constexpr size_t kMaxTargetBytes = 8 * 1024;
 inline constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
-inline constexpr uint64_t kMaxBodyBytes = 64 * 1024;
+inline constexpr uint64_t kMaxBodyBytes = 1 << 20;
 
 /// Sets the limits above on a fresh request parser.
 void set_request_limits(HttpRequestParser& parser);
@@ -57,16 +60,62 @@ struct HttpEnv {
   const Authenticator* auth = nullptr;
   /// Unix milliseconds, for token expiry.
   int64_t now_ms = 0;
+  /// Request bodies of the document API: the deepest JSON nesting, the most steps in one.
+  int max_json_depth = 1000;
+  size_t max_steps = 1000;
 };
 
 /// A valid WebSocket upgrade to /ws: hand the connection and the request to a WebSocketSession.
 struct UpgradeRequest {};
-/// GET /api/rooms/ROOM with a valid room name: read the room (without creating it), then
-/// answer with room_response(). With --auth-url, `callback_token` is first asked about the room
-/// (userId null); a denial is answered 403, a failure 401 (auth_failure_response()).
-struct RoomRequest {
+/// The document API's operations (docs/api.md).
+enum class ApiOp {
+  read_room,      // GET /api/rooms/ROOM[?version=N][&format=text]
+  list_rooms,     // GET /api/rooms?prefix=P&limit=N&after=C
+  read_steps,     // GET /api/rooms/ROOM/steps?since=N&limit=M
+  write_steps,    // POST /api/rooms/ROOM/steps {"version","userId","steps"}
+  replace_room,   // PUT /api/rooms/ROOM {"doc","userId"?}
+  delete_room,    // DELETE /api/rooms/ROOM
+  add_version,    // POST /api/rooms/ROOM/versions {"name"}
+  list_versions,  // GET /api/rooms/ROOM/versions
+  restore,        // POST /api/rooms/ROOM/versions/N/restore {"userId"?}
+  revert,         // POST /api/rooms/ROOM/revert {"userId","from","to"}
+};
+
+/// A document API request, parsed, its body checked and its access decided here (the room
+/// name valid, the token's permission on the room; list_rooms and delete_room need the API
+/// or admin token when the API is guarded). DocumentApi (document_api.h) carries it out. With
+/// --auth-url, `callback_token` is first asked about the room (userId: `user_id` for writes,
+/// null for reads) and must grant `needed`: a denial is answered 403, a failure 401.
+struct ApiRequest {
+  ApiOp op = ApiOp::read_room;
   std::string room;
   std::string callback_token;
+  auth::Permission needed = auth::Permission::read;
+  /// read_room: the version asked for (nullopt: the latest) and whether as plain text.
+  std::optional<int64_t> version;
+  bool text = false;
+  /// list_rooms: the name prefix and the name to continue after; list_rooms, read_steps: the
+  /// most entries to answer.
+  std::string prefix;
+  std::string after;
+  size_t limit = 0;
+  /// read_steps: the version the steps follow.
+  int64_t since = 0;
+  /// Writes: the author of the new steps (write_steps: the body's userId; replace_room and
+  /// restore: the body's optional userId; otherwise, and for revert, the token's subject, else
+  /// "api").
+  std::string user_id;
+  /// write_steps: the steps (an array) made on `version`.
+  json::Value steps;
+  /// replace_room: the document (checked against the schema when carried out).
+  json::Value doc;
+  /// add_version: its name.
+  std::string name;
+  /// revert: whose steps (the body's userId), made on versions from..to-1.
+  /// revert: whose steps (`by`), made on versions from..to-1.
+  std::string by;
+  int64_t from = 0;
+  int64_t to = 0;
 };
 /// GET /api/schema with --auth-url: ask about `callback_token` (room "", userId null) first.
 struct SchemaRequest {
@@ -81,7 +130,7 @@ struct RemoveRequest {
   std::string room;
   std::optional<std::string> user_id;
 };
-using HttpDecision = std::variant<HttpResponse, UpgradeRequest, RoomRequest, SchemaRequest,
+using HttpDecision = std::variant<HttpResponse, UpgradeRequest, ApiRequest, SchemaRequest,
                                   RevokeRequest, RemoveRequest>;
 
 /// The decision for one parsed request.
@@ -93,8 +142,8 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env);
 std::optional<HttpResponse> parse_error_response(boost::beast::error_code ec,
                                                  const HttpRequest& so_far);
 
-/// The answer to a RoomRequest: `{"room","version","doc"}`, or 404 when `doc` is nullopt (no
-/// such room).
+/// The answer to a read_room ApiRequest: `{"room","version","doc"}`, or 404 when `doc` is
+/// nullopt (no such room).
 HttpResponse room_response(const HttpRequest& req, std::string_view room,
                            const std::optional<std::pair<int64_t, std::string>>& doc);
 
@@ -119,5 +168,10 @@ bool valid_websocket_key(std::string_view key);
 
 /// Decodes a percent-encoded path segment; nullopt when malformed.
 std::optional<std::string> percent_decode(std::string_view segment);
+
+/// The decision for a request to /api/rooms or /api/rooms/... (api_routes.cc); `path` is the
+/// target without its query, `query` what follows the '?' ("" when none).
+HttpDecision api_request(const HttpRequest& req, std::string_view path, std::string_view query,
+                         const HttpEnv& env);
 
 }  // namespace rtpm::server

@@ -105,9 +105,10 @@ TEST(HttpHandler, HeadHasTheLengthAndNoBody) {
 
 TEST(HttpHandler, RoomReads) {
   auto d = decide(get("/api/rooms/a%2Fb"));
-  ASSERT_TRUE(d && std::holds_alternative<RoomRequest>(*d));
-  EXPECT_EQ(std::get<RoomRequest>(*d).room, "a/b");
-  EXPECT_EQ(std::get<RoomRequest>(*decide(get("/api/rooms/r?x=1"))).room, "r");
+  ASSERT_TRUE(d && std::holds_alternative<ApiRequest>(*d));
+  EXPECT_EQ(std::get<ApiRequest>(*d).room, "a/b");
+  EXPECT_EQ(std::get<ApiRequest>(*d).op, ApiOp::read_room);
+  EXPECT_EQ(std::get<ApiRequest>(*decide(get("/api/rooms/r?x=1"))).room, "r");
   for (const char* bad :
        {"/api/rooms/a/b", "/api/rooms/%zz", "/api/rooms/r%20", "/api/rooms/", "/api/rooms/%00"})
     EXPECT_EQ(status(decide(get(bad))), 404) << bad;
@@ -165,7 +166,7 @@ TEST(HttpHandler, MalformedRequests) {
       {"GET /" + a9k + " HTTP/1.1\r\nX: " + a9k + "\r\n\r\n", 414},
       {"GET / HTTP/1.1\r\nX-Big: " + a20k + "\r\n\r\n", 431},
       {fields, 431},
-      {"POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", 413},
+      {"POST / HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413},
   };
   for (const auto& [request, code] : cases) {
     auto res = response(decide(request));
@@ -277,8 +278,8 @@ TEST_F(HttpAuthTest, TheApiNeedsATokenThatGrantsTheRoom) {
   EXPECT_EQ(status(get("/api/rooms/r")), 401);
   EXPECT_EQ(status(get("/api/rooms/other", "Authorization: Bearer t-read\r\n")), 403);
   auto read = get("/api/rooms/docs%2Fa", "Authorization: Bearer t-read\r\n");
-  ASSERT_TRUE(read && std::holds_alternative<RoomRequest>(*read));
-  EXPECT_EQ(std::get<RoomRequest>(*read).room, "docs/a");
+  ASSERT_TRUE(read && std::holds_alternative<ApiRequest>(*read));
+  EXPECT_EQ(std::get<ApiRequest>(*read).room, "docs/a");
   EXPECT_EQ(status(get("/metrics?token=t-all")), 401);
   auto refused = response(get("/api/rooms/r"));
   EXPECT_NE(refused.body().find(R"("code":"unauthorized")"), std::string::npos);
@@ -295,6 +296,167 @@ TEST_F(HttpAuthTest, ForeignHostsAndOriginsAreRefused) {
   auto ok = decide(upgrade + "\r\n", env_);
   EXPECT_TRUE(ok && std::holds_alternative<UpgradeRequest>(*ok));
   EXPECT_EQ(status(decide(upgrade + "Origin: http://evil.example\r\n\r\n", env_)), 403);
+}
+
+// The document API's routes (api_routes.cc): each operation parsed from its method, path,
+// query and body; bad input answered 400/404/405 with a JSON error.
+std::optional<HttpDecision> call(std::string method, std::string target, std::string body = "",
+                                 const HttpEnv& env = {}, std::string extra = "") {
+  return decide(method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+                env);
+}
+
+ApiRequest api(const std::optional<HttpDecision>& d) {
+  const auto* r = d ? std::get_if<ApiRequest>(&*d) : nullptr;
+  if (!r) ADD_FAILURE() << "not an API request";
+  return r ? *r : ApiRequest{};
+}
+
+TEST(ApiRoutes, EachOperationIsParsed) {
+  auto list = api(call("GET", "/api/rooms?prefix=doc%2F&limit=5&after=doc%2Fa"));
+  EXPECT_EQ(list.op, ApiOp::list_rooms);
+  EXPECT_EQ(list.prefix, "doc/");
+  EXPECT_EQ(list.after, "doc/a");
+  EXPECT_EQ(list.limit, 5u);
+  EXPECT_EQ(api(call("GET", "/api/rooms")).limit, 100u);
+  auto at = api(call("GET", "/api/rooms/r?version=7&format=text"));
+  EXPECT_EQ(at.op, ApiOp::read_room);
+  EXPECT_EQ(at.version, 7);
+  EXPECT_TRUE(at.text);
+  auto steps = api(call("GET", "/api/rooms/r/steps?since=3&limit=2"));
+  EXPECT_EQ(steps.op, ApiOp::read_steps);
+  EXPECT_EQ(steps.since, 3);
+  EXPECT_EQ(steps.limit, 2u);
+  auto write =
+      api(call("POST", "/api/rooms/r/steps", R"({"version":4,"userId":"bot","steps":[{}]})"));
+  EXPECT_EQ(write.op, ApiOp::write_steps);
+  EXPECT_EQ(write.version, 4);
+  EXPECT_EQ(write.user_id, "bot");
+  EXPECT_EQ(write.steps.as_array().size(), 1u);
+  EXPECT_EQ(write.needed, auth::Permission::write);
+  auto put = api(call("PUT", "/api/rooms/r", R"({"doc":{"type":"doc"}})"));
+  EXPECT_EQ(put.op, ApiOp::replace_room);
+  EXPECT_EQ(put.user_id, "api");  // no userId, no token: the API's own
+  EXPECT_EQ(api(call("DELETE", "/api/rooms/r")).op, ApiOp::delete_room);
+  auto named = api(call("POST", "/api/rooms/r/versions", R"({"name":"draft"})"));
+  EXPECT_EQ(named.op, ApiOp::add_version);
+  EXPECT_EQ(named.name, "draft");
+  EXPECT_EQ(api(call("GET", "/api/rooms/r/versions")).op, ApiOp::list_versions);
+  auto restore = api(call("POST", "/api/rooms/r/versions/12/restore", R"({"userId":"ann"})"));
+  EXPECT_EQ(restore.op, ApiOp::restore);
+  EXPECT_EQ(restore.version, 12);
+  EXPECT_EQ(restore.user_id, "ann");
+  EXPECT_EQ(api(call("POST", "/api/rooms/r/versions/12/restore")).user_id, "api");
+  auto revert = api(call("POST", "/api/rooms/r/revert", R"({"userId":"ann","from":2,"to":9})"));
+  EXPECT_EQ(revert.op, ApiOp::revert);
+  EXPECT_EQ(revert.by, "ann");
+  EXPECT_EQ(revert.from, 2);
+  EXPECT_EQ(revert.to, 9);
+  EXPECT_EQ(revert.user_id, "api");
+}
+
+TEST(ApiRoutes, BadInputIsRefusedWithAJsonError) {
+  struct Case {
+    const char* method;
+    const char* target;
+    const char* body;
+    int status;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"GET", "/api/rooms?limit=0", "", 400},
+           {"GET", "/api/rooms?limit=1001", "", 400},
+           {"GET", "/api/rooms?limit=x", "", 400},
+           {"GET", "/api/rooms?prefix=%zz", "", 400},
+           {"POST", "/api/rooms", "{}", 405},
+           {"GET", "/api/rooms/r?version=-1", "", 400},
+           {"GET", "/api/rooms/r?version=1.5", "", 400},
+           {"GET", "/api/rooms/r?format=xml", "", 400},
+           {"GET", "/api/rooms/r/steps?since=a", "", 400},
+           {"GET", "/api/rooms/r/steps?limit=10001", "", 400},
+           {"POST", "/api/rooms/r/steps", "not json", 400},
+           {"POST", "/api/rooms/r/steps", "[]", 400},
+           {"POST", "/api/rooms/r/steps", R"({"userId":"u","steps":[]})", 400},
+           {"POST", "/api/rooms/r/steps", R"({"version":-1,"userId":"u","steps":[]})", 400},
+           {"POST", "/api/rooms/r/steps", R"({"version":1,"userId":"","steps":[]})", 400},
+           {"POST", "/api/rooms/r/steps", R"({"version":1,"userId":"u","steps":{}})", 400},
+           {"PUT", "/api/rooms/r", R"({"doc":"text"})", 400},
+           {"PUT", "/api/rooms/r", R"({"doc":{},"userId":7})", 400},
+           {"PATCH", "/api/rooms/r", "{}", 405},
+           {"POST", "/api/rooms/r/versions", R"({"name":""})", 400},
+           {"POST", "/api/rooms/r/versions/x/restore", "", 404},
+           {"GET", "/api/rooms/r/versions/1/restore", "", 405},
+           {"POST", "/api/rooms/r/revert", R"({"userId":"a","from":5,"to":2})", 400},
+           {"POST", "/api/rooms/r/revert", R"({"from":1,"to":2})", 400},
+           {"GET", "/api/rooms/r/unknown", "", 404},
+           {"GET", "/api/rooms/bad%00/steps", "", 404},
+       }) {
+    auto res = response(call(c.method, c.target, c.body));
+    EXPECT_EQ(static_cast<int>(res.result_int()), c.status) << c.method << " " << c.target;
+    EXPECT_EQ(res[http::field::content_type], "application/json") << c.target;
+    EXPECT_NE(res.body().find(R"("code":)"), std::string::npos) << c.target;
+  }
+  // More steps than one message may carry.
+  std::string many = R"({"version":0,"userId":"u","steps":[)";
+  for (int i = 0; i < 1001; ++i) many += i ? ",{}" : "{}";
+  many += "]}";
+  EXPECT_EQ(status(call("POST", "/api/rooms/r/steps", many)), 413);
+}
+
+TEST_F(HttpAuthTest, TheDocumentApiFollowsTheTokensGrants) {
+  auto with = [&](const char* method, const char* target, const char* body, const char* token) {
+    return call(method, target, body, env_, std::string("Authorization: Bearer ") + token + "\r\n");
+  };
+  // A read-only grant reads its rooms and writes none.
+  EXPECT_EQ(api(with("GET", "/api/rooms/docs%2Fa/steps", "", "t-read")).op, ApiOp::read_steps);
+  EXPECT_EQ(status(with("GET", "/api/rooms/other/steps", "", "t-read")), 403);
+  EXPECT_EQ(status(with("POST", "/api/rooms/docs%2Fa/steps",
+                        R"({"version":0,"userId":"bob","steps":[]})", "t-read")),
+            403);
+  // A writer writes as its subject only; its restore and revert carry its subject.
+  EXPECT_EQ(api(with("POST", "/api/rooms/x/steps", R"({"version":0,"userId":"alice","steps":[]})",
+                     "t-all"))
+                .user_id,
+            "alice");
+  EXPECT_EQ(status(with("POST", "/api/rooms/x/steps",
+                        R"({"version":0,"userId":"mallory","steps":[]})", "t-all")),
+            403);
+  EXPECT_EQ(api(with("POST", "/api/rooms/x/revert", R"({"userId":"bob","from":0,"to":1})", "t-all"))
+                .user_id,
+            "alice");
+  // Listing and deleting need the API or admin token.
+  EXPECT_EQ(status(with("GET", "/api/rooms", "", "t-all")), 403);
+  EXPECT_EQ(status(with("DELETE", "/api/rooms/x", "", "t-all")), 403);
+  EXPECT_EQ(api(with("GET", "/api/rooms", "", "admin-token-0123456789")).op, ApiOp::list_rooms);
+  EXPECT_EQ(api(with("DELETE", "/api/rooms/x", "", "admin-token-0123456789")).op,
+            ApiOp::delete_room);
+  EXPECT_EQ(status(call("GET", "/api/rooms", "", env_)), 401);
+  EXPECT_EQ(status(with("GET", "/api/rooms/docs%2Fa", "", "t-unknown")), 401);
+}
+
+TEST(ApiRoutes, TheApiTokenAloneGuardsTheApi) {
+  fs::path dir = fs::temp_directory_path() / ("rtpm-api-token-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "api") << "api-token-0123456789\n";
+  ServerOptions o;
+  o.api_token_file = (dir / "api").string();
+  boost::asio::io_context ioc;
+  auto auth = Authenticator::create(o, ioc);
+  ASSERT_TRUE(auth.ok());
+  HttpEnv env;
+  env.auth = auth->get();
+  env.schema_json = "{}";
+  EXPECT_EQ(status(call("GET", "/api/rooms/r", "", env)), 401);
+  EXPECT_EQ(
+      status(call("GET", "/api/rooms/r", "", env, "Authorization: Bearer wrong-token-01234\r\n")),
+      401);
+  EXPECT_EQ(
+      api(call("GET", "/api/rooms/r", "", env, "Authorization: Bearer api-token-0123456789\r\n"))
+          .op,
+      ApiOp::read_room);
+  // The schema and the WebSocket stay as open as authentication leaves them.
+  EXPECT_EQ(status(call("GET", "/api/schema", "", env)), 200);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "rtpm/json/json.h"
 #include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/authenticator.h"
+#include "rtpm/server/document_api.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 #include "rtpm/server/websocket_session.h"
@@ -84,21 +85,32 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   }
   auto req = std::make_shared<HttpRequest>(parser_->release());
   int64_t now = protocol::now_ms();
-  HttpEnv env{ctx_.schema_json, &ctx_.metrics, ctx_.static_files.get(), ctx_.auth.get(), now};
+  HttpEnv env{ctx_.schema_json,
+              &ctx_.metrics,
+              ctx_.static_files.get(),
+              ctx_.auth.get(),
+              now,
+              ctx_.options.max_json_depth,
+              ctx_.options.max_steps_per_message};
   // Static files are read by handle_request (StaticFiles): nothing else here opens files, and
   // the database files never (see static_files.h).
   HttpDecision decision = handle_request(*req, env);
   if (auto* res = std::get_if<HttpResponse>(&decision)) return respond(std::move(*res));
-  if (auto* room = std::get_if<RoomRequest>(&decision)) {
-    if (room->callback_token.empty()) return read_room(std::move(req), std::move(room->room));
-    return ask_callback(req, std::move(room->callback_token), room->room,
-                        [self = shared_from_this(), req, name = room->room]() mutable {
-                          self->read_room(std::move(req), std::move(name));
+  if (auto* api = std::get_if<ApiRequest>(&decision)) {
+    if (api->callback_token.empty()) return run_api(std::move(req), std::move(*api));
+    std::string token = std::move(api->callback_token);
+    std::string room = api->room;
+    auth::Permission needed = api->needed;
+    std::optional<std::string> user;
+    if (needed == auth::Permission::write) user = api->user_id;
+    return ask_callback(req, std::move(token), std::move(room), std::move(user), needed,
+                        [self = shared_from_this(), req, api = std::move(*api)]() mutable {
+                          self->run_api(std::move(req), std::move(api));
                         });
   }
   if (auto* schema = std::get_if<SchemaRequest>(&decision))
-    return ask_callback(req, std::move(schema->callback_token), "",
-                        [self = shared_from_this(), req] {
+    return ask_callback(req, std::move(schema->callback_token), "", std::nullopt,
+                        auth::Permission::read, [self = shared_from_this(), req] {
                           self->respond(schema_response(*req, self->ctx_.schema_json));
                         });
   if (auto* revoke = std::get_if<RevokeRequest>(&decision)) return revoke_token(*req, revoke->jti);
@@ -111,22 +123,36 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
 }
 
 void HttpSession::ask_callback(std::shared_ptr<HttpRequest> req, std::string token,
-                               std::string room, std::function<void()> allowed) {
+                               std::string room, std::optional<std::string> user_id,
+                               auth::Permission needed, std::function<void()> allowed) {
   ctx_.auth->callback()->authorize(
-      std::move(token), std::move(room), std::nullopt,
-      [self = shared_from_this(), req,
+      std::move(token), std::move(room), user_id,
+      [self = shared_from_this(), req, user_id, needed,
        allowed = std::move(allowed)](Result<AuthCallback::Decision> decision) mutable {
-        net::post(self->stream_.get_executor(), [self, req, allowed = std::move(allowed),
-                                                 decision = std::move(decision)] {
-          if (!decision)
-            return self->respond(json_error(*req, http::status::unauthorized, "unauthorized",
-                                            decision.error().message));
-          if (decision->permission == auth::Permission::none)
-            return self->respond(json_error(*req, http::status::forbidden, "forbidden",
-                                            "the application does not allow this request"));
-          allowed();
-        });
+        net::post(
+            self->stream_.get_executor(), [self, req, user_id, needed, allowed = std::move(allowed),
+                                           decision = std::move(decision)] {
+              if (!decision)
+                return self->respond(json_error(*req, http::status::unauthorized, "unauthorized",
+                                                decision.error().message));
+              if (static_cast<int>(decision->permission) < static_cast<int>(needed))
+                return self->respond(json_error(*req, http::status::forbidden, "forbidden",
+                                                "the application does not allow this request"));
+              // A write as another userId than the one the application binds the token to.
+              if (user_id && !decision->user_id.empty() && decision->user_id != *user_id)
+                return self->respond(json_error(*req, http::status::forbidden, "forbidden",
+                                                "userId must be the one the application names"));
+              allowed();
+            });
       });
+}
+
+void HttpSession::run_api(std::shared_ptr<HttpRequest> req, ApiRequest api) {
+  auto self = shared_from_this();
+  run_api_request(ctx_, req, std::move(api), slot_.key(), [self, req](HttpResponse res) {
+    net::post(self->stream_.get_executor(),
+              [self, res = std::move(res)]() mutable { self->respond(std::move(res)); });
+  });
 }
 
 void HttpSession::revoke_token(const HttpRequest& req, const std::string& jti) {
@@ -149,27 +175,6 @@ void HttpSession::remove_members(std::shared_ptr<HttpRequest> req, RemoveRequest
   auto room = ctx_.rooms->find(remove.room);
   if (!room) return answer(0);
   room->remove_members(std::move(remove.user_id), std::move(answer));
-}
-
-void HttpSession::read_room(std::shared_ptr<HttpRequest> req, std::string room) {
-  auto self = shared_from_this();
-  auto answer = [self, req, room](std::optional<std::pair<int64_t, std::string>> doc) {
-    net::post(self->stream_.get_executor(), [self, req, room, doc = std::move(doc)] {
-      self->respond(room_response(*req, room, doc));
-    });
-  };
-  if (auto loaded = ctx_.rooms->find(room)) return loaded->read_document(std::move(answer));
-  // Not in memory: an unknown room must not be loaded (a room in memory per 404 would let one
-  // client fill the server's memory), so ask the store first.
-  ctx_.storage->exists(room, [self, req, room, answer](Result<bool> exists) mutable {
-    if (exists && *exists)
-      return self->ctx_.rooms->get_or_create(room)->read_document(std::move(answer));
-    net::post(self->stream_.get_executor(), [self, req, failed = !exists] {
-      self->respond(failed ? make_response(*req, http::status::service_unavailable,
-                                           "the store failed; try again\n", "text/plain")
-                           : room_response(*req, "", std::nullopt));
-    });
-  });
 }
 
 void HttpSession::respond(HttpResponse res) {

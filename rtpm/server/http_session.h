@@ -35,12 +35,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_handshake(boost::beast::error_code ec);
   void do_read();
   void on_read(boost::beast::error_code ec, size_t);
-  /// GET /api/rooms/ROOM: the room in memory, else the store is asked whether it exists
-  /// before anything is loaded.
-  void read_room(std::shared_ptr<HttpRequest> req, std::string room);
-  /// --auth-url: asks about `token` for `room` (userId null); runs `allowed` on this
-  /// connection's executor when allowed, else answers 401 (failure) or 403 (denied).
+  /// Carries out a document API request (document_api.h) and answers it.
+  void run_api(std::shared_ptr<HttpRequest> req, ApiRequest api);
+  /// --auth-url: asks about `token` for `room` and `user_id` (null for reads); runs `allowed` on
+  /// this connection's executor when the answer grants `needed` (and, for a write, names no
+  /// other userId), else answers 401 (failure) or 403 (denied).
   void ask_callback(std::shared_ptr<HttpRequest> req, std::string token, std::string room,
+                    std::optional<std::string> user_id, auth::Permission needed,
                     std::function<void()> allowed);
   /// POST /api/admin/revoke: marks the token id revoked and closes its sessions.
   void revoke_token(const HttpRequest& req, const std::string& jti);

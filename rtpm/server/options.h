@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rtpm::server {
 
@@ -50,6 +51,10 @@ struct ServerOptions {
   /// Files holding the admin token (enables /api/admin/...) and the /metrics token.
   std::string admin_token_file;
   std::string metrics_token_file;
+  /// A file holding the document API's token (docs/api.md): with it, a request has every
+  /// permission on every room's API (as the admin token has). Without authentication on,
+  /// setting it closes the document API to requests without it.
+  std::string api_token_file;
   /// Origins allowed besides the server's own (comma-separated; "*": any).
   std::string allowed_origins;
   /// Host names allowed (comma-separated); on a loopback bind, loopback names always are.
@@ -119,6 +124,13 @@ struct ServerOptions {
   /// Rooms the store may hold in all; a join that would create one more gets `forbidden`
   /// (existing rooms stay joinable). 0 = no cap.
   int64_t max_rooms = 0;
+  /// Named versions one room may hold (POST /api/rooms/ROOM/versions); each keeps its document.
+  size_t max_named_versions = 100;
+  /// Webhooks (docs/api.md): URLs to POST events to, the secret that signs them (a file), and
+  /// the least milliseconds between two room.changed deliveries of one room.
+  std::vector<std::string> webhook_urls;
+  std::string webhook_secret_file;
+  int webhook_debounce_ms = 2000;
   /// Presence broadcasts per user at most every this many milliseconds.
   int presence_interval_ms = 50;
 

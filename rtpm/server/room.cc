@@ -5,6 +5,7 @@
 
 #include "rtpm/server/payload.h"
 #include "rtpm/server/room_registry.h"
+#include "rtpm/server/webhooks.h"
 #include "rtpm/server/websocket_session.h"
 
 namespace rtpm::server {
@@ -102,6 +103,27 @@ void Room::read_document(ReadDone done) {
   });
 }
 
+void Room::edit(room::ApiEdit edit, std::function<void(room::EditResult)> done) {
+  net::post(
+      strand_, [self = shared_from_this(), e = std::move(edit), done = std::move(done)]() mutable {
+        if (self->core_.closed())
+          return self->ctx_.rooms->get_or_create(self->name())->edit(std::move(e), std::move(done));
+        uint64_t request = self->next_read_++;
+        self->edits_.emplace(request, std::move(done));
+        self->run(self->core_.edit(request, std::move(e), now()));
+      });
+}
+
+void Room::delete_room(std::function<void(Result<bool>)> done) {
+  net::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+    if (self->core_.closed())
+      return self->ctx_.rooms->get_or_create(self->name())->delete_room(std::move(done));
+    uint64_t request = self->next_read_++;
+    self->deletes_.emplace(request, std::move(done));
+    self->run(self->core_.delete_room(request, now()));
+  });
+}
+
 // ---- the strand ----
 
 void Room::handle(const SessionPtr& session, std::function<room::Effects()> event) {
@@ -158,6 +180,7 @@ void Room::execute(room::Effect& effect) {
             self->ctx_.limits.room_not_created();
           }
           bool ok = r.ok();
+          if (ok && self->ctx_.webhooks) self->ctx_.webhooks->room_created(self->name());
           self->post_event([self, ok] {
             return self->core_.created(ok ? room::Created::ok : room::Created::failed, now());
           });
@@ -172,7 +195,7 @@ void Room::execute(room::Effect& effect) {
     }
   } else if (auto* snap = std::get_if<fx::Snapshot>(&effect)) {
     ctx_.storage->snapshot(name(), snap->version, std::move(snap->doc_json), snap->keep_history,
-                           [self](Result<void> r) {
+                           snap->keep_every, [self](Result<void> r) {
                              self->post_event([self, r = std::move(r)] {
                                return self->core_.snapshot_done(r, now());
                              });
@@ -197,11 +220,37 @@ void Room::execute(room::Effect& effect) {
       reads_.erase(it);
       done(std::move(read->doc));
     }
+  } else if (auto* done = std::get_if<fx::EditDone>(&effect)) {
+    if (auto it = edits_.find(done->request); it != edits_.end()) {
+      auto answer = std::move(it->second);
+      edits_.erase(it);
+      answer(std::move(done->result));
+    } else if (auto d = deletes_.find(done->request); d != deletes_.end()) {
+      // delete_room refused: the room is busy.
+      auto answer = std::move(d->second);
+      deletes_.erase(d);
+      answer(Error{ErrorCode::internal, done->result.message});
+    }
+  } else if (auto* del = std::get_if<fx::Delete>(&effect)) {
+    if (auto it = deletes_.find(del->request); it != deletes_.end()) {
+      ctx_.storage->call([room = name(), answer = std::move(it->second)](store::Store& store) {
+        answer(store.delete_room(room));
+      });
+      deletes_.erase(it);
+    }
+  } else if (auto* member = std::get_if<fx::Membership>(&effect)) {
+    if (ctx_.webhooks) {
+      if (member->joined)
+        ctx_.webhooks->member_joined(name(), member->user_id, member->version);
+      else
+        ctx_.webhooks->member_left(name(), member->user_id, member->version);
+    }
   } else if (auto* durable = std::get_if<fx::Durable>(&effect)) {
     ctx_.metrics.steps_applied.fetch_add(static_cast<int64_t>(durable->steps),
                                          std::memory_order_relaxed);
     ctx_.metrics.observe_step_latency(
         std::chrono::duration<double>(Clock::now() - durable->received).count());
+    if (ctx_.webhooks) ctx_.webhooks->room_changed(name(), durable->version);
   } else if (auto* log = std::get_if<fx::Log>(&effect)) {
     if (log->error)
       spdlog::error("{}", log->message);

@@ -57,6 +57,12 @@ class Room : public std::enable_shared_from_this<Room> {
   /// Reads the durable document. A room loaded only for this read is unloaded right after it
   /// (no grace period), so that reads of many rooms do not pin their memory.
   void read_document(ReadDone done);
+  /// An edit through the document API (room::RoomCore::edit); `done` gets its result, on the
+  /// room's strand.
+  void edit(room::ApiEdit edit, std::function<void(room::EditResult)> done);
+  /// Deletes the room (room::RoomCore::delete_room), then from the store; `done` gets whether
+  /// the store held it, or the store's error (unavailable: the room is busy; try again).
+  void delete_room(std::function<void(Result<bool>)> done);
 
  private:
   /// Runs `event` (a call of the core returning its effects) on the strand for `session`.
@@ -74,6 +80,8 @@ class Room : public std::enable_shared_from_this<Room> {
   boost::asio::steady_timer timer_;
   std::unordered_map<room::ConnId, SessionPtr> conns_;
   std::unordered_map<uint64_t, ReadDone> reads_;
+  std::unordered_map<uint64_t, std::function<void(room::EditResult)>> edits_;
+  std::unordered_map<uint64_t, std::function<void(Result<bool>)>> deletes_;
   uint64_t next_read_ = 1;
   std::deque<room::Effect> queue_;
   bool running_ = false;

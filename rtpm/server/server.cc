@@ -8,12 +8,14 @@
 #include <sched.h>
 #include <spdlog/spdlog.h>
 
+#include "rtpm/auth/jwt.h"
 #include "rtpm/model/node.h"
 #include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/authenticator.h"
 #include "rtpm/server/context.h"
 #include "rtpm/server/listener.h"
 #include "rtpm/server/room_registry.h"
+#include "rtpm/server/webhooks.h"
 #include "rtpm/server/websocket_session.h"
 #include "rtpm/store/memory_store.h"
 #include "rtpm/store/sqlite_store.h"
@@ -122,6 +124,27 @@ Result<void> RealtimeServer::start() {
   auto auth = Authenticator::create(options_, *ioc_);
   if (!auth) return auth.error();
   ctx_->auth = std::move(*auth);
+  // Webhooks (docs/api.md).
+  if (!options_.webhook_urls.empty()) {
+    Webhooks::Options hooks;
+    hooks.urls = options_.webhook_urls;
+    hooks.debounce = std::chrono::milliseconds(std::max(0, options_.webhook_debounce_ms));
+    if (!options_.webhook_secret_file.empty()) {
+      auto secret = read_file(options_.webhook_secret_file);
+      if (!secret)
+        return Error{ErrorCode::internal,
+                     "--webhook-secret-file: cannot read " + options_.webhook_secret_file};
+      hooks.secret = auth::secret_from_file_text(std::move(*secret));
+      if (hooks.secret.size() < 16)
+        return Error{ErrorCode::internal,
+                     "--webhook-secret-file: the secret must have at least 16 bytes"};
+    }
+    auto webhooks = Webhooks::create(*ioc_, std::move(hooks), ctx_->metrics);
+    if (!webhooks) return Error{ErrorCode::internal, "--webhook-url: " + webhooks.error().message};
+    ctx_->webhooks = std::move(*webhooks);
+  } else if (!options_.webhook_secret_file.empty()) {
+    return Error{ErrorCode::internal, "--webhook-secret-file needs --webhook-url"};
+  }
   // TLS.
   if (options_.tls_cert.empty() != options_.tls_key.empty())
     return Error{ErrorCode::internal, "--tls-cert and --tls-key go together"};
@@ -234,6 +257,7 @@ void RealtimeServer::shutdown() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ctx_->storage->stop();
+    if (ctx_->webhooks) ctx_->webhooks->stop();
     spdlog::info("shutdown complete");
     ioc_->stop();
   });

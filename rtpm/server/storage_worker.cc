@@ -29,6 +29,8 @@ void StorageWorker::load(std::string room, int64_t history_before, LoadDone done
 void StorageWorker::create(std::string room, std::string doc_json, Done done) {
   push(Create{std::move(room), std::move(doc_json), std::move(done)});
 }
+void StorageWorker::call(std::function<void(store::Store&)> fn) { push(Call{std::move(fn)}); }
+
 void StorageWorker::exists(std::string room, ExistsDone done) {
   push(Exists{std::move(room), std::move(done)});
 }
@@ -36,8 +38,9 @@ void StorageWorker::append(store::AppendBatch batch, Done done) {
   push(Append{std::move(batch), std::move(done)});
 }
 void StorageWorker::snapshot(std::string room, int64_t version, std::string doc_json,
-                             int64_t keep_history, Done done) {
-  push(Snapshot{std::move(room), version, std::move(doc_json), keep_history, std::move(done)});
+                             int64_t keep_history, int64_t keep_every, Done done) {
+  push(Snapshot{std::move(room), version, std::move(doc_json), keep_history, keep_every,
+                std::move(done)});
 }
 
 void StorageWorker::release_memory() {
@@ -106,7 +109,9 @@ void StorageWorker::run() {
       } else if (auto* e = std::get_if<Exists>(&job)) {
         e->done(store_.room_exists(e->room));
       } else if (auto* s = std::get_if<Snapshot>(&job)) {
-        s->done(store_.save_snapshot(s->room, s->version, s->doc, s->keep));
+        s->done(store_.save_snapshot(s->room, s->version, s->doc, s->keep, s->keep_every));
+      } else if (auto* call = std::get_if<Call>(&job)) {
+        call->fn(store_);
       }
       set_running(jobs.size());
     }

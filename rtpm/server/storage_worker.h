@@ -45,7 +45,10 @@ class StorageWorker {
   void exists(std::string room, ExistsDone done);
   void append(store::AppendBatch batch, Done done);
   void snapshot(std::string room, int64_t version, std::string doc_json, int64_t keep_history,
-                Done done);
+                int64_t keep_every, Done done);
+  /// Runs `fn` with the store on the worker thread, in queue order (the document API's reads
+  /// and writes of history, versions and deletions). `fn` must be quick: appends wait for it.
+  void call(std::function<void(store::Store&)> fn);
   /// After the jobs queued so far, returns the heaps' free pages to the system
   /// (glibc's malloc_trim; nothing elsewhere): freed memory in the middle of a
   /// heap stays in the process otherwise. It walks every free chunk holding
@@ -80,9 +83,13 @@ class StorageWorker {
     int64_t version;
     std::string doc;
     int64_t keep;
+    int64_t keep_every;
     Done done;
   };
-  using Job = std::variant<Load, Create, Exists, Append, Snapshot>;
+  struct Call {
+    std::function<void(store::Store&)> fn;
+  };
+  using Job = std::variant<Load, Create, Exists, Append, Snapshot, Call>;
 
   void push(Job job);
   void set_running(size_t n);
