@@ -401,26 +401,33 @@ net::awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self,
 namespace {
 
 using HttpResult = std::optional<Result<HttpResponse>>;
+using HttpRequest = http::request<http::string_body>;
+
+/// The most a response body may hold (a document or a page of steps can be large).
+constexpr uint64_t kMaxResponseBody = uint64_t{256} << 20;
 
 template <class Stream>
-net::awaitable<void> exchange(Stream& stream, const http::request<http::empty_body>& req,
-                              HttpResult& out) {
+net::awaitable<void> exchange(Stream& stream, const HttpRequest& req, HttpResult& out) {
   auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
   if (wec) {
     out = Error{ErrorCode::internal, "write: " + wec.message()};
     co_return;
   }
   beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  auto [rec, rn] = co_await http::async_read(stream, buffer, res, kTuple);
-  if (rec)
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBody);
+  parser.skip(req.method() == http::verb::head);  // the answer to HEAD has no body
+  auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kTuple);
+  if (rec) {
     out = Error{ErrorCode::internal, "read: " + rec.message()};
-  else
-    out = HttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
+    co_return;
+  }
+  http::response<http::string_body> res = parser.release();
+  out = HttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
-net::awaitable<void> get(const ConnectionOptions& options, const ServerUrl& url, std::string target,
-                         HttpResult& out) {
+net::awaitable<void> send_request(const ConnectionOptions& options, const ServerUrl& url,
+                                  HttpRequest req, HttpResult& out) {
   auto executor = co_await net::this_coro::executor;
   tcp::resolver resolver(executor);
   auto [ec, results] = co_await resolver.async_resolve(url.host, url.port, kTuple);
@@ -428,10 +435,11 @@ net::awaitable<void> get(const ConnectionOptions& options, const ServerUrl& url,
     out = Error{ErrorCode::internal, "resolve: " + ec.message()};
     co_return;
   }
-  http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, url.host);
   if (!options.bearer_token.empty())
     req.set(http::field::authorization, "Bearer " + options.bearer_token);
+  if (!req.body().empty()) req.set(http::field::content_type, "application/json");
+  req.prepare_payload();
   auto timeout = std::chrono::milliseconds(options.connect_timeout_ms);
   std::optional<net::ip::address> bind = bind_address_of(options);
   if (!url.tls) {
@@ -467,7 +475,11 @@ net::awaitable<void> get(const ConnectionOptions& options, const ServerUrl& url,
 
 }  // namespace
 
-Result<HttpResponse> http_get(const ConnectionOptions& options, std::string_view path) {
+Result<HttpResponse> http_request(const ConnectionOptions& options, std::string_view method,
+                                  std::string_view path, std::string body) {
+  http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown)
+    return Error{ErrorCode::bad_message, "bad HTTP method " + std::string(method)};
   auto url = parse_server_url(options.url);
   if (!url) return Error{ErrorCode::bad_message, "bad url " + options.url};
   // The HTTP API lives beside the WebSocket endpoint: /ws -> /api/schema.
@@ -481,20 +493,30 @@ Result<HttpResponse> http_get(const ConnectionOptions& options, std::string_view
   else if (!target.empty() && target.back() == '/')
     target.pop_back();
   target += path;
+  // Errors name the request without the URL's query, which may hold a token.
+  std::string what = std::string(method) + " " + target;
+  // `path` may have a query of its own: the URL's parameters follow it.
+  if (!query.empty() && path.find('?') != std::string_view::npos) query[0] = '&';
   target += query;
   HttpResult result;
   try {
     net::io_context io;
-    net::co_spawn(io, get(options, *url, target, result), [](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
-    });
+    net::co_spawn(
+        io, send_request(options, *url, HttpRequest{verb, target, 11, std::move(body)}, result),
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
     io.run();
   } catch (const std::exception& e) {
-    return Error{ErrorCode::internal, "GET " + target + ": " + e.what()};
+    return Error{ErrorCode::internal, what + ": " + e.what()};
   }
-  if (!result) return Error{ErrorCode::internal, "GET " + target + ": no answer"};
-  if (!*result) return Error{ErrorCode::internal, "GET " + target + ": " + result->error().message};
+  if (!result) return Error{ErrorCode::internal, what + ": no answer"};
+  if (!*result) return Error{ErrorCode::internal, what + ": " + result->error().message};
   return std::move(*result);
+}
+
+Result<HttpResponse> http_get(const ConnectionOptions& options, std::string_view path) {
+  return http_request(options, "GET", path);
 }
 
 }  // namespace rtpm::client

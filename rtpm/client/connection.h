@@ -186,13 +186,21 @@ struct HttpResponse {
   std::string body;
 };
 
-/// GET `path` (e.g. "/api/schema") from the server of WebSocket endpoint
-/// `options.url`, blocking: ws -> http, wss -> https, the URL's path with a
-/// final "/ws" replaced by `path`, and the URL's query kept (a `?token=`
-/// authenticates the request as it does the WebSocket). Uses url, bearer_token,
-/// verify_peer, ca_file, bind_address and connect_timeout_ms (which bounds
-/// every step). Any status is returned; errors: internal (resolve,
-/// connection, TLS or HTTP failure), bad_message (a malformed URL).
+/// Sends one HTTP request to the server of WebSocket endpoint `options.url`
+/// and waits for the answer, blocking: ws -> http, wss -> https, the URL's
+/// path with a final "/ws" replaced by `path` (which may have a query of its
+/// own), and the URL's query kept after it (a `?token=` authenticates the
+/// request as it does the WebSocket). `method` is the HTTP method ("GET",
+/// "POST", ...); a non-empty `body` goes out as `application/json`. Uses url,
+/// bearer_token (as `Authorization: Bearer`), verify_peer, ca_file,
+/// bind_address and connect_timeout_ms (which bounds the whole exchange).
+/// Any status is returned, with a body of up to 256 MiB; errors: internal
+/// (resolve, connection, TLS or HTTP failure), bad_message (a malformed URL
+/// or method).
+Result<HttpResponse> http_request(const ConnectionOptions& options, std::string_view method,
+                                  std::string_view path, std::string body = {});
+
+/// http_request(options, "GET", path): e.g. fetch_schema's "/api/schema".
 Result<HttpResponse> http_get(const ConnectionOptions& options, std::string_view path);
 
 }  // namespace rtpm::client

@@ -9,6 +9,7 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from "node:fs"
 import {tmpdir} from "node:os"
 import {join} from "node:path"
 import {chromium, Browser, BrowserContext, Page} from "playwright-core"
+import {DocumentApi} from "../src/index.js"
 import {TestServer, packageRoot, serverBinary, sleep, waitFor} from "./server.js"
 
 const artifacts = join(packageRoot, "test-artifacts")
@@ -299,6 +300,26 @@ test("structure and marks from both pages at once: lists, headings, bold, new pa
   assert.equal(text(doc), "The Titlea subtitlefirst itemsecond bold")
   assert.deepEqual(doc.content.map((n: any) => n.type), ["heading", "paragraph", "bulletList"])
   await shot(a, "structure-ada")
+})
+
+test("steps posted through DocumentApi appear live in the page's editor", async () => {
+  let a = await open("e2e-api", "Ada")
+  await typeAt(a, "end", "Ada is here.")
+  await converged("e2e-api", a)
+  let api = new DocumentApi({url: server.wsUrl})
+  let {version} = await api.getDocument("e2e-api")
+  let after = await api.postSteps("e2e-api", version, "backend",
+                                  [{stepType: "replace", from: 1, to: 1, slice: {content: [{type: "text", text: "API: "}]}}])
+  assert.equal(after, version + 1)
+  await waitFor(async () => text(await docJSON(a)) == "API: Ada is here.", "the page to show the posted steps")
+  assert.deepEqual(await docJSON(a), (await api.getDocument("e2e-api")).doc)
+  // The page's own typing still goes through afterwards.
+  await typeAt(a, "end", " Still typing.")
+  let doc = await converged("e2e-api", a)
+  assert.equal(text(doc), "API: Ada is here. Still typing.")
+  assert.equal(await api.getText("e2e-api"), "API: Ada is here. Still typing.")
+  await shot(a, "api-post-steps")
+  assert.deepEqual((a as any).errors, [])
 })
 
 test("with JSON Web Tokens: the writer's typing reaches a read-only reader, whose own typing the server refuses", async () => {
