@@ -47,6 +47,27 @@ struct Call {
 };
 using CallPtr = std::shared_ptr<Call>;
 
+/// {"NAME_KEY": name, "version": version, "TIME_KEY": time}: an entry of the room list, a
+/// named version.
+void write_entry(json::Writer& w, std::string_view name_key, std::string_view name, int64_t version,
+                 std::string_view time_key, int64_t time) {
+  w.begin_object();
+  w.key(name_key);
+  w.string(name);
+  w.key("version");
+  w.number(static_cast<double>(version));
+  w.key(time_key);
+  w.number(static_cast<double>(time));
+  w.end_object();
+}
+
+/// The document as ?format=text: textBetween(0, content.size, "\n\n").
+HttpResponse text_response(const HttpRequest& req, const model::Node& doc) {
+  return make_response(req, http::status::ok,
+                       json::to_wtf8(doc.text_between(0, doc.content().size(), u"\n\n")),
+                       "text/plain; charset=utf-8");
+}
+
 /// The document of a snapshot with steps replayed on it (each must apply: they were accepted).
 Result<model::NodeRef> rebuild(const model::Schema& schema, const store::RoomData& data) {
   try {
@@ -148,10 +169,7 @@ void read_latest(const CallPtr& c) {
         Result<model::NodeRef> node =
             rebuild(*c->ctx.schema, store::RoomData{doc.first, doc.second, {}});
         if (!node) return c->store_failed(node.error());
-        const model::NodeRef& n = *node;
-        c->respond(make_response(*c->req, http::status::ok,
-                                 json::to_wtf8(n->text_between(0, n->content().size(), u"\n\n")),
-                                 "text/plain; charset=utf-8"));
+        c->respond(text_response(*c->req, **node));
       });
     });
   });
@@ -174,11 +192,7 @@ void read_at_version(const CallPtr& c) {
       Result<model::NodeRef> node = rebuild(*c->ctx.schema, d);
       if (!node) return c->store_failed(node.error());
       const model::NodeRef& n = *node;
-      if (c->api.text)
-        return c->respond(
-            make_response(*c->req, http::status::ok,
-                          json::to_wtf8(n->text_between(0, n->content().size(), u"\n\n")),
-                          "text/plain; charset=utf-8"));
+      if (c->api.text) return c->respond(text_response(*c->req, *n));
       c->respond(room_response(*c->req, c->api.room, std::make_pair(version, n->to_json_string())));
     });
   });
@@ -195,16 +209,8 @@ void list_rooms(const CallPtr& c) {
     w.begin_object();
     w.key("rooms");
     w.begin_array();
-    for (const store::RoomInfo& r : *rooms) {
-      w.begin_object();
-      w.key("room");
-      w.string(r.room);
-      w.key("version");
-      w.number(static_cast<double>(r.version));
-      w.key("created");
-      w.number(static_cast<double>(r.created_ms));
-      w.end_object();
-    }
+    for (const store::RoomInfo& r : *rooms)
+      write_entry(w, "room", r.room, r.version, "created", r.created_ms);
     w.end_array();
     w.key("next");
     if (more)
@@ -270,16 +276,8 @@ void list_versions(const CallPtr& c) {
     w.string(c->api.room);
     w.key("versions");
     w.begin_array();
-    for (const store::NamedVersion& v : *versions) {
-      w.begin_object();
-      w.key("name");
-      w.string(v.name);
-      w.key("version");
-      w.number(static_cast<double>(v.version));
-      w.key("time");
-      w.number(static_cast<double>(v.time_ms));
-      w.end_object();
-    }
+    for (const store::NamedVersion& v : *versions)
+      write_entry(w, "name", v.name, v.version, "time", v.time_ms);
     w.end_array();
     w.end_object();
     c->ok(std::move(body));
@@ -353,14 +351,7 @@ void add_version(const CallPtr& c) {
           case store::AddVersion::added: {
             std::string body;
             json::Writer w(body);
-            w.begin_object();
-            w.key("name");
-            w.string(v.name);
-            w.key("version");
-            w.number(static_cast<double>(v.version));
-            w.key("time");
-            w.number(static_cast<double>(v.time_ms));
-            w.end_object();
+            write_entry(w, "name", v.name, v.version, "time", v.time_ms);
             return c->ok(std::move(body), http::status::created);
           }
           case store::AddVersion::name_taken:
