@@ -929,6 +929,43 @@ TEST_F(ServeAuthTest, AuthUrlGuardsHttpReads) {
   EXPECT_TRUE(saw_schema_read);
 }
 
+TEST_F(ServeAuthTest, AuthUrlGuardsApiWritesAndNamesTheirAuthor) {
+  start_auth_url();
+  auto c = connect("allow-write");
+  join(*c, "r", "u1");
+  auto put = [&](const std::string& token, const std::string& body) {
+    return http_request(port(), "PUT", "/api/rooms/r", body,
+                        {{"Authorization", "Bearer " + token}});
+  };
+  const std::string doc =
+      R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"x"}]}]})";
+  // A read grant may not write; a write grant writes, as the userId the application binds
+  // (the body named none), else as "api".
+  EXPECT_EQ(put("allow-read", R"({"doc":)" + doc + "}").status, 403);
+  EXPECT_EQ(put("deny", R"({"doc":)" + doc + "}").status, 403);
+  EXPECT_EQ(put("bind", R"({"doc":)" + doc + "}").status, 200);
+  // A body naming another author than the bound one is refused.
+  EXPECT_EQ(
+      put("bind", R"({"doc":{"type":"doc","content":[{"type":"paragraph"}]},"userId":"x"})").status,
+      403);
+  auto steps = http_request(port(), "GET", "/api/rooms/r/steps", "",
+                            {{"Authorization", "Bearer allow-read"}});
+  ASSERT_EQ(steps.status, 200) << steps.body;
+  Value page = parse(steps.body);
+  const Value* list = page.find("steps");
+  ASSERT_TRUE(list && list->is_array() && list->as_array().size() == 1u) << steps.body;
+  EXPECT_EQ(str_field(list->as_array()[0], "userId"), "bound-user");
+  // The application was asked about the write with userId null (the body named none).
+  bool asked = false;
+  for (const auto& r : auth_->requests()) {
+    Value body = parse(r.body);
+    if (str_field(body, "token") != "bind" || str_field(body, "room") != "r") continue;
+    const Value* user = body.find("userId");
+    if (user && user->is_null()) asked = true;
+  }
+  EXPECT_TRUE(asked);
+}
+
 // ---- Origins ----
 
 TEST_F(ServeAuthTest, ForeignOriginUpgradeIs403) {

@@ -288,6 +288,9 @@ HttpDecision api_request(const HttpRequest& req, std::string_view path, std::str
       return json_error(req, http::status::forbidden, "forbidden",
                         "a user's token writes as its subject: userId must be the token's");
   }
+  // With --auth-url, an author the body does not name is the one the application binds the
+  // token to (http_session.cc), else "api".
+  r.author_given = !r.user_id.empty();
   if (write && r.user_id.empty()) r.user_id = "api";
   r.callback_token = std::move(callback_token);
   return r;

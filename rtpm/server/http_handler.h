@@ -105,6 +105,8 @@ struct ApiRequest {
   /// restore: the body's optional userId; otherwise, and for revert, the token's subject, else
   /// "api").
   std::string user_id;
+  /// Whether the body (or the token's grant) named the author.
+  bool author_given = false;
   /// write_steps: the steps (an array) made on `version`.
   json::Value steps;
   /// replace_room: the document (checked against the schema when carried out).

@@ -101,16 +101,21 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
     std::string token = std::move(api->callback_token);
     std::string room = api->room;
     auth::Permission needed = api->needed;
+    // A write names its author to the application (null when the body names none: then the
+    // application's userId is the author).
     std::optional<std::string> user;
-    if (needed == auth::Permission::write) user = api->user_id;
-    return ask_callback(req, std::move(token), std::move(room), std::move(user), needed,
-                        [self = shared_from_this(), req, api = std::move(*api)]() mutable {
-                          self->run_api(std::move(req), std::move(api));
-                        });
+    if (needed == auth::Permission::write && api->author_given) user = api->user_id;
+    return ask_callback(
+        req, std::move(token), std::move(room), std::move(user), needed,
+        [self = shared_from_this(), req, api = std::move(*api)](const std::string& bound) mutable {
+          if (!api.author_given && !bound.empty()) api.user_id = bound;
+          self->run_api(std::move(req), std::move(api));
+        });
   }
   if (auto* schema = std::get_if<SchemaRequest>(&decision))
     return ask_callback(req, std::move(schema->callback_token), "", std::nullopt,
-                        auth::Permission::read, [self = shared_from_this(), req] {
+                        auth::Permission::read,
+                        [self = shared_from_this(), req](const std::string&) {
                           self->respond(schema_response(*req, self->ctx_.schema_json));
                         });
   if (auto* revoke = std::get_if<RevokeRequest>(&decision)) return revoke_token(*req, revoke->jti);
@@ -124,7 +129,8 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
 
 void HttpSession::ask_callback(std::shared_ptr<HttpRequest> req, std::string token,
                                std::string room, std::optional<std::string> user_id,
-                               auth::Permission needed, std::function<void()> allowed) {
+                               auth::Permission needed,
+                               std::function<void(const std::string&)> allowed) {
   ctx_.auth->callback()->authorize(
       std::move(token), std::move(room), user_id,
       [self = shared_from_this(), req, user_id, needed,
@@ -142,7 +148,7 @@ void HttpSession::ask_callback(std::shared_ptr<HttpRequest> req, std::string tok
               if (user_id && !decision->user_id.empty() && decision->user_id != *user_id)
                 return self->respond(json_error(*req, http::status::forbidden, "forbidden",
                                                 "userId must be the one the application names"));
-              allowed();
+              allowed(decision->user_id);
             });
       });
 }

@@ -38,11 +38,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   /// Carries out a document API request (document_api.h) and answers it.
   void run_api(std::shared_ptr<HttpRequest> req, ApiRequest api);
   /// --auth-url: asks about `token` for `room` and `user_id` (null for reads); runs `allowed` on
-  /// this connection's executor when the answer grants `needed` (and, for a write, names no
-  /// other userId), else answers 401 (failure) or 403 (denied).
+  /// this connection's executor with the userId the application names ("" when none) when the
+  /// answer grants `needed` (and, for a write, names no other userId), else answers 401
+  /// (failure) or 403 (denied).
   void ask_callback(std::shared_ptr<HttpRequest> req, std::string token, std::string room,
                     std::optional<std::string> user_id, auth::Permission needed,
-                    std::function<void()> allowed);
+                    std::function<void(const std::string& bound_user)> allowed);
   /// POST /api/admin/revoke: marks the token id revoked and closes its sessions.
   void revoke_token(const HttpRequest& req, const std::string& jti);
   /// POST /api/admin/rooms/ROOM/remove.
