@@ -384,6 +384,8 @@ TEST_F(HostileHttp, StaticFolderHoldingTheDataOrTheTokensDoesNotStart) {
   fs::path site = base_ / "site";
   write_file(site / "index.html", "<p>demo</p>");
   write_file(site / "tokens.json", R"({"t0k3n":"alice"})");
+  write_file(site / "api.token", "api-token-0123456789\n");
+  write_file(site / "hook.secret", "hook-secret-0123456789\n");
   fs::create_directories(site / "data");
   std::string bin = RTPM_BINARY;
   auto start_output = [&](const std::string& args) {
@@ -401,6 +403,12 @@ TEST_F(HostileHttp, StaticFolderHoldingTheDataOrTheTokensDoesNotStart) {
       {"--store memory --auth-file " + (site / "tokens.json").string() + " --static " +
            site.string(),
        "tokens.json"},
+      {"--store memory --api-token-file " + (site / "api.token").string() + " --static " +
+           site.string(),
+       "api.token"},
+      {"--store memory --webhook-url http://127.0.0.1:9/h --webhook-secret-file " +
+           (site / "hook.secret").string() + " --static " + site.string(),
+       "hook.secret"},
   };
   for (const auto& c : refused) {
     auto [status, out] = start_output(c.args);
@@ -411,6 +419,8 @@ TEST_F(HostileHttp, StaticFolderHoldingTheDataOrTheTokensDoesNotStart) {
   // The same folder beside the data folder serves its files.
   fs::remove_all(site / "data");
   fs::remove(site / "tokens.json");
+  fs::remove(site / "api.token");
+  fs::remove(site / "hook.secret");
   start({"--static", site.string()}, (base_ / "data").string());
   auto res = raw_request(port(), "/");
   ASSERT_TRUE(res);

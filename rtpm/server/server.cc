@@ -189,9 +189,11 @@ Result<void> RealtimeServer::start() {
   }
   // Static files: never a folder that holds the database or a secret (static_files.h).
   if (!options_.static_dir.empty()) {
-    std::vector<std::string> protected_paths = {options_.auth_file, options_.tls_key,
-                                                options_.jwt_secret_file, options_.admin_token_file,
-                                                options_.metrics_token_file};
+    std::vector<std::string> protected_paths = {
+        options_.auth_file,          options_.tls_key,
+        options_.jwt_secret_file,    options_.admin_token_file,
+        options_.metrics_token_file, options_.api_token_file,
+        options_.webhook_secret_file};
     if (options_.store == "sqlite") protected_paths.push_back(options_.data_dir);
     auto files = StaticFiles::open(options_.static_dir, protected_paths);
     if (!files) return files.error();
