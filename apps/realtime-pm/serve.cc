@@ -245,6 +245,11 @@ void add_serve_command(CLI::App& app) {
                   "...and at most this many bytes of their JSON per room (0: no byte bound)")
       ->envname("RTPM_HISTORY_BYTES")
       ->capture_default_str();
+  cmd->add_option("--api-requests-per-ip-per-minute", o.api_requests_per_ip_per_minute,
+                  "Document API requests one client address may make per minute (a bucket of\n"
+                  "a minute's worth); more get 429 rate_limited (0: no limit)")
+      ->envname("RTPM_API_REQUESTS_PER_IP_PER_MINUTE")
+      ->capture_default_str();
   cmd->add_option("--max-named-versions", o.max_named_versions,
                   "Named versions one room may hold (each keeps its document)")
       ->envname("RTPM_MAX_NAMED_VERSIONS")

@@ -986,6 +986,18 @@ TEST_F(ServeApiTest, TheApiTokenGuardsTheApi) {
   EXPECT_EQ(get("/api/schema").status, 200);
 }
 
+TEST_F(ServeApiTest, ApiRequestsPerAddressAreRateLimited) {
+  start({"--api-requests-per-ip-per-minute", "5"});
+  EXPECT_EQ(written(put_doc("r", doc_of({para("x")})), "PUT"), 1);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(get("/api/rooms/r").status, 200) << i;
+  HttpResponse limited = get("/api/rooms/r/steps");
+  expect_error(limited, 429, "rate_limited", "the sixth request of the minute");
+  EXPECT_EQ(limited.headers["retry-after"], "1");
+  // Nothing else is limited: health, the schema, and the rooms' members.
+  EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(get("/api/schema").status, 200);
+}
+
 TEST_F(ServeApiTest, UserTokensReadAndWriteTheirRoomsAsTheirSubject) {
   start({"--auth-file", file("tokens.json", R"({
     "wendy-token-0123456789": {"sub": "wendy", "rooms": {"team/*": "write"}},

@@ -79,18 +79,35 @@ ClientLimits::Creation ClientLimits::create_room(const std::string& key, Clock::
   std::lock_guard lock(mutex_);
   if (options_.max_rooms > 0 && rooms_ >= options_.max_rooms) return Creation::too_many_rooms;
   double capacity = options_.room_creations_per_minute;
-  if (capacity > 0) {
-    prune_buckets(now);
-    auto [it, fresh] = buckets_.try_emplace(key, Bucket{capacity, now});
-    Bucket& b = it->second;
-    double elapsed = std::chrono::duration<double>(now - b.at).count();
-    b.tokens = std::min(capacity, b.tokens + std::max(0.0, elapsed) * capacity / 60);
-    b.at = now;
-    if (b.tokens < 1) return Creation::rate_limited;
-    b.tokens -= 1;
-  }
+  if (capacity > 0 && !creations_.take(key, capacity, now)) return Creation::rate_limited;
   ++rooms_;
   return Creation::allowed;
+}
+
+bool ClientLimits::api_request(const std::string& key, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  double capacity = options_.api_requests_per_minute;
+  return capacity <= 0 || api_requests_.take(key, capacity, now);
+}
+
+bool ClientLimits::Buckets::take(const std::string& key, double capacity, Clock::time_point now) {
+  // Buckets that have refilled to full carry no information: drop them, at most once a minute
+  // and only when there are many, so that the table stays small without a timer.
+  if (by_key.size() >= 1024 && now - pruned_at >= std::chrono::minutes(1)) {
+    pruned_at = now;
+    std::erase_if(by_key, [&](const auto& entry) {
+      double elapsed = std::chrono::duration<double>(now - entry.second.at).count();
+      return entry.second.tokens + elapsed * capacity / 60 >= capacity;
+    });
+  }
+  auto [it, fresh] = by_key.try_emplace(key, Bucket{capacity, now});
+  Bucket& b = it->second;
+  double elapsed = std::chrono::duration<double>(now - b.at).count();
+  b.tokens = std::min(capacity, b.tokens + std::max(0.0, elapsed) * capacity / 60);
+  b.at = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
 }
 
 void ClientLimits::room_not_created() {
@@ -101,18 +118,6 @@ void ClientLimits::room_not_created() {
 void ClientLimits::set_rooms(int64_t rooms) {
   std::lock_guard lock(mutex_);
   rooms_ = rooms;
-}
-
-// Buckets that have refilled to full carry no information: drop them, at most once a minute
-// and only when there are many, so that the table stays small without a timer.
-void ClientLimits::prune_buckets(Clock::time_point now) {
-  if (buckets_.size() < 1024 || now - pruned_at_ < std::chrono::minutes(1)) return;
-  pruned_at_ = now;
-  double capacity = options_.room_creations_per_minute;
-  std::erase_if(buckets_, [&](const auto& entry) {
-    double elapsed = std::chrono::duration<double>(now - entry.second.at).count();
-    return entry.second.tokens + elapsed * capacity / 60 >= capacity;
-  });
 }
 
 }  // namespace rtpm::server

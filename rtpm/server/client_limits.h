@@ -10,6 +10,10 @@
 // (--room-creations-per-ip-per-minute: it holds a minute's worth and refills continuously) and
 // counts against --max-rooms, the cap on rooms in the store.
 //
+// Document API requests (docs/api.md) take a token from another bucket of the address
+// (--api-requests-per-ip-per-minute, the same kind), bounding the work (replays, reverts,
+// store reads) one client can ask for.
+//
 // A client address is an IPv4 address (IPv4-mapped IPv6 included), or the /64 network of an
 // IPv6 address (one host usually has a whole /64). Loopback is not exempt. The per-address
 // tables hold only addresses with open connections or a bucket that is not full, so they stay
@@ -43,6 +47,8 @@ class ClientLimits {
     double room_creations_per_minute = 0;
     /// Rooms in the store in all; 0 = no cap.
     int64_t max_rooms = 0;
+    /// Document API requests per client address and minute; 0 = no limit.
+    double api_requests_per_minute = 0;
   };
 
   /// `open_gauge`, when given, is kept equal to the number of open connections (a metric).
@@ -80,6 +86,8 @@ class ClientLimits {
   /// room; call room_not_created() if the room was not created after all.
   Creation create_room(const std::string& key, Clock::time_point now);
   void room_not_created();
+  /// Whether a client at `key` may make a document API request now (takes a token).
+  bool api_request(const std::string& key, Clock::time_point now);
   /// The rooms the store holds at start (counted against max_rooms).
   void set_rooms(int64_t rooms);
 
@@ -92,16 +100,22 @@ class ClientLimits {
     double tokens = 0;
     Clock::time_point at;
   };
+  /// Token buckets per address, each holding a minute's worth of `per_minute`.
+  struct Buckets {
+    std::unordered_map<std::string, Bucket> by_key;
+    Clock::time_point pruned_at{};
+    /// Takes a token from `key`'s bucket; false when it is empty.
+    bool take(const std::string& key, double per_minute, Clock::time_point now);
+  };
   void release(const std::string& key);
-  void prune_buckets(Clock::time_point now);
 
   std::mutex mutex_;
   Options options_;
   std::atomic<int64_t>* open_gauge_;
   size_t open_ = 0;
   std::unordered_map<std::string, size_t> per_address_;
-  std::unordered_map<std::string, Bucket> buckets_;
-  Clock::time_point pruned_at_{};
+  Buckets creations_;
+  Buckets api_requests_;
   int64_t rooms_ = 0;
 };
 

@@ -75,6 +75,21 @@ TEST(ClientLimits, RoomCreationsAreABucketPerAddress) {
   EXPECT_EQ(limits.create_room(key("10.0.0.1"), later), ClientLimits::Creation::rate_limited);
 }
 
+TEST(ClientLimits, ApiRequestsAreABucketPerAddressApartFromCreations) {
+  ClientLimits limits({.room_creations_per_minute = 1, .api_requests_per_minute = 3});
+  auto t0 = ClientLimits::Clock::time_point() + std::chrono::hours(1);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limits.api_request(key("10.0.0.1"), t0)) << i;
+  EXPECT_FALSE(limits.api_request(key("10.0.0.1"), t0));
+  EXPECT_TRUE(limits.api_request(key("10.0.0.2"), t0));
+  // Creations have their own bucket.
+  EXPECT_EQ(limits.create_room(key("10.0.0.1"), t0), ClientLimits::Creation::allowed);
+  // Three a minute: one more every 20 s.
+  EXPECT_FALSE(limits.api_request(key("10.0.0.1"), t0 + std::chrono::seconds(19)));
+  EXPECT_TRUE(limits.api_request(key("10.0.0.1"), t0 + std::chrono::seconds(21)));
+  ClientLimits unlimited({});
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(unlimited.api_request(key("10.0.0.1"), t0));
+}
+
 TEST(ClientLimits, RoomCap) {
   ClientLimits limits({.max_rooms = 10});
   limits.set_rooms(8);

@@ -47,7 +47,8 @@ struct ServerContext {
       ClientLimits::Options{.max_connections = options.max_connections,
                             .max_connections_per_address = options.max_connections_per_ip,
                             .room_creations_per_minute = options.room_creations_per_ip_per_minute,
-                            .max_rooms = options.max_rooms},
+                            .max_rooms = options.max_rooms,
+                            .api_requests_per_minute = options.api_requests_per_ip_per_minute},
       &metrics.sockets};
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StorageWorker> storage;

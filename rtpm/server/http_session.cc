@@ -97,6 +97,12 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   HttpDecision decision = handle_request(*req, env);
   if (auto* res = std::get_if<HttpResponse>(&decision)) return respond(std::move(*res));
   if (auto* api = std::get_if<ApiRequest>(&decision)) {
+    if (!ctx_.limits.api_request(slot_.key(), ClientLimits::Clock::now())) {
+      HttpResponse res = json_error(*req, http::status::too_many_requests, "rate_limited",
+                                    "too many document API requests from this address");
+      res.set(http::field::retry_after, "1");
+      return respond(std::move(res));
+    }
     if (api->callback_token.empty()) return run_api(std::move(req), std::move(*api));
     std::string token = std::move(api->callback_token);
     std::string room = api->room;

@@ -124,6 +124,9 @@ struct ServerOptions {
   /// Rooms the store may hold in all; a join that would create one more gets `forbidden`
   /// (existing rooms stay joinable). 0 = no cap.
   int64_t max_rooms = 0;
+  /// Document API requests per client address and minute (a token bucket holding a minute's
+  /// worth); past it a request gets 429 `rate_limited`. 0 = no limit.
+  double api_requests_per_ip_per_minute = 3000;
   /// Named versions one room may hold (POST /api/rooms/ROOM/versions); each keeps its document.
   size_t max_named_versions = 100;
   /// Webhooks (docs/api.md): URLs to POST events to, the secret that signs them (a file), and
