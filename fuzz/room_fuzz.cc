@@ -2,13 +2,16 @@
 // random sequence of events read from the input: joins (with and without a
 // version and presence), steps (client JSON from the input, decoded as the
 // server decodes it, or steps built from the input's numbers: valid and
-// hostile), presence, leaves, disconnects, document reads, time passing, and
-// the store's answers (ok, failed, or left for later). After every event:
+// hostile), presence, leaves, disconnects, document reads, edits through the
+// document API (steps or a document to become, by a member's userId or
+// another), deletions, time passing, and the store's answers (ok, failed, or
+// left for later). After every event:
 // every message the core writes decodes with decode_server_message; every
 // member saw every durable step once and in order (its version is the
 // room's durable version); no ack or step broadcast before the store
 // confirmed that batch; presence versions are never above the durable
-// version; and the durable document passes Node::check().
+// version; an API edit is answered ok only once durable; and the durable
+// document passes Node::check().
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -33,6 +36,9 @@ constexpr int kConns = 4;
 const char* const kRoom = "r";
 const char* const kInitialDoc =
     R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})";
+const char* const kOtherDoc =
+    R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"help"}]},)"
+    R"({"type":"paragraph"}]})";
 
 class RoomFuzz {
  public:
@@ -107,7 +113,14 @@ class RoomFuzz {
         views_[conn] = View{};
         ++generation_[conn];
         break;
-      case 8: apply(core().read_document(next_read_++, now_)); break;
+      case 8:
+        switch (in_.ConsumeIntegralInRange(0, 3)) {
+          case 0:
+          case 1: apply(core().read_document(next_read_++, now_)); break;
+          case 2: api_edit(); break;
+          default: apply(core().delete_room(next_read_++, now_)); break;
+        }
+        break;
       case 9:
         if (wake_ && *wake_ <= now_.mono) {
           wake_.reset();
@@ -129,6 +142,28 @@ class RoomFuzz {
     } else if (auto* l = std::get_if<protocol::LeaveMessage>(&message)) {
       apply(room.leave(id, *l, now_));
     }
+  }
+
+  // An edit through the document API: steps on a version (often the durable one), or a
+  // document to become; by "bot" or by a member's userId.
+  void api_edit() {
+    room::RoomCore& room = core();
+    room::ApiEdit e;
+    e.user_id = in_.ConsumeBool() ? "bot" : "u" + std::to_string(in_.ConsumeIntegralInRange(0, 2));
+    e.create = in_.ConsumeBool();
+    e.creator = "api";
+    if (in_.ConsumeIntegralInRange(0, 3) == 0) {
+      auto parsed = json::parse(in_.ConsumeBool() ? std::string(kInitialDoc) : kOtherDoc);
+      e.become = model::Node::from_json(*fuzz::builtin_schema(0), *parsed);
+    } else {
+      e.version =
+          in_.ConsumeBool() ? room.durable_version() : in_.ConsumeIntegralInRange<int64_t>(0, 40);
+      json::Array steps;
+      int n = in_.ConsumeIntegralInRange(0, 3);
+      for (int i = 0; i < n; ++i) steps.push_back(step());
+      e.steps = json::Value(std::move(steps));
+    }
+    apply(room.edit(next_read_++, std::move(e), now_));
   }
 
   json::Value number() {
@@ -213,6 +248,12 @@ class RoomFuzz {
         fuzz::check(store_.create_room(kRoom, kInitialDoc).ok(), "create");
       return apply(target.created(result, now_), &target);
     }
+    if (std::holds_alternative<room::effect::Delete>(op.effect)) {
+      fuzz::check(target.closed(), "a room deleted from the store while open");
+      fuzz::check(store_.delete_room(kRoom).ok(), "delete");
+      confirmed_.clear();  // a new room of the name counts its versions from 0 again
+      return;
+    }
     if (auto* s = std::get_if<room::effect::Snapshot>(&op.effect)) {
       Result<void> r = fail ? Result<void>(Error{ErrorCode::internal, "fuzz"})
                             : store_.save_snapshot(kRoom, s->version, s->doc_json, s->keep_history,
@@ -239,10 +280,15 @@ class RoomFuzz {
           auto parsed = json::parse(r->doc->second);
           fuzz::check(parsed.ok(), "a read gave bad JSON");
         }
+      } else if (auto* done = std::get_if<room::effect::EditDone>(&e)) {
+        if (current && done->result.status == room::EditResult::Status::ok && room->ready())
+          fuzz::check(done->result.version <= room->durable_version(),
+                      "an API edit answered before it was durable");
       } else if (std::holds_alternative<room::effect::Persist>(e) ||
                  std::holds_alternative<room::effect::Load>(e) ||
                  std::holds_alternative<room::effect::Create>(e) ||
-                 std::holds_alternative<room::effect::Snapshot>(e)) {
+                 std::holds_alternative<room::effect::Snapshot>(e) ||
+                 std::holds_alternative<room::effect::Delete>(e)) {
         if (current) ops_.push_back({core_.get(), std::move(e)});
       }
     }
