@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -360,6 +361,12 @@ void run_until(Engine& e, const std::function<bool()>& done, double max_s) {
 std::optional<std::pair<int64_t, std::string>> server_room(const Engine& e,
                                                            const std::string& room) {
   auto res = client::http_get(client::ConnectionOptions{.url = e.o.target}, "/api/rooms/" + room);
+  // Thousands of rooms pass a server's limit on document API requests per address (429 with
+  // Retry-After: 1): wait and ask again, for a minute at most.
+  for (int i = 0; i < 60 && res && res->status == 429; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    res = client::http_get(client::ConnectionOptions{.url = e.o.target}, "/api/rooms/" + room);
+  }
   if (!res || res->status != 200) return std::nullopt;
   auto v = json::parse(res->body);
   const Value* version = v ? v->find("version") : nullptr;
