@@ -9,8 +9,8 @@
 #include <memory>
 #include <random>
 #include <sstream>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
