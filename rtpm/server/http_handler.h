@@ -2,8 +2,9 @@
 // the reading and writing; unit tests (http_handler_test.cc) and the fuzz target
 // (fuzz/http_request_fuzz.cc) call these functions directly, with no socket.
 //
-// Routes: GET/HEAD /healthz, /metrics, /api/schema, /api/rooms/ROOM (answered once the room's
-// document is read: RoomRequest), /ws (the WebSocket upgrade: UpgradeRequest), POST
+// Routes: GET/HEAD /healthz, /metrics, /api/schema, the document API under /api/rooms (parsed
+// by api_routes.cc into an ApiRequest, carried out by document_api.h; docs/api.md), /ws (the
+// WebSocket upgrade: UpgradeRequest), POST
 // /api/admin/revoke and /api/admin/rooms/ROOM/remove (with --admin-token-file), and / (files of
 // the --static folder, or a short notice). With an Authenticator, the Host, the Origin and the
 // tokens are checked first (docs/security.md). Every answer is complete and consistent: a HEAD
