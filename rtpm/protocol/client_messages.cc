@@ -52,6 +52,8 @@ Result<ClientMessage> decode_join(const Value& msg) {
   m.room = std::move(*room);
   m.user_id = std::move(*user);
   m.version = *version;
+  // The `rebase` extension is asked for with `true` only; anything else is version 1.
+  if (const Value* r = msg.find("rebase"); r && r->is_bool() && r->as_bool()) m.rebase = true;
   return ClientMessage(std::move(m));
 }
 
@@ -171,6 +173,7 @@ json::Value encode_client_value(const ClientMessage& message, int64_t timestamp)
           o = {{"type", "join"}, {"room", m.room}, {"userId", m.user_id}};
           if (m.presence) o.emplace_back("presence", *m.presence);
           if (m.version) o.emplace_back("version", *m.version);
+          if (m.rebase) o.emplace_back("rebase", true);
         } else if constexpr (std::is_same_v<T, StepsMessage>) {
           o = {{"type", "steps"},
                {"room", m.room},

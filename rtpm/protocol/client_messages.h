@@ -29,6 +29,8 @@ struct JoinMessage {
   std::string user_id;
   std::optional<json::Value> presence;  // an object
   std::optional<int64_t> version;
+  /// Asks for the `rebase` extension (docs/protocol.md): `"rebase":true`.
+  bool rebase = false;
   friend bool operator==(const JoinMessage&, const JoinMessage&) = default;
 };
 

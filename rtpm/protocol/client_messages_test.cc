@@ -148,6 +148,8 @@ TEST(Encode, ClientMessagesRoundTrip) {
        R"({"type":"join","room":"r","userId":"u","presence":{"cursor":{"pos":3},"name":"Ann \ud83d"},"version":7,"timestamp":9})"},
       {JoinMessage{"r", "u", std::nullopt, std::nullopt},
        R"({"type":"join","room":"r","userId":"u","timestamp":9})"},
+      {JoinMessage{"r", "u", std::nullopt, 3, true},
+       R"({"type":"join","room":"r","userId":"u","version":3,"rebase":true,"timestamp":9})"},
       {JoinMessage{"a/b", "\xF0\x9F\x98\x80", json::Value(json::Object{}), kMaxVersion},
        R"({"type":"join","room":"a/b","userId":"😀","presence":{},"version":9007199254740991,"timestamp":9})"},
       {StepsMessage{"r", 4, steps, "u"},
@@ -184,6 +186,20 @@ TEST(Encode, ClientMessagesRoundTrip) {
   EXPECT_FALSE(ClientMessage(JoinMessage{"r", "u", std::nullopt, 1}) ==
                ClientMessage(JoinMessage{"r", "u", std::nullopt, 2}));
   EXPECT_FALSE(ClientMessage(LeaveMessage{"r", "u"}) == ClientMessage(LeaveMessage{"r", "v"}));
+  EXPECT_FALSE(ClientMessage(JoinMessage{"r", "u", std::nullopt, 1, true}) ==
+               ClientMessage(JoinMessage{"r", "u", std::nullopt, 1}));
+}
+
+// The `rebase` extension is asked for with `true` only (docs/protocol.md); any other value is
+// version 1, never an error.
+TEST(Decode, JoinRebaseOnlyWhenTrue) {
+  for (const char* value : {"true", "false", "1", "\"yes\"", "null", "{}"}) {
+    std::string text =
+        std::string(R"({"type":"join","room":"r","userId":"u","rebase":)") + value + "}";
+    Result<ClientMessage> m = decode_client_message(text);
+    ASSERT_TRUE(m.ok()) << text;
+    EXPECT_EQ(std::get<JoinMessage>(*m).rebase, std::string(value) == "true") << text;
+  }
 }
 
 // decode_client_value never throws, whatever the value: each field of a valid

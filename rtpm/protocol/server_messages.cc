@@ -66,6 +66,7 @@ Result<ServerMessage> decode_state(const json::Value& m) {
   }
   if (s.doc.has_value() == s.steps.has_value()) return bad("state: one of doc and steps");
   if (!get_users(m, s.users)) return bad("state: users");
+  if (const json::Value* r = m.find("rebase"); r && r->is_bool() && r->as_bool()) s.rebase = true;
   return ServerMessage(std::move(s));
 }
 
@@ -75,6 +76,13 @@ Result<ServerMessage> decode_steps(const json::Value& m) {
   if (!get_version(m, "version", s.version)) return bad("steps: version");
   if (!get_steps(m, s.steps) || s.steps.empty()) return bad("steps: steps");
   if (!get_string(m, "userId", s.user_id)) return bad("steps: userId");
+  if (const json::Value* ids = m.find("userIds")) {
+    if (!ids->is_array() || ids->as_array().size() != s.steps.size()) return bad("steps: userIds");
+    for (const json::Value& id : ids->as_array()) {
+      if (!id.is_string()) return bad("steps: userIds");
+      s.user_ids.push_back(id.as_string());
+    }
+  }
   return ServerMessage(std::move(s));
 }
 
@@ -132,6 +140,10 @@ class MessageWriter {
     w_.key(key);
     w_.string(v);
   }
+  void boolean(std::string_view key, bool v) {
+    w_.key(key);
+    w_.boolean(v);
+  }
   void raw(std::string_view key, std::string_view json_text) {
     w_.key(key);
     w_.raw(json_text);
@@ -178,7 +190,7 @@ void write_steps(json::Writer& w, const Texts& step_jsons) {
 template <typename Steps>
 std::string state_steps(std::string_view room, int64_t version, const Steps& steps,
                         const std::vector<std::string>& user_ids, std::string_view users_json,
-                        int64_t timestamp) {
+                        int64_t timestamp, bool rebase) {
   MessageWriter m("state", room);
   m.integer("version", version);
   m.w().key("steps");
@@ -188,17 +200,37 @@ std::string state_steps(std::string_view room, int64_t version, const Steps& ste
   for (const std::string& id : user_ids) m.w().string(id);
   m.w().end_array();
   m.raw("users", users_json);
+  if (rebase) m.boolean("rebase", true);
   return m.end(timestamp);
 }
 
-template <typename Steps>
+/// `user_ids` (the `rebase` extension's `userIds`) is written when not empty.
+template <typename Steps, typename Ids = std::vector<std::string>>
 std::string steps_message(std::string_view room, int64_t version, const Steps& steps,
-                          std::string_view user_id, int64_t timestamp) {
+                          std::string_view user_id, int64_t timestamp, const Ids& user_ids = {}) {
   MessageWriter m("steps", room);
   m.integer("version", version);
   m.w().key("steps");
   write_steps(m.w(), steps);
   m.string("userId", user_id);
+  if (!user_ids.empty()) {
+    m.w().key("userIds");
+    m.w().begin_array();
+    for (std::string_view id : user_ids) m.w().string(id);
+    m.w().end_array();
+  }
+  return m.end(timestamp);
+}
+
+template <typename Steps>
+std::string ack_message(std::string_view room, int64_t version, const Steps* steps,
+                        int64_t timestamp) {
+  MessageWriter m("ack", room);
+  m.integer("version", version);
+  if (steps) {
+    m.w().key("steps");
+    write_steps(m.w(), *steps);
+  }
   return m.end(timestamp);
 }
 
@@ -218,25 +250,26 @@ std::string encode_error_fields(std::string_view code, std::string_view message,
 }  // namespace
 
 std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
-                             std::string_view users_json, int64_t timestamp) {
+                             std::string_view users_json, int64_t timestamp, bool rebase) {
   MessageWriter m("state", room);
   m.integer("version", version);
   m.raw("doc", doc_json);
   m.raw("users", users_json);
+  if (rebase) m.boolean("rebase", true);
   return m.end(timestamp);
 }
 
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp) {
-  return state_steps(room, version, steps_json, user_ids, users_json, timestamp);
+                               std::string_view users_json, int64_t timestamp, bool rebase) {
+  return state_steps(room, version, steps_json, user_ids, users_json, timestamp, rebase);
 }
 
 std::string encode_state_steps(std::string_view room, int64_t version,
                                const std::vector<std::string_view>& step_jsons,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp) {
-  return state_steps(room, version, step_jsons, user_ids, users_json, timestamp);
+                               std::string_view users_json, int64_t timestamp, bool rebase) {
+  return state_steps(room, version, step_jsons, user_ids, users_json, timestamp, rebase);
 }
 
 std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
@@ -250,10 +283,20 @@ std::string encode_steps(std::string_view room, int64_t version,
   return steps_message(room, version, step_jsons, user_id, timestamp);
 }
 
+std::string encode_steps(std::string_view room, int64_t version,
+                         const std::vector<std::string_view>& step_jsons,
+                         const std::vector<std::string_view>& user_ids, int64_t timestamp) {
+  return steps_message(room, version, step_jsons, user_ids.empty() ? "" : user_ids.front(),
+                       timestamp, user_ids);
+}
+
 std::string encode_ack(std::string_view room, int64_t version, int64_t timestamp) {
-  MessageWriter m("ack", room);
-  m.integer("version", version);
-  return m.end(timestamp);
+  return ack_message<std::vector<std::string>>(room, version, nullptr, timestamp);
+}
+
+std::string encode_ack(std::string_view room, int64_t version,
+                       const std::vector<std::string>& step_jsons, int64_t timestamp) {
+  return ack_message(room, version, &step_jsons, timestamp);
 }
 
 std::string encode_presence(std::string_view room, std::string_view users_json, int64_t version,
@@ -310,13 +353,13 @@ std::string encode_server_message(const ServerMessage& message, int64_t timestam
         if constexpr (std::is_same_v<T, ServerState>) {
           if (m.doc)
             return encode_state_doc(m.room, m.version, json::stringify(*m.doc), users_text(m.users),
-                                    timestamp);
+                                    timestamp, m.rebase);
           return state_steps(m.room, m.version, m.steps ? *m.steps : std::vector<json::Value>(),
-                             m.user_ids, users_text(m.users), timestamp);
+                             m.user_ids, users_text(m.users), timestamp, m.rebase);
         } else if constexpr (std::is_same_v<T, ServerSteps>) {
-          return steps_message(m.room, m.version, m.steps, m.user_id, timestamp);
+          return steps_message(m.room, m.version, m.steps, m.user_id, timestamp, m.user_ids);
         } else if constexpr (std::is_same_v<T, ServerAck>) {
-          return encode_ack(m.room, m.version, timestamp);
+          return ack_message(m.room, m.version, m.steps ? &*m.steps : nullptr, timestamp);
         } else if constexpr (std::is_same_v<T, ServerPresence>) {
           return encode_presence(m.room, users_text(m.users), m.version, timestamp);
         } else if constexpr (std::is_same_v<T, ServerJoin>) {
@@ -350,6 +393,11 @@ Result<ServerMessage> decode_server_value(const json::Value& m) {
     ServerAck a;
     if (!get_string(m, "room", a.room)) return bad("ack: room");
     if (!get_version(m, "version", a.version)) return bad("ack: version");
+    if (m.find("steps")) {
+      std::vector<json::Value> steps;
+      if (!get_steps(m, steps)) return bad("ack: steps");
+      a.steps = std::move(steps);
+    }
     return ServerMessage(std::move(a));
   }
   if (type == "presence") return decode_presence(m);

@@ -40,6 +40,8 @@ struct ServerState {
   std::vector<std::string> user_ids;
   /// Everyone's presence: (userId, entry object) in message order.
   std::vector<std::pair<std::string, json::Value>> users;
+  /// The server speaks the `rebase` extension with this member (docs/protocol.md).
+  bool rebase = false;
   friend bool operator==(const ServerState&, const ServerState&) = default;
 };
 
@@ -49,6 +51,8 @@ struct ServerSteps {
   int64_t version = 0;
   std::vector<json::Value> steps;
   std::string user_id;
+  /// `rebase` extension: each step's author (empty: every step is `user_id`'s).
+  std::vector<std::string> user_ids;
   friend bool operator==(const ServerSteps&, const ServerSteps&) = default;
 };
 
@@ -56,6 +60,9 @@ struct ServerSteps {
 struct ServerAck {
   std::string room;
   int64_t version = 0;
+  /// `rebase` extension: the batch as the server applied it after rebasing it (made on
+  /// `version - steps->size()`); nullopt when it applied as sent.
+  std::optional<std::vector<json::Value>> steps;
   friend bool operator==(const ServerAck&, const ServerAck&) = default;
 };
 
@@ -111,18 +118,21 @@ std::string encode_server_message(const ServerMessage& message, int64_t timestam
 // JSON text. `*_json` arguments are JSON texts written in place unchecked.
 
 /// `state` with the whole document (`doc_json` is the document's JSON text).
+/// `rebase`: the member speaks the `rebase` extension (`"rebase":true` after `users`).
 std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
-                             std::string_view users_json, int64_t timestamp);
+                             std::string_view users_json, int64_t timestamp, bool rebase = false);
 /// `state` with the steps since the joiner's version (`steps_json` is a JSON
 /// array text, `user_ids` one per step).
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp);
+                               std::string_view users_json, int64_t timestamp,
+                               bool rebase = false);
 /// The same from each step's JSON text (the room's history entries).
 std::string encode_state_steps(std::string_view room, int64_t version,
                                const std::vector<std::string_view>& step_jsons,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp);
+                               std::string_view users_json, int64_t timestamp,
+                               bool rebase = false);
 /// `steps` broadcast: steps made on top of `version` by `user_id`.
 std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
                          std::string_view user_id, int64_t timestamp);
@@ -130,7 +140,15 @@ std::string encode_steps(std::string_view room, int64_t version, std::string_vie
 std::string encode_steps(std::string_view room, int64_t version,
                          const std::vector<std::string>& step_jsons, std::string_view user_id,
                          int64_t timestamp);
+/// `steps` broadcast of the `rebase` extension: steps by several authors (`user_ids`, one
+/// per step; `userId` is the first's).
+std::string encode_steps(std::string_view room, int64_t version,
+                         const std::vector<std::string_view>& step_jsons,
+                         const std::vector<std::string_view>& user_ids, int64_t timestamp);
 std::string encode_ack(std::string_view room, int64_t version, int64_t timestamp);
+/// `ack` of the `rebase` extension with the steps as applied (each step's JSON text).
+std::string encode_ack(std::string_view room, int64_t version,
+                       const std::vector<std::string>& step_jsons, int64_t timestamp);
 /// `presence`: `users_json` is an object text of changed entries.
 std::string encode_presence(std::string_view room, std::string_view users_json, int64_t version,
                             int64_t timestamp);

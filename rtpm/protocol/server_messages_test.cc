@@ -75,6 +75,17 @@ TEST(Encode, ServerMessagesRoundTrip) {
       {ServerSteps{"r", kMaxVersion - 1, {step, step2}, "u"},
        R"({"type":"steps","room":"r","version":9007199254740990,"steps":[{"stepType":"replace","from":1,"to":1},{"stepType":"addMark","from":1,"to":2,"mark":{"type":"link","attrs":{"href":"x"}}}],"userId":"u","timestamp":5})"},
       {ServerAck{"r", 0}, R"({"type":"ack","room":"r","version":0,"timestamp":5})"},
+      // The `rebase` extension's fields (docs/protocol.md).
+      {ServerState{"r", 3, doc, std::nullopt, {}, {}, true},
+       R"({"type":"state","room":"r","version":3,"doc":{"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"h\ud83dé"}]}]},"users":{},"rebase":true,"timestamp":5})"},
+      {ServerState{"r", 5, std::nullopt, std::vector<json::Value>{step}, {"a"}, {}, true},
+       R"({"type":"state","room":"r","version":5,"steps":[{"stepType":"replace","from":1,"to":1}],"userIds":["a"],"users":{},"rebase":true,"timestamp":5})"},
+      {ServerSteps{"r", 2, {step, step2}, "a", {"a", "b"}},
+       R"({"type":"steps","room":"r","version":2,"steps":[{"stepType":"replace","from":1,"to":1},{"stepType":"addMark","from":1,"to":2,"mark":{"type":"link","attrs":{"href":"x"}}}],"userId":"a","userIds":["a","b"],"timestamp":5})"},
+      {ServerAck{"r", 9, std::vector<json::Value>{step}},
+       R"({"type":"ack","room":"r","version":9,"steps":[{"stepType":"replace","from":1,"to":1}],"timestamp":5})"},
+      {ServerAck{"r", 9, std::vector<json::Value>{}},
+       R"({"type":"ack","room":"r","version":9,"steps":[],"timestamp":5})"},
       {ServerPresence{"r", users, 7},
        R"({"type":"presence","room":"r","users":{"bob":{"cursor":{"pos":3},"name":"Bob"},"me":{}},"version":7,"timestamp":5})"},
       {ServerJoin{"r", "u", users[0].second},
@@ -107,6 +118,29 @@ TEST(Encode, ServerMessagesRoundTrip) {
   }
   EXPECT_EQ(types.size(), std::variant_size_v<ServerMessage>);
   EXPECT_FALSE(ServerMessage(ServerAck{"r", 1}) == ServerMessage(ServerAck{"r", 2}));
+  EXPECT_FALSE(ServerMessage(ServerAck{"r", 1}) ==
+               ServerMessage(ServerAck{"r", 1, std::vector<json::Value>{}}));
+  // The server's own encoders write the same texts as the struct encoder.
+  std::vector<std::string> step_texts = {json::stringify(step), json::stringify(step2)};
+  EXPECT_EQ(encode_ack("r", 9, {step_texts[0]}, 5),
+            encode_server_message(ServerAck{"r", 9, std::vector<json::Value>{step}}, 5));
+  EXPECT_EQ(encode_steps("r", 2, std::vector<std::string_view>{step_texts[0], step_texts[1]},
+                         std::vector<std::string_view>{"a", "b"}, 5),
+            encode_server_message(ServerSteps{"r", 2, {step, step2}, "a", {"a", "b"}}, 5));
+}
+
+TEST(Decode, RebaseFieldsMistyped) {
+  for (const char* text : {
+           R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":"a"})",
+           R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":["a","b"]})",
+           R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":[1]})",
+           R"({"type":"ack","room":"r","version":1,"steps":{}})",
+           R"({"type":"ack","room":"r","version":1,"steps":[1]})",
+       }) {
+    Result<ServerMessage> m = decode_server_message(text);
+    ASSERT_FALSE(m.ok()) << text;
+    EXPECT_EQ(m.error().code, ErrorCode::bad_message) << text;
+  }
 }
 
 TEST(Decode, ServerMessageErrors) {
