@@ -125,14 +125,12 @@ std::string encode_state_doc(std::string_view room, int64_t version, std::string
 /// array text, `user_ids` one per step).
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp,
-                               bool rebase = false);
+                               std::string_view users_json, int64_t timestamp, bool rebase = false);
 /// The same from each step's JSON text (the room's history entries).
 std::string encode_state_steps(std::string_view room, int64_t version,
                                const std::vector<std::string_view>& step_jsons,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp,
-                               bool rebase = false);
+                               std::string_view users_json, int64_t timestamp, bool rebase = false);
 /// `steps` broadcast: steps made on top of `version` by `user_id`.
 std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
                          std::string_view user_id, int64_t timestamp);

@@ -130,13 +130,14 @@ TEST(Encode, ServerMessagesRoundTrip) {
 }
 
 TEST(Decode, RebaseFieldsMistyped) {
-  for (const char* text : {
-           R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":"a"})",
-           R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":["a","b"]})",
-           R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":[1]})",
-           R"({"type":"ack","room":"r","version":1,"steps":{}})",
-           R"({"type":"ack","room":"r","version":1,"steps":[1]})",
-       }) {
+  for (
+      const char* text : {
+          R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":"a"})",
+          R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":["a","b"]})",
+          R"({"type":"steps","room":"r","version":1,"steps":[{}],"userId":"a","userIds":[1]})",
+          R"({"type":"ack","room":"r","version":1,"steps":{}})",
+          R"({"type":"ack","room":"r","version":1,"steps":[1]})",
+      }) {
     Result<ServerMessage> m = decode_server_message(text);
     ASSERT_FALSE(m.ok()) << text;
     EXPECT_EQ(m.error().code, ErrorCode::bad_message) << text;
