@@ -2,6 +2,7 @@
 #include "rtpm/collab/rebase.h"
 
 #include <algorithm>
+#include <string_view>
 
 namespace rtpm::collab {
 
@@ -62,6 +63,94 @@ ReceiveResult receive_transaction(const CollabState& state,
     for (const auto& step : remaining) out.transform.step(step);
   }
   out.state.doc = out.transform.doc();
+  return out;
+}
+
+// ---- the `rebase` protocol extension ----
+
+namespace {
+
+// A step's JSON without the fields that rebasing moves.
+json::Value without_positions(const json::Value& step) {
+  if (!step.is_object()) return step;
+  json::Object kept;
+  for (const auto& [key, value] : step.as_object()) {
+    if (key == "from" || key == "to" || key == "pos" || key == "gapFrom" || key == "gapTo")
+      continue;
+    kept.emplace_back(key, value);
+  }
+  return json::Value(std::move(kept));
+}
+
+// The same number of ranges, each of the same old and new size: a position
+// recovered through one (StepMap::recover) lies inside the other's range.
+bool same_shape(const transform::StepMap& a, const transform::StepMap& b) {
+  const auto& ra = a.ranges();
+  const auto& rb = b.ranges();
+  if (ra.size() != rb.size()) return false;
+  for (size_t i = 0; i < ra.size(); i += 3)
+    if (ra[i + 1] != rb[i + 1] || ra[i + 2] != rb[i + 2]) return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<int> align_steps(const std::vector<json::Value>& batch,
+                             const std::vector<json::Value>& applied) {
+  std::vector<json::Value> keys;
+  keys.reserve(batch.size());
+  for (const auto& step : batch) keys.push_back(without_positions(step));
+  std::vector<int> out;
+  out.reserve(applied.size());
+  size_t next = 0;
+  for (const auto& step : applied) {
+    json::Value key = without_positions(step);
+    size_t j = next;
+    while (j < keys.size() && !(keys[j] == key)) ++j;
+    if (j == keys.size()) {
+      out.push_back(-1);
+      continue;
+    }
+    out.push_back(static_cast<int>(j));
+    next = j + 1;
+  }
+  return out;
+}
+
+ReceiveResult confirm_rebased(const CollabState& state, size_t n,
+                              const std::vector<transform::StepPtr>& applied) {
+  const std::vector<Rebaseable>& steps = state.unconfirmed;
+  n = std::min(n, steps.size());
+  ReceiveResult out{
+      CollabState{state.doc, state.version + static_cast<int64_t>(applied.size()), {}},
+      transform::Transform(state.doc),
+      static_cast<int>(steps.size() - n),
+      {}};
+  transform::Transform& tr = out.transform;
+  // The inverses, last step first: the inverse of steps[k] is map total - 1 - k.
+  const int total = static_cast<int>(steps.size());
+  for (size_t i = steps.size(); i-- > 0;) tr.step(steps[i].inverted);
+  std::vector<json::Value> batch_json, applied_json;
+  for (size_t i = 0; i < n; ++i) batch_json.push_back(steps[i].step->to_json());
+  for (const auto& step : applied) applied_json.push_back(step->to_json());
+  std::vector<int> pairs = align_steps(batch_json, applied_json);
+  for (size_t i = 0; i < applied.size(); ++i) {
+    tr.step(applied[i]);
+    int j = pairs[i];
+    if (j >= 0 && same_shape(steps[static_cast<size_t>(j)].step->get_map(), applied[i]->get_map()))
+      tr.mutable_mapping().set_mirror(total - 1 - j, static_cast<int>(tr.steps().size()) - 1);
+  }
+  // The steps after the batch, as rebase_steps reapplies them.
+  for (size_t k = n; k < steps.size(); ++k) {
+    int inverse = total - 1 - static_cast<int>(k);
+    transform::StepPtr mapped = steps[k].step->map(tr.mapping().slice(inverse + 1));
+    if (mapped && tr.maybe_step(mapped).failed.empty()) {
+      tr.mutable_mapping().set_mirror(inverse, static_cast<int>(tr.steps().size()) - 1);
+      out.state.unconfirmed.push_back({mapped, mapped->invert(*tr.docs().back())});
+      out.kept.push_back(k);
+    }
+  }
+  out.state.doc = tr.doc();
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "rtpm/json/json.h"
 #include "rtpm/model/node.h"
 #include "rtpm/transform/step.h"
 #include "rtpm/transform/transform.h"
@@ -69,5 +70,36 @@ ReceiveResult receive_transaction(const CollabState& state,
                                   const std::vector<transform::StepPtr>& steps,
                                   const std::vector<std::string>& client_ids,
                                   const std::string& our_id);
+
+// ---- the `rebase` protocol extension (docs/protocol.md); not in prosemirror-collab ----
+
+/// Pairs the steps an authority applied with the steps of the batch they came
+/// from, in order: `result[i]` is the index in `batch` of `applied[i]`'s
+/// step, or -1. Rebasing moves a step's positions (from, to, pos, gapFrom,
+/// gapTo) and keeps everything else (type, slice, mark, attribute), and it
+/// keeps the order while it may drop steps; so each applied step is paired
+/// with the next batch step that equals it without its positions. A batch
+/// step paired with none was dropped by the authority. Values only.
+std::vector<int> align_steps(const std::vector<json::Value>& batch,
+                             const std::vector<json::Value>& applied);
+
+/// The client's side of an `ack` with steps: the authority rebased the
+/// batch in flight over steps the client has already received, and applied
+/// it as `applied` (made on `state.version`). `n` is the batch's length as
+/// the client holds it now (its first `n` unconfirmed steps, rebased here
+/// over what arrived meanwhile). Undoes every unconfirmed step (last first),
+/// applies `applied` as confirmed steps, and maps each unconfirmed step after
+/// the batch through the changes since its inverse, with mirrors, and
+/// reapplies it, as rebase_steps does; steps that no longer apply are
+/// dropped. Each applied step paired with a batch step (align_steps) whose
+/// map has the same shape (the same number of ranges, of the same old and new
+/// sizes) mirrors that step's inverse, so positions inside the batch's own
+/// insertions (a caret after the text just typed, mapped with assoc -1) and
+/// the steps typed after it follow the text to where the authority put it.
+/// The result's `state.version` is `state.version + applied.size()`; `kept`
+/// lists the indices (all >= n) of the steps after the batch that remain.
+/// Throws TransformError when an applied step does not apply (a broken stream).
+ReceiveResult confirm_rebased(const CollabState& state, size_t n,
+                              const std::vector<transform::StepPtr>& applied);
 
 }  // namespace rtpm::collab

@@ -1,16 +1,148 @@
 // The client side of the collab protocol (rebase.h, prosemirror-collab's
 // receiveTransaction): every `rebase` vector of ../shared/conformance, produced
-// by the JavaScript library and checked by the conformance runner.
+// by the JavaScript library and checked by the conformance runner; and the
+// `rebase` protocol extension's confirm_rebased and align_steps, which have
+// no JavaScript counterpart.
 #include "rtpm/collab/rebase.h"
+
+#include <functional>
 
 #include <gtest/gtest.h>
 
 #include "rtpm/conformance/expect.h"
+#include "rtpm/testing/builder.h"
+#include "rtpm/transform/replace_step.h"
 
 namespace rtpm::collab {
 namespace {
 
+using testing::doc;
+using testing::p;
+using transform::StepPtr;
+using transform::Transform;
+
 TEST(RebaseConformance, MatchesJavaScript) { conformance::expect_kind_passes("rebase", 220); }
+
+StepPtr insert(int pos, const std::string& text) {
+  return std::make_shared<transform::ReplaceStep>(
+      pos, pos, model::Slice(model::Fragment::from(testing::schema().text(text)), 0, 0));
+}
+
+// `hello` confirmed at version 0, with `edit`'s steps unconfirmed on top.
+CollabState hello_with(const std::function<void(Transform&)>& edit) {
+  Transform tr(doc(p("hello")).node());
+  edit(tr);
+  return CollabState{tr.doc(), 0, unconfirmed_from(tr)};
+}
+
+std::string text(const model::NodeRef& d) { return json::to_wtf8(d->text_content()); }
+
+TEST(ConfirmRebased, StepsAppliedAsHeldChangeNothing) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "abc"));
+    tr.step(insert(4, "d"));
+  });
+  ReceiveResult r = confirm_rebased(s, 1, {insert(1, "abc")});
+  EXPECT_EQ(text(r.state.doc), "abcdhello");
+  EXPECT_TRUE(r.state.doc->eq(*s.doc));
+  EXPECT_EQ(r.state.version, 1);
+  ASSERT_EQ(r.state.unconfirmed.size(), 1u);
+  EXPECT_EQ(r.state.unconfirmed[0].step->to_json_string(), insert(4, "d")->to_json_string());
+  EXPECT_EQ(r.kept, std::vector<size_t>{1});
+  EXPECT_EQ(r.rebased, 1);
+}
+
+// The server put the batch's text elsewhere: positions inside it, and its end
+// with assoc -1, follow it through the mirror of the batch step's inverse.
+TEST(ConfirmRebased, TheAppliedStepsTakeTheBatchsPlace) {
+  CollabState s = hello_with([](Transform& tr) { tr.step(insert(1, "abc")); });
+  ReceiveResult r = confirm_rebased(s, 1, {insert(3, "abc")});
+  EXPECT_EQ(text(r.state.doc), "heabcllo");
+  EXPECT_EQ(r.state.version, 1);
+  EXPECT_TRUE(r.state.unconfirmed.empty());
+  const auto& m = r.transform.mapping();
+  EXPECT_EQ(m.map(4, -1), 6);  // abc| -> heabc|
+  EXPECT_EQ(m.map(2, 1), 4);   // a|bc -> hea|bc
+  EXPECT_EQ(m.map(7, 1), 7);   // abchel|lo -> heabcl|lo
+}
+
+TEST(ConfirmRebased, StepsAfterTheBatchFollowItsText) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "abc"));
+    tr.step(insert(2, "X"));  // aX|bc
+  });
+  ReceiveResult r = confirm_rebased(s, 1, {insert(3, "abc")});
+  EXPECT_EQ(text(r.state.doc), "heaXbcllo");
+  ASSERT_EQ(r.state.unconfirmed.size(), 1u);
+  EXPECT_EQ(r.state.unconfirmed[0].step->to_json_string(), insert(4, "X")->to_json_string());
+  // Its inverse undoes it in the new document.
+  auto undone = r.state.unconfirmed[0].inverted->apply(*r.state.doc);
+  ASSERT_TRUE(undone.ok());
+  EXPECT_EQ(text(undone.doc), "heabcllo");
+}
+
+TEST(ConfirmRebased, FewerAppliedStepsAndNone) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "a"));
+    tr.step(insert(7, "b"));
+  });
+  ReceiveResult fewer = confirm_rebased(s, 2, {insert(6, "b")});
+  EXPECT_EQ(text(fewer.state.doc), "hellob");
+  EXPECT_EQ(fewer.state.version, 1);
+  ReceiveResult none = confirm_rebased(s, 2, {});
+  EXPECT_EQ(text(none.state.doc), "hello");
+  EXPECT_EQ(none.state.version, 0);
+}
+
+// A later step that lay inside the batch's text, whose text the server did
+// not apply, no longer applies: dropped, and not listed in `kept`.
+TEST(ConfirmRebased, DropsLaterStepsThatNoLongerApply) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "abc"));
+    tr.add_mark(2, 4, testing::schema().mark("em"));  // on "bc"
+    tr.step(insert(9, "!"));
+  });
+  ReceiveResult r = confirm_rebased(s, 1, {});
+  EXPECT_EQ(text(r.state.doc), "hello!");
+  EXPECT_EQ(r.kept, std::vector<size_t>{2});
+  EXPECT_EQ(r.rebased, 2);
+}
+
+// Steps are paired by content only: an applied step with other content
+// mirrors nothing, so a step inside the batch's text does not jump into it;
+// its place was deleted, and it is dropped.
+TEST(ConfirmRebased, OnlyPairedStepsAreMirrored) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "abc"));
+    tr.step(insert(2, "X"));
+  });
+  ReceiveResult r = confirm_rebased(s, 1, {insert(3, "xy")});
+  EXPECT_EQ(text(r.state.doc), "hexyllo");
+  EXPECT_TRUE(r.kept.empty());
+}
+
+TEST(ConfirmRebased, ThrowsWhenAnAppliedStepDoesNotApply) {
+  CollabState s = hello_with([](Transform& tr) { tr.step(insert(1, "abc")); });
+  EXPECT_THROW(confirm_rebased(s, 1, {insert(40, "abc")}), std::exception);
+}
+
+TEST(AlignSteps, PairsStepsByEverythingButTheirPositions) {
+  auto j = [](const StepPtr& step) { return step->to_json(); };
+  Transform tr(doc(p("hello")).node());
+  tr.add_mark(2, 3, testing::schema().mark("em"));
+  json::Value mark = j(tr.steps()[0]);
+  Transform moved(doc(p("hello")).node());
+  moved.add_mark(4, 5, testing::schema().mark("em"));
+  json::Value mark_moved = j(moved.steps()[0]);
+  std::vector<json::Value> batch{j(insert(1, "a")), mark, j(insert(5, "b"))};
+  EXPECT_EQ(align_steps(batch, {mark_moved, j(insert(9, "b"))}), (std::vector<int>{1, 2}));
+  EXPECT_EQ(align_steps(batch, {j(insert(1, "c"))}), std::vector<int>{-1});
+  EXPECT_EQ(align_steps(batch, {}), std::vector<int>{});
+  // In order: the first unpaired step of equal content.
+  std::vector<json::Value> twice{j(insert(1, "a")), j(insert(3, "a"))};
+  EXPECT_EQ(align_steps(twice, {j(insert(7, "a"))}), std::vector<int>{0});
+  EXPECT_EQ(align_steps(twice, {j(insert(7, "a")), j(insert(8, "a"))}), (std::vector<int>{0, 1}));
+}
 
 }  // namespace
 }  // namespace rtpm::collab
