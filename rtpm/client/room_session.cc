@@ -59,6 +59,7 @@ SessionStats& SessionStats::operator+=(const SessionStats& o) {
   rejections += o.rejections;
   dropped_steps += o.dropped_steps;
   resyncs += o.resyncs;
+  server_rebased += o.server_rebased;
   return *this;
 }
 
@@ -155,6 +156,7 @@ RoomSnapshot RoomSession::snapshot() const {
   s.in_flight = in_flight_steps();
   if (own_presence_) s.own_presence = own_presence_->current();
   for (const auto& [user, p] : presence_) s.presence.emplace(user, p.current());
+  s.server_rebase = rebase_;
   return s;
 }
 
@@ -173,6 +175,7 @@ void RoomSession::on(const protocol::ServerState& m, SessionOutput& out) {
   in_flight_.clear();
   wait_for_ = -1;
   batch_limit_ = 0;
+  rebase_ = options_.server_rebase && m.rebase;
   if (m.doc) {
     if (!load_doc(m, out)) return;
   } else {
@@ -183,7 +186,14 @@ void RoomSession::on(const protocol::ServerState& m, SessionOutput& out) {
     }
     // Every step sent before this join was answered before this state: those
     // the server took are listed here under our userId, the rest were refused.
-    if (!steps.empty() && !apply_remote(steps, m.user_ids, out)) return;
+    if (rebase_ || sent_batch_) {
+      // A batch of the `rebase` extension may have been rebased, and others'
+      // steps may come before it: its run of own steps settles it.
+      if (!apply_incoming(steps, m.user_ids, out)) return;
+      settle_unapplied(false, out);  // no own step there: it was not applied
+    } else if (!steps.empty() && !apply_remote(steps, m.user_ids, out)) {
+      return;
+    }
     unknown_ = 0;
   }
   reset_presence(m.users, m.version, out);
@@ -210,6 +220,11 @@ bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
   size_t unknown = std::min(unknown_, unconfirmed.size());
   std::vector<Value> maybe_applied, failed;
   for (size_t i = 0; i < unknown; ++i) maybe_applied.push_back(unconfirmed[i].step->to_json());
+  if (sent_batch_) {
+    // Steps of the last batch that no longer applied here: the server may hold them too.
+    for (auto& held : sent_batch_->held) maybe_applied.push_back(std::move(held));
+    sent_batch_.reset();
+  }
   transform::Transform tr(doc);
   std::vector<collab::Rebaseable> kept;
   for (size_t i = unknown; i < unconfirmed.size(); ++i) {
@@ -274,6 +289,8 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
   for (size_t i = confirmed, k = 0; i < collab_.unconfirmed.size(); ++i) {
     if (k < r.kept.size() && r.kept[k] == i)
       ++k;
+    else if (sent_batch_ && i < sent_batch_->steps)  // the server may apply it: see SentBatch
+      sent_batch_->held.push_back(collab_.unconfirmed[i].step->to_json());
     else
       lost.push_back(collab_.unconfirmed[i].step->to_json());
   }
@@ -282,18 +299,10 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
   for (const auto& s : steps) maps.push_back(s->get_map());
   record_confirmed(maps);
   model::NodeRef before = collab_.doc;
-  keep_only(r.kept);
+  keep_only(r.kept, confirmed);
   collab_ = std::move(r.state);
   if (confirmed) {
     stats_.steps_confirmed += static_cast<int64_t>(confirmed);
-    size_t n = confirmed;
-    while (n && !in_flight_.empty()) {
-      size_t take = std::min(n, in_flight_.front().steps);
-      in_flight_.front().steps -= take;
-      in_flight_.front().version += static_cast<int64_t>(take);
-      if (!in_flight_.front().steps) in_flight_.pop_front();
-      n -= take;
-    }
     out.events.push_back(Confirmation{room_, collab_.version});
   }
   auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
@@ -309,10 +318,48 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
   return true;
 }
 
-// `kept`: the indices of the unconfirmed steps that remain, ascending.
-void RoomSession::keep_only(const std::vector<size_t>& kept) {
+// `kept`: the indices of the unconfirmed steps that remain, ascending; the
+// first `confirmed` ones were confirmed. The batches in flight lose the steps
+// that are gone; one whose steps were all confirmed is answered.
+void RoomSession::keep_only(const std::vector<size_t>& kept, size_t confirmed) {
   sent_ = count_below(kept, sent_);
   unknown_ = count_below(kept, unknown_);
+  if (sent_batch_) sent_batch_->steps = count_below(kept, sent_batch_->steps);
+  size_t start = 0;
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    size_t end = start + it->steps;
+    size_t done = confirmed > start ? std::min(it->steps, confirmed - start) : 0;
+    it->version += static_cast<int64_t>(done);
+    it->steps = count_below(kept, end) - count_below(kept, start);
+    start = end;
+    if (!it->steps && done)
+      it = in_flight_.erase(it);
+    else
+      ++it;
+  }
+}
+
+// Steps from the server with their authors, under the `rebase` extension or
+// with a batch of it unanswered: the others' steps go through
+// receive_transaction, and each run of our own settles our batch (settle_own).
+bool RoomSession::apply_incoming(const std::vector<Value>& steps_json,
+                                 const std::vector<std::string>& user_ids, SessionOutput& out) {
+  const std::string& me = options_.user_id;
+  size_t size = std::min(steps_json.size(), user_ids.size());
+  auto part = [&](const auto& v, size_t a, size_t b) {
+    return std::decay_t<decltype(v)>(v.begin() + static_cast<long>(a),
+                                     v.begin() + static_cast<long>(b));
+  };
+  for (size_t i = 0; i < size;) {
+    size_t j = i;
+    while (j < size && user_ids[j] != me) ++j;
+    if (j > i && !apply_remote(part(steps_json, i, j), part(user_ids, i, j), out)) return false;
+    size_t k = j;
+    while (k < size && user_ids[k] == me) ++k;
+    if (k > j && !settle_own(part(steps_json, j, k), out)) return false;
+    i = k;
+  }
+  return true;
 }
 
 void RoomSession::on(const protocol::ServerSteps& m, SessionOutput& out) {
@@ -321,9 +368,15 @@ void RoomSession::on(const protocol::ServerSteps& m, SessionOutput& out) {
   auto n = static_cast<int64_t>(m.steps.size());
   if (m.version + n <= version) return;                // already have them
   if (m.version > version) return resync(false, out);  // a gap: ask again
-  std::vector<Value> steps(m.steps.begin() + (version - m.version), m.steps.end());
+  auto skip = static_cast<size_t>(version - m.version);
+  std::vector<Value> steps(m.steps.begin() + static_cast<long>(skip), m.steps.end());
+  // `rebase` extension: each step's author; else all are `userId`'s.
   std::vector<std::string> ids(steps.size(), m.user_id);
-  if (apply_remote(steps, ids, out)) flush(out);
+  if (m.user_ids.size() == m.steps.size())
+    ids.assign(m.user_ids.begin() + static_cast<long>(skip), m.user_ids.end());
+  bool applied =
+      rebase_ || sent_batch_ ? apply_incoming(steps, ids, out) : apply_remote(steps, ids, out);
+  if (applied) flush(out);
 }
 
 void RoomSession::on(const protocol::ServerAck& m, SessionOutput& out) {
@@ -331,6 +384,18 @@ void RoomSession::on(const protocol::ServerAck& m, SessionOutput& out) {
   // An ack for no batch: what we think is in flight is not what the server
   // answered. A rejoin's state settles everything sent before it.
   if (in_flight_.empty()) return resync(false, out);
+  if (m.steps && sent_batch_) {
+    // `rebase` extension: the batch as the server applied it, on the version
+    // we are at (every step before it came first).
+    Batch batch = in_flight_.front();
+    in_flight_.pop_front();
+    ++stats_.server_rebased;
+    if (batch.steps != sent_batch_->steps ||
+        m.version - static_cast<int64_t>(m.steps->size()) != collab_.version)
+      return resync(false, out);  // the rejoin's state settles it
+    if (settle_own(*m.steps, out)) flush(out);
+    return;
+  }
   confirm_front(m.version, out);
 }
 
@@ -344,6 +409,18 @@ void RoomSession::confirm_front(int64_t version, SessionOutput& out) {
     // Our copy and the server disagree on what was confirmed: a rejoin sorts it out.
     return resync(false, out);
   }
+  confirm_prefix(n, version);
+  sent_batch_.reset();  // `rebase` extension: applied as sent (nothing was rebased)
+  stats_.steps_confirmed += static_cast<int64_t>(n);
+  out.events.push_back(Confirmation{room_, version});
+  apply_pending_presence(out);
+  if (!presence_exact_) send_presence(out);
+  flush(out);
+}
+
+// The first `n` unconfirmed steps are confirmed as they are: the room is at
+// `version` after them.
+void RoomSession::confirm_prefix(size_t n, int64_t version) {
   std::vector<transform::StepMap> maps;
   maps.reserve(n);
   for (size_t i = 0; i < n; ++i) maps.push_back(collab_.unconfirmed[i].step->get_map());
@@ -354,11 +431,116 @@ void RoomSession::confirm_front(int64_t version, SessionOutput& out) {
   unknown_ -= std::min(unknown_, n);
   collab_.version = version;
   batch_limit_ = 0;
-  stats_.steps_confirmed += static_cast<int64_t>(n);
-  out.events.push_back(Confirmation{room_, version});
+}
+
+// `rebase` extension: our batch (sent_batch_) was applied as `applied_json`,
+// on top of the confirmed version. Equal to the batch as held here, that is
+// version 1's confirmation; otherwise collab::confirm_rebased puts the
+// server's steps in its place. The steps the server dropped are reported.
+// Without a sent batch (a run of own steps that nothing here waits for, such
+// as a batch sent under version 1), the run confirms as many unconfirmed
+// steps, as receive_transaction does. False (and a full resync) when the
+// steps do not parse or apply here.
+bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutput& out) {
+  auto& unconfirmed = collab_.unconfirmed;
+  size_t n = std::min(sent_batch_ ? sent_batch_->steps : applied_json.size(), unconfirmed.size());
+  std::vector<transform::StepPtr> applied;
+  std::vector<Value> canonical;
+  Result<void> parsed =
+      catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
+        for (const Value& s : applied_json) {
+          applied.push_back(transform::Step::from_json(*options_.schema, s));
+          canonical.push_back(applied.back()->to_json());
+        }
+      });
+  if (!parsed) {
+    error(parsed.error().code, parsed.error().message, out);
+    resync(true, out);
+    return false;
+  }
+  if (sent_batch_ && !in_flight_.empty()) in_flight_.pop_front();  // answered by a broadcast
+  // The steps of the batch as sent that the server did not apply. Which ones
+  // they are is told by content (align_steps); when that fails, the count is
+  // still right.
+  std::vector<Value> lost;
+  if (sent_batch_) {
+    const std::vector<Value>& sent = sent_batch_->sent;
+    std::vector<int> pairs = collab::align_steps(sent, canonical);
+    std::vector<bool> paired(sent.size(), false);
+    bool all = true;
+    for (int j : pairs) {
+      if (j < 0)
+        all = false;
+      else
+        paired[static_cast<size_t>(j)] = true;
+    }
+    if (all) {
+      for (size_t j = 0; j < sent.size(); ++j)
+        if (!paired[j]) lost.push_back(sent[j]);
+    } else if (sent.size() > applied.size()) {
+      lost.assign(sent.end() - static_cast<long>(sent.size() - applied.size()), sent.end());
+    }
+  }
+  bool same = applied.size() == n;
+  for (size_t i = 0; same && i < n; ++i) same = canonical[i] == unconfirmed[i].step->to_json();
+  if (same) {
+    confirm_prefix(n, collab_.version + static_cast<int64_t>(n));
+  } else {
+    model::NodeRef before = collab_.doc;
+    Result<collab::ReceiveResult> rebased =
+        catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
+          return collab::confirm_rebased(collab_, n, applied);
+        });
+    if (!rebased) {
+      error(rebased.error().code, rebased.error().message, out);
+      resync(true, out);
+      return false;
+    }
+    collab::ReceiveResult& r = *rebased;
+    std::vector<Value> after_lost;
+    for (size_t i = n, k = 0; i < unconfirmed.size(); ++i) {
+      if (k < r.kept.size() && r.kept[k] == i)
+        ++k;
+      else
+        after_lost.push_back(unconfirmed[i].step->to_json());
+    }
+    std::vector<transform::StepMap> maps;
+    maps.reserve(applied.size());
+    for (const auto& step : applied) maps.push_back(step->get_map());
+    record_confirmed(maps);
+    keep_only(r.kept, n);
+    collab_ = std::move(r.state);
+    auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
+    // Own positions with assoc -1: a caret right after the text just typed
+    // is inside the batch's insertion and follows it to the server's place.
+    map_presence(tr->mapping(), content_size(before), -1);
+    presence_exact_ = false;  // the server mapped our last presence otherwise: send it again
+    out.events.push_back(
+        DocumentChange{room_, ChangeOrigin::remote, tr, before, collab_.doc, collab_.version});
+    if (!after_lost.empty())
+      dropped(DropReason::rebase, std::move(after_lost),
+              "no longer applies after the server rebased an earlier batch", out);
+  }
+  sent_batch_.reset();
+  stats_.steps_confirmed += static_cast<int64_t>(applied.size());
+  out.events.push_back(Confirmation{room_, collab_.version});
+  if (!lost.empty())
+    dropped(DropReason::rebase, std::move(lost),
+            "the server dropped it when it rebased the batch (it no longer applied)", out);
   apply_pending_presence(out);
   if (!presence_exact_) send_presence(out);
-  flush(out);
+  return true;
+}
+
+// `rebase` extension: the last batch was not applied. Its steps that no
+// longer applied here are gone for good: reported.
+void RoomSession::settle_unapplied(bool maybe_applied, SessionOutput& out) {
+  if (!sent_batch_) return;
+  std::vector<Value> held = std::move(sent_batch_->held);
+  sent_batch_.reset();
+  if (!held.empty())
+    dropped(DropReason::rebase, std::move(held),
+            "no longer applies after rebasing over remote steps", out, maybe_applied);
 }
 
 void RoomSession::on(const protocol::ServerPresence& m, SessionOutput& out) {
@@ -385,6 +567,11 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
   ErrorCode code = m.known_code.value_or(ErrorCode::internal);
   switch (code) {
     case ErrorCode::version_conflict:
+      if (rebase_) {
+        // The version left the server's history (a batch or a presence): rejoin.
+        if (!in_flight_.empty()) ++stats_.version_conflicts;
+        return resync(false, out);
+      }
       // Errors do not say which message they answer. A batch conflicts only
       // with a room that is past its version (ours is never ahead of the
       // room's), so a conflict naming a version at or below the batch's
@@ -403,6 +590,7 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
       if (in_flight_steps() > 1) {  // send smaller batches
         batch_limit_ = std::max<size_t>(1, in_flight_steps() / 2);
         in_flight_.clear();
+        settle_unapplied(false, out);
         flush(out);
         return;
       }
@@ -418,6 +606,7 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
       if (n) ++stats_.rejections;
       error(code, m.message, out);
       drop_unconfirmed(n, m.message, out);
+      settle_unapplied(false, out);
       flush(out);
       return;
     }
@@ -499,6 +688,7 @@ void RoomSession::drop_unconfirmed(size_t count, const std::string& message, Ses
 void RoomSession::send_join(SessionOutput& out) {
   if (status_ == RoomStatus::joining || status_ == RoomStatus::joined) ++stats_.resyncs;
   protocol::JoinMessage m{room_, options_.user_id, std::nullopt, std::nullopt};
+  m.rebase = options_.server_rebase;
   bool rejoin = loaded_ && !full_resync_;
   if (own_presence_) m.presence = rejoin ? presence_for_confirmed() : own_presence_->current();
   if (rejoin) m.version = collab_.version;
@@ -524,6 +714,7 @@ void RoomSession::flush(SessionOutput& out) {
   json::Array steps;
   steps.reserve(n);
   for (size_t i = 0; i < n; ++i) steps.push_back(collab_.unconfirmed[i].step->to_json());
+  if (rebase_) sent_batch_ = SentBatch{n, steps, {}};
   out.messages.push_back(
       protocol::StepsMessage{room_, collab_.version, Value(std::move(steps)), options_.user_id});
   in_flight_.push_back(Batch{collab_.version, n});
@@ -535,9 +726,13 @@ void RoomSession::flush(SessionOutput& out) {
 }
 
 // Join again on this connection; with `full` ask for the whole document.
+// While a join is unanswered, its `state` settles everything sent before it:
+// a second join would only be answered later, and its older `state` would be
+// taken for the answer to the newer join (then answers to what was sent in
+// between are taken for answers to what is sent after it).
 void RoomSession::resync(bool full, SessionOutput& out) {
   if (full) full_resync_ = true;
-  if (status_ == RoomStatus::joining || status_ == RoomStatus::joined) send_join(out);
+  if (status_ == RoomStatus::joined) send_join(out);
 }
 
 // ---- presence ----
@@ -565,8 +760,8 @@ Value RoomSession::presence_for_confirmed() {
 
 // Maps own and remote presence through a change of the local document, which
 // had content size `doc_size` before it.
-void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size) {
-  if (own_presence_) own_presence_->positions.map(mapping, doc_size);
+void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size, int own_assoc) {
+  if (own_presence_) own_presence_->positions.map(mapping, doc_size, own_assoc);
   for (auto& [user, p] : presence_) p.positions.map(mapping, doc_size);
 }
 

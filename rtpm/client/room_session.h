@@ -42,10 +42,22 @@
 // document. Positions are what presence/positions.h says; other values pass
 // through unchanged.
 //
-// A second sending mode (issue 12: steps based on an older version, rebased
-// by the server and acknowledged with the steps as applied) fits here: the
-// batches in flight are a queue (at most one in v1), each with the version
-// it was made on, and every confirmation goes through confirm_front().
+// The `rebase` extension (docs/protocol.md, issue 12; SessionOptions::
+// server_rebase asks for it at every join, and a `state` with `rebase: true`
+// turns it on for that membership, else the session speaks version 1 as
+// above). The unconfirmed steps go out on top of the confirmed version
+// without waiting to be current (still one batch in flight); the server
+// rebases them. Its `ack` carries the steps as applied when it rebased them:
+// equal to the batch as held here (rebased locally over the same steps), it
+// confirms as in version 1; otherwise collab::confirm_rebased replaces the
+// batch with them and rebases what was typed since. `version_conflict` means
+// the version left the server's history: the session rejoins. Broadcasts name
+// each step's author (`userIds`). A rejoin's `state` lists a batch whose
+// `ack` was lost as a run of our own steps, maybe after others' steps: it is
+// settled like an `ack` with those steps, and when no own step is there the
+// batch was not applied and goes out again. A step of the batch in flight
+// that no longer applies here is reported only once the answer says that the
+// server did not apply it either (it may have).
 //
 // Not thread-safe: the owner serialises calls (RealtimeClient holds a lock).
 #pragma once
@@ -187,6 +199,8 @@ struct RoomSnapshot {
   std::optional<json::Value> own_presence;
   /// Other members' presence by userId (`{}` when they have none), positions in `doc`.
   std::map<std::string, json::Value> presence;
+  /// The current membership speaks the `rebase` extension (docs/protocol.md).
+  bool server_rebase = false;
 };
 
 /// Counters of one session (RealtimeClient::stats() sums them over its rooms).
@@ -200,6 +214,8 @@ struct SessionStats {
   int64_t rejections = 0;         ///< batches refused (`invalid_steps`, a single step too large)
   int64_t dropped_steps = 0;      ///< local steps dropped (each reported in a DroppedSteps)
   int64_t resyncs = 0;            ///< joins sent again on an open connection (gap, disagreement)
+  int64_t server_rebased = 0;     ///< `rebase` extension: batches the server rebased (an `ack`
+                                  ///< with steps), whether or not they differed from ours
 
   SessionStats& operator+=(const SessionStats& o);
 };
@@ -215,6 +231,9 @@ struct SessionOptions {
   size_t max_unconfirmed_steps = 10000;
   /// The most steps sent in one `steps` message (at least 1).
   size_t max_batch_steps = 200;
+  /// Ask for the server-side rebase extension (`rebase: true` in every
+  /// `join`); a server without it answers as version 1. Default true.
+  bool server_rebase = true;
 };
 
 /// What one call into a session produced.
@@ -282,10 +301,19 @@ class RoomSession {
   const SessionStats& stats() const { return stats_; }
 
  private:
-  // A batch in flight: `steps` unconfirmed steps sent on top of `version`.
+  // A batch in flight: `steps` unconfirmed steps sent on top of `version`
+  // (fewer once a local rebase dropped some of them).
   struct Batch {
     int64_t version = 0;
     size_t steps = 0;
+  };
+  // `rebase` extension: the last batch sent, until an answer (or a rejoin's
+  // `state`) says what the server applied; it outlives the connection.
+  struct SentBatch {
+    size_t steps = 0;               // its steps at the front of the unconfirmed ones now
+    std::vector<json::Value> sent;  // as sent
+    std::vector<json::Value> held;  // of those, the ones that no longer applied here, as
+                                    // they were: reported once the server did not apply them
   };
   // A remote entry whose version has not been reached yet.
   struct PendingPresence {
@@ -312,9 +340,14 @@ class RoomSession {
   bool load_doc(const protocol::ServerState& m, SessionOutput& out);
   bool apply_remote(const std::vector<json::Value>& steps_json,
                     const std::vector<std::string>& user_ids, SessionOutput& out);
+  bool apply_incoming(const std::vector<json::Value>& steps_json,
+                      const std::vector<std::string>& user_ids, SessionOutput& out);
   void confirm_front(int64_t version, SessionOutput& out);
+  void confirm_prefix(size_t n, int64_t version);
+  bool settle_own(const std::vector<json::Value>& applied_json, SessionOutput& out);
+  void settle_unapplied(bool maybe_applied, SessionOutput& out);
   void drop_unconfirmed(size_t count, const std::string& message, SessionOutput& out);
-  void keep_only(const std::vector<size_t>& kept);
+  void keep_only(const std::vector<size_t>& kept, size_t confirmed = 0);
 
   void send_join(SessionOutput& out);
   void send_presence(SessionOutput& out);
@@ -323,7 +356,7 @@ class RoomSession {
   size_t in_flight_steps() const;
 
   json::Value presence_for_confirmed();
-  void map_presence(const transform::Mappable& mapping, int doc_size);
+  void map_presence(const transform::Mappable& mapping, int doc_size, int own_assoc = 1);
   void record_confirmed(const std::vector<transform::StepMap>& maps);
   const std::vector<transform::StepMap>& unconfirmed_maps();
   std::optional<Presence> localize(const json::Value& entry, int64_t version);
@@ -344,7 +377,9 @@ class RoomSession {
   bool loaded_ = false;
   bool full_resync_ = false;  // the next join asks for the whole document
   collab::CollabState collab_;
-  std::deque<Batch> in_flight_;  // v1: at most one
+  std::deque<Batch> in_flight_;          // at most one (v1 and `rebase`)
+  bool rebase_ = false;                  // this membership speaks the `rebase` extension
+  std::optional<SentBatch> sent_batch_;  // `rebase` only
   // Of the unconfirmed steps, the first `sent_` went out at least once, and
   // the first `unknown_` went out without an answer saying whether the server
   // took them (an `ack` or a `state` with steps settles them).

@@ -6,7 +6,13 @@
 // flight, acks included, and the server may notice the drop later, but
 // before the same client's next connection), duplicates acknowledgements
 // through rejoins, and reorders only what the protocol allows (each
-// connection is FIFO; the clients' connections interleave freely).
+// connection is FIFO; the clients' connections interleave freely). The
+// randomized test runs twice: against a server without the `rebase`
+// extension (the sessions ask for it and speak version 1), and against one
+// that offers it (collab::rebase_batch), commits batches in groups (acks and
+// broadcasts of several authors' steps at commit time) and now and then
+// loses a step of a rebased batch, with about one session in four speaking
+// version 1 in the same room.
 //
 // RTPM_SESSION_SEEDS=A-B runs other seeds (default 1-30),
 // RTPM_SESSION_EVENTS the events per seed (default 1500).
@@ -18,11 +24,13 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 
 #include <gtest/gtest.h>
 
 #include "rtpm/collab/authority.h"
+#include "rtpm/collab/server_rebase.h"
 #include "rtpm/presence/positions.h"
 #include "rtpm/presence/presence_store.h"
 #include "rtpm/testing/builder.h"
@@ -66,15 +74,18 @@ model::NodeRef confirmed_doc(const collab::CollabState& c) {
 // ===========================================================================
 // Focused cases: one session, messages written by hand.
 
+// Sessions of the focused cases do not ask for the `rebase` extension unless
+// told to (`rebase`), so that version 1's cases read as version 1's messages.
 class Session {
  public:
   explicit Session(std::string user = "me", size_t max_batch = 200, size_t max_unconfirmed = 100,
-                   std::optional<Value> presence = std::nullopt)
+                   std::optional<Value> presence = std::nullopt, bool rebase = false)
       : s(kRoom,
           SessionOptions{.schema = basic(),
                          .user_id = std::move(user),
                          .max_unconfirmed_steps = max_unconfirmed,
-                         .max_batch_steps = max_batch},
+                         .max_batch_steps = max_batch,
+                         .server_rebase = rebase},
           std::move(presence)) {}
 
   // The session received `text` (a server message).
@@ -83,12 +94,13 @@ class Session {
     ASSERT_TRUE(m.ok()) << text;
     s.receive(*m, out);
   }
-  // Opens the connection and answers the join with `doc` at `version`.
+  // Opens the connection and answers the join with `doc` at `version`;
+  // `rebase`: the state offers the `rebase` extension.
   void join(const std::string& doc = R"({"type":"doc","content":[{"type":"paragraph"}]})",
-            int64_t version = 0, const std::string& users = "{}") {
+            int64_t version = 0, const std::string& users = "{}", bool rebase = false) {
     s.connection_opened(out);
     feed(R"({"type":"state","room":"r","version":)" + std::to_string(version) + R"(,"doc":)" + doc +
-         R"(,"users":)" + users + "}");
+         R"(,"users":)" + users + (rebase ? R"(,"rebase":true)" : "") + "}");
     out.messages.clear();
   }
   Result<model::NodeRef> type(int pos, const std::string& text) {
@@ -511,6 +523,276 @@ TEST(RoomSession, AGapInTheStepsAsksAgainAndBadStepsReloadTheDocument) {
 }
 
 // ===========================================================================
+// The `rebase` extension (docs/protocol.md), messages written by hand.
+
+const char* const kHello =
+    R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})";
+
+std::string ack_msg(int64_t version, const std::string& steps) {
+  return R"({"type":"ack","room":"r","version":)" + std::to_string(version) + R"(,"steps":[)" +
+         steps + "]}";
+}
+
+std::string sent_steps(int64_t version, const std::string& steps) {
+  return R"({"type":"steps","room":"r","version":)" + std::to_string(version) + R"(,"steps":[)" +
+         steps + R"(],"userId":"me","timestamp":1})";
+}
+
+std::string rejoin_msg(int64_t version) {
+  return R"({"type":"join","room":"r","userId":"me","version":)" + std::to_string(version) +
+         R"(,"rebase":true,"timestamp":1})";
+}
+
+std::string cursor_of(const RoomSession& s) {
+  auto own = s.snapshot().own_presence;
+  return own ? json::stringify(*own) : "<none>";
+}
+
+TEST(RoomSessionRebase, IsAskedForAtEveryJoinAndFallsBackToVersion1) {
+  // Asked for by default.
+  RoomSession plain(kRoom, SessionOptions{.schema = basic(), .user_id = "me"});
+  SessionOutput out;
+  plain.connection_opened(out);
+  ASSERT_EQ(out.messages.size(), 1u);
+  EXPECT_EQ(wire(out.messages[0]),
+            R"({"type":"join","room":"r","userId":"me","rebase":true,"timestamp":1})");
+  // A server without it answers a version 1 state: version 1's conflicts
+  // wait for the missing steps instead of rejoining.
+  Session v1("me", 200, 100, std::nullopt, true);
+  v1.join();
+  EXPECT_FALSE(v1.s.snapshot().server_rebase);
+  ASSERT_TRUE(v1.type(1, "a").ok());
+  v1.sent();
+  v1.feed(error_msg("version_conflict", R"(,"version":1)"));
+  EXPECT_TRUE(v1.sent().empty());
+  EXPECT_EQ(v1.s.stats().version_conflicts, 1);
+  // A session that does not ask speaks version 1 even to a state that offers it.
+  Session no;
+  no.s.connection_opened(no.out);
+  EXPECT_EQ(no.sent(),
+            std::vector<std::string>{R"({"type":"join","room":"r","userId":"me","timestamp":1})"});
+  no.feed(
+      R"({"type":"state","room":"r","version":0,"doc":{"type":"doc","content":[{"type":"paragraph"}]},"users":{},"rebase":true})");
+  EXPECT_FALSE(no.s.snapshot().server_rebase);
+  // The extension holds for a membership: a rejoin asks again, and its state decides.
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(kHello, 0, "{}", true);
+  EXPECT_TRUE(t.s.snapshot().server_rebase);
+  t.s.connection_lost(t.out);
+  t.s.connection_opened(t.out);
+  EXPECT_EQ(t.sent(), std::vector<std::string>{rejoin_msg(0)});
+  t.feed(R"({"type":"state","room":"r","version":0,"steps":[],"userIds":[],"users":{}})");
+  EXPECT_FALSE(t.s.snapshot().server_rebase);
+}
+
+// The batch goes out on the confirmed version; others' steps that arrive
+// before its ack rebase it here, and the server's ack with the same steps
+// confirms it without touching the document.
+TEST(RoomSessionRebase, AnAckEqualToTheBatchAsRebasedHereConfirmsIt) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0, "{}", true);
+  ASSERT_TRUE(t.type(1, "a").ok());
+  EXPECT_EQ(t.sent(), std::vector<std::string>{sent_steps(0, insert_step(1, "a"))});
+  t.feed(steps_msg(0, "bob", insert_step(1, "B")));
+  EXPECT_EQ(text_of(t.s.collab().doc), "Ba");
+  ASSERT_TRUE(t.type(3, "c").ok());
+  EXPECT_TRUE(t.sent().empty());  // one batch in flight
+  t.out.events.clear();
+  t.feed(ack_msg(2, insert_step(2, "a")));
+  EXPECT_TRUE(t.events<DocumentChange>().empty());
+  auto confirmed = t.events<Confirmation>();
+  ASSERT_EQ(confirmed.size(), 1u);
+  EXPECT_EQ(confirmed[0].version, 2);
+  EXPECT_EQ(t.s.collab().version, 2);
+  EXPECT_EQ(text_of(t.s.collab().doc), "Bac");
+  EXPECT_EQ(t.sent(), std::vector<std::string>{sent_steps(2, insert_step(3, "c"))});
+  EXPECT_EQ(t.s.stats().server_rebased, 1);
+  EXPECT_EQ(t.s.stats().steps_confirmed, 1);
+  EXPECT_EQ(t.s.stats().version_conflicts, 0);
+}
+
+// The server applied the batch elsewhere than we did: its steps take the
+// batch's place, the document is the server's, our caret stays after the
+// text we typed, and a remote caret maps through the same change.
+TEST(RoomSessionRebase, AnAckWithOtherStepsReplacesTheBatchAndTheCaretFollowsOwnText) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(kHello, 0, R"({"bob":{"cursor":{"pos":4}}})", true);  // bob: hel|lo
+  ASSERT_TRUE(t.type(1, "abc").ok());
+  t.sent();
+  ASSERT_TRUE(t.s.set_presence(parse(R"({"cursor":{"pos":4}})"), t.out).ok());  // abc|hello
+  EXPECT_EQ(t.presence_of("bob"), R"({"cursor":{"pos":7}})");
+  t.sent();
+  t.out.events.clear();
+  t.feed(ack_msg(1, insert_step(3, "abc")));
+  EXPECT_EQ(
+      t.s.collab().doc->to_json_string(),
+      R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"heabcllo"}]}]})");
+  EXPECT_EQ(t.s.collab().version, 1);
+  EXPECT_EQ(t.s.snapshot().unconfirmed, 0u);
+  EXPECT_EQ(cursor_of(t.s), R"({"cursor":{"pos":6}})");        // heabc|llo
+  EXPECT_EQ(t.presence_of("bob"), R"({"cursor":{"pos":7}})");  // heabcl|lo
+  auto changes = t.events<DocumentChange>();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].origin, ChangeOrigin::remote);
+  EXPECT_EQ(text_of(changes[0].before), "abchello");
+  EXPECT_EQ(text_of(changes[0].doc), "heabcllo");
+  EXPECT_TRUE(t.events<DroppedSteps>().empty());
+  // The presence goes out again: the server mapped the last one otherwise.
+  EXPECT_EQ(
+      t.sent(),
+      std::vector<std::string>{
+          R"({"type":"presence","room":"r","users":{"me":{"cursor":{"pos":6}}},"version":1,"timestamp":1})"});
+}
+
+// What was typed after the batch is mapped over the replacement: a step
+// inside the batch's own text follows it (mirrors), and goes out next.
+TEST(RoomSessionRebase, StepsTypedInsideTheBatchFollowItToTheServersPlace) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(kHello, 0, "{}", true);
+  ASSERT_TRUE(t.type(1, "abc").ok());
+  t.sent();
+  ASSERT_TRUE(t.type(2, "X").ok());  // aX|bchello
+  ASSERT_TRUE(t.s.set_presence(parse(R"({"cursor":{"pos":3}})"), t.out).ok());
+  t.sent();
+  t.feed(ack_msg(1, insert_step(3, "abc")));
+  EXPECT_EQ(text_of(t.s.collab().doc), "heaXbcllo");
+  EXPECT_EQ(cursor_of(t.s), R"({"cursor":{"pos":5}})");  // heaX|bcllo
+  auto sent = t.sent();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.back(), sent_steps(1, insert_step(4, "X")));
+}
+
+// Steps the server dropped while rebasing are reported; an ack with no step
+// at all undoes the whole batch.
+TEST(RoomSessionRebase, AnAckWithFewerStepsReportsTheOnesTheServerDropped) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(kHello, 0, "{}", true);
+  ASSERT_TRUE(t.s.edit(
+                     [](transform::Transform& tr) {
+                       tr.insert(1, basic()->text("a"));
+                       tr.insert(7, basic()->text("b"));
+                     },
+                     t.out)
+                  .ok());
+  EXPECT_EQ(t.sent(), std::vector<std::string>{
+                          sent_steps(0, insert_step(1, "a") + "," + insert_step(7, "b"))});
+  t.feed(ack_msg(1, insert_step(6, "b")));
+  EXPECT_EQ(text_of(t.s.collab().doc), "hellob");
+  EXPECT_EQ(t.s.collab().version, 1);
+  auto drops = t.events<DroppedSteps>();
+  ASSERT_EQ(drops.size(), 1u);
+  EXPECT_EQ(drops[0].reason, DropReason::rebase);
+  ASSERT_EQ(drops[0].steps.size(), 1u);
+  EXPECT_EQ(json::stringify(drops[0].steps[0]), insert_step(1, "a"));
+  // []: nothing applied, the version did not move.
+  ASSERT_TRUE(t.type(1, "c").ok());
+  t.sent();
+  t.feed(ack_msg(1, ""));
+  EXPECT_EQ(text_of(t.s.collab().doc), "hellob");
+  EXPECT_EQ(t.s.collab().version, 1);
+  EXPECT_EQ(t.s.snapshot().unconfirmed, 0u);
+  drops = t.events<DroppedSteps>();
+  ASSERT_EQ(drops.size(), 1u);
+  EXPECT_EQ(json::stringify(drops[0].steps.at(0)), insert_step(1, "c"));
+  EXPECT_EQ(t.s.stats().steps_confirmed, 1);
+  EXPECT_EQ(t.s.stats().dropped_steps, 2);
+}
+
+// A step of the batch in flight that no longer applies here may still apply
+// on the server: it is reported once the ack says the server dropped it too.
+TEST(RoomSessionRebase, AStepOfTheBatchLostHereIsReportedWhenTheServerLostItToo) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(kHello, 0, "{}", true);
+  ASSERT_TRUE(
+      t.s.edit([](transform::Transform& tr) { tr.add_mark(2, 4, basic()->mark("em")); }, t.out)
+          .ok());
+  t.sent();
+  t.feed(steps_msg(0, "bob", R"({"stepType":"replace","from":1,"to":6})"));  // bob deletes "hello"
+  EXPECT_EQ(text_of(t.s.collab().doc), "");
+  EXPECT_TRUE(t.events<DroppedSteps>().empty());
+  t.feed(ack_msg(1, ""));
+  auto drops = t.events<DroppedSteps>();
+  ASSERT_EQ(drops.size(), 1u);
+  EXPECT_EQ(drops[0].reason, DropReason::rebase);
+  EXPECT_EQ(json::stringify(drops[0].steps.at(0)),
+            R"({"stepType":"addMark","mark":{"type":"em"},"from":2,"to":4})");
+  EXPECT_EQ(t.s.collab().version, 1);
+}
+
+// `userIds` names each step's author: here `userId` is ours, but the steps
+// are bob's and eve's (taken for ours, they would confirm nothing and
+// change nothing).
+TEST(RoomSessionRebase, BroadcastsNameEachStepsAuthor) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0, "{}", true);
+  t.feed(R"({"type":"steps","room":"r","version":0,"steps":[)" + insert_step(1, "B") + "," +
+         insert_step(2, "E") + R"(],"userId":"me","userIds":["bob","eve"]})");
+  EXPECT_EQ(text_of(t.s.collab().doc), "BE");
+  EXPECT_EQ(t.s.collab().version, 2);
+  EXPECT_EQ(t.s.stats().steps_confirmed, 0);
+  // Already seen in part: only the new steps apply.
+  t.feed(R"({"type":"steps","room":"r","version":1,"steps":[)" + insert_step(2, "E") + "," +
+         insert_step(3, "!") + R"(],"userId":"eve","userIds":["eve","bob"]})");
+  EXPECT_EQ(text_of(t.s.collab().doc), "BE!");
+  EXPECT_EQ(t.s.collab().version, 3);
+}
+
+// The ack of a batch was lost with the connection. The rejoin's state lists
+// it, as the server applied it, after a step of bob's and before one of eve's.
+TEST(RoomSessionRebase, ACatchUpStateSettlesTheRunOfOwnStepsBetweenOthers) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0, "{}", true);
+  ASSERT_TRUE(t.type(1, "mine").ok());
+  t.sent();
+  t.s.connection_lost(t.out);
+  ASSERT_TRUE(t.type(5, "!").ok());  // offline
+  t.s.connection_opened(t.out);
+  EXPECT_EQ(t.sent(), std::vector<std::string>{rejoin_msg(0)});
+  t.feed(R"({"type":"state","room":"r","version":3,"steps":[)" + insert_step(1, "B") + "," +
+         insert_step(2, "mine") + "," + insert_step(1, "E") +
+         R"(],"userIds":["bob","me","eve"],"users":{},"rebase":true})");
+  EXPECT_EQ(text_of(t.s.collab().doc), "EBmine!");
+  EXPECT_EQ(t.s.collab().version, 3);
+  EXPECT_EQ(t.s.snapshot().unconfirmed, 1u);
+  EXPECT_EQ(t.s.stats().steps_confirmed, 1);
+  EXPECT_TRUE(t.events<DroppedSteps>().empty());
+  EXPECT_EQ(t.sent(), std::vector<std::string>{sent_steps(3, insert_step(7, "!"))});
+}
+
+// A state without our steps: the batch was not applied; it goes out again,
+// rebased over what the state brought.
+TEST(RoomSessionRebase, ALostBatchThatTheStateDoesNotListIsSentAgain) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0, "{}", true);
+  ASSERT_TRUE(t.type(1, "mine").ok());
+  t.sent();
+  t.s.connection_lost(t.out);
+  t.s.connection_opened(t.out);
+  t.sent();
+  t.feed(R"({"type":"state","room":"r","version":1,"steps":[)" + insert_step(1, "B") +
+         R"(],"userIds":["bob"],"users":{},"rebase":true})");
+  EXPECT_EQ(text_of(t.s.collab().doc), "Bmine");
+  EXPECT_EQ(t.sent(), std::vector<std::string>{sent_steps(1, insert_step(2, "mine"))});
+  EXPECT_EQ(t.s.stats().resends, 1);
+  EXPECT_EQ(t.s.stats().steps_confirmed, 0);
+}
+
+// Under the extension a conflict means the version left the server's
+// history: the session rejoins (once, even when more answers come first).
+TEST(RoomSessionRebase, AVersionConflictRejoins) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0, "{}", true);
+  ASSERT_TRUE(t.type(1, "a").ok());
+  t.sent();
+  t.feed(error_msg("version_conflict", R"(,"version":20000)"));
+  EXPECT_EQ(t.sent(), std::vector<std::string>{rejoin_msg(0)});
+  t.feed(error_msg("version_conflict", R"(,"version":20000)"));
+  EXPECT_TRUE(t.sent().empty());  // the state of the join in flight settles it
+  EXPECT_EQ(t.s.stats().version_conflicts, 1);
+  EXPECT_EQ(t.s.status(), RoomStatus::joining);
+}
+
+// ===========================================================================
 // The randomized test: sessions against an in-test authority.
 
 // A token per token-carrying step: `{cCsN}`.
@@ -533,14 +815,49 @@ struct Conn {
   bool awaiting_state = false;  // a join went out and its state has not arrived
 };
 
-// PROTOCOL.md's room, over collab::Authority and presence::PresenceStore:
-// durable at once, no throttling; what the real server answers.
+// A step the server's document refuses (the test server's way to make the
+// server drop a step while rebasing, as it drops a step that no longer
+// applies): it moves positions as the step it wraps, and never applies.
+class RefusedStep final : public transform::Step {
+ public:
+  explicit RefusedStep(transform::StepPtr step) : step_(std::move(step)) {}
+  std::string_view step_type() const override { return step_->step_type(); }
+  transform::StepResult apply(const model::Node&) const override {
+    return transform::StepResult::fail("refused by the test server");
+  }
+  transform::StepMap get_map() const override { return step_->get_map(); }
+  transform::StepPtr invert(const model::Node& doc) const override { return step_->invert(doc); }
+  transform::StepPtr map(const transform::Mappable& mapping) const override {
+    transform::StepPtr mapped = step_->map(mapping);
+    return mapped ? std::make_shared<RefusedStep>(mapped) : nullptr;
+  }
+  void write_json(json::Writer& w) const override { step_->write_json(w); }
+
+ private:
+  transform::StepPtr step_;
+};
+
+struct ServerOptions {
+  size_t history = 10000;  // steps kept for catch-up
+  size_t max_steps = 5;    // steps per message, beyond: message_too_large
+  bool rebase = false;     // offer the `rebase` extension
+  // Batches become durable (acknowledged and broadcast) only at commit(),
+  // together, as the real server's group commit does; else at once.
+  bool group_commit = false;
+  double refuse_rebased_step = 0;  // chance that a rebased batch loses a step on the server
+};
+
+// PROTOCOL.md's room, over collab::Authority and presence::PresenceStore, and
+// the `rebase` extension over collab::rebase_batch: no throttling; what the
+// real server answers. A join first makes every accepted batch durable, so
+// that everything sent before it is answered before its state.
 class TestServer {
  public:
-  TestServer(std::shared_ptr<const model::Schema> schema, model::NodeRef doc, size_t history,
-             size_t max_steps)
-      : authority_(schema, doc, 0, collab::AuthorityOptions{.max_history = history}),
-        max_steps_(max_steps) {
+  TestServer(std::shared_ptr<const model::Schema> schema, model::NodeRef doc, ServerOptions o,
+             uint64_t seed)
+      : authority_(schema, doc, 0, collab::AuthorityOptions{.max_history = o.history}),
+        options_(o),
+        rng_(seed) {
     docs_.push_back(doc);
   }
 
@@ -566,6 +883,54 @@ class TestServer {
   }
   // Every accepted step: (userId, step JSON).
   const std::vector<std::pair<std::string, std::string>>& log() const { return log_; }
+  bool uncommitted() const { return !pending_.empty(); }
+  int refused_steps() const { return refused_; }
+
+  // The accepted batches become durable: each member gets, in order, the
+  // others' steps (rebase members: one message with `userIds` per run
+  // between its own batches; version 1 members: one per run of one user's
+  // steps) and the acks of its own batches.
+  void commit(std::vector<Conn>& conns) {
+    std::vector<Pending> batches = std::move(pending_);
+    pending_.clear();
+    for (const auto& [user, c] : members_) {
+      bool rebase = rebase_conns_.count(c) > 0;
+      std::vector<std::string_view> steps, ids;
+      int64_t from = 0;
+      auto send_run = [&] {
+        if (steps.empty()) return;
+        if (rebase) {
+          send(conns, c, protocol::encode_steps(kRoom, from, steps, ids, 1));
+        } else {
+          for (size_t a = 0; a < steps.size();) {
+            size_t b = a;
+            std::vector<std::string> run;
+            while (b < steps.size() && ids[b] == ids[a]) run.emplace_back(steps[b++]);
+            send(conns, c,
+                 protocol::encode_steps(kRoom, from + static_cast<int64_t>(a), run, ids[a], 1));
+            a = b;
+          }
+        }
+        steps.clear();
+        ids.clear();
+      };
+      for (const Pending& p : batches) {
+        if (p.conn == c) {
+          send_run();
+          send(conns, c,
+               p.rebased ? protocol::encode_ack(kRoom, p.from + std::ssize(p.steps), p.steps, 1)
+                         : protocol::encode_ack(kRoom, p.from + std::ssize(p.steps), 1));
+          continue;
+        }
+        if (steps.empty()) from = p.from;
+        for (const auto& step : p.steps) {
+          steps.push_back(step);
+          ids.push_back(p.user);
+        }
+      }
+      send_run();
+    }
+  }
 
  private:
   void send(std::vector<Conn>& conns, int c, std::string text) {
@@ -589,6 +954,7 @@ class TestServer {
     int c = members_.at(user);
     members_.erase(user);
     by_conn_.erase(c);
+    rebase_conns_.erase(c);
     presence_.remove(user);
     if (!replaced) broadcast(conns, protocol::encode_leave(kRoom, user, protocol::now_ms()), -1);
   }
@@ -600,7 +966,7 @@ class TestServer {
         entry, *mapping, presence::size_before(*mapping, authority_.doc()->content().size()));
   }
 
-  std::string state(std::optional<int64_t> since) {
+  std::string state(std::optional<int64_t> since, bool rebase) {
     int64_t v = authority_.version();
     if (since) {
       if (auto entries = authority_.steps_since(*since)) {
@@ -612,14 +978,17 @@ class TestServer {
           users.push_back((*entries)[i]->user_id);
         }
         steps += ']';
-        return protocol::encode_state_steps(kRoom, v, steps, users, presence_.all_json(), 1);
+        return protocol::encode_state_steps(kRoom, v, steps, users, presence_.all_json(), 1,
+                                            rebase);
       }
     }
     return protocol::encode_state_doc(kRoom, v, authority_.doc()->to_json_string(),
-                                      presence_.all_json(), 1);
+                                      presence_.all_json(), 1, rebase);
   }
 
   void on(std::vector<Conn>& conns, int c, const protocol::JoinMessage& m, int) {
+    commit(conns);
+    bool rebase = options_.rebase && m.rebase;
     Value entry{json::Object{}};
     if (m.presence)
       entry = at_current(*m.presence, m.version.value_or(authority_.version()))
@@ -627,7 +996,11 @@ class TestServer {
     if (const std::string* mine = member(c)) {
       if (*mine != m.user_id) return error(conns, c, ErrorCode::forbidden, "another user");
       if (m.presence) presence_.set(m.user_id, entry);
-      return send(conns, c, state(m.version));
+      if (rebase)
+        rebase_conns_.insert(c);
+      else
+        rebase_conns_.erase(c);
+      return send(conns, c, state(m.version, rebase));
     }
     if (members_.count(m.user_id)) {
       int old = members_.at(m.user_id);
@@ -636,11 +1009,12 @@ class TestServer {
     }
     members_[m.user_id] = c;
     by_conn_[c] = m.user_id;
+    if (rebase) rebase_conns_.insert(c);
     if (m.presence)
       presence_.set(m.user_id, entry);
     else
       presence_.add_member(m.user_id);
-    send(conns, c, state(m.version));
+    send(conns, c, state(m.version, rebase));
     std::string join = protocol::encode_join(kRoom, m.user_id, m.presence ? &entry : nullptr, 1);
     for (const auto& [user, other] : members_)
       if (other != c) send(conns, other, join);
@@ -650,9 +1024,11 @@ class TestServer {
     const std::string* mine = member(c);
     if (!mine) return error(conns, c, ErrorCode::not_joined, "not a member");
     if (*mine != m.user_id) return error(conns, c, ErrorCode::forbidden, "another user");
-    if (m.steps.as_array().size() > max_steps_)
+    if (m.steps.as_array().size() > options_.max_steps)
       return error(conns, c, ErrorCode::message_too_large, "too many steps");
     if (refuse == 1) return error(conns, c, ErrorCode::rate_limited, "slow down");
+    if (rebase_conns_.count(c) && m.version != authority_.version())
+      return rebase(conns, c, m, refuse);
     auto d = authority_.decide(m.version, m.steps.as_array(), m.user_id);
     if (auto* k = std::get_if<collab::Authority::Conflict>(&d))
       return error(conns, c, ErrorCode::version_conflict, "conflict", k->current_version);
@@ -661,22 +1037,54 @@ class TestServer {
     if (refuse == 2)
       return error(conns, c, ErrorCode::invalid_steps, "step 0: refused by the test server");
     auto& a = std::get<collab::Authority::Accepted>(d);
+    accept(a);
+    pending_.push_back(Pending{c, m.user_id, a.from_version, a.step_json, false});
+    if (!options_.group_commit) commit(conns);
+  }
+
+  // The `rebase` extension: a batch made on an older version.
+  void rebase(std::vector<Conn>& conns, int c, const protocol::StepsMessage& m, int refuse) {
+    auto since = authority_.steps_since(m.version);
+    if (!since)
+      return error(conns, c, ErrorCode::version_conflict, "not in the history",
+                   authority_.version());
+    if (refuse == 2)
+      return error(conns, c, ErrorCode::invalid_steps, "step 0: refused by the test server");
+    std::vector<transform::StepPtr> batch;
+    for (const Value& step : m.steps.as_array())
+      batch.push_back(transform::Step::from_json(authority_.schema(), step));
+    if (batch.size() > 1 && chance(options_.refuse_rebased_step)) {
+      size_t i = std::uniform_int_distribution<size_t>(0, batch.size() - 1)(rng_);
+      batch[i] = std::make_shared<RefusedStep>(batch[i]);
+      ++refused_;
+    }
+    std::vector<const transform::StepMap*> over;
+    for (const collab::HistoryEntry* entry : *since) over.push_back(&entry->map);
+    collab::ServerRebase r = collab::rebase_batch(batch, over, authority_.doc());
+    Pending p{c, m.user_id, authority_.version(), {}, true};
+    if (!r.steps.empty()) {
+      json::Array steps;
+      for (const auto& step : r.steps) steps.push_back(step->to_json());
+      auto d = authority_.decide(authority_.version(), steps, m.user_id);
+      auto* a = std::get_if<collab::Authority::Accepted>(&d);
+      if (!a) throw std::runtime_error("the authority refused a batch rebase_batch applied");
+      accept(*a);
+      p.steps = a->step_json;
+    }
+    pending_.push_back(std::move(p));
+    if (!options_.group_commit) commit(conns);
+  }
+
+  void accept(const collab::Authority::Accepted& a) {
     int size_before = authority_.doc()->content().size();
     authority_.commit(a);
     transform::Mapping mapping;
     for (const auto& s : a.steps) mapping.append_map(s->get_map());
     presence_.map_through(mapping, size_before);
-    std::string steps = "[";
     for (size_t i = 0; i < a.step_json.size(); ++i) {
-      if (i) steps += ',';
-      steps += a.step_json[i];
-      log_.emplace_back(m.user_id, a.step_json[i]);
+      log_.emplace_back(a.user_id, a.step_json[i]);
       docs_.push_back(a.steps[i]->apply(*docs_.back()).doc);
     }
-    steps += ']';
-    send(conns, c, protocol::encode_ack(kRoom, a.to_version, 1));
-    std::string broadcast_text = protocol::encode_steps(kRoom, a.from_version, steps, m.user_id, 1);
-    broadcast(conns, broadcast_text, c);
   }
 
   void on(std::vector<Conn>& conns, int c, const protocol::PresenceMessage& m, int refuse) {
@@ -701,8 +1109,23 @@ class TestServer {
     remove(conns, m.user_id, false);
   }
 
+  // An accepted batch, not durable yet.
+  struct Pending {
+    int conn = 0;
+    std::string user;
+    int64_t from = 0;
+    std::vector<std::string> steps;  // as applied
+    bool rebased = false;            // acknowledged with its steps
+  };
+
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
   collab::Authority authority_;
-  size_t max_steps_;
+  ServerOptions options_;
+  std::mt19937_64 rng_;
+  int refused_ = 0;
+  std::vector<Pending> pending_;
+  std::set<int> rebase_conns_;        // members that speak the `rebase` extension
   std::vector<model::NodeRef> docs_;  // by version
   std::vector<std::pair<std::string, std::string>> log_;
   presence::PresenceStore presence_;
@@ -717,16 +1140,27 @@ struct SeedResult {
 
 class World {
  public:
-  World(uint64_t seed, int clients)
+  // `rebase`: the server offers the `rebase` extension and commits in
+  // groups; every client but about one in four asks for it. Otherwise every
+  // client asks a server without it (version 1), which commits at once.
+  World(uint64_t seed, int clients, bool rebase = false)
       : rng_(seed),
         deletes_(seed % 3 == 0),
+        rebase_(rebase),
         server_(basic(), testing::doc(testing::p("hello"), testing::p("world")).node(),
-                /*history=*/seed % 4 == 0 ? 6 : 10000, /*max_steps=*/5) {
+                ServerOptions{.history = seed % 4 == 0 ? 6u : 10000u,
+                              .max_steps = 5,
+                              .rebase = rebase,
+                              .group_commit = rebase,
+                              .refuse_rebased_step = rebase ? 0.1 : 0},
+                seed) {
     for (int i = 0; i < clients; ++i) {
-      sessions_.emplace_back(kRoom, SessionOptions{.schema = basic(),
-                                                   .user_id = "c" + std::to_string(i),
-                                                   .max_unconfirmed_steps = 40,
-                                                   .max_batch_steps = 8});
+      sessions_.emplace_back(kRoom,
+                             SessionOptions{.schema = basic(),
+                                            .user_id = "c" + std::to_string(i),
+                                            .max_unconfirmed_steps = 40,
+                                            .max_batch_steps = 8,
+                                            .server_rebase = !rebase || (seed + i) % 4 != 0});
       current_.push_back(-1);
       retry_.push_back(false);
       made_.emplace_back();
@@ -742,7 +1176,8 @@ class World {
     }
     // Heal: no more faults; everyone reconnects; deliver until quiet.
     for (int round = 0; round < 20000 && failures_.empty(); ++round) {
-      bool busy = false;
+      bool busy = server_.uncommitted();
+      server_.commit(conns_);
       for (int i = 0; i < static_cast<int>(sessions_.size()); ++i) {
         if (current_[i] < 0) connect(i), busy = true;
         if (retry_[i]) retry(i), busy = true;
@@ -772,6 +1207,17 @@ class World {
       << server_.log().size() << " steps accepted, " << drops_ << " dropped (" << maybe_
       << " maybe applied), " << conns_.size() << " connections, " << refusals_ << " refusals, "
       << resets_ << " whole-document resets";
+    if (rebase_) {
+      int64_t rebased = 0;
+      int speak = 0;
+      for (const auto& session : sessions_) {
+        rebased += session.stats().server_rebased;
+        speak += session.snapshot().server_rebase;
+      }
+      s << ", " << rebased << " batches rebased by the server (" << server_.refused_steps()
+        << " lost a step there), " << speak << " of " << sessions_.size()
+        << " sessions speak rebase";
+    }
     return {failures_, s.str()};
   }
 
@@ -974,6 +1420,7 @@ class World {
       if (retry_[i]) retry(i);
       return;
     }
+    if (rebase_ && what < 40) return server_.commit(conns_);
     // Deliver: a random connection with something to carry.
     std::vector<std::pair<int, bool>> ready;  // (conn, up)
     for (int c = 0; c < static_cast<int>(conns_.size()); ++c) {
@@ -1093,6 +1540,7 @@ class World {
 
   std::mt19937_64 rng_;
   bool deletes_;
+  bool rebase_;
   TestServer server_;
   std::vector<RoomSession> sessions_;
   std::vector<Conn> conns_;
@@ -1116,13 +1564,13 @@ std::pair<uint64_t, uint64_t> seed_range() {
   return {a, b};
 }
 
-TEST(RoomSessionModel, SessionsConvergeAndApplyEveryAcceptedStepExactlyOnce) {
+void run_model(bool rebase) {
   const char* env = std::getenv("RTPM_SESSION_EVENTS");
   int events = env && *env ? std::stoi(env) : 1500;
   auto [first, last] = seed_range();
   int64_t accepted = 0;
   for (uint64_t seed = first; seed <= last; ++seed) {
-    World world(seed, 2 + static_cast<int>(seed % 3));
+    World world(seed, 2 + static_cast<int>(seed % 3), rebase);
     world.run(events);
     SeedResult r = world.result();
     if (!r.failures.empty()) {
@@ -1130,7 +1578,9 @@ TEST(RoomSessionModel, SessionsConvergeAndApplyEveryAcceptedStepExactlyOnce) {
       for (const auto& f : r.failures) all += "  " + f + "\n";
       ADD_FAILURE() << "seed " << seed << " (" << r.summary << ") failed:\n"
                     << all << "replay: RTPM_SESSION_SEEDS=" << seed
-                    << " build/dev/rtpm/client/room_session_test";
+                    << " build/dev/rtpm/client/room_session_test --gtest_filter="
+                    << ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name()
+                    << "." << ::testing::UnitTest::GetInstance()->current_test_info()->name();
       return;
     }
     std::cout << "seed " << seed << ": " << r.summary << std::endl;
@@ -1139,6 +1589,17 @@ TEST(RoomSessionModel, SessionsConvergeAndApplyEveryAcceptedStepExactlyOnce) {
   // The run did real work: on average, most events carry or apply a step.
   int64_t seeds = static_cast<int64_t>(last - first + 1);
   EXPECT_GE(accepted, seeds * events / 20) << "too few steps accepted";
+}
+
+// Version 1: the sessions ask for the `rebase` extension, the server does not offer it.
+TEST(RoomSessionModel, SessionsConvergeAndApplyEveryAcceptedStepExactlyOnce) { run_model(false); }
+
+// The `rebase` extension: most sessions speak it, some version 1 in the same
+// room; the server rebases late batches (and now and then loses a step of
+// one, as when a step no longer applies there), commits in groups, and
+// broadcasts several authors' steps in one message.
+TEST(RoomSessionModel, RebaseSessionsConvergeAndApplyEveryAcceptedStepExactlyOnce) {
+  run_model(true);
 }
 
 }  // namespace
