@@ -298,7 +298,8 @@ class RealtimeClient::Impl : public Connection::Handler,
     return SessionOptions{.schema = options_.schema,
                           .user_id = options_.user_id,
                           .max_unconfirmed_steps = options_.max_unconfirmed_steps,
-                          .max_batch_steps = options_.max_batch_steps};
+                          .max_batch_steps = options_.max_batch_steps,
+                          .server_rebase = options_.server_rebase};
   }
 
   // Forgets a room (leave(), or join() after it was left); its counters stay.

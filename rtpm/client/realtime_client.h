@@ -10,7 +10,10 @@
 // once and are sent as one batch at a time (the unconfirmed steps on top of
 // the confirmed version); nothing more goes out for the room until the
 // batch's `ack` or the conflict is resolved. Remote steps go through
-// collab::receive_transaction, which rebases the unconfirmed steps.
+// collab::receive_transaction, which rebases the unconfirmed steps. With a
+// server that offers the `rebase` extension (asked for by default,
+// ClientOptions::server_rebase) a batch is never refused for being late: the
+// server rebases it and its `ack` says how it applied it (room_session.h).
 //
 // Connection loss: the client reconnects with exponential backoff and full
 // jitter (backoff.h) and joins every room again with its confirmed version;
@@ -107,6 +110,12 @@ struct ClientOptions {
   /// The most steps sent in one `steps` message (the server's default limit
   /// is 1,000 per message). Default 200.
   size_t max_batch_steps = 200;
+  /// Ask for the server-side rebase extension (docs/protocol.md, `rebase`) at
+  /// every join: a server that offers it rebases late batches itself instead
+  /// of refusing them with `version_conflict` (busy rooms). A server without
+  /// it answers as version 1. RoomSnapshot::server_rebase says whether the
+  /// room speaks it. Default true.
+  bool server_rebase = true;
   /// Connect in the constructor (true) or only on connect(). Default true.
   bool auto_connect = true;
 };
