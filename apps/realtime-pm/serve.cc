@@ -275,6 +275,11 @@ void add_serve_command(CLI::App& app) {
                   "Presence broadcasts per user at most every this many ms")
       ->envname("RTPM_PRESENCE_INTERVAL_MS")
       ->capture_default_str();
+  cmd->add_option("--server-rebase", o.server_rebase,
+                  "Offer the rebase protocol extension (docs/protocol.md): a client that asks\n"
+                  "may send steps made on an older version, and the server rebases them")
+      ->envname("RTPM_SERVER_REBASE")
+      ->capture_default_str();
   cmd->add_option("--log-level", o.log_level, "trace, debug, info, warn, error or off")
       ->envname("RTPM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))

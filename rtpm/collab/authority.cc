@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "rtpm/base/error.h"
+#include "rtpm/collab/server_rebase.h"
 #include "rtpm/transform/replace_step.h"
 
 namespace rtpm::collab {
@@ -42,7 +43,35 @@ Authority::Authority(std::shared_ptr<const model::Schema> schema, model::NodeRef
     : schema_(std::move(schema)), doc_(std::move(doc)), version_(version), options_(options) {}
 
 Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
-                                      const std::string& user_id) const {
+                                      const std::string& user_id, bool rebase) const {
+  if (rebase && version < version_ && version >= history_start()) {
+    std::vector<StepPtr> batch;
+    batch.reserve(steps.size());
+    for (size_t i = 0; i < steps.size(); ++i) {
+      std::string prefix = "step " + std::to_string(i) + ": ";
+      Result<StepPtr> step = catch_port(ErrorCode::invalid_steps, prefix, [&] {
+        return transform::Step::from_json(*schema_, steps[i]);
+      });
+      if (!step) return Rejected{static_cast<int>(i), step.error().message};
+      batch.push_back(std::move(*step));
+    }
+    std::vector<const transform::StepMap*> over;
+    over.reserve(static_cast<size_t>(version_ - version));
+    for (size_t i = static_cast<size_t>(version - history_start()); i < history_.size(); ++i)
+      over.push_back(&history_[i].map);
+    ServerRebase rebased = rebase_batch(batch, over, doc_);
+    Accepted out;
+    out.from_version = version_;
+    out.to_version = version_ + static_cast<int64_t>(rebased.steps.size());
+    out.user_id = user_id;
+    out.rebased = true;
+    out.kept = std::move(rebased.kept);
+    out.step_json.reserve(rebased.steps.size());
+    for (const StepPtr& step : rebased.steps) out.step_json.push_back(step->to_json_string());
+    out.steps = std::move(rebased.steps);
+    out.doc = std::move(rebased.doc);
+    return out;
+  }
   if (version != version_) return Conflict{version_};
   Accepted out;
   out.from_version = version_;

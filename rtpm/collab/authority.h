@@ -67,6 +67,10 @@ class Authority {
     std::vector<std::string> step_json;
     model::NodeRef doc;
     std::string user_id;
+    /// The batch was made on an older version and rebased (the `rebase` extension): `steps`
+    /// are the ones that still applied (possibly none), `kept` their indices in the batch.
+    bool rebased = false;
+    std::vector<size_t> kept;
   };
   /// The batch was made on another version than the current one.
   struct Conflict {
@@ -89,7 +93,12 @@ class Authority {
   /// Any exception while parsing, applying or checking a step (a JsError, or
   /// another std::exception from the port) rejects the batch at that step.
   /// Changes nothing.
-  Decision decide(int64_t version, const json::Array& steps, const std::string& user_id) const;
+  /// With `rebase` (the `rebase` extension, docs/protocol.md), a batch made on an older
+  /// version still in the history is rebased over the steps since (server_rebase.h) instead of
+  /// being a Conflict: every step must parse (else Rejected), and the steps that no longer
+  /// apply are dropped.
+  Decision decide(int64_t version, const json::Array& steps, const std::string& user_id,
+                  bool rebase = false) const;
   /// Makes an accepted batch current. Precondition: it was decided on the current version.
   void commit(const Accepted& accepted);
   /// Adds history entries that end at the current version without applying

@@ -16,7 +16,11 @@ ServerRebase rebase_batch(const std::vector<transform::StepPtr>& batch,
   for (const transform::StepMap* map : over) mapping.append_map(*map);
   int map_from = static_cast<int>(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    transform::StepPtr mapped = batch[i]->map(mapping.slice(map_from));
+    // mapping.slice(map_from) without copying the maps (a slice copies them; the batch and
+    // the history can hold thousands): map through a window of the one mapping.
+    mapping.set_from(map_from);
+    transform::StepPtr mapped = batch[i]->map(mapping);
+    mapping.set_from(0);
     --map_from;
     if (!mapped) continue;
     // Transform.maybeStep, plus the server's check of inserted nodes; any

@@ -7,7 +7,7 @@
 // they applied to. The server does not keep old documents; it needs only the
 // inverses' maps, and a step's inverse has the inverted map of the step
 // (StepMap::invert), so the mapping is the same without any document. The
-// vectors in testdata/server_rebase_vectors.json (made by the real
+// vectors in rtpm/conformance/testdata/server_rebase.jsonl (made by the real
 // prosemirror-collab) check that the result is the same, byte for byte.
 #pragma once
 

@@ -8,6 +8,7 @@
 
 #include "rtpm/base/error.h"
 #include "rtpm/collab/rebase.h"
+#include "rtpm/collab/server_rebase.h"
 #include "rtpm/model/node.h"
 #include "rtpm/model/resolved_pos.h"
 #include "rtpm/transform/map.h"
@@ -54,8 +55,9 @@ std::string json_diff(const std::string& expected, const std::string& actual) {
 
 namespace {
 
-const std::vector<std::string> kKinds = {"check",   "contentexpr", "apply", "invert",
-                                         "stepmap", "merge",       "map",   "rebase"};
+const std::vector<std::string> kKinds = {"check",  "contentexpr", "apply",
+                                         "invert", "stepmap",     "merge",
+                                         "map",    "rebase",      "server_rebase"};
 
 // Thrown inside a check to report a failure.
 struct Failure {
@@ -554,6 +556,44 @@ void run_rebase(const Value& v, SchemaCache& schemas) {
   expect_json("unconfirmed", str(field(expected, "unconfirmed")), unconfirmed);
 }
 
+// rtpm::collab::rebase_batch against prosemirror-collab's client-side rebase
+// (scripts/gen-server-rebase-vectors.mjs): `steps` were made on `doc`, the
+// `other` steps too; the server rebases `steps` over the maps of `other` onto
+// the document after them, and must keep the same steps, as the same JSON,
+// giving the same document.
+void run_server_rebase(const Value& v, SchemaCache& schemas) {
+  std::shared_ptr<const model::Schema> holder;
+  const auto& schema = schema_of(v, schemas, holder);
+  NodeRef doc = parse_doc(schema, field(v, "doc"));
+  std::vector<StepPtr> batch;
+  for (const Value& s : field(v, "steps").as_array()) batch.push_back(parse_step(schema, s));
+  std::vector<StepMap> maps;
+  int index = 0;
+  for (const Value& s : field(v, "other").as_array()) {
+    Outcome o = apply_outcome(schema, doc, s);
+    if (!o.doc) fail("other step " + std::to_string(index) + " does not apply: " + outcome_str(o));
+    ++index;
+    doc = o.doc;
+    maps.push_back(o.step->get_map());
+  }
+  expect_json("document after the other steps", str(field(v, "otherDoc")), doc->to_json_string());
+  std::vector<const StepMap*> over;
+  for (const StepMap& m : maps) over.push_back(&m);
+  collab::ServerRebase r = collab::rebase_batch(batch, over, doc);
+  const Value& expected = field(v, "expected");
+  json::Array kept;
+  for (size_t i : r.kept) kept.emplace_back(static_cast<int>(i));
+  expect_json("kept (indices of the batch steps applied)", str(field(expected, "kept")),
+              str(Value(std::move(kept))));
+  std::string steps_json;
+  json::Writer w(steps_json);
+  w.begin_array();
+  for (const auto& step : r.steps) step->write_json(w);
+  w.end_array();
+  expect_json("steps as applied", str(field(expected, "steps")), steps_json);
+  expect_json("doc", str(field(expected, "doc")), r.doc->to_json_string());
+}
+
 }  // namespace
 
 const std::vector<std::string>& supported_kinds() { return kKinds; }
@@ -587,6 +627,8 @@ std::optional<std::string> check_vector(const Value& vector, SchemaCache& schema
       run_map(vector, schemas);
     else if (k == "rebase")
       run_rebase(vector, schemas);
+    else if (k == "server_rebase")
+      run_server_rebase(vector, schemas);
     else
       fail("kind '" + k + "' is not supported by this build");
   } catch (const Failure& f) {

@@ -49,6 +49,14 @@ const std::vector<Vector>& regression_vectors() {
   return all;
 }
 
+// rtpm::collab::rebase_batch against prosemirror-collab 1.3.1's client-side
+// rebase of the same steps (scripts/gen-server-rebase-vectors.mjs).
+const std::vector<Vector>& server_rebase_vectors() {
+  static const std::vector<Vector> all =
+      load_vectors({fs::path(RTPM_SOURCE_DIR) / "rtpm/conformance/testdata/server_rebase.jsonl"});
+  return all;
+}
+
 void expect_passes(const Vector& v) {
   static SchemaCache schemas(kSharedDir + "/schemas");
   ASSERT_TRUE(v.value) << v.file << ":" << v.line << ": " << v.value.error().message;
@@ -63,6 +71,12 @@ TEST_P(Conformance, MatchesJavaScript) { expect_passes(vectors()[GetParam()]); }
 class DiffFuzz : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(DiffFuzz, MatchesJavaScript) { expect_passes(regression_vectors()[GetParam()]); }
+
+class ServerRebase : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(ServerRebase, MatchesProsemirrorCollab) {
+  expect_passes(server_rebase_vectors()[GetParam()]);
+}
 
 // The checks the differential fuzzer (scripts/diff-fuzz.sh) relies on: a
 // thrown error's class and message, the stage that threw, and `stepJSON`.
@@ -215,6 +229,33 @@ TEST(ConformanceSet, IsComplete) {
 
 TEST(DiffFuzzRegressions, AreAllThere) { EXPECT_GE(regression_vectors().size(), 15u); }
 
+TEST(ServerRebaseVectors, AreAllThere) { EXPECT_GE(server_rebase_vectors().size(), 400u); }
+
+TEST(ServerRebaseVectors, AnotherKeptStepOrDocumentFails) {
+  // The first vector that keeps a step, with one more index kept, and with
+  // another document after the other steps.
+  const Vector* found = nullptr;
+  for (const Vector& v : server_rebase_vectors())
+    if (v.text.find(R"("expected":{"kept":[0)") != std::string::npos) {
+      found = &v;
+      break;
+    }
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(check_text(found->text));
+  std::string kept = found->text;
+  kept.replace(kept.find(R"("expected":{"kept":[0)"), 21, R"("expected":{"kept":[7,0)");
+  auto problem = check_text(kept);
+  ASSERT_TRUE(problem);
+  EXPECT_NE(problem->find("kept (indices of the batch steps applied) differs"), std::string::npos)
+      << *problem;
+  std::string other_doc = found->text;
+  other_doc.replace(other_doc.find(R"("otherDoc":{"type":"doc")"), 24,
+                    R"("otherDoc":{"type":"dox")");
+  problem = check_text(other_doc);
+  ASSERT_TRUE(problem);
+  EXPECT_NE(problem->find("document after the other steps differs"), std::string::npos) << *problem;
+}
+
 std::string test_name(const std::vector<Vector>& all, size_t i) {
   std::string name = all[i].id;
   for (char& c : name)
@@ -225,6 +266,11 @@ std::string test_name(const std::vector<Vector>& all, size_t i) {
 INSTANTIATE_TEST_SUITE_P(Vectors, Conformance, ::testing::Range<size_t>(0, vectors().size()),
                          [](const ::testing::TestParamInfo<size_t>& param) {
                            return test_name(vectors(), param.param);
+                         });
+INSTANTIATE_TEST_SUITE_P(Vectors, ServerRebase,
+                         ::testing::Range<size_t>(0, server_rebase_vectors().size()),
+                         [](const ::testing::TestParamInfo<size_t>& param) {
+                           return test_name(server_rebase_vectors(), param.param);
                          });
 INSTANTIATE_TEST_SUITE_P(Regressions, DiffFuzz,
                          ::testing::Range<size_t>(0, regression_vectors().size()),

@@ -124,7 +124,9 @@ Effects RoomCore::steps(ConnId conn, const protocol::StepsMessage& m, Now now) {
     send_error(out, conn, ErrorCode::forbidden, "read-only members may not send steps");
     return finish(out);
   }
-  collab::Authority::Decision d = authority_->decide(m.version, m.steps.as_array(), m.user_id);
+  bool rebase = members_.at(m.user_id).rebase;
+  collab::Authority::Decision d =
+      authority_->decide(m.version, m.steps.as_array(), m.user_id, rebase);
   if (auto* c = std::get_if<collab::Authority::Conflict>(&d)) {
     send_error(out, conn, ErrorCode::version_conflict,
                "the room is at version " + std::to_string(c->current_version), c->current_version);
@@ -135,6 +137,16 @@ Effects RoomCore::steps(ConnId conn, const protocol::StepsMessage& m, Now now) {
     return finish(out);
   }
   auto& accepted = std::get<collab::Authority::Accepted>(d);
+  if (accepted.steps.empty()) {
+    // Rebased, and every step dropped: nothing to store. The ack names the version the batch
+    // was applied at, so it follows every step before it (docs/protocol.md).
+    static const std::vector<std::string> none;
+    if (!in_flight_.empty())
+      in_flight_.back().then_ack.push_back(conn);
+    else
+      send_ack(out, conn, m.user_id, durable_version_, &none);
+    return finish(out);
+  }
   authority_->commit(accepted);
   accepted.doc = nullptr;  // the authority holds it; a batch in flight keeps no document
   effect::Persist persist{next_batch_++, store::AppendBatch{name_, {}}};
@@ -371,23 +383,35 @@ Effects RoomCore::created(Created result, Now now) {
 }
 
 Effects RoomCore::stored(uint64_t batch, Result<void> result, Now now) {
+  std::vector<std::pair<uint64_t, Result<void>>> results;
+  results.emplace_back(batch, std::move(result));
+  return stored(std::move(results), now);
+}
+
+Effects RoomCore::stored(std::vector<std::pair<uint64_t, Result<void>>> results, Now now) {
   Out out{{}, now};
-  auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
-                         [&](const InFlight& f) { return f.id == batch; });
-  if (state_ != State::ready || it == in_flight_.end()) return finish(out);
-  if (!result) {
-    fail_room(out, "the store failed: " + result.error().message);
-    return finish(out);
-  }
-  it->stored = true;
-  // Durable in batch order: a batch confirmed before an earlier one waits for it.
   bool any = false;
-  while (!in_flight_.empty() && in_flight_.front().stored) {
-    InFlight done = std::move(in_flight_.front());
-    in_flight_.pop_front();
-    make_durable(out, std::move(done));
-    any = true;
+  for (auto& [batch, result] : results) {
+    auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
+                           [&](const InFlight& f) { return f.id == batch; });
+    if (state_ != State::ready || it == in_flight_.end()) continue;
+    if (!result) {
+      // What became durable before the failure is acknowledged first.
+      flush_durable(out);
+      fail_room(out, "the store failed: " + result.error().message);
+      return finish(out);
+    }
+    it->stored = true;
+    // Durable in batch order: a batch confirmed before an earlier one waits for it.
+    while (!in_flight_.empty() && in_flight_.front().stored) {
+      InFlight done = std::move(in_flight_.front());
+      in_flight_.pop_front();
+      make_durable(out, std::move(done));
+      any = true;
+    }
   }
+  flush_durable(out);
+  if (state_ != State::ready) return finish(out);
   if (deleting_ && in_flight_.empty()) {
     unload(out, /*failed=*/true);
   } else if (any) {
@@ -591,6 +615,7 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     without_presence->presence.reset();
   }
   const protocol::JoinMessage& m = without_presence ? *without_presence : joined;
+  bool rebase = m.rebase && config_.server_rebase;
   json::Value entry{json::Object{}};
   if (m.presence) {
     // Positions refer to the version the join names; map them to the durable version.
@@ -602,10 +627,12 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     if (mine->second != m.user_id)
       return send_error(out, conn, ErrorCode::forbidden,
                         "this connection is in the room as another user");
-    // A resync: a fresh state, no notices (and the access of this join).
-    members_.at(m.user_id).access = access;
+    // A resync: a fresh state, no notices (and the access and protocol of this join).
+    Member& member = members_.at(m.user_id);
+    member.access = access;
+    member.rebase = rebase;
     if (m.presence) presence_.set(m.user_id, entry);
-    return send(out, conn, state_message(m.version, out.now.wall_ms));
+    return send(out, conn, state_message(m.version, out.now.wall_ms, rebase));
   }
   auto existing = members_.find(m.user_id);
   if (existing != members_.end() && existing->second.subject != subject)
@@ -626,13 +653,13 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
                        "the room has its maximum number of members");
   }
   if (!replacing) out.effects.push_back(effect::Membership{m.user_id, true, durable_version_});
-  members_[m.user_id] = Member{conn, subject, access};
+  members_[m.user_id] = Member{conn, subject, access, rebase};
   by_conn_[conn] = m.user_id;
   if (m.presence)
     presence_.set(m.user_id, entry);
   else
     presence_.add_member(m.user_id);
-  send(out, conn, state_message(m.version, out.now.wall_ms));
+  send(out, conn, state_message(m.version, out.now.wall_ms, rebase));
   broadcast(out,
             protocol::encode_join(name_, m.user_id, m.presence ? &entry : nullptr, out.now.wall_ms),
             conn);
@@ -672,24 +699,102 @@ void RoomCore::make_durable(Out& out, InFlight done) {
     mapping.append_map(std::move(map));
   }
   presence_.map_through(mapping, static_cast<int>(size_before));
-  if (done.api_request) {
-    // An edit through the API: every member gets it, and the request its answer.
-    broadcast(
-        out, protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
-        std::nullopt);
+  // An edit through the API (sender 0) goes to every member; a member's batch is acknowledged
+  // to it. flush_durable() sends them when the event's batches are all durable.
+  if (done.api_request)
     edit_done(out, *done.api_request, {EditResult::Status::ok, a.to_version, 0, {}});
-  } else {
-    auto sender = members_.find(a.user_id);
-    if (sender != members_.end() && sender->second.conn == done.sender)
-      send(out, done.sender, protocol::encode_ack(name_, a.to_version, out.now.wall_ms));
-    broadcast(
-        out, protocol::encode_steps(name_, a.from_version, a.step_json, a.user_id, out.now.wall_ms),
-        done.sender);
-  }
+  durable_now_.push_back(DurableBatch{done.sender, a.user_id, a.from_version, a.to_version,
+                                      a.step_json, a.rebased, std::move(done.then_ack)});
   for (uint64_t request : done.then_answer)
     edit_done(out, request, {EditResult::Status::ok, a.to_version, 0, {}});
   out.effects.push_back(effect::Durable{a.steps.size(), done.received, a.to_version});
   for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
+}
+
+void RoomCore::send_ack(Out& out, ConnId to, const std::string& user_id, int64_t version,
+                        const std::vector<std::string>* steps) {
+  auto member = members_.find(user_id);
+  if (member == members_.end() || member->second.conn != to) return;  // it left meanwhile
+  send(out, to,
+       steps ? protocol::encode_ack(name_, version, *steps, out.now.wall_ms)
+             : protocol::encode_ack(name_, version, out.now.wall_ms));
+}
+
+void RoomCore::flush_durable(Out& out) {
+  if (durable_now_.empty()) return;
+  std::vector<DurableBatch> batches = std::move(durable_now_);
+  durable_now_.clear();
+  static const std::vector<std::string> none;
+  // The steps of batches [first, last) as `steps` messages for a member: one message for a
+  // rebase member (userIds per step), one per run of one user's steps for a version 1 member.
+  auto messages = [&](size_t first, size_t last, bool rebase) {
+    std::vector<std::string> texts;
+    if (first == last) return texts;
+    if (rebase) {
+      std::vector<std::string_view> steps, users;
+      for (size_t i = first; i < last; ++i)
+        for (const std::string& json : batches[i].step_json) {
+          steps.push_back(json);
+          users.push_back(batches[i].user_id);
+        }
+      texts.push_back(protocol::encode_steps(name_, batches[first].from_version, steps, users,
+                                             out.now.wall_ms));
+      return texts;
+    }
+    for (size_t i = first; i < last;) {
+      size_t end = i + 1;
+      while (end < last && batches[end].user_id == batches[i].user_id) ++end;
+      std::vector<std::string> steps;
+      for (size_t j = i; j < end; ++j)
+        steps.insert(steps.end(), batches[j].step_json.begin(), batches[j].step_json.end());
+      texts.push_back(protocol::encode_steps(name_, batches[i].from_version, steps,
+                                             batches[i].user_id, out.now.wall_ms));
+      i = end;
+    }
+    return texts;
+  };
+  // Who gets an ack in this group: they get their own sequence.
+  std::unordered_map<ConnId, bool> acked;
+  for (const DurableBatch& b : batches) {
+    if (b.sender) acked[b.sender] = true;
+    for (ConnId c : b.then_ack) acked[c] = true;
+  }
+  // Everyone else gets the same messages, each written once.
+  effect::Broadcast v1, rebase;
+  for (const auto& [user, member] : members_) {
+    if (acked.count(member.conn)) continue;
+    (member.rebase ? rebase : v1).to.push_back(member.conn);
+  }
+  for (effect::Broadcast* group : {&v1, &rebase}) {
+    if (group->to.empty()) continue;
+    for (std::string& text : messages(0, batches.size(), group == &rebase))
+      out.effects.push_back(effect::Broadcast{group->to, std::move(text)});
+  }
+  // A member with a batch of its own here: the steps before it, its ack, the steps after.
+  for (const auto& [user, member] : members_) {
+    if (!acked.count(member.conn)) continue;
+    size_t pending = 0;
+    auto flush = [&](size_t upto) {
+      for (std::string& text : messages(pending, upto, member.rebase))
+        send(out, member.conn, std::move(text));
+    };
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const DurableBatch& b = batches[i];
+      bool own = b.sender == member.conn;
+      bool then = std::find(b.then_ack.begin(), b.then_ack.end(), member.conn) != b.then_ack.end();
+      if (own) {
+        flush(i);
+        pending = i + 1;
+        send_ack(out, member.conn, user, b.to_version, b.rebased ? &b.step_json : nullptr);
+      }
+      if (then) {
+        flush(i + 1);
+        pending = i + 1;
+        send_ack(out, member.conn, user, b.to_version, &none);
+      }
+    }
+    flush(batches.size());
+  }
 }
 
 void RoomCore::maybe_snapshot(Out& out) {
@@ -834,7 +939,7 @@ void RoomCore::flush_presence(Out& out) {
 
 // ---- output ----
 
-std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_ms) {
+std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase) {
   // The durable version itself needs no history (batches in flight may hold all of it).
   if (since && (*since == durable_version_ ||
                 (*since < durable_version_ && *since >= authority_->history_start()))) {
@@ -851,10 +956,10 @@ std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_m
       users.push_back(e->user_id);
     }
     return protocol::encode_state_steps(name_, durable_version_, steps, users, presence_.all_json(),
-                                        wall_ms);
+                                        wall_ms, rebase);
   }
   return protocol::encode_state_doc(name_, durable_version_, durable_doc()->to_json_string(),
-                                    presence_.all_json(), wall_ms);
+                                    presence_.all_json(), wall_ms, rebase);
 }
 
 void RoomCore::send(Out& out, ConnId to, std::string text) {

@@ -86,6 +86,8 @@ struct RoomConfig {
   int64_t snapshot_every = 1000;
   int presence_interval_ms = 50;
   int unload_grace_ms = 30000;
+  /// Offer the `rebase` extension (docs/protocol.md) to members that ask for it.
+  bool server_rebase = true;
 };
 
 /// An edit through the HTTP API (docs/api.md): `steps` (a JSON array) made on `version` by
@@ -256,6 +258,10 @@ class RoomCore {
   Effects loaded(Result<std::optional<store::RoomData>> data, Now now);
   Effects created(Created result, Now now);
   Effects stored(uint64_t batch, Result<void> result, Now now);
+  /// Several stored() answers at once (the adapter gathers those of one group commit): what
+  /// becomes durable goes to each member as one `steps` message where the protocol allows
+  /// (docs/protocol.md "Broadcasts").
+  Effects stored(std::vector<std::pair<uint64_t, Result<void>>> results, Now now);
   Effects snapshot_done(Result<void> result, Now now);
   /// Time passed (after a WakeAt).
   Effects tick(Now now);
@@ -285,6 +291,8 @@ class RoomCore {
     ConnId conn = 0;
     std::string subject;
     Access access;
+    /// Speaks the `rebase` extension (asked for at its join, and offered).
+    bool rebase = false;
   };
   struct PendingJoin {
     ConnId conn;
@@ -302,6 +310,19 @@ class RoomCore {
     std::optional<uint64_t> api_request;
     /// Edits that changed nothing, made on this batch's version: answered when it is durable.
     std::vector<uint64_t> then_answer;
+    /// Rebased batches of these members whose every step was dropped: acknowledged (with no
+    /// steps) when this batch is durable, after it.
+    std::vector<ConnId> then_ack;
+  };
+  /// A batch made durable by the event being handled, for the broadcasts (flush_durable).
+  struct DurableBatch {
+    ConnId sender = 0;  // 0: an edit through the API (every member gets its steps)
+    std::string user_id;
+    int64_t from_version = 0;
+    int64_t to_version = 0;
+    std::vector<std::string> step_json;
+    bool rebased = false;
+    std::vector<ConnId> then_ack;
   };
   /// The effects of the event being handled, and its time.
   struct Out {
@@ -322,6 +343,12 @@ class RoomCore {
   void do_edit(Out& out, uint64_t request, const ApiEdit& edit);
   void edit_done(Out& out, uint64_t request, EditResult result);
   void make_durable(Out& out, InFlight done);
+  /// Sends what make_durable() gathered: acks, and the steps to each member in as few
+  /// messages as its protocol allows.
+  void flush_durable(Out& out);
+  /// An ack for `to` (still the member `user_id`): with the steps as applied when rebased.
+  void send_ack(Out& out, ConnId to, const std::string& user_id, int64_t version,
+                const std::vector<std::string>* steps);
   void fail_room(Out& out, const std::string& why);
   void unload(Out& out, bool failed = false);
   void maybe_snapshot(Out& out);
@@ -347,7 +374,7 @@ class RoomCore {
                     const char* forbidden_message);
   /// The member's access (check_member passed).
   const Access& access_of(const std::string& user_id) const;
-  std::string state_message(std::optional<int64_t> since, int64_t wall_ms);
+  std::string state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase = false);
   std::optional<transform::Mapping> mapping_to_durable(int64_t version) const;
   json::Value map_presence_to_durable(const json::Value& entry,
                                       const transform::Mapping& mapping) const;
@@ -384,6 +411,7 @@ class RoomCore {
   int64_t loaded_version_ = 0;
   uint64_t next_batch_ = 1;
   std::deque<InFlight> in_flight_;
+  std::vector<DurableBatch> durable_now_;
 
   std::unordered_map<std::string, Member> members_;  // by userId
   std::unordered_map<ConnId, std::string> by_conn_;

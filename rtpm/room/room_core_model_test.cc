@@ -71,6 +71,8 @@ struct View {
   bool member = false;
   // What its last join asked for (the core applies it when it answers the join).
   Access access;
+  // Its last join asked for the `rebase` extension (which this server offers).
+  bool rebase = false;
   model::NodeRef doc;  // its durable view (null before a state)
   int64_t version = 0;
   // The documents it held at earlier versions (for joins that name one).
@@ -199,6 +201,9 @@ class Model {
     }
     if (chance(5)) m.version = 100000 + draw(0, 5);
     if (chance(50)) m.presence = presence_entry(v);
+    // u2 and u3 usually ask for the `rebase` extension (docs/protocol.md).
+    if ((c == 2 || c == 5) && chance(70)) m.rebase = true;
+    v.rebase = m.rebase;  // the core applies it when it answers the join, like the access
     // Some joins are read-only (docs/security.md), with or without presence.
     v.access = chance(15) ? Access{.write = false, .presence = chance(50)} : Access{};
     if (m.version)
@@ -236,6 +241,8 @@ class Model {
       made = edit(v.doc);
       if (made.empty()) return;
       if (chance(5)) m.version = v.version - 1;  // stale
+      // A rebase member sends late batches as a matter of course (and is never refused them).
+      if (v.rebase && chance(40)) m.version = std::max<int64_t>(0, v.version - draw(1, 4));
     } else {
       made = hostile_steps(v);
       m.version = v.doc && chance(80) ? v.version : draw(0, 60);
@@ -243,13 +250,23 @@ class Model {
     if (chance(2)) m.user_id = conns_[static_cast<size_t>((c + 1) % 6)].user;  // forbidden
     m.steps = json::Value(json::Array(made.begin(), made.end()));
     auto& room = core(r);
+    int64_t current = room.ready() ? room.speculative_version() : -1;
     Effects fx = room.steps(id(c), m, now());
     for (const Effect& e : fx) {
       if (const auto* p = std::get_if<effect::Persist>(&e)) {
         if (!v.access.write) fail("a read-only member's steps were accepted");
-        if (p->batch.steps.size() != made.size()) fail("a persisted batch lost steps");
-        if (p->batch.steps.front().version != m.version + 1) fail("a batch on the wrong version");
-        v.accepted.push_back({&room, p->id, made});
+        if (p->batch.steps.front().version != current + 1) fail("a batch on the wrong version");
+        if (m.version == current) {
+          if (p->batch.steps.size() != made.size()) fail("a persisted batch lost steps");
+          v.accepted.push_back({&room, p->id, made});
+        } else {
+          // Rebased: the steps as applied (some may have been dropped).
+          if (!v.rebase) fail("a late batch of a version 1 member was accepted");
+          if (p->batch.steps.size() > made.size()) fail("a rebased batch grew");
+          std::vector<json::Value> applied;
+          for (const auto& s : p->batch.steps) applied.push_back(*json::parse(s.step_json));
+          v.accepted.push_back({&room, p->id, std::move(applied)});
+        }
       }
     }
     on_effects(r, std::move(fx), c);
@@ -603,12 +620,13 @@ class Model {
             }
             v.version = m.version;
             v.member = true;
+            if (m.rebase != v.rebase) fail("a state that does not answer the join's rebase");
             remember(v);
             for (const auto& [user, entry] : m.users)
               if (!entry.is_object()) fail("a presence entry that is not an object");
           } else if constexpr (std::is_same_v<T, protocol::ServerSteps>) {
             reject_outsider();
-            if (!broadcast) fail("steps sent alone");
+            // (Steps may be sent alone: around a member's own ack in a group, flush_durable.)
             if (m.version != v.version)
               fail("steps on version " + std::to_string(m.version) + " to a connection at " +
                    std::to_string(v.version) + " (lost or repeated)");
@@ -621,6 +639,12 @@ class Model {
             ++broadcasts;
           } else if constexpr (std::is_same_v<T, protocol::ServerAck>) {
             reject_outsider();
+            if (m.steps && m.steps->empty()) {
+              // A rebased batch whose every step was dropped: after everything before it.
+              if (m.version != v.version) fail("an empty ack at another version: " + text);
+              ++acks;
+              return;
+            }
             uint64_t batch = batch_of(room, m.version);
             if (!confirmed_.count({&room, batch}))
               fail("an ack before the store confirmed the batch");
@@ -633,6 +657,9 @@ class Model {
               fail("an ack for a batch this connection did not send");
             std::vector<json::Value> mine = std::move(v.accepted.front().steps);
             v.accepted.pop_front();
+            // (The member may have joined again without the extension since it sent them.)
+            if (m.steps && *m.steps != mine)
+              fail("an ack's steps are not the batch as applied: " + text);
             if (v.version + static_cast<int64_t>(mine.size()) != m.version)
               fail("an ack for version " + std::to_string(m.version) + " at version " +
                    std::to_string(v.version));

@@ -373,5 +373,166 @@ TEST(RoomCore, MembershipEffectsNameWhoJoinedAndLeft) {
   EXPECT_FALSE(left[0].joined);
 }
 
+// ---- the `rebase` extension (docs/protocol.md) ----
+
+// The texts sent to `conn` (Send and Broadcast), in order, parsed.
+std::vector<json::Value> texts_to(const Effects& fx, ConnId conn) {
+  std::vector<json::Value> out;
+  for (const Effect& e : fx) {
+    if (auto* s = std::get_if<effect::Send>(&e); s && s->to == conn)
+      out.push_back(*json::parse(s->text));
+    if (auto* b = std::get_if<effect::Broadcast>(&e))
+      for (ConnId to : b->to)
+        if (to == conn) out.push_back(*json::parse(b->text));
+  }
+  return out;
+}
+
+std::string field(const json::Value& v, const char* key) {
+  const json::Value* f = v.find(key);
+  return f ? json::stringify(*f) : "";
+}
+
+// A ready room: 1 (u1, version 1), 2 (u2, rebase), 3 (u3, rebase), 4 (u4, version 1).
+struct Mixed {
+  RoomCore core;
+  Now now{Time{}, 1};
+  std::vector<Effects> joins;
+  explicit Mixed(RoomConfig c = config()) : core("r", std::move(c)) {
+    core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now);
+    joins.push_back(core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now));
+    joins.push_back(core.join(2, "", "a", {"r", "u2", std::nullopt, std::nullopt, true}, now));
+    joins.push_back(core.join(3, "", "a", {"r", "u3", std::nullopt, std::nullopt, true}, now));
+    joins.push_back(core.join(4, "", "a", {"r", "u4", std::nullopt, std::nullopt}, now));
+  }
+  Effects steps(ConnId conn, const std::string& user, int64_t version, json::Array steps) {
+    return core.steps(conn, {"r", version, json::Value(std::move(steps)), user}, now);
+  }
+};
+
+uint64_t persisted(const Effects& fx) {
+  auto p = all_of<effect::Persist>(fx);
+  EXPECT_EQ(p.size(), 1u);
+  return p.empty() ? 0 : p[0].id;
+}
+
+TEST(RoomCoreRebase, OfferedInTheStateOfAMemberThatAsks) {
+  Mixed m;
+  EXPECT_EQ(field(texts_to(m.joins[0], 1).at(0), "rebase"), "");
+  EXPECT_EQ(field(texts_to(m.joins[1], 2).at(0), "rebase"), "true");
+  EXPECT_EQ(field(texts_to(m.joins[3], 4).at(0), "rebase"), "");
+  // Not offered when the server turns it off: the member speaks version 1.
+  RoomConfig off = config();
+  off.server_rebase = false;
+  Mixed n(off);
+  EXPECT_EQ(field(texts_to(n.joins[1], 2).at(0), "rebase"), "");
+  n.steps(1, "u1", 0, {insert_step(1, "x")});
+  auto fx = n.steps(2, "u2", 0, {insert_step(6, "y")});
+  EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+  EXPECT_EQ(field(texts_to(fx, 2).at(0), "code"), R"("version_conflict")");
+}
+
+TEST(RoomCoreRebase, ALateBatchIsRebasedAndAcknowledgedWithTheStepsAsApplied) {
+  Mixed m;
+  uint64_t first = persisted(m.steps(1, "u1", 0, {insert_step(1, "x")}));
+  // u2 typed at the end of "hello" on version 0; u1's "x" moved it by one.
+  uint64_t second = persisted(m.steps(2, "u2", 0, {insert_step(6, "y")}));
+  // A version 1 member still gets version_conflict for a late batch.
+  auto late = m.steps(4, "u4", 0, {insert_step(1, "z")});
+  EXPECT_TRUE(all_of<effect::Persist>(late).empty());
+  EXPECT_EQ(field(texts_to(late, 4).at(0), "code"), R"("version_conflict")");
+
+  std::vector<std::pair<uint64_t, Result<void>>> results;
+  results.emplace_back(first, Result<void>());
+  results.emplace_back(second, Result<void>());
+  auto fx = m.core.stored(std::move(results), m.now);
+  EXPECT_EQ(json::to_wtf8(m.core.durable_doc()->text_content()), "xhelloy");
+  EXPECT_EQ(m.core.durable_version(), 2);
+
+  // u1 (version 1, sent the first batch): its ack, then u2's steps in a version 1 message.
+  auto u1 = texts_to(fx, 1);
+  ASSERT_EQ(u1.size(), 2u);
+  EXPECT_EQ(field(u1[0], "type"), R"("ack")");
+  EXPECT_EQ(field(u1[0], "steps"), "");
+  EXPECT_EQ(field(u1[1], "type"), R"("steps")");
+  EXPECT_EQ(field(u1[1], "userId"), R"("u2")");
+  EXPECT_EQ(field(u1[1], "userIds"), "");
+  // u2 (rebase, sent the second): u1's steps, then the ack with its step as applied.
+  auto u2 = texts_to(fx, 2);
+  ASSERT_EQ(u2.size(), 2u);
+  EXPECT_EQ(field(u2[0], "type"), R"("steps")");
+  EXPECT_EQ(field(u2[0], "userIds"), R"(["u1"])");
+  EXPECT_EQ(field(u2[1], "type"), R"("ack")");
+  EXPECT_EQ(field(u2[1], "version"), "2");
+  EXPECT_EQ(
+      field(u2[1], "steps"),
+      R"([{"stepType":"replace","from":7,"to":7,"slice":{"content":[{"type":"text","text":"y"}]}}])");
+  // u3 (rebase, sent nothing): both batches in one message, each step with its author.
+  auto u3 = texts_to(fx, 3);
+  ASSERT_EQ(u3.size(), 1u);
+  EXPECT_EQ(field(u3[0], "version"), "0");
+  EXPECT_EQ(field(u3[0], "userId"), R"("u1")");
+  EXPECT_EQ(field(u3[0], "userIds"), R"(["u1","u2"])");
+  EXPECT_EQ(u3[0].find("steps")->as_array().size(), 2u);
+  // u4 (version 1, sent nothing): one message per author.
+  auto u4 = texts_to(fx, 4);
+  ASSERT_EQ(u4.size(), 2u);
+  EXPECT_EQ(field(u4[0], "userId"), R"("u1")");
+  EXPECT_EQ(field(u4[1], "userId"), R"("u2")");
+  EXPECT_EQ(field(u4[1], "version"), "1");
+  // The shared messages are written once for all their members.
+  EXPECT_EQ(all_of<effect::Broadcast>(fx).size(), 3u);
+}
+
+TEST(RoomCoreRebase, ABatchWhoseEveryStepDroppedIsAcknowledgedAfterWhatCameBefore) {
+  Mixed m;
+  // u1 deletes "hello"; u2, on version 0, marks "el" bold: nothing is left to mark.
+  auto del = *json::parse(R"({"stepType":"replace","from":1,"to":6})");
+  auto mark = *json::parse(R"({"stepType":"addMark","from":2,"to":4,"mark":{"type":"strong"}})");
+  uint64_t first = persisted(m.steps(1, "u1", 0, {del}));
+  auto fx = m.steps(2, "u2", 0, {mark});
+  EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+  EXPECT_TRUE(texts_to(fx, 2).empty());  // waits for the deletion to be durable
+  fx = m.core.stored(first, {}, m.now);
+  auto u2 = texts_to(fx, 2);
+  ASSERT_EQ(u2.size(), 2u);
+  EXPECT_EQ(field(u2[0], "type"), R"("steps")");
+  EXPECT_EQ(field(u2[1], "type"), R"("ack")");
+  EXPECT_EQ(field(u2[1], "version"), "1");
+  EXPECT_EQ(field(u2[1], "steps"), "[]");
+  EXPECT_EQ(m.core.speculative_version(), 1);
+  // With nothing in flight the answer comes at once.
+  fx = m.steps(2, "u2", 0, {mark});
+  u2 = texts_to(fx, 2);
+  ASSERT_EQ(u2.size(), 1u);
+  EXPECT_EQ(field(u2[0], "steps"), "[]");
+}
+
+TEST(RoomCoreRebase, OnlyVersionsInTheHistoryAreRebasedAndStepsMustParse) {
+  RoomConfig c = config();
+  c.history_steps = 2;
+  Mixed m(c);
+  for (int v = 0; v < 3; ++v) {
+    uint64_t id = persisted(m.steps(1, "u1", v, {insert_step(1, "x")}));
+    m.core.stored(id, {}, m.now);
+  }
+  // The history keeps versions 1..3: version 0 is too old, 4 is above the room's.
+  for (int64_t version : {0, 4}) {
+    auto fx = m.steps(2, "u2", version, {insert_step(1, "y")});
+    EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+    ASSERT_EQ(texts_to(fx, 2).size(), 1u);
+    EXPECT_EQ(field(texts_to(fx, 2)[0], "code"), R"("version_conflict")");
+    EXPECT_EQ(field(texts_to(fx, 2)[0], "version"), "3");
+  }
+  // A step that does not parse rejects the batch, as in version 1.
+  auto fx = m.steps(2, "u2", 1, {insert_step(1, "y"), *json::parse(R"({"stepType":"nope"})")});
+  EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+  auto error = texts_to(fx, 2).at(0);
+  EXPECT_EQ(field(error, "code"), R"("invalid_steps")");
+  EXPECT_EQ(field(error, "index"), "1");
+  // Version 1 of the history is still fine.
+  persisted(m.steps(2, "u2", 1, {insert_step(1, "y")}));
+}
+
 }  // namespace
 }  // namespace rtpm::room

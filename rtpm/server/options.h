@@ -136,6 +136,8 @@ struct ServerOptions {
   int webhook_debounce_ms = 2000;
   /// Presence broadcasts per user at most every this many milliseconds.
   int presence_interval_ms = 50;
+  /// Offer the `rebase` protocol extension (docs/protocol.md) to clients that ask for it.
+  bool server_rebase = true;
 
   /// spdlog level: trace, debug, info, warn, error, off.
   std::string log_level = "info";

@@ -23,7 +23,8 @@ room::RoomConfig room_config(const ServerContext& ctx) {
           .history_bytes = o.history_bytes,
           .snapshot_every = o.snapshot_every,
           .presence_interval_ms = o.presence_interval_ms,
-          .unload_grace_ms = o.unload_grace_ms};
+          .unload_grace_ms = o.unload_grace_ms,
+          .server_rebase = o.server_rebase};
 }
 
 }  // namespace
@@ -163,7 +164,24 @@ void Room::execute(room::Effect& effect) {
       if (auto it = conns_.find(to); it != conns_.end()) it->second->send(p);
   } else if (auto* persist = std::get_if<fx::Persist>(&effect)) {
     ctx_.storage->append(std::move(persist->batch), [self, id = persist->id](Result<void> r) {
-      self->post_event([self, id, r = std::move(r)] { return self->core_.stored(id, r, now()); });
+      // The answers of one group commit arrive one after another on the storage thread:
+      // gathered, they reach the core as one event, so that what they make durable goes to
+      // each member as one message (RoomCore::stored).
+      bool post = false;
+      {
+        std::lock_guard<std::mutex> lock(self->stored_mutex_);
+        post = self->stored_.empty();
+        self->stored_.emplace_back(id, std::move(r));
+      }
+      if (post)
+        self->post_event([self] {
+          std::vector<std::pair<uint64_t, Result<void>>> results;
+          {
+            std::lock_guard<std::mutex> lock(self->stored_mutex_);
+            results.swap(self->stored_);
+          }
+          return self->core_.stored(std::move(results), now());
+        });
     });
   } else if (auto* load = std::get_if<fx::Load>(&effect)) {
     ctx_.storage->load(

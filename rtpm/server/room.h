@@ -19,9 +19,12 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -84,6 +87,9 @@ class Room : public std::enable_shared_from_this<Room> {
   std::unordered_map<uint64_t, std::function<void(Result<bool>)>> deletes_;
   uint64_t next_read_ = 1;
   std::deque<room::Effect> queue_;
+  /// Store answers not yet given to the core (written by the storage thread).
+  std::mutex stored_mutex_;
+  std::vector<std::pair<uint64_t, Result<void>>> stored_;
   bool running_ = false;
 };
 
