@@ -15,7 +15,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -55,6 +54,7 @@ struct LoadOptions {
   int connections = 0;  // 0: rooms x clients_per_room
   int server_pid = 0;
   bool binary = false;
+  bool no_server_rebase = false;  // do not ask for the `rebase` extension (version 1)
   std::string room_prefix = "load";
   std::string scenario;
   uint32_t seed = 1;
@@ -90,12 +90,12 @@ ProcSample read_proc(int pid) {
   return s;
 }
 
-// The CPUs this process may run on (taskset), at least 1.
-int usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
+// This process's CPU time (user + system), in seconds.
+double own_cpu_s() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
 }
 
 // ---- the engine ----
@@ -213,6 +213,7 @@ LoadClient::LoadClient(Engine& eng, int r, int i)
       .user_id = "u" + std::to_string(r) + "-" + std::to_string(i),
       // Pings only every five minutes: idle connections cost the server nothing but memory.
       .idle_timeout_ms = 600000,
+      .server_rebase = !e.o.no_server_rebase,
       .auto_connect = false,
   };
   if (e.o.source_addresses > 1) {
@@ -430,23 +431,30 @@ int run_load(const LoadOptions& o) {
       subprotocol = *p == client::Subprotocol::binary ? "binary" : "json";
       break;
     }
-  const int self = static_cast<int>(getpid());
-  const int cpus = usable_cpus();
-  // The load tool's own CPU over a window, per CPU it may use: near 1, it is the bottleneck.
-  auto cpu_share = [&](const ProcSample& a, const ProcSample& b, double wall_s) {
-    return (b.cpu_s - a.cpu_s) / std::max(wall_s, 1e-9) / cpus;
+  // Whether the rooms speak the `rebase` extension: the server offered it to a joined client.
+  auto server_rebase = [&] {
+    for (const auto& c : e.clients)
+      if (auto snap = c->client->room(c->room); c->joined && snap && snap->server_rebase)
+        return true;
+    return false;
+  };
+  // The load tool's own CPU time over a window's wall time, as a fraction of
+  // one core (its clients all run on this one thread): near 1, the tool, not
+  // the server, limits the figures.
+  auto cpu_share = [](double cpu0, double cpu1, double wall_s) {
+    return (cpu1 - cpu0) / std::max(wall_s, 1e-9);
   };
 
   if (o.idle) {
     run_until(
         e, [] { return false; }, 3);
     ProcSample after = read_proc(o.server_pid);
-    ProcSample own0 = read_proc(self);
+    double own0 = own_cpu_s();
     auto t0 = Clock::now();
     run_until(
         e, [] { return false; }, o.hold_s);
     ProcSample held = read_proc(o.server_pid);
-    ProcSample own1 = read_proc(self);
+    double own1 = own_cpu_s();
     double hold_s = std::chrono::duration<double>(Clock::now() - t0).count();
     json::Object server;
     server.emplace_back("rss_before_kib", before.rss_kib);
@@ -459,6 +467,7 @@ int run_load(const LoadOptions& o) {
     out.emplace_back("load_cpu_share", cpu_share(own0, own1, hold_s));
     out.emplace_back("reconnects", static_cast<double>(e.stats().reconnects));
     out.emplace_back("subprotocol", subprotocol);
+    out.emplace_back("server_rebase", server_rebase());
     out.emplace_back("valid", e.failed == 0);
   } else {
     for (auto& c : e.clients) {
@@ -473,7 +482,7 @@ int run_load(const LoadOptions& o) {
     run_until(
         e, [] { return false; }, o.warmup_s);
     ProcSample w0 = read_proc(o.server_pid);
-    ProcSample own0 = read_proc(self);
+    double own0 = own_cpu_s();
     client::ClientStats s0 = e.stats();
     e.phase = Engine::Phase::window;
     auto window_start = Clock::now();
@@ -481,7 +490,7 @@ int run_load(const LoadOptions& o) {
         e, [] { return false; }, o.duration_s);
     e.phase = Engine::Phase::drain;
     ProcSample w1 = read_proc(o.server_pid);
-    ProcSample own1 = read_proc(self);
+    double own1 = own_cpu_s();
     client::ClientStats s1 = e.stats();
     double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
     run_until(
@@ -552,6 +561,8 @@ int run_load(const LoadOptions& o) {
     out.emplace_back("dropped_steps", static_cast<double>(end.rooms.dropped_steps));
     out.emplace_back("reconnects", static_cast<double>(end.reconnects));
     out.emplace_back("subprotocol", subprotocol);
+    out.emplace_back("server_rebase", server_rebase());
+    out.emplace_back("rebased_batches", window(&client::SessionStats::server_rebased));
     out.emplace_back("valid", valid);
   }
   Value result(std::move(out));
@@ -573,10 +584,13 @@ void add_load_command(CLI::App& app) {
       "load",
       "Load a PROTOCOL.md server with typing clients (or idle connections) and report\n"
       "throughput, latency, conflicts and the server's CPU and memory as one JSON line.\n"
-      "Scenarios: --scenario typing-1x10 | typing-100x5 | hot-room | idle-5k sets rooms,\n"
-      "clients and rates as in ../shared/bench.");
+      "Scenarios: --scenario typing-1x10 | typing-100x5 | hot-room | hot-room-2k |\n"
+      "hot-room-5k | idle-5k sets rooms, clients and rates (typing-*, hot-room and idle-5k\n"
+      "as in ../shared/bench). The clients ask for the server-side rebase extension unless\n"
+      "--no-server-rebase.");
   cmd->add_option("--target", o->target, "WebSocket URL of the server")->capture_default_str();
-  cmd->add_option("--scenario", o->scenario, "typing-1x10, typing-100x5, hot-room or idle-5k");
+  cmd->add_option("--scenario", o->scenario,
+                  "typing-1x10, typing-100x5, hot-room, hot-room-2k, hot-room-5k or idle-5k");
   cmd->add_option("--rooms", o->rooms, "Rooms")->capture_default_str();
   cmd->add_option("--clients-per-room", o->clients_per_room, "Clients per room")
       ->capture_default_str();
@@ -605,6 +619,9 @@ void add_load_command(CLI::App& app) {
                   "Connections in all (0: rooms x clients per room); with a scenario, the rooms "
                   "grow to hold them, e.g. --scenario idle-5k --connections 20000");
   cmd->add_flag("--binary", o->binary, "Speak the binary subprotocol realtime-pm.bin.v1");
+  cmd->add_flag("--no-server-rebase", o->no_server_rebase,
+                "Do not ask for the server-side rebase extension: protocol version 1, where a late "
+                "batch is refused (version_conflict) and the client rebases and resends it");
   cmd->add_option("--server-pid", o->server_pid, "PID of the server, for CPU and memory readings");
   cmd->add_option("--room-prefix", o->room_prefix, "Room name prefix")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
@@ -616,6 +633,10 @@ void add_load_command(CLI::App& app) {
       opts.rooms = 100, opts.clients_per_room = 5, opts.rate = 2;
     } else if (opts.scenario == "hot-room") {
       opts.rooms = 1, opts.clients_per_room = 50, opts.rate = 10;
+    } else if (opts.scenario == "hot-room-2k") {
+      opts.rooms = 1, opts.clients_per_room = 100, opts.rate = 20;
+    } else if (opts.scenario == "hot-room-5k") {
+      opts.rooms = 1, opts.clients_per_room = 100, opts.rate = 50;
     } else if (opts.scenario == "idle-5k") {
       opts.rooms = 500, opts.clients_per_room = 10, opts.idle = true;
     } else if (!opts.scenario.empty()) {

@@ -84,7 +84,9 @@ TEST_F(LoadTest, TypingRunReportsEveryFieldAndEndsValid) {
                  "resends",
                  "dropped_steps",
                  "reconnects",
-                 "subprotocol"},
+                 "subprotocol",
+                 "server_rebase",
+                 "rebased_batches"},
                 "result");
   expect_fields(*r.find("ops"), {"offered_per_s", "sent_per_s", "accepted_per_s"}, "ops");
   expect_fields(*r.find("latency_ms"), {"p50", "p95", "p99", "max", "mean", "samples"},
@@ -97,6 +99,7 @@ TEST_F(LoadTest, TypingRunReportsEveryFieldAndEndsValid) {
   EXPECT_EQ(num_field(r, "mismatched_clients"), 0);
   EXPECT_TRUE(r.find("valid")->as_bool());
   EXPECT_EQ(str_field(r, "subprotocol"), "json");
+  EXPECT_TRUE(r.find("server_rebase")->as_bool());  // the server offers it by default
   EXPECT_GT(r.find("ops")->find("accepted_per_s")->as_number(), 0);
   EXPECT_GT(r.find("latency_ms")->find("samples")->as_number(), 0);
   EXPECT_GT(r.find("server")->find("rss_kib")->as_number(), 0);
@@ -126,14 +129,41 @@ TEST_F(LoadTest, IdleConnectionsFromSeveralSourceAddresses) {
   EXPECT_EQ(run.status, 0) << run.out;
   const json::Value& r = run.result;
   ASSERT_TRUE(r.is_object()) << run.out;
-  expect_fields(r, {"joined", "failed", "joins_per_s", "server", "valid", "load_cpu_share"},
-                "result");
+  expect_fields(
+      r, {"joined", "failed", "joins_per_s", "server", "valid", "load_cpu_share", "server_rebase"},
+      "result");
   expect_fields(
       *r.find("server"),
       {"rss_before_kib", "rss_after_kib", "peak_rss_kib", "kib_per_connection", "idle_cpu_share"},
       "server");
   EXPECT_EQ(num_field(r, "joined"), 8);
   EXPECT_TRUE(r.find("valid")->as_bool());
+}
+
+// --no-server-rebase speaks protocol version 1 to a server that offers the
+// extension; hot-room-2k and hot-room-5k are scenarios (cut short here).
+TEST_F(LoadTest, NoServerRebaseSpeaksVersion1AndTheHotRoomScenariosExist) {
+  auto v1 = load(
+      "--rooms 1 --clients-per-room 3 --rate 10 --duration 1 --warmup 0.5 --no-server-rebase "
+      "--room-prefix v1 --target " +
+      target());
+  EXPECT_EQ(v1.status, 0) << v1.out;
+  ASSERT_TRUE(v1.result.find("server_rebase")) << v1.out;
+  EXPECT_FALSE(v1.result.find("server_rebase")->as_bool());
+  EXPECT_EQ(num_field(v1.result, "rebased_batches"), 0);
+  for (const char* scenario : {"hot-room-2k", "hot-room-5k"}) {
+    auto run = load(std::string("--scenario ") + scenario +
+                    " --connections 4 --duration 0.5 --warmup 0.2 --room-prefix " + scenario +
+                    " --target " + target());
+    ASSERT_TRUE(run.result.is_object()) << scenario << ": " << run.out;
+    EXPECT_EQ(str_field(run.result, "scenario"), scenario);
+    EXPECT_EQ(num_field(run.result, "clients_per_room"), 100) << scenario;
+    EXPECT_EQ(num_field(run.result, "connections"), 4) << scenario;
+    ASSERT_TRUE(run.result.find("ops")) << run.out;
+    EXPECT_EQ(num_field(*run.result.find("ops"), "offered_per_s"),
+              std::string(scenario) == "hot-room-2k" ? 2000 : 5000);
+    EXPECT_TRUE(run.result.find("server_rebase")->as_bool()) << scenario;
+  }
 }
 
 TEST_F(LoadTest, ABadTargetOrRoomPrefixExitsWith2) {
