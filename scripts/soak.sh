@@ -7,6 +7,9 @@
 #
 # Usage: scripts/soak.sh [N] [FIRST]     N seeds (default 1000) from FIRST (default 1)
 # Environment:
+#   RTPM_SOAK_MODE       v1 (default): the clients speak protocol version 1;
+#                        rebase: they use the server-side rebase extension;
+#                        both: each seed in both modes (twice as long)
 #   RTPM_PRESET          the build to use (default: release); it is built first
 #   RTPM_SHARED_DIR      the shared inputs (default: ../shared beside the checkout)
 #   RTPM_CONVERGE_EDITS  edits per seed (default 250)
@@ -21,6 +24,13 @@ first=${2:-1}
 preset=${RTPM_PRESET:-release}
 shared=${RTPM_SHARED_DIR:-$root/../shared}
 log=${RTPM_SOAK_LOG:-$root/build/$preset/soak.log}
+mode=${RTPM_SOAK_MODE:-v1}
+case $mode in
+  v1) filter='*/V1' ;;
+  rebase) filter='*/Rebase' ;;
+  both) filter='*' ;;
+  *) echo "soak.sh: RTPM_SOAK_MODE must be v1, rebase or both, not $mode" >&2; exit 2 ;;
+esac
 
 if [ "${RTPM_SOAK_BUILD:-1}" != 0 ]; then
   cmake --preset "$preset" -DRTPM_SHARED_DIR="$shared" > /dev/null
@@ -33,24 +43,24 @@ bin=$root/build/$preset/tests/convergence/convergence_test
 start=$(date +%s)
 passed=0
 for ((seed = first; seed < first + count; seed++)); do
-  out=$(RTPM_CONVERGE_SEED=$seed timeout 180 "$bin" --gtest_brief=1 2>&1) && rc=0 || rc=$?
+  out=$(RTPM_CONVERGE_SEED=$seed timeout 360 "$bin" --gtest_brief=1 --gtest_filter="$filter" 2>&1) && rc=0 || rc=$?
   printf '%s\n' "$out" >> "$log"
   if [ $rc -ne 0 ]; then
     printf '%s\n' "$out" | tail -40
-    echo "soak: seed $seed FAILED (exit $rc) after $passed passing seeds; log: $log"
-    echo "replay: RTPM_CONVERGE_SEED=$seed $bin"
+    echo "soak: seed $seed FAILED (exit $rc, mode $mode) after $passed passing seeds; log: $log"
+    echo "replay: RTPM_CONVERGE_SEED=$seed $bin --gtest_filter='$filter'"
     exit 1
   fi
   passed=$((passed + 1))
   if [ $((passed % 50)) -eq 0 ]; then
-    echo "soak: $passed/$count seeds passed ($(($(date +%s) - start)) s)"
+    echo "soak: $passed/$count seeds passed, mode $mode ($(($(date +%s) - start)) s)"
   fi
 done
 
-# Totals over the summary lines the test prints ("seed S ...: E edits (K skipped),
+# Totals over the summary lines the test prints ("seed S MODE ...: E edits (K skipped),
 # M steps made, C confirmed, D dropped {...}, T tokens checked, fewest confirmed per client F
 # (cX); ..."), and the smallest F of all seeds.
-awk -v n="$passed" -v secs="$(($(date +%s) - start))" '
+awk -v n="$passed" -v secs="$(($(date +%s) - start))" -v mode="$mode" '
   /^seed [0-9]+ / {
     for (i = 1; i <= NF; i++) {
       if ($(i + 1) == "edits") edits += $i
@@ -63,5 +73,5 @@ awk -v n="$passed" -v secs="$(($(date +%s) - start))" '
     }
   }
   END {
-    printf "soak: %d seeds passed in %d s: %d edits, %d steps made, %d confirmed, %d dropped, %d tokens checked, %d proxied connections, fewest confirmed per client %s\n", n, secs, edits, made, conf, drop, tok, conns, fewest
+    printf "soak (%s): %d seeds passed in %d s: %d edits, %d steps made, %d confirmed, %d dropped, %d tokens checked, %d proxied connections, fewest confirmed per client %s\n", mode, n, secs, edits, made, conf, drop, tok, conns, fewest
   }' "$log"

@@ -14,6 +14,12 @@
 //    when the run makes no deletions, at most once otherwise; dropped ones
 //    never.
 //
+// Each seed runs in two modes (value-parameterized): `V1`, the clients
+// speaking protocol version 1 (ClientOptions::server_rebase false), and
+// `Rebase`, the clients asking for the server-side rebase extension, which
+// the server offers (docs/protocol.md): late batches are rebased by the
+// server, acks carry the steps as applied, broadcasts several authors' steps.
+//
 // Seeded: RTPM_CONVERGE_SEED=S runs one seed, RTPM_CONVERGE_SEEDS=A-B a
 // range; the default is the CI set. A failure prints its seed and the command
 // that replays it. RTPM_CONVERGE_EDITS sets the edits per run (default 250),
@@ -477,7 +483,7 @@ const char* code_name(ErrorCode c) {
   }
 }
 
-RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirmed) {
+RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirmed, bool rebase) {
   RunResult result;
   auto fail = [&](std::string what) { result.failures.push_back(std::move(what)); };
   Rng rng(seed);
@@ -510,6 +516,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
         .backoff = {.initial_ms = 20, .max_ms = 300, .seed = seed * 1000 + i},
         .connect_timeout_ms = 1000,
         .idle_timeout_ms = 800,
+        .server_rebase = rebase,
     };
     client::Callbacks cb;
     cb.on_dropped = [t](const client::DroppedSteps& d) {
@@ -784,16 +791,29 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
     fail(least_user + " had only " + std::to_string(least) + " steps confirmed (at least " +
          std::to_string(min_confirmed) + " expected): the run did too little work");
   auto stats = proxy.stats();
-  summary << "seed " << seed << (deletes ? " (deletes)" : " (no deletes)") << ": " << total_edits
-          << " edits (" << total_skipped << " skipped), " << total_made << " steps made, "
-          << server_version << " confirmed, " << total_dropped << " dropped {";
+  int speak = 0;
+  for (auto& c : clients)
+    if (auto s = c->room(kRoom); s && s->server_rebase) ++speak;
+  if (rebase && speak != n_clients)
+    fail(std::to_string(n_clients - speak) + " clients do not speak the rebase extension");
+  if (!rebase && speak) fail(std::to_string(speak) + " v1 clients speak the rebase extension");
+  int64_t rebased = 0, conflicts = 0;
+  for (auto& c : clients) {
+    rebased += c->stats().rooms.server_rebased;
+    conflicts += c->stats().rooms.version_conflicts;
+  }
+  summary << "seed " << seed << (rebase ? " rebase" : " v1")
+          << (deletes ? " (deletes)" : " (no deletes)") << ": " << total_edits << " edits ("
+          << total_skipped << " skipped), " << total_made << " steps made, " << server_version
+          << " confirmed, " << total_dropped << " dropped {";
   for (auto& [k, v] : reasons) summary << k << ":" << v << " ";
   summary << "}, " << live_tokens << " tokens checked, fewest confirmed per client " << least
           << " (" << least_user << "); errors {";
   for (auto& [k, v] : errors) summary << k << ":" << v << " ";
-  summary << "}; proxy: " << stats.accepted << " conns, " << stats.dropped << " dropped, "
-          << stats.stalled << " stalled, " << stats.delayed << " delayed, " << stats.refused
-          << " refused";
+  summary << "}; " << rebased << " batches rebased by the server, " << conflicts
+          << " version conflicts; proxy: " << stats.accepted << " conns, " << stats.dropped
+          << " dropped, " << stats.stalled << " stalled, " << stats.delayed << " delayed, "
+          << stats.refused << " refused";
   if (!result.failures.empty()) {
     for (auto& m : samples) summary << "\n  error: " << m;
   }
@@ -818,7 +838,10 @@ std::vector<uint64_t> seeds_from_env() {
   return out;
 }
 
-TEST(Convergence, SeededFaultsAndRestarts) {
+class Convergence : public ::testing::TestWithParam<bool> {};
+
+TEST_P(Convergence, SeededFaultsAndRestarts) {
+  bool rebase = GetParam();
   int clients = std::stoi(env_or("RTPM_CONVERGE_CLIENTS", "8"));
   int edits = std::stoi(env_or("RTPM_CONVERGE_EDITS", "250"));
   // Each client gets about edits / clients edits, of which about 60% make
@@ -829,7 +852,7 @@ TEST(Convergence, SeededFaultsAndRestarts) {
   int64_t min_confirmed = std::stoll(
       env_or("RTPM_CONVERGE_MIN_CONFIRMED", std::to_string(std::max(1, edits / (clients * 8)))));
   for (uint64_t seed : seeds_from_env()) {
-    RunResult r = run_seed(seed, clients, edits, min_confirmed);
+    RunResult r = run_seed(seed, clients, edits, min_confirmed, rebase);
     std::cout << r.summary << std::endl;
     if (!r.failures.empty()) {
       std::string all;
@@ -837,12 +860,17 @@ TEST(Convergence, SeededFaultsAndRestarts) {
       ADD_FAILURE() << "seed " << seed << " failed:\n"
                     << all << "replay: RTPM_CONVERGE_SEED=" << seed
                     << " RTPM_CONVERGE_EDITS=" << edits << " " << RTPM_TEST_BINARY
-                    << " --gtest_filter=Convergence.*";
+                    << " --gtest_filter='*Convergence.*/" << (rebase ? "Rebase" : "V1") << "'";
       std::cout << "FAILED SEED " << seed << std::endl;
       return;
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, Convergence, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& mode) {
+                           return mode.param ? "Rebase" : "V1";
+                         });
 
 }  // namespace
 }  // namespace rtpm::testing
