@@ -398,9 +398,10 @@ TEST_P(ClientTest, TwoClientsConvergeWithConcurrentEdits) {
 
 // Both clients send on top of the same version while the server is stopped:
 // one batch wins, the other gets version_conflict, waits for the winner's
-// steps, rebases, and sends again.
+// steps, rebases, and sends again. The server does not offer the rebase
+// extension: the clients ask for it and speak version 1.
 TEST_P(ClientTest, VersionConflictRebasesAndResends) {
-  start_server();
+  start_server({"--server-rebase", "false"});
   Recorder rec_b;
   auto a = joined(options("alice"), "vc");
   auto b = joined(options("bob"), "vc", rec_b.callbacks());
@@ -417,7 +418,41 @@ TEST_P(ClientTest, VersionConflictRebasesAndResends) {
   EXPECT_EQ(text_of(a->doc("vc")), "A12345B");
   EXPECT_EQ(a->version("vc"), 3);
   EXPECT_EQ(error_count(server_->port(), "version_conflict"), conflicts_before + 1);
+  EXPECT_FALSE(a->room("vc")->server_rebase);
+  EXPECT_FALSE(b->room("vc")->server_rebase);
   (void)doc;
+}
+
+// The same with the rebase extension (asked for by default, offered by the
+// server): the late batch is rebased by the server instead of refused, and
+// its ack carries the steps as applied, which equal the client's own rebase.
+TEST_P(ClientTest, ALateBatchIsRebasedByTheServer) {
+  start_server();
+  Recorder rec_b;
+  auto a = joined(options("alice"), "rb");
+  auto b = joined(options("bob"), "rb", rec_b.callbacks());
+  EXPECT_TRUE(a->room("rb")->server_rebase);
+  ASSERT_TRUE(a->edit("rb", insert(1, "12345")).ok());
+  ASSERT_TRUE(a->wait_synced("rb", kWait));
+  ASSERT_TRUE(b->wait_until([&] { return b->version("rb") == 1; }, kWait));
+  int64_t conflicts_before = error_count(server_->port(), "version_conflict");
+  signal_server(SIGSTOP);
+  ASSERT_TRUE(a->edit("rb", insert(1, "A")).ok());
+  ASSERT_TRUE(b->edit("rb", insert(6, "B")).ok());
+  std::this_thread::sleep_for(300ms);  // both batches reach the stopped server's socket
+  signal_server(SIGCONT);
+  expect_converged("rb", {a.get(), b.get()});
+  EXPECT_EQ(text_of(a->doc("rb")), "A12345B");
+  EXPECT_EQ(a->version("rb"), 3);
+  EXPECT_EQ(error_count(server_->port(), "version_conflict"), conflicts_before);
+  ClientStats sa = a->stats(), sb = b->stats();
+  EXPECT_EQ(sa.rooms.version_conflicts + sb.rooms.version_conflicts, 0);
+  EXPECT_EQ(sa.rooms.server_rebased + sb.rooms.server_rebased, 1);
+  EXPECT_EQ(sa.rooms.resends + sb.rooms.resends, 0);
+  EXPECT_EQ(sa.rooms.batches_sent + sb.rooms.batches_sent, 3);
+  EXPECT_EQ(sa.rooms.steps_confirmed + sb.rooms.steps_confirmed, 3);
+  std::lock_guard lock(rec_b.mu);
+  EXPECT_TRUE(rec_b.dropped.empty());
 }
 
 // A batch the server refuses is reverted locally and reported; the local
@@ -571,11 +606,14 @@ TEST_P(ClientTest, CatchUpByWholeDocument) {
 
 // stats(): the conflict of VersionConflictRebasesAndResends counted once,
 // with the resend it caused; a reconnection; confirmed steps; and the
-// counters of a room that was left are kept.
+// counters of a room that was left are kept. The clients do not ask for the
+// rebase extension (server_rebase false), which the server offers.
 TEST_P(ClientTest, StatsCountConflictsResendsAndReconnects) {
   start_server();
-  auto a = joined(options("alice"), "st");
-  auto b = joined(options("bob"), "st");
+  ClientOptions oa = options("alice"), ob = options("bob");
+  oa.server_rebase = ob.server_rebase = false;
+  auto a = joined(oa, "st");
+  auto b = joined(ob, "st");
   ASSERT_TRUE(a->edit("st", insert(1, "12345")).ok());
   ASSERT_TRUE(a->wait_synced("st", kWait));
   ASSERT_TRUE(b->wait_until([&] { return b->version("st") == 1; }, kWait));
