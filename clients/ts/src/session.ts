@@ -343,6 +343,12 @@ export class CollabSession {
     let steps = message.steps.slice(skip).map(j => Step.fromJSON(host.state.schema, j))
     let userIds = message.userIds?.length == message.steps.length ? message.userIds.slice(skip)
       : steps.map(() => message.userId)
+    // A rebase member's batch never comes back in a broadcast (its ack
+    // answers it), so steps there under this userId confirm nothing of ours:
+    // they are a batch of an earlier connection that the server applied
+    // only after this one's `state`, or the document API writing as us.
+    // receiveTransaction would take them for our in-flight steps.
+    if (this.serverRebase) userIds = userIds.map(id => id == this.userId ? "" : id)
     let kept = this.receive(steps, userIds, this.inFlight?.count ?? 0)
     // Only a rebase member's batch can meet others' steps and still be applied.
     if (this.inFlight && this.serverRebase) this.inFlight.count = kept

@@ -293,6 +293,29 @@ test("a rejoin's state without our batch: it was not applied, and goes out again
   client.close()
 })
 
+test("own steps in a broadcast (an earlier connection's batch, applied late) are not taken for the batch in flight", async () => {
+  let {client, editor, socket} = joined("ab")
+  editor.type("c")
+  socket.take("steps")
+  socket.drop()
+  let next = await reconnected(socket)
+  next.take("join")
+  // The server had not made the old batch durable yet: the state lacks it.
+  next.receive({type: "state", room: "r", version: 0, rebase: true, users: {me: {}}, steps: [], userIds: []})
+  let [again] = next.take("steps")
+  assert.deepEqual([again.version, again.steps], [0, [insert(3, "c")]])
+  editor.type("d")
+  // Then the old batch arrives as a broadcast, and the resent one is applied after it.
+  next.receive({type: "steps", room: "r", version: 0, steps: [insert(3, "c")], userId: "me", userIds: ["me"]})
+  next.receive({type: "ack", room: "r", version: 2, steps: [insert(4, "c")]})
+  assert.equal(editor.text(), "abccd", "the server's document, and the d typed meanwhile")
+  assert.equal(getVersion(editor.state), 2)
+  let [rest] = next.take("steps")
+  assert.deepEqual([rest.version, rest.steps], [2, [insert(5, "d")]])
+  assert.deepEqual(next.take("join"), [], "no resync")
+  client.close()
+})
+
 test("an error that leaves the batch's fate open holds the next batch until the rejoin's state", async () => {
   let {client, editor, socket} = joined("ab")
   editor.type("c")
