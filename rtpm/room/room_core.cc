@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "rtpm/collab/document_edits.h"
 #include "rtpm/presence/positions.h"
@@ -66,6 +67,12 @@ const std::string* RoomCore::member(ConnId conn) const {
   return it == by_conn_.end() ? nullptr : &it->second;
 }
 
+bool RoomCore::batch_of_user_in_flight(const std::string& user_id, ConnId conn) const {
+  return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const InFlight& f) {
+    return f.sender != 0 && f.sender != conn && f.accepted.user_id == user_id;
+  });
+}
+
 bool RoomCore::joining(ConnId conn) const {
   return std::any_of(pending_joins_.begin(), pending_joins_.end(),
                      [&](const PendingJoin& j) { return j.conn == conn; });
@@ -98,7 +105,18 @@ Effects RoomCore::join(ConnId conn, const std::string& subject, const std::strin
     return finish(out);
   }
   switch (state_) {
-    case State::ready: do_join(out, conn, subject, message, access); break;
+    case State::ready:
+      if (batch_of_user_in_flight(message.user_id, conn)) {
+        // Another connection of this userId (one that dropped, most likely) has a batch in
+        // flight whose ack it may never read. The state waits until the batch is durable, so
+        // that it lists the batch, which confirms it (PROTOCOL.md's lost ack); a state without
+        // it would have the client send the batch again, and a rebase member's resend would
+        // be rebased and applied twice (docs/protocol.md "A lost ack").
+        pending_joins_.push_back({conn, subject, message, access});
+        break;
+      }
+      do_join(out, conn, subject, message, access);
+      break;
     case State::closed:
       refuse_join(out, conn, ErrorCode::internal, "the room could not be loaded");
       break;
@@ -304,6 +322,8 @@ Effects RoomCore::delete_room(uint64_t request, Now now) {
     remove_member(out, user, false);
     out.effects.push_back(effect::Left{conn});
   }
+  for (const PendingJoin& j : std::exchange(pending_joins_, {}))
+    refuse_join(out, j.conn, ErrorCode::forbidden, "the room was deleted");
   if (in_flight_.empty()) unload(out, /*failed=*/true);
   return finish(out);
 }
@@ -412,6 +432,16 @@ Effects RoomCore::stored(std::vector<std::pair<uint64_t, Result<void>>> results,
   }
   flush_durable(out);
   if (state_ != State::ready) return finish(out);
+  // Joins that waited for a batch of their userId (join()).
+  if (!pending_joins_.empty()) {
+    std::vector<PendingJoin> waiting = std::exchange(pending_joins_, {});
+    for (PendingJoin& j : waiting) {
+      if (batch_of_user_in_flight(j.message.user_id, j.conn))
+        pending_joins_.push_back(std::move(j));
+      else
+        do_join(out, j.conn, j.subject, j.message, j.access);
+    }
+  }
   if (deleting_ && in_flight_.empty()) {
     unload(out, /*failed=*/true);
   } else if (any) {
@@ -823,6 +853,8 @@ void RoomCore::fail_room(Out& out, const std::string& why) {
     out.effects.push_back(effect::Left{member.conn});
     out.effects.push_back(effect::Membership{user, false, durable_version_});
   }
+  for (const PendingJoin& j : std::exchange(pending_joins_, {}))
+    refuse_join(out, j.conn, ErrorCode::internal, "the room failed; join again");
   for (const InFlight& f : in_flight_) {
     std::vector<uint64_t> requests = f.then_answer;
     if (f.api_request) requests.push_back(*f.api_request);

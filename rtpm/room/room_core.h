@@ -340,6 +340,8 @@ class RoomCore {
   void do_join(Out& out, ConnId conn, const std::string& subject, const protocol::JoinMessage& m,
                Access access);
   void refuse_join(Out& out, ConnId conn, ErrorCode code, std::string message);
+  /// A batch of `user_id` sent by a connection other than `conn` is in flight.
+  bool batch_of_user_in_flight(const std::string& user_id, ConnId conn) const;
   void do_edit(Out& out, uint64_t request, const ApiEdit& edit);
   void edit_done(Out& out, uint64_t request, EditResult result);
   void make_durable(Out& out, InFlight done);

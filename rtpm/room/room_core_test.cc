@@ -534,5 +534,31 @@ TEST(RoomCoreRebase, OnlyVersionsInTheHistoryAreRebasedAndStepsMustParse) {
   persisted(m.steps(2, "u2", 1, {insert_step(1, "y")}));
 }
 
+// A lost ack: u2's connection drops with its batch in flight; its new connection's join waits
+// until the batch is durable, so the state lists it (and the client does not send it again).
+TEST(RoomCoreRebase, AJoinWaitsForTheBatchInFlightOfItsUserId) {
+  Mixed m;
+  uint64_t id = persisted(m.steps(2, "u2", 0, {insert_step(1, "y")}));
+  m.core.disconnect(2, m.now);
+  auto fx = m.core.join(9, "", "a", {"r", "u2", std::nullopt, 0, true}, m.now);
+  EXPECT_TRUE(texts_to(fx, 9).empty());
+  EXPECT_TRUE(m.core.joining(9));
+  fx = m.core.stored(id, {}, m.now);
+  auto u2 = texts_to(fx, 9);
+  ASSERT_EQ(u2.size(), 1u);
+  EXPECT_EQ(field(u2[0], "type"), R"("state")");
+  EXPECT_EQ(field(u2[0], "version"), "1");
+  EXPECT_EQ(field(u2[0], "userIds"), R"(["u2"])");
+  EXPECT_EQ(field(u2[0], "rebase"), "true");
+  EXPECT_TRUE(m.core.member(9));
+  // A join that waits is refused when the room fails meanwhile.
+  id = persisted(m.steps(9, "u2", 1, {insert_step(1, "z")}));
+  m.core.disconnect(9, m.now);
+  m.core.join(10, "", "a", {"r", "u2", std::nullopt, 1, true}, m.now);
+  fx = m.core.stored(id, Error{ErrorCode::internal, "disk"}, m.now);
+  EXPECT_EQ(field(texts_to(fx, 10).at(0), "code"), R"("internal")");
+  EXPECT_FALSE(m.core.joining(10));
+}
+
 }  // namespace
 }  // namespace rtpm::room

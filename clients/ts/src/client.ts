@@ -71,10 +71,11 @@ export interface RealtimeClientOptions {
 
 /// What a room's owner provides to the client.
 export interface RoomHandler {
-  /// The fields of the next `join`: the presence to announce and, when
-  /// rejoining, the version of the local copy. Called whenever the client
+  /// The fields of the next `join`: the presence to announce, when
+  /// rejoining the version of the local copy, and whether to ask for the
+  /// server-side rebase extension. Called whenever the client
   /// joins the room (each time the connection opens, and on `rejoin()`).
-  joinFields(): {presence?: PresenceEntry, version?: number}
+  joinFields(): {presence?: PresenceEntry, version?: number, rebase?: boolean}
   /// A message for this room: `state` (after which the room is `joined`),
   /// `steps`, `ack`, `presence`, `join`, `leave` and room errors.
   onMessage(message: RoomMessage): void
@@ -260,6 +261,7 @@ export class RealtimeClient {
     let message: ClientMessage = {type: "join", room: room.room, userId: room.userId}
     if (fields.presence) message.presence = fields.presence
     if (fields.version != null) message.version = fields.version
+    if (fields.rebase) message.rebase = true
     if (this.send(message)) room.setStatus("joining")
   }
 

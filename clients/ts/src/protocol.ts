@@ -1,6 +1,9 @@
 // The messages of the realtime-pm wire protocol, version 1, as typed
 // objects. The binding contract is PROTOCOL.md (shared with the server);
-// this file restates its tables as TypeScript and adds nothing.
+// this file restates its tables as TypeScript, plus the optional fields of
+// realtime-pm's opt-in extension "server-side rebase" (the repository's
+// docs/protocol.md): `rebase` in `join` and `state`, `steps` in `ack` and
+// `userIds` in `steps`. A member that does not ask never sees them.
 
 /// The WebSocket subprotocol of the JSON encoding. The client always asks
 /// for it (the server also speaks `realtime-pm.bin.v1`, which this client
@@ -30,9 +33,11 @@ export type PresenceUsers = {[userId: string]: PresenceEntry}
 
 /// Enter a room. `version` is the version of the client's local copy when
 /// it rejoins after a disconnect; the server then answers with the steps
-/// since that version when it still keeps them.
+/// since that version when it still keeps them. `rebase: true` asks for the
+/// server-side rebase extension.
 export interface JoinMessage {
-  type: "join", room: string, userId: string, presence?: PresenceEntry, version?: number, timestamp?: number
+  type: "join", room: string, userId: string, presence?: PresenceEntry, version?: number, rebase?: boolean,
+  timestamp?: number
 }
 
 /// Steps made on top of `version`.
@@ -58,21 +63,26 @@ export type ClientMessage = JoinMessage | StepsMessage | PresenceMessage | Leave
 /// The answer to `join`: either the whole `doc` at `version`, or the
 /// `steps` since the version the join named, with the `userId` that made
 /// each one. `users` is everyone's presence, the joiner included.
+/// `rebase: true`: this membership speaks the server-side rebase extension.
 export interface StateMessage {
   type: "state", room: string, version: number, doc?: DocJSON, steps?: StepJSON[], userIds?: string[],
-  users: PresenceUsers, timestamp: number
+  users: PresenceUsers, rebase?: boolean, timestamp: number
 }
 
 /// Steps by another user, made on top of `version` and now part of the
-/// room's history. They arrive in version order.
+/// room's history. They arrive in version order. With the rebase extension
+/// `userIds` names each step's author (`userId` is the first one's).
 export interface ServerStepsMessage {
-  type: "steps", room: string, version: number, steps: StepJSON[], userId: string, timestamp: number
+  type: "steps", room: string, version: number, steps: StepJSON[], userId: string, userIds?: string[],
+  timestamp: number
 }
 
 /// The sender's last `steps` were accepted; `version` is the room's version
-/// after them.
+/// after them. With the rebase extension, `steps` are the steps as the
+/// server applied them when it rebased the batch (fewer, or none, when some
+/// no longer applied), made on `version - steps.length`.
 export interface AckMessage {
-  type: "ack", room: string, version: number, timestamp: number
+  type: "ack", room: string, version: number, steps?: StepJSON[], timestamp: number
 }
 
 /// Presence entries that changed; positions refer to `version`.
@@ -103,7 +113,8 @@ export type ErrorCode =
   /// The steps failed to apply; they never will. Don't retry them.
   | "invalid_steps"
   /// The steps were not made on the room's version: wait for the missed
-  /// steps, rebase, and send again.
+  /// steps, rebase, and send again. (With the rebase extension: the version
+  /// is older than the history the server keeps; join again.)
   | "version_conflict"
   /// The message was over the server's size limit. Don't retry it.
   | "message_too_large"

@@ -18,6 +18,15 @@
 // with a whole `doc` instead, unconfirmed steps cannot be rebased: the
 // document is replaced and the loss reported (event `lost`).
 //
+// With the server-side rebase extension (docs/protocol.md; asked for in
+// every `join` unless `serverRebase: false`, in force when the `state` says
+// `rebase: true`) the server rebases a late batch itself instead of
+// refusing it. Its `ack` may then carry the steps as it applied them; when
+// they differ from the in-flight steps as rebased here, `confirmAs`
+// (rebase.ts) makes the document the server's. Broadcasts name each step's
+// author (`userIds`), and in a rejoin's `state` this user's own run of
+// steps (the batch whose ack was lost, as applied) may follow others'.
+//
 // The session talks to the editor through a host (`state` and
 // `dispatch`): an `EditorView`, or a plain object in tests.
 
@@ -25,6 +34,7 @@ import {Node} from "prosemirror-model"
 import {EditorState, Plugin, Transaction} from "prosemirror-state"
 import {Mapping, Step} from "prosemirror-transform"
 import {getVersion, receiveTransaction, sendableSteps} from "prosemirror-collab"
+import {confirmAs, keptOf, sameSteps} from "./rebase.js"
 import {RealtimeClient, RoomConnection, RoomStatus} from "./client.js"
 import {
   ErrorMessage, PresenceEntry, PresenceUsers, RoomMessage, StateMessage, ServerStepsMessage,
@@ -84,6 +94,10 @@ export interface SessionOptions {
   /// Close the client when the session ends (for a client made for this
   /// editor alone). Default false.
   closeClient?: boolean
+  /// Ask the server to rebase late batches itself (the protocol extension
+  /// `rebase`); a server without it answers in version 1, which works as
+  /// well but refuses late batches. Default true.
+  serverRebase?: boolean
 }
 
 // Server limits: at most 1000 steps per message (the default of
@@ -105,13 +119,20 @@ export class CollabSession {
   /// Steps typed here that were dropped because the server answered with a
   /// whole document (counted over the session's life).
   lostSteps = 0
+  /// Whether the room's current membership speaks the server-side rebase
+  /// extension (the server's `state` said so).
+  serverRebase = false
 
   private readonly options: SessionOptions
   private host: EditorHost | null = null
   private connection: RoomConnection | null = null
   private loaded = false            // a `state` was applied at least once
   private fullResync = false        // next join asks for the whole doc
-  private inFlight: {version: number, count: number} | null = null
+  private inFlight: {version: number, count: number, rebase: boolean} | null = null
+  // The batch that was in flight when its answer could no longer come (a
+  // drop, a rejoin): the next `state` tells whether the server applied it.
+  private unacked: {count: number, rebase: boolean} | null = null
+  private catchingUp = false
   private waitForVersion = -1       // after version_conflict: send once we reached it
   private batchLimit = maxBatch
   private presenceTimer: ReturnType<typeof setTimeout> | null = null
@@ -213,14 +234,15 @@ export class CollabSession {
     this.refreshStatus()
   }
 
-  private joinFields(): {presence?: PresenceEntry, version?: number} {
-    if (!this.loaded || this.fullResync || !this.host) return {presence: {name: this.name, color: this.color}}
-    return {presence: this.presenceEntry(), version: getVersion(this.host.state)}
+  private joinFields(): {presence?: PresenceEntry, version?: number, rebase?: boolean} {
+    let rebase = this.options.serverRebase !== false
+    if (!this.loaded || this.fullResync || !this.host) return {presence: {name: this.name, color: this.color}, rebase}
+    return {presence: this.presenceEntry(), version: getVersion(this.host.state), rebase}
   }
 
   private onRoomStatus(status: RoomStatus) {
     if (status == "offline") {
-      this.inFlight = null
+      this.dropInFlight()
       this.waitForVersion = -1
       if (this.host && this.loaded) this.dispatchPresence({type: "reset", users: []})
       this.emit({type: "users"})
@@ -257,9 +279,12 @@ export class CollabSession {
   private onState(message: StateMessage) {
     let host = this.host!
     let state = host.state
+    let unacked = this.unacked
+    this.unacked = null
     this.inFlight = null
     this.waitForVersion = -1
     this.batchLimit = maxBatch
+    this.serverRebase = message.rebase === true
     if (message.doc) {
       let pending = sendableSteps(state)?.steps.length ?? 0
       let doc = Node.fromJSON(state.schema, message.doc)
@@ -285,7 +310,17 @@ export class CollabSession {
         this.resync(true)
         return
       }
-      if (steps.length) host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: true}))
+      if (this.serverRebase || unacked?.rebase) {
+        // Nothing goes out between the parts (each dispatch calls update).
+        this.catchingUp = true
+        try {
+          if (!this.catchUp(steps, userIds, unacked)) return
+        } finally {
+          this.catchingUp = false
+        }
+      } else if (steps.length) {
+        host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: true}))
+      }
     }
     this.fullResync = false
     let first = !this.loaded
@@ -304,10 +339,19 @@ export class CollabSession {
     if (!this.loaded || this.connection?.status != "joined") return
     if (message.version + message.steps.length <= version) return // already have them
     if (message.version > version) { this.resync(false); return } // a gap: ask again
-    let json = message.steps.slice(version - message.version)
-    let steps = json.map(j => Step.fromJSON(host.state.schema, j))
-    host.dispatch(receiveTransaction(host.state, steps, steps.map(() => message.userId),
-                                     {mapSelectionBackward: true}))
+    let skip = version - message.version
+    let steps = message.steps.slice(skip).map(j => Step.fromJSON(host.state.schema, j))
+    let userIds = message.userIds?.length == message.steps.length ? message.userIds.slice(skip)
+      : steps.map(() => message.userId)
+    // A rebase member's batch never comes back in a broadcast (its ack
+    // answers it), so steps there under this userId confirm nothing of ours:
+    // they are a batch of an earlier connection that the server applied
+    // only after this one's `state`, or the document API writing as us.
+    // receiveTransaction would take them for our in-flight steps.
+    if (this.serverRebase) userIds = userIds.map(id => id == this.userId ? "" : id)
+    let kept = this.receive(steps, userIds, this.inFlight?.count ?? 0)
+    // Only a rebase member's batch can meet others' steps and still be applied.
+    if (this.inFlight && this.serverRebase) this.inFlight.count = kept
     this.flush()
   }
 
@@ -315,6 +359,19 @@ export class CollabSession {
     let host = this.host!
     let inFlight = this.inFlight
     if (!inFlight) return
+    if (this.serverRebase) {
+      let applied = message.steps ? message.steps.map(json => Step.fromJSON(host.state.schema, json)) : null
+      if (!this.confirm(inFlight.count, applied, message.version)) {
+        // Our copy and the server disagree on what was confirmed: the
+        // state answer to a rejoin holds the batch as applied.
+        this.resync(false)
+        return
+      }
+      this.inFlight = null
+      if (!this.presenceExact) this.schedulePresence()
+      this.flush()
+      return
+    }
     this.inFlight = null
     let sendable = sendableSteps(host.state)
     if (!sendable || sendable.version != inFlight.version || sendable.steps.length < inFlight.count ||
@@ -334,7 +391,12 @@ export class CollabSession {
     this.lastError = {code: message.code, message: message.message}
     switch (message.code) {
       case "version_conflict":
-        if (this.inFlight) {
+        if (this.inFlight && this.serverRebase) {
+          // Never for being late: the batch's version is older than the
+          // history the server keeps. A rejoin gets the document.
+          this.inFlight = null
+          this.resync(false)
+        } else if (this.inFlight) {
           // Others' steps came first; they are on their way to us.
           this.inFlight = null
           this.waitForVersion = message.version ?? -1
@@ -366,7 +428,7 @@ export class CollabSession {
       case "rate_limited":
       case "internal":
         // Whether the last batch was taken is unknown; a rejoin tells.
-        this.inFlight = null
+        this.dropInFlight()
         this.emit({type: "error", code: message.code, message: message.message})
         this.clearRetry()
         this.retryTimer = setTimeout(() => this.resync(false), 500 + Math.random() * 1000)
@@ -395,15 +457,77 @@ export class CollabSession {
   // document (dropping unconfirmed steps) instead of the missed steps.
   private resync(full: boolean) {
     if (full) this.fullResync = true
-    this.inFlight = null
+    this.dropInFlight()
     this.waitForVersion = -1
     this.connection?.rejoin()
+  }
+
+  // The answer to the batch in flight will not come: keep its size for the
+  // `state` that answers the next join.
+  private dropInFlight() {
+    if (this.inFlight) this.unacked = {count: this.inFlight.count, rebase: this.inFlight.rebase}
+    this.inFlight = null
+  }
+
+  // Others' steps through receiveTransaction, which rebases the unconfirmed
+  // ones over them. Returns how many of the first `count` unconfirmed steps
+  // (the batch in flight) are still there: rebasing drops steps that no
+  // longer apply.
+  private receive(steps: Step[], userIds: string[], count = 0): number {
+    if (!steps.length) return count
+    let host = this.host!, before = host.state
+    let tr = receiveTransaction(before, steps, userIds, {mapSelectionBackward: true})
+    host.dispatch(tr)
+    return keptOf(before, this.collabPlugin, tr, count)
+  }
+
+  // Confirm the first `count` unconfirmed steps (the batch) as the server
+  // applied them (`applied`; null: as sent), which leaves the room at
+  // `version`. When the server's steps equal ours, that is version 1's
+  // confirmation; else the document becomes the server's (`confirmAs`).
+  // False, changing nothing, when this copy and the server disagree.
+  private confirm(count: number, applied: Step[] | null, version: number): boolean {
+    let host = this.host!, state = host.state
+    let batch = sendableSteps(state)?.steps.slice(0, count) ?? []
+    if (batch.length < count || getVersion(state) + (applied ?? batch).length != version) return false
+    if (!applied || sameSteps(applied, batch))
+      host.dispatch(receiveTransaction(state, batch, batch.map(() => this.userId)))
+    else
+      host.dispatch(confirmAs(state, this.collabPlugin, count, applied, version))
+    return true
+  }
+
+  // The steps of a rejoin's `state` for a rebase member. The run of this
+  // user's own steps is the batch whose ack was lost, as the server applied
+  // it, possibly after others' steps; receiveTransaction recognizes own
+  // steps only at the start of its list, so the list goes in three parts:
+  // others' steps before the run, the run as the batch's ack, the rest. No
+  // run: the batch was not applied (or all of it was dropped) and goes out
+  // again. False when it failed and a full resync is under way.
+  private catchUp(steps: Step[], userIds: string[], unacked: {count: number} | null): boolean {
+    let start = unacked ? userIds.indexOf(this.userId) : -1
+    if (!unacked || start < 0) {
+      this.receive(steps, userIds)
+      return true
+    }
+    let end = start
+    while (end < userIds.length && userIds[end] == this.userId) end++
+    let count = this.receive(steps.slice(0, start), userIds.slice(0, start), unacked.count)
+    if (!this.confirm(count, steps.slice(start, end), getVersion(this.host!.state) + end - start)) {
+      this.resync(true)
+      return false
+    }
+    this.receive(steps.slice(end), userIds.slice(end))
+    return true
   }
 
   // Send the unconfirmed steps, if the room is joined and nothing is in flight.
   private flush() {
     let host = this.host, connection = this.connection
     if (!host || !connection || connection.status != "joined" || !this.loaded || this.inFlight) return
+    // A rebase member must not send a batch again before the server has
+    // said whether it applied it: it would be applied twice.
+    if (this.unacked?.rebase || this.catchingUp) return
     let sendable = sendableSteps(host.state)
     if (!sendable || sendable.version < this.waitForVersion) return
     let steps = sendable.steps.slice(0, this.batchLimit)
@@ -411,7 +535,7 @@ export class CollabSession {
       type: "steps", room: this.room, version: sendable.version, userId: this.userId,
       steps: steps.map(step => step.toJSON())
     })
-    if (sent) this.inFlight = {version: sendable.version, count: steps.length}
+    if (sent) this.inFlight = {version: sendable.version, count: steps.length, rebase: this.serverRebase}
   }
 
   // This user's presence, with positions mapped back to the confirmed

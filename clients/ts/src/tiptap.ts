@@ -24,6 +24,9 @@ export interface RealtimeExtOptions {
   color: string | null
   /// Compare the editor's schema with the server's before joining.
   checkSchema: boolean
+  /// Ask the server to rebase late batches itself (the protocol extension
+  /// `rebase`; a server without it is spoken to in version 1).
+  serverRebase: boolean
   /// Called for every session event (status, users, errors, lost steps,
   /// schema differences).
   onEvent: ((event: SessionEvent, session: CollabSession) => void) | null
@@ -53,7 +56,7 @@ export const RealtimeExt = Extension.create<RealtimeExtOptions, RealtimeExtStora
 
   addOptions() {
     return {client: null, url: null, room: "default", userId: null, name: null, color: null,
-            checkSchema: true, onEvent: null}
+            checkSchema: true, serverRebase: true, onEvent: null}
   },
 
   addStorage() {
@@ -71,6 +74,7 @@ export const RealtimeExt = Extension.create<RealtimeExtOptions, RealtimeExtStora
       name: options.name ?? undefined,
       color: options.color ?? undefined,
       checkSchema: options.checkSchema,
+      serverRebase: options.serverRebase,
       onSession: session => {
         storage.session = session
         storage.users = session.users()

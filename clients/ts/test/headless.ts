@@ -2,7 +2,7 @@
 // realtime plugins, whose dispatch applies transactions and tells the
 // session, as an EditorView's update would.
 
-import {EditorState, Transaction, TextSelection} from "prosemirror-state"
+import {EditorState, Plugin, Transaction, TextSelection} from "prosemirror-state"
 import {Schema} from "prosemirror-model"
 import {getSchema} from "@tiptap/core"
 import StarterKit from "@tiptap/starter-kit"
@@ -17,13 +17,16 @@ export class HeadlessEditor {
   events: SessionEvent[] = []
 
   constructor(readonly client: RealtimeClient, room: string,
-              options: {schema?: Schema, userId?: string, name?: string, checkSchema?: boolean} = {}) {
+              options: {schema?: Schema, userId?: string, name?: string, checkSchema?: boolean,
+                        serverRebase?: boolean, plugins?: Plugin[]} = {}) {
     let plugins = realtimeCollab({
       client, room, userId: options.userId, name: options.name, checkSchema: options.checkSchema,
+      serverRebase: options.serverRebase,
       onEvent: event => this.events.push(event),
       onSession: session => { this.session = session }
     })
-    this.state = EditorState.create({schema: options.schema ?? tiptapSchema, plugins})
+    this.state = EditorState.create({schema: options.schema ?? tiptapSchema,
+                                     plugins: [...(options.plugins ?? []), ...plugins]})
     // What EditorView does with plugin views: create them, update them.
     let spec = plugins[1].spec
     this.pluginView = spec.view!(this as any)

@@ -22,7 +22,7 @@ function connected(version = 0, text = "") {
   socket.open()
   let [join] = socket.take("join")
   assert.deepEqual(join, {type: "join", room: "r", userId: "me", presence: {name: "Me", color: join.presence.color},
-                          timestamp: join.timestamp})
+                          rebase: true, timestamp: join.timestamp})
   socket.receive({type: "state", room: "r", version, doc: doc(text), users: {me: {}}})
   return {client, editor, socket}
 }

@@ -19,7 +19,8 @@ async function server(options = {}) {
   return s
 }
 
-function editor(url: string, room: string, options: {userId?: string, name?: string, WebSocket?: any} = {}) {
+function editor(url: string, room: string,
+                options: {userId?: string, name?: string, WebSocket?: any, serverRebase?: boolean} = {}) {
   let e = new HeadlessEditor(nodeClient(url, options.WebSocket ? {WebSocket: options.WebSocket} : {}), room, options)
   editors.push(e)
   return e
@@ -41,7 +42,9 @@ async function settled(s: TestServer, room: string, ...eds: HeadlessEditor[]) {
 
 test("two editors typing at once converge on the server's document", async () => {
   let s = await server()
-  let a = editor(s.wsUrl, "converge", {name: "A"}), b = editor(s.wsUrl, "converge", {name: "B"})
+  // Version 1's loop (refused late batches, rebased and sent again).
+  let a = editor(s.wsUrl, "converge", {name: "A", serverRebase: false})
+  let b = editor(s.wsUrl, "converge", {name: "B", serverRebase: false})
   await waitFor(() => a.session.status == "synced" && b.session.status == "synced", "both synced")
   // A first character, so that "start" and "end" differ: inserts at one
   // position by both would interleave by arrival order.
@@ -58,6 +61,39 @@ test("two editors typing at once converge on the server's document", async () =>
   // B always typed at the start, A at the end: B's pieces come first, newest first.
   let bs = Array.from({length: 40}, (_, i) => "b" + (i % 10)).reverse().join("")
   let as = Array.from({length: 40}, (_, i) => "a" + (i % 10)).join("")
+  assert.equal(a.text(), bs + "|" + as)
+})
+
+test("server-side rebase: two editors typing at once converge, and no batch is refused", async () => {
+  let s = await server()
+  // Records the acks the server sends, to see that it rebased batches.
+  let acks: {version: number, steps?: unknown[]}[] = []
+  class RecordingSocket extends (WebSocket as any) {
+    constructor(...args: any[]) {
+      super(...args)
+      ;(this as any).addEventListener("message", (event: {data: unknown}) => {
+        let message = JSON.parse(String(event.data))
+        if (message.type == "ack") acks.push(message)
+      })
+    }
+  }
+  let a = editor(s.wsUrl, "rebase", {name: "A", WebSocket: RecordingSocket})
+  let b = editor(s.wsUrl, "rebase", {name: "B", WebSocket: RecordingSocket})
+  await waitFor(() => a.session.status == "synced" && b.session.status == "synced", "both synced")
+  assert.equal(a.session.serverRebase, true, "the server speaks the rebase extension")
+  assert.equal(b.session.serverRebase, true)
+  a.type("|")
+  await settled(s, "rebase", a, b)
+  for (let i = 0; i < 60; i++) {
+    a.type("a" + (i % 10))
+    b.type("b" + (i % 10), 1)
+    if (i % 7 == 0) await sleep(5)
+  }
+  await settled(s, "rebase", a, b)
+  assert.ok(acks.some(ack => ack.steps), "at least one batch was rebased by the server")
+  assert.ok(![a, b].some(e => e.session.lastError), "no errors, version_conflict included")
+  let bs = Array.from({length: 60}, (_, i) => "b" + (i % 10)).reverse().join("")
+  let as = Array.from({length: 60}, (_, i) => "a" + (i % 10)).join("")
   assert.equal(a.text(), bs + "|" + as)
 })
 
