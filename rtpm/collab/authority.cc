@@ -156,6 +156,38 @@ std::optional<std::vector<const HistoryEntry*>> Authority::steps_since(int64_t v
   return out;
 }
 
+int HistoryMapping::map(int pos, int assoc) const {
+  for (size_t i = first_; i < last_; ++i) pos = (*history_)[i].map.map(pos, assoc);
+  return pos;
+}
+
+transform::MapResult HistoryMapping::map_result(int pos, int assoc) const {
+  int del_info = 0;
+  for (size_t i = first_; i < last_; ++i) {
+    transform::MapResult r = (*history_)[i].map.map_result(pos, assoc);
+    del_info |= r.del_info;
+    pos = r.pos;
+  }
+  return transform::MapResult(pos, del_info, -1);
+}
+
+int HistoryMapping::size_before(int size_after) const {
+  int64_t size = size_after;
+  for (size_t i = first_; i < last_; ++i)
+    (*history_)[i].map.for_each(
+        [&](int old_start, int old_end, int new_start, int new_end) {
+          size -= (new_end - new_start) - (old_end - old_start);
+        });
+  return static_cast<int>(size);
+}
+
+std::optional<HistoryMapping> Authority::history_mapping(int64_t from, int64_t to) const {
+  if (from == to && to <= version_) return HistoryMapping(history_, 0, 0);
+  if (from > to || to > version_ || from < history_start()) return std::nullopt;
+  auto first = static_cast<size_t>(from - history_start());
+  return HistoryMapping(history_, first, first + static_cast<size_t>(to - from));
+}
+
 std::optional<transform::Mapping> Authority::mapping_since(int64_t version) const {
   auto entries = steps_since(version);
   if (!entries) return std::nullopt;

@@ -910,23 +910,17 @@ collab::AuthorityOptions RoomCore::authority_options() const {
 
 // ---- presence ----
 
-std::optional<transform::Mapping> RoomCore::mapping_to_durable(int64_t v) const {
-  // The durable version itself needs no history (batches in flight may hold all of it).
-  if (v == durable_version_) return transform::Mapping();
-  if (v > durable_version_ || v < authority_->history_start()) return std::nullopt;
-  auto entries = authority_->steps_since(v);
-  if (!entries) return std::nullopt;
-  transform::Mapping mapping;
-  for (int64_t i = 0; i < durable_version_ - v; ++i)
-    mapping.append_map((*entries)[static_cast<size_t>(i)]->map);
-  return mapping;
+std::optional<collab::HistoryMapping> RoomCore::mapping_to_durable(int64_t v) const {
+  // The durable version itself needs no history (batches in flight may hold all of it). The
+  // maps are not copied: presence comes often, from versions a little behind (issue 12).
+  return authority_->history_mapping(v, durable_version_);
 }
 
 json::Value RoomCore::map_presence_to_durable(const json::Value& entry,
-                                              const transform::Mapping& mapping) const {
+                                              const collab::HistoryMapping& mapping) const {
   // The positions refer to the document before `mapping`, whose size follows from the durable one.
   return presence::map_positions(entry, mapping,
-                                 presence::size_before(mapping, static_cast<int>(durable_size_)));
+                                 mapping.size_before(static_cast<int>(durable_size_)));
 }
 
 void RoomCore::queue_presence(Out& out, const std::string& user) {
