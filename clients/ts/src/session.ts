@@ -111,6 +111,12 @@ export class CollabSession {
   private connection: RoomConnection | null = null
   private loaded = false            // a `state` was applied at least once
   private fullResync = false        // next join asks for the whole doc
+  // Whether the user typed or moved the selection since the document was
+  // last loaded. Until then the caret is where loading put it (the end),
+  // and others' text inserted there goes before it; after, such text goes
+  // after it, so that two people typing at one spot keep their runs whole
+  // (prosemirror-collab's mapSelectionBackward).
+  private caretPlaced = false
   private inFlight: {version: number, count: number} | null = null
   private waitForVersion = -1       // after version_conflict: send once we reached it
   private batchLimit = maxBatch
@@ -167,6 +173,10 @@ export class CollabSession {
     if (!this.host || this.destroyed) return
     let state = this.host.state
     if (state.doc != prev.doc || !state.selection.eq(prev.selection)) this.schedulePresence()
+    // The session's own transactions change the document without adding
+    // unconfirmed steps, and the selection only along with the document.
+    if (state.doc == prev.doc ? !state.selection.eq(prev.selection) : unconfirmed(state) > unconfirmed(prev))
+      this.caretPlaced = true
     this.flush()
     this.refreshStatus()
   }
@@ -274,6 +284,7 @@ export class CollabSession {
       tr.setMeta(this.collabPlugin, new CollabState(message.version, []))
         .setMeta("addToHistory", false)
       host.dispatch(tr)
+      this.caretPlaced = false
       if (pending) {
         this.lostSteps += pending
         this.emit({type: "lost", steps: pending})
@@ -285,7 +296,8 @@ export class CollabSession {
         this.resync(true)
         return
       }
-      if (steps.length) host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: true}))
+      if (steps.length)
+        host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: this.caretPlaced}))
     }
     this.fullResync = false
     let first = !this.loaded
@@ -307,7 +319,7 @@ export class CollabSession {
     let json = message.steps.slice(version - message.version)
     let steps = json.map(j => Step.fromJSON(host.state.schema, j))
     host.dispatch(receiveTransaction(host.state, steps, steps.map(() => message.userId),
-                                     {mapSelectionBackward: true}))
+                                     {mapSelectionBackward: this.caretPlaced}))
     this.flush()
   }
 
@@ -525,4 +537,8 @@ export class CollabSession {
     this.clearRetry()
     if (this.presenceTimer) { clearTimeout(this.presenceTimer); this.presenceTimer = null }
   }
+}
+
+function unconfirmed(state: EditorState): number {
+  return sendableSteps(state)?.steps.length ?? 0
 }
