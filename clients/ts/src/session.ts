@@ -133,6 +133,12 @@ export class CollabSession {
   // drop, a rejoin): the next `state` tells whether the server applied it.
   private unacked: {count: number, rebase: boolean} | null = null
   private catchingUp = false
+  // Whether the user typed or moved the selection since the document was
+  // last loaded. Until then the caret is where loading put it (the end),
+  // and others' text inserted there goes before it; after, such text goes
+  // after it, so that two people typing at one spot keep their runs whole
+  // (prosemirror-collab's mapSelectionBackward).
+  private caretPlaced = false
   private waitForVersion = -1       // after version_conflict: send once we reached it
   private batchLimit = maxBatch
   private presenceTimer: ReturnType<typeof setTimeout> | null = null
@@ -188,6 +194,10 @@ export class CollabSession {
     if (!this.host || this.destroyed) return
     let state = this.host.state
     if (state.doc != prev.doc || !state.selection.eq(prev.selection)) this.schedulePresence()
+    // The session's own transactions change the document without adding
+    // unconfirmed steps, and the selection only along with the document.
+    if (state.doc == prev.doc ? !state.selection.eq(prev.selection) : unconfirmed(state) > unconfirmed(prev))
+      this.caretPlaced = true
     this.flush()
     this.refreshStatus()
   }
@@ -299,6 +309,7 @@ export class CollabSession {
       tr.setMeta(this.collabPlugin, new CollabState(message.version, []))
         .setMeta("addToHistory", false)
       host.dispatch(tr)
+      this.caretPlaced = false
       if (pending) {
         this.lostSteps += pending
         this.emit({type: "lost", steps: pending})
@@ -319,7 +330,7 @@ export class CollabSession {
           this.catchingUp = false
         }
       } else if (steps.length) {
-        host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: true}))
+        host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: this.caretPlaced}))
       }
     }
     this.fullResync = false
@@ -476,7 +487,7 @@ export class CollabSession {
   private receive(steps: Step[], userIds: string[], count = 0): number {
     if (!steps.length) return count
     let host = this.host!, before = host.state
-    let tr = receiveTransaction(before, steps, userIds, {mapSelectionBackward: true})
+    let tr = receiveTransaction(before, steps, userIds, {mapSelectionBackward: this.caretPlaced})
     host.dispatch(tr)
     return keptOf(before, this.collabPlugin, tr, count)
   }
@@ -649,4 +660,8 @@ export class CollabSession {
     this.clearRetry()
     if (this.presenceTimer) { clearTimeout(this.presenceTimer); this.presenceTimer = null }
   }
+}
+
+function unconfirmed(state: EditorState): number {
+  return sendableSteps(state)?.steps.length ?? 0
 }
