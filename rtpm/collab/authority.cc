@@ -174,10 +174,9 @@ transform::MapResult HistoryMapping::map_result(int pos, int assoc) const {
 int HistoryMapping::size_before(int size_after) const {
   int64_t size = size_after;
   for (size_t i = first_; i < last_; ++i)
-    (*history_)[i].map.for_each(
-        [&](int old_start, int old_end, int new_start, int new_end) {
-          size -= (new_end - new_start) - (old_end - old_start);
-        });
+    (*history_)[i].map.for_each([&](int old_start, int old_end, int new_start, int new_end) {
+      size -= (new_end - new_start) - (old_end - old_start);
+    });
   return static_cast<int>(size);
 }
 
