@@ -47,18 +47,25 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
   if (rebase && version < version_ && version >= history_start()) {
     std::vector<StepPtr> batch;
     batch.reserve(steps.size());
+    auto first = static_cast<size_t>(version - history_start());
+    // The content size of the document at `version`, and after each step of the batch.
+    int64_t size =
+        HistoryMapping(history_, first, history_.size()).size_before(doc_->content().size());
     for (size_t i = 0; i < steps.size(); ++i) {
       std::string prefix = "step " + std::to_string(i) + ": ";
       Result<StepPtr> step = catch_port(ErrorCode::invalid_steps, prefix, [&] {
         return transform::Step::from_json(*schema_, steps[i]);
       });
       if (!step) return Rejected{static_cast<int>(i), step.error().message};
+      if (!positions_within(**step, size))
+        return Rejected{static_cast<int>(i), prefix + "positions outside the document of version " +
+                                                 std::to_string(version)};
+      size += size_change((*step)->get_map());
       batch.push_back(std::move(*step));
     }
     std::vector<const transform::StepMap*> over;
     over.reserve(static_cast<size_t>(version_ - version));
-    for (size_t i = static_cast<size_t>(version - history_start()); i < history_.size(); ++i)
-      over.push_back(&history_[i].map);
+    for (size_t i = first; i < history_.size(); ++i) over.push_back(&history_[i].map);
     ServerRebase rebased = rebase_batch(batch, over, doc_);
     Accepted out;
     out.from_version = version_;

@@ -3,8 +3,46 @@
 #include <exception>
 
 #include "rtpm/collab/authority.h"
+#include "rtpm/transform/attr_step.h"
+#include "rtpm/transform/mark_step.h"
+#include "rtpm/transform/replace_step.h"
 
 namespace rtpm::collab {
+
+bool positions_within(const transform::Step& step, int64_t size) {
+  auto ordered = [&](std::initializer_list<int64_t> positions) {
+    int64_t last = 0;
+    for (int64_t p : positions) {
+      if (p < last) return false;
+      last = p;
+    }
+    return last <= size;
+  };
+  if (auto* r = dynamic_cast<const transform::ReplaceStep*>(&step))
+    return ordered({r->from(), r->to()});
+  if (auto* a = dynamic_cast<const transform::ReplaceAroundStep*>(&step))
+    return ordered({a->from(), a->gap_from(), a->gap_to(), a->to()}) && a->insert() >= 0 &&
+           a->insert() <= a->slice().size();
+  if (auto* m = dynamic_cast<const transform::AddMarkStep*>(&step))
+    return ordered({m->from(), m->to()});
+  if (auto* m = dynamic_cast<const transform::RemoveMarkStep*>(&step))
+    return ordered({m->from(), m->to()});
+  if (auto* n = dynamic_cast<const transform::AddNodeMarkStep*>(&step))
+    return n->pos() >= 0 && n->pos() < size;
+  if (auto* n = dynamic_cast<const transform::RemoveNodeMarkStep*>(&step))
+    return n->pos() >= 0 && n->pos() < size;
+  if (auto* n = dynamic_cast<const transform::AttrStep*>(&step))
+    return n->pos() >= 0 && n->pos() < size;
+  return true;  // docAttr, markSet: no positions
+}
+
+int64_t size_change(const transform::StepMap& map) {
+  int64_t change = 0;
+  map.for_each([&](int old_start, int old_end, int new_start, int new_end) {
+    change += (int64_t{new_end} - new_start) - (int64_t{old_end} - old_start);
+  });
+  return change;
+}
 
 ServerRebase rebase_batch(const std::vector<transform::StepPtr>& batch,
                           const std::vector<const transform::StepMap*>& over, model::NodeRef doc) {

@@ -29,6 +29,15 @@ struct ServerRebase {
   model::NodeRef doc;
 };
 
+/// Whether the positions of `step` lie within a document of content size `size`, as those of
+/// any step made on such a document do. The server cannot apply a late batch to the document
+/// it was made on (it does not keep old documents), so it checks this before it maps the
+/// batch: mapping positions far outside the document would overflow.
+bool positions_within(const transform::Step& step, int64_t size);
+
+/// The change in content size that `map` makes.
+int64_t size_change(const transform::StepMap& map);
+
 /// Rebases `batch` (made on the document that `over` starts from) over
 /// `over` (the maps of the steps since, oldest first) onto `doc` (the
 /// document after `over`). Step i is mapped through the inverted maps of

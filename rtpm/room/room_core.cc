@@ -411,7 +411,8 @@ Effects RoomCore::stored(uint64_t batch, Result<void> result, Now now) {
 Effects RoomCore::stored(std::vector<std::pair<uint64_t, Result<void>>> results, Now now) {
   Out out{{}, now};
   bool any = false;
-  for (auto& [batch, result] : results) {
+  for (auto& [id, result] : results) {
+    uint64_t batch = id;  // (clang 14 cannot capture a structured binding)
     auto it = std::find_if(in_flight_.begin(), in_flight_.end(),
                            [&](const InFlight& f) { return f.id == batch; });
     if (state_ != State::ready || it == in_flight_.end()) continue;
@@ -804,9 +805,10 @@ void RoomCore::flush_durable(Out& out) {
   for (const auto& [user, member] : members_) {
     if (!acked.count(member.conn)) continue;
     size_t pending = 0;
+    const Member& to = member;  // (clang 14 cannot capture a structured binding)
     auto flush = [&](size_t upto) {
-      for (std::string& text : messages(pending, upto, member.rebase))
-        send(out, member.conn, std::move(text));
+      for (std::string& text : messages(pending, upto, to.rebase))
+        send(out, to.conn, std::move(text));
     };
     for (size_t i = 0; i < batches.size(); ++i) {
       const DurableBatch& b = batches[i];

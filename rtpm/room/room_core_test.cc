@@ -530,8 +530,19 @@ TEST(RoomCoreRebase, OnlyVersionsInTheHistoryAreRebasedAndStepsMustParse) {
   auto error = texts_to(fx, 2).at(0);
   EXPECT_EQ(field(error, "code"), R"("invalid_steps")");
   EXPECT_EQ(field(error, "index"), "1");
-  // Version 1 of the history is still fine.
-  persisted(m.steps(2, "u2", 1, {insert_step(1, "y")}));
+  // Positions outside the document of the version named cannot be mapped (they could
+  // overflow): invalid_steps, where version 1 would fail to apply them.
+  auto far = *json::parse(R"({"stepType":"replace","from":-2147483648,"to":1820287557})");
+  for (const json::Value& bad : {far, insert_step(10, "y")}) {
+    fx = m.steps(2, "u2", 1, {insert_step(1, "y"), bad});
+    EXPECT_TRUE(all_of<effect::Persist>(fx).empty());
+    error = texts_to(fx, 2).at(0);
+    EXPECT_EQ(field(error, "code"), R"("invalid_steps")");
+    EXPECT_EQ(field(error, "index"), "1");
+  }
+  // Version 1 of the history is still fine ("xhello" and "y": 8 is the end of the text,
+  // 9 of the document; 10 is beyond it).
+  persisted(m.steps(2, "u2", 1, {insert_step(1, "y"), insert_step(8, "z")}));
 }
 
 // A lost ack: u2's connection drops with its batch in flight; its new connection's join waits
