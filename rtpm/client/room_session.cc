@@ -17,30 +17,6 @@ namespace {
 // Confirmed step maps kept to map presence that refers to an older version.
 constexpr size_t kPresenceHistory = 1000;
 
-// Step maps applied one after the other, without copying them (a Mapping
-// without mirrors, as presence needs).
-class MapChain final : public transform::Mappable {
- public:
-  void add(const transform::StepMap& map) { maps_.push_back(&map); }
-  // The content size before the chain, from the one after it.
-  int size_before(int size_after) const {
-    for (const auto* m : maps_) size_after -= presence::size_change(*m);
-    return size_after;
-  }
-  int map(int pos, int assoc) const override {
-    for (const auto* m : maps_) pos = m->map(pos, assoc);
-    return pos;
-  }
-  transform::MapResult map_result(int pos, int assoc) const override {
-    transform::Mapping mapping;
-    for (const auto* m : maps_) mapping.append_map(*m);
-    return mapping.map_result(pos, assoc);
-  }
-
- private:
-  std::vector<const transform::StepMap*> maps_;
-};
-
 int content_size(const model::NodeRef& doc) { return doc ? doc->content().size() : 0; }
 
 // How many of `kept` (ascending indices) are below `n`.
@@ -750,7 +726,7 @@ Value RoomSession::presence_for_confirmed() {
   Value sent = positions.apply(own_presence_->entry);
   // Exact when the server, mapping the sent entry through these steps once it
   // accepts them, gets our positions back; otherwise it is sent again after the ack.
-  MapChain forward;
+  transform::MapChain forward;
   for (const auto& m : maps) forward.add(m);
   presence_exact_ =
       presence::map_positions(sent, forward, forward.size_before(content_size(collab_.doc))) ==
@@ -792,7 +768,7 @@ void RoomSession::record_confirmed(const std::vector<transform::StepMap>& maps) 
 std::optional<RoomSession::Presence> RoomSession::localize(const Value& entry, int64_t version) {
   int64_t confirmed = collab_.version;
   if (version > confirmed) return std::nullopt;
-  MapChain chain;
+  transform::MapChain chain;
   int64_t behind = confirmed - version;
   if (behind > 0) {
     size_t take = static_cast<size_t>(std::min<int64_t>(behind, std::ssize(history_)));

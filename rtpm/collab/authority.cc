@@ -49,8 +49,7 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
     batch.reserve(steps.size());
     auto first = static_cast<size_t>(version - history_start());
     // The content size of the document at `version`, and after each step of the batch.
-    int64_t size =
-        HistoryMapping(history_, first, history_.size()).size_before(doc_->content().size());
+    int64_t size = history_maps(version, version_)->size_before(doc_->content().size());
     for (size_t i = 0; i < steps.size(); ++i) {
       std::string prefix = "step " + std::to_string(i) + ": ";
       Result<StepPtr> step = catch_port(ErrorCode::invalid_steps, prefix, [&] {
@@ -60,7 +59,7 @@ Authority::Decision Authority::decide(int64_t version, const json::Array& steps,
       if (!positions_within(**step, size))
         return Rejected{static_cast<int>(i), prefix + "positions outside the document of version " +
                                                  std::to_string(version)};
-      size += size_change((*step)->get_map());
+      size += transform::size_change((*step)->get_map());
       batch.push_back(std::move(*step));
     }
     std::vector<const transform::StepMap*> over;
@@ -163,35 +162,15 @@ std::optional<std::vector<const HistoryEntry*>> Authority::steps_since(int64_t v
   return out;
 }
 
-int HistoryMapping::map(int pos, int assoc) const {
-  for (size_t i = first_; i < last_; ++i) pos = (*history_)[i].map.map(pos, assoc);
-  return pos;
-}
-
-transform::MapResult HistoryMapping::map_result(int pos, int assoc) const {
-  int del_info = 0;
-  for (size_t i = first_; i < last_; ++i) {
-    transform::MapResult r = (*history_)[i].map.map_result(pos, assoc);
-    del_info |= r.del_info;
-    pos = r.pos;
-  }
-  return transform::MapResult(pos, del_info, -1);
-}
-
-int HistoryMapping::size_before(int size_after) const {
-  int64_t size = size_after;
-  for (size_t i = first_; i < last_; ++i)
-    (*history_)[i].map.for_each([&](int old_start, int old_end, int new_start, int new_end) {
-      size -= (new_end - new_start) - (old_end - old_start);
-    });
-  return static_cast<int>(size);
-}
-
-std::optional<HistoryMapping> Authority::history_mapping(int64_t from, int64_t to) const {
-  if (from == to && to <= version_) return HistoryMapping(history_, 0, 0);
+std::optional<transform::MapChain> Authority::history_maps(int64_t from, int64_t to) const {
+  if (from == to && to <= version_) return transform::MapChain();
   if (from > to || to > version_ || from < history_start()) return std::nullopt;
+  transform::MapChain chain;
+  chain.reserve(static_cast<size_t>(to - from));
   auto first = static_cast<size_t>(from - history_start());
-  return HistoryMapping(history_, first, first + static_cast<size_t>(to - from));
+  for (size_t i = first; i < first + static_cast<size_t>(to - from); ++i)
+    chain.add(history_[i].map);
+  return chain;
 }
 
 std::optional<transform::Mapping> Authority::mapping_since(int64_t version) const {

@@ -46,23 +46,6 @@ struct LoggedStep {
   std::string json;
 };
 
-/// The maps of history entries [first, last) as one Mappable, without copying them (a
-/// Mapping owns a copy of each map: an allocation per step). History maps have no mirrors, so
-/// mapping through it is Mapping.map over the same maps. Valid until the history changes.
-class HistoryMapping final : public transform::Mappable {
- public:
-  HistoryMapping(const std::deque<HistoryEntry>& history, size_t first, size_t last)
-      : history_(&history), first_(first), last_(last) {}
-  int map(int pos, int assoc = 1) const override;
-  transform::MapResult map_result(int pos, int assoc = 1) const override;
-  /// The size of the document before the maps, from the size after them.
-  int size_before(int size_after) const;
-
- private:
-  const std::deque<HistoryEntry>* history_;
-  size_t first_, last_;
-};
-
 struct AuthorityOptions {
   /// Steps kept for catch-up (PROTOCOL.md: at least 10,000).
   size_t max_history = 10000;
@@ -131,9 +114,10 @@ class Authority {
   std::optional<std::vector<const HistoryEntry*>> steps_since(int64_t version) const;
   /// The mapping from `version` to the current version; nullopt as steps_since.
   std::optional<transform::Mapping> mapping_since(int64_t version) const;
-  /// The maps from `from` to `to` (from <= to <= the current version) without copying them;
-  /// nullopt when `from` is older than the history or the range is not within it.
-  std::optional<HistoryMapping> history_mapping(int64_t from, int64_t to) const;
+  /// The history's own maps from `from` to `to` (from <= to <= the current version), not
+  /// copied (valid until the history changes); nullopt when `from` is older than the history
+  /// or the range is not within it. An empty chain when from == to.
+  std::optional<transform::MapChain> history_maps(int64_t from, int64_t to) const;
 
   const model::NodeRef& doc() const { return doc_; }
   int64_t version() const { return version_; }

@@ -36,14 +36,6 @@ bool positions_within(const transform::Step& step, int64_t size) {
   return true;  // docAttr, markSet: no positions
 }
 
-int64_t size_change(const transform::StepMap& map) {
-  int64_t change = 0;
-  map.for_each([&](int old_start, int old_end, int new_start, int new_end) {
-    change += (int64_t{new_end} - new_start) - (int64_t{old_end} - old_start);
-  });
-  return change;
-}
-
 ServerRebase rebase_batch(const std::vector<transform::StepPtr>& batch,
                           const std::vector<const transform::StepMap*>& over, model::NodeRef doc) {
   ServerRebase out;

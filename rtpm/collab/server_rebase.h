@@ -35,9 +35,6 @@ struct ServerRebase {
 /// batch: mapping positions far outside the document would overflow.
 bool positions_within(const transform::Step& step, int64_t size);
 
-/// The change in content size that `map` makes.
-int64_t size_change(const transform::StepMap& map);
-
 /// Rebases `batch` (made on the document that `over` starts from) over
 /// `over` (the maps of the steps since, oldest first) onto `doc` (the
 /// document after `over`). Step i is mapped through the inverted maps of

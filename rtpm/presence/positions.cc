@@ -91,19 +91,11 @@ json::Value map_positions(const json::Value& entry, const transform::Mappable& m
   return changed ? fields.apply(entry) : entry;
 }
 
-int size_change(const transform::StepMap& map) {
-  int64_t change = 0;
-  map.for_each([&](int old_start, int old_end, int new_start, int new_end) {
-    change += static_cast<int64_t>(new_end - new_start) - (old_end - old_start);
-  });
-  return static_cast<int>(change);
-}
-
 int size_before(const transform::Mapping& mapping, int size_after) {
   int64_t size = size_after;
   const auto& maps = mapping.maps();
   for (int i = mapping.from(); i < mapping.to(); ++i)
-    size -= size_change(maps[static_cast<size_t>(i)]);
+    size -= transform::size_change(maps[static_cast<size_t>(i)]);
   return static_cast<int>(size);
 }
 

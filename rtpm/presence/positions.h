@@ -66,10 +66,6 @@ class PositionFields {
 json::Value map_positions(const json::Value& entry, const transform::Mappable& mapping,
                           int doc_size, int assoc = 1, bool* moved = nullptr);
 
-/// How much a step map changes a document's content size: the sum of its
-/// ranges' new minus old sizes.
-int size_change(const transform::StepMap& map);
-
 /// The content size of the document that `mapping` starts from, given the
 /// size of the one it leads to. E.g. the size at an older version from the
 /// current document and the mapping of the steps since.

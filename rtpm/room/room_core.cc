@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <unordered_set>
 #include <utility>
 
 #include "rtpm/collab/document_edits.h"
@@ -726,7 +727,7 @@ void RoomCore::make_durable(Out& out, InFlight done) {
   int64_t size_before = durable_size_;
   for (const auto& step : a.steps) {
     transform::StepMap map = step->get_map();
-    durable_size_ += presence::size_change(map);
+    durable_size_ += transform::size_change(map);
     mapping.append_map(std::move(map));
   }
   presence_.map_through(mapping, static_cast<int>(size_before));
@@ -785,10 +786,10 @@ void RoomCore::flush_durable(Out& out) {
     return texts;
   };
   // Who gets an ack in this group: they get their own sequence.
-  std::unordered_map<ConnId, bool> acked;
+  std::unordered_set<ConnId> acked;
   for (const DurableBatch& b : batches) {
-    if (b.sender) acked[b.sender] = true;
-    for (ConnId c : b.then_ack) acked[c] = true;
+    if (b.sender) acked.insert(b.sender);
+    acked.insert(b.then_ack.begin(), b.then_ack.end());
   }
   // Everyone else gets the same messages, each written once.
   effect::Broadcast v1, rebase;
@@ -912,14 +913,14 @@ collab::AuthorityOptions RoomCore::authority_options() const {
 
 // ---- presence ----
 
-std::optional<collab::HistoryMapping> RoomCore::mapping_to_durable(int64_t v) const {
+std::optional<transform::MapChain> RoomCore::mapping_to_durable(int64_t v) const {
   // The durable version itself needs no history (batches in flight may hold all of it). The
   // maps are not copied: presence comes often, from versions a little behind (issue 12).
-  return authority_->history_mapping(v, durable_version_);
+  return authority_->history_maps(v, durable_version_);
 }
 
 json::Value RoomCore::map_presence_to_durable(const json::Value& entry,
-                                              const collab::HistoryMapping& mapping) const {
+                                              const transform::MapChain& mapping) const {
   // The positions refer to the document before `mapping`, whose size follows from the durable one.
   return presence::map_positions(entry, mapping,
                                  mapping.size_before(static_cast<int>(durable_size_)));

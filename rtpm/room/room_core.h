@@ -377,9 +377,9 @@ class RoomCore {
   /// The member's access (check_member passed).
   const Access& access_of(const std::string& user_id) const;
   std::string state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase = false);
-  std::optional<collab::HistoryMapping> mapping_to_durable(int64_t version) const;
+  std::optional<transform::MapChain> mapping_to_durable(int64_t version) const;
   json::Value map_presence_to_durable(const json::Value& entry,
-                                      const collab::HistoryMapping& mapping) const;
+                                      const transform::MapChain& mapping) const;
   collab::AuthorityOptions authority_options() const;
   /// Sets up a ready room from a document at `version` (loaded or created).
   void become_ready(int64_t snapshot_version);

@@ -224,4 +224,34 @@ MapResult Mapping::map_internal(int pos, int assoc, bool /*simple*/) const {
   return MapResult(pos, del_info, -1);
 }
 
+int64_t size_change(const StepMap& map) {
+  int64_t change = 0;
+  map.for_each([&](int old_start, int old_end, int new_start, int new_end) {
+    change += (int64_t{new_end} - new_start) - (int64_t{old_end} - old_start);
+  });
+  return change;
+}
+
+int MapChain::size_before(int size_after) const {
+  int64_t size = size_after;
+  for (const StepMap* m : maps_) size -= size_change(*m);
+  return static_cast<int>(size);
+}
+
+int MapChain::map(int pos, int assoc) const {
+  for (const StepMap* m : maps_) pos = m->map(pos, assoc);
+  return pos;
+}
+
+MapResult MapChain::map_result(int pos, int assoc) const {
+  // Mapping::map_result without mirrors: the deletion flags of every map, the last position.
+  int del_info = 0;
+  for (const StepMap* m : maps_) {
+    MapResult r = m->map_result(pos, assoc);
+    del_info |= r.del_info;
+    pos = r.pos;
+  }
+  return MapResult(pos, del_info, -1);
+}
+
 }  // namespace rtpm::transform

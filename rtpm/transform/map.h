@@ -5,6 +5,7 @@
 // map and restored by its mirror map back exactly. Values, no I/O.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -135,6 +136,28 @@ class Mapping final : public Mappable {
   std::vector<int> mirror_;
   int from_ = 0;
   int to_ = 0;
+};
+
+/// Port addition: how much a step map changes a document's content size (the
+/// sum of its ranges' new minus old sizes).
+int64_t size_change(const StepMap& map);
+
+/// Port addition: step maps applied one after the other without copying them
+/// (a Mapping owns a copy of each map: an allocation per step). It maps as a
+/// Mapping of the same maps without mirrors does, which is what positions
+/// mapped through history need (presence, a late batch's document size). The
+/// maps must outlive the chain.
+class MapChain final : public Mappable {
+ public:
+  void reserve(std::size_t n) { maps_.reserve(n); }
+  void add(const StepMap& map) { maps_.push_back(&map); }
+  /// The content size of the document before the chain, from the one after it.
+  int size_before(int size_after) const;
+  int map(int pos, int assoc = 1) const override;
+  MapResult map_result(int pos, int assoc = 1) const override;
+
+ private:
+  std::vector<const StepMap*> maps_;
 };
 
 }  // namespace rtpm::transform
