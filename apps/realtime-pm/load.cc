@@ -134,6 +134,10 @@ struct Engine {
   LoadOptions o;
   net::io_context ioc{1};  // every client's I/O, run by the main thread
   std::shared_ptr<const model::Schema> schema;
+  // The clients of a room receive the same steps: parsed and applied once (as
+  // ../shared/bench/loadgen's caches do), so that the tool's one core serves
+  // many clients.
+  std::shared_ptr<client::SharedSteps> shared_steps = std::make_shared<client::SharedSteps>();
   std::vector<std::unique_ptr<LoadClient>> clients;
   int connecting = 0, next_to_connect = 0, joined = 0, failed = 0;
   enum class Phase { connecting, warmup, window, drain, done } phase = Phase::connecting;
@@ -214,6 +218,7 @@ LoadClient::LoadClient(Engine& eng, int r, int i)
       // Pings only every five minutes: idle connections cost the server nothing but memory.
       .idle_timeout_ms = 600000,
       .server_rebase = !e.o.no_server_rebase,
+      .shared_steps = e.shared_steps,
       .auto_connect = false,
   };
   if (e.o.source_addresses > 1) {

@@ -299,7 +299,8 @@ class RealtimeClient::Impl : public Connection::Handler,
                           .user_id = options_.user_id,
                           .max_unconfirmed_steps = options_.max_unconfirmed_steps,
                           .max_batch_steps = options_.max_batch_steps,
-                          .server_rebase = options_.server_rebase};
+                          .server_rebase = options_.server_rebase,
+                          .shared_steps = options_.shared_steps};
   }
 
   // Forgets a room (leave(), or join() after it was left); its counters stay.

@@ -116,6 +116,10 @@ struct ClientOptions {
   /// it answers as version 1. RoomSnapshot::server_rebase says whether the
   /// room speaks it. Default true.
   bool server_rebase = true;
+  /// Shared by the clients of one process that join the same rooms (the load
+  /// tool): steps they all receive are parsed and applied once (see
+  /// shared_steps.h). Null (default): each client does its own work.
+  std::shared_ptr<SharedSteps> shared_steps;
   /// Connect in the constructor (true) or only on connect(). Default true.
   bool auto_connect = true;
 };

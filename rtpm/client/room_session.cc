@@ -60,6 +60,7 @@ void RoomSession::connection_lost(SessionOutput& out) {
   set_status(RoomStatus::offline, out);
   for (const auto& [user, entry] : presence_) out.events.push_back(PresenceChange{room_, user, {}});
   presence_.clear();
+  positioned_.stale = true;
   pending_presence_.clear();
 }
 
@@ -245,12 +246,43 @@ bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
 bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
                                const std::vector<std::string>& user_ids, SessionOutput& out) {
   std::vector<transform::StepPtr> steps;
+  // Another client of this process may have parsed these steps, and applied
+  // them to the same confirmed document (SharedSteps): then only a client with
+  // unconfirmed steps (or whose own steps these are) has work left.
+  const std::shared_ptr<SharedSteps>& shared = options_.shared_steps;
+  std::shared_ptr<const SharedSteps::Range> range =
+      shared ? shared->find(room_, collab_.version, steps_json.size()) : nullptr;
+  bool plain = collab_.unconfirmed.empty() &&
+               std::none_of(user_ids.begin(), user_ids.end(),
+                            [&](const std::string& id) { return id == options_.user_id; });
+  // The transaction as a shared value: the one another client made, or ours.
+  std::shared_ptr<const transform::Transform> tr;
   Result<collab::ReceiveResult> received =
       catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
-        steps.reserve(steps_json.size());
-        for (const Value& s : steps_json)
-          steps.push_back(transform::Step::from_json(*options_.schema, s));
-        return collab::receive_transaction(collab_, steps, user_ids, options_.user_id);
+        if (range) {
+          steps = range->steps;
+          if (plain && range->transform) {
+            tr = range->transform;
+            return collab::ReceiveResult{
+                collab::CollabState{
+                    tr->doc(), collab_.version + static_cast<int64_t>(steps.size()), {}},
+                transform::Transform(tr->doc()),
+                0,
+                {}};
+          }
+        } else {
+          steps.reserve(steps_json.size());
+          for (const Value& s : steps_json)
+            steps.push_back(transform::Step::from_json(*options_.schema, s));
+        }
+        collab::ReceiveResult r =
+            collab::receive_transaction(collab_, steps, user_ids, options_.user_id);
+        tr = std::make_shared<const transform::Transform>(std::move(r.transform));
+        if (shared && (!range || plain))
+          shared->put(room_, collab_.version,
+                      std::make_shared<const SharedSteps::Range>(
+                          SharedSteps::Range{steps, plain ? tr : nullptr}));
+        return r;
       });
   if (!received) {
     error(received.error().code, received.error().message, out);
@@ -281,7 +313,6 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
     stats_.steps_confirmed += static_cast<int64_t>(confirmed);
     out.events.push_back(Confirmation{room_, collab_.version});
   }
-  auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
   if (!tr->steps().empty()) {
     map_presence(tr->mapping(), content_size(before));
     out.events.push_back(
@@ -535,6 +566,7 @@ void RoomSession::on(const protocol::ServerLeave& m, SessionOutput& out) {
   if (m.user_id == options_.user_id) return;
   out.events.push_back(MemberEvent{room_, m.user_id, false});
   pending_presence_.erase(m.user_id);
+  positioned_.stale = true;
   if (presence_.erase(m.user_id)) out.events.push_back(PresenceChange{room_, m.user_id, {}});
 }
 
@@ -602,6 +634,7 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
       error(code, m.message, out);
       in_flight_.clear();
       presence_.clear();
+      positioned_.stale = true;
       set_status(RoomStatus::left, out);
       return;
     default:
@@ -738,7 +771,13 @@ Value RoomSession::presence_for_confirmed() {
 // had content size `doc_size` before it.
 void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size, int own_assoc) {
   if (own_presence_) own_presence_->positions.map(mapping, doc_size, own_assoc);
-  for (auto& [user, p] : presence_) p.positions.map(mapping, doc_size);
+  if (positioned_.stale) {
+    positioned_.items.clear();
+    for (auto& [user, p] : presence_)
+      if (!p.positions.empty()) positioned_.items.push_back(&p.positions);
+    positioned_.stale = false;
+  }
+  for (presence::PositionFields* p : positioned_.items) p->map(mapping, doc_size);
 }
 
 // The unconfirmed steps' maps, made again only when the steps changed.
@@ -792,6 +831,7 @@ void RoomSession::set_remote_presence(const std::string& user, const Value& entr
   pending_presence_.erase(user);
   Value current = local->current();
   presence_[user] = std::move(*local);
+  positioned_.stale = true;
   out.events.push_back(PresenceChange{room_, user, std::move(current)});
 }
 
@@ -805,6 +845,7 @@ void RoomSession::reset_presence(const std::vector<std::pair<std::string, Value>
                                  int64_t version, SessionOutput& out) {
   std::map<std::string, Presence> old = std::move(presence_);
   presence_.clear();
+  positioned_.stale = true;
   pending_presence_.clear();
   for (const auto& [user, entry] : users) set_remote_presence(user, entry, version, out);
   for (const auto& [user, entry] : old)

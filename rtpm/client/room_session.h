@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "rtpm/base/error.h"
+#include "rtpm/client/shared_steps.h"
 #include "rtpm/collab/rebase.h"
 #include "rtpm/json/json.h"
 #include "rtpm/model/node.h"
@@ -234,6 +235,8 @@ struct SessionOptions {
   /// Ask for the server-side rebase extension (`rebase: true` in every
   /// `join`); a server without it answers as version 1. Default true.
   bool server_rebase = true;
+  /// See ClientOptions::shared_steps. Null: none.
+  std::shared_ptr<SharedSteps> shared_steps;
 };
 
 /// What one call into a session produced.
@@ -391,6 +394,22 @@ class RoomSession {
   std::optional<Presence> own_presence_;  // positions in the local document
   bool presence_exact_ = true;            // the server will map the last presence sent to ours
   std::map<std::string, Presence> presence_;
+  // The positions of presence_'s entries that have any, for map_presence (a
+  // steps message maps every remote cursor: a walk of presence_ cost more than
+  // the mapping). Rebuilt when presence_ gains or loses a user.
+  struct PositionIndex {
+    std::vector<presence::PositionFields*> items;
+    bool stale = true;
+    PositionIndex() = default;
+    // A copied or moved session builds its own (these point into presence_).
+    PositionIndex(const PositionIndex&) {}
+    PositionIndex& operator=(const PositionIndex&) {
+      items.clear();
+      stale = true;
+      return *this;
+    }
+  };
+  PositionIndex positioned_;
   std::map<std::string, PendingPresence> pending_presence_;
   std::deque<transform::StepMap> history_;  // maps of the confirmed steps before `version`
   // The maps of the unconfirmed steps, and the steps they were made from

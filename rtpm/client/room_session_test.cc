@@ -737,6 +737,47 @@ TEST(RoomSessionRebase, BroadcastsNameEachStepsAuthor) {
   EXPECT_EQ(t.s.collab().version, 3);
 }
 
+// Two sessions of one process share the steps they both receive: the second
+// takes the first's transaction for the same range (one parse, one apply); a
+// session with unconfirmed steps takes the parsed steps and rebases its own.
+TEST(RoomSession, SessionsSharingStepsApplyEachRangeOnce) {
+  auto shared = std::make_shared<SharedSteps>(8);
+  auto make = [&](const std::string& user) {
+    auto t = std::make_unique<Session>(user);
+    t->s = RoomSession(
+        kRoom,
+        SessionOptions{
+            .schema = basic(), .user_id = user, .server_rebase = false, .shared_steps = shared});
+    t->join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0);
+    t->out.events.clear();
+    return t;
+  };
+  auto a = make("a"), b = make("b"), c = make("c");
+  ASSERT_TRUE(c->type(1, "c").ok());  // unconfirmed: c rebases
+  const std::string msg = steps_msg(0, "eve", insert_step(1, "E") + "," + insert_step(2, "V"));
+  a->feed(msg);
+  b->feed(msg);
+  c->feed(msg);
+  auto changes_a = a->events<DocumentChange>(), changes_b = b->events<DocumentChange>();
+  ASSERT_EQ(changes_a.size(), 1u);
+  ASSERT_EQ(changes_b.size(), 1u);
+  EXPECT_EQ(changes_a[0].transform, changes_b[0].transform) << "b applied the steps again";
+  EXPECT_EQ(a->s.collab().doc, b->s.collab().doc);
+  EXPECT_EQ(b->s.collab().version, 2);
+  EXPECT_EQ(text_of(b->s.collab().doc), "EV");
+  // c's own step is rebased over the shared steps, with its own transaction.
+  EXPECT_EQ(text_of(c->s.collab().doc), "EVc");
+  EXPECT_EQ(c->s.collab().version, 2);
+  EXPECT_NE(c->events<DocumentChange>().back().transform, changes_a[0].transform);
+  EXPECT_EQ(shared->hits(), 2);
+  EXPECT_EQ(shared->misses(), 1);
+  // Another range (a different count from the same version) is not mistaken for it.
+  auto d = make("d");
+  d->feed(steps_msg(0, "eve", insert_step(1, "E")));
+  EXPECT_EQ(text_of(d->s.collab().doc), "E");
+  EXPECT_EQ(shared->misses(), 2);
+}
+
 // The ack of a batch was lost with the connection. The rejoin's state lists
 // it, as the server applied it, after a step of bob's and before one of eve's.
 TEST(RoomSessionRebase, ACatchUpStateSettlesTheRunOfOwnStepsBetweenOthers) {
@@ -1153,14 +1194,17 @@ class World {
                               .rebase = rebase,
                               .group_commit = rebase,
                               .refuse_rebased_step = rebase ? 0.1 : 0},
-                seed) {
+                seed),
+        shared_(seed % 2 ? std::make_shared<SharedSteps>(64) : nullptr) {
     for (int i = 0; i < clients; ++i) {
-      sessions_.emplace_back(kRoom,
-                             SessionOptions{.schema = basic(),
-                                            .user_id = "c" + std::to_string(i),
-                                            .max_unconfirmed_steps = 40,
-                                            .max_batch_steps = 8,
-                                            .server_rebase = !rebase || (seed + i) % 4 != 0});
+      sessions_.emplace_back(kRoom, SessionOptions{.schema = basic(),
+                                                   .user_id = "c" + std::to_string(i),
+                                                   .max_unconfirmed_steps = 40,
+                                                   .max_batch_steps = 8,
+                                                   .server_rebase = !rebase || (seed + i) % 4 != 0,
+                                                   // Odd seeds: the sessions share parsed and
+                                                   // applied steps, as the load tool's clients do.
+                                                   .shared_steps = shared_});
       current_.push_back(-1);
       retry_.push_back(false);
       made_.emplace_back();
@@ -1542,6 +1586,7 @@ class World {
   bool deletes_;
   bool rebase_;
   TestServer server_;
+  std::shared_ptr<SharedSteps> shared_;
   std::vector<RoomSession> sessions_;
   std::vector<Conn> conns_;
   std::vector<int> current_;  // per client: its connection, -1 when offline

@@ -41,6 +41,8 @@ class PositionFields {
   /// values refer to before `mapping`; other values stay as they are.
   /// Returns whether any value changed.
   bool map(const transform::Mappable& mapping, int doc_size, int assoc = 1);
+  /// Whether the entry has no position fields (nothing to map).
+  bool empty() const { return size_ == 0; }
   /// `entry` (the one these fields were taken from) with the current values
   /// written in; `entry` itself when none differs from it.
   json::Value apply(const json::Value& entry) const;

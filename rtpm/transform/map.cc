@@ -136,55 +136,92 @@ const StepMap& StepMap::empty() {
   return e;
 }
 
-// Port note: upstream shares the `maps`/`mirror` arrays it is given (and those
-// of slices) and copies them before the first append (`ownData`); a C++ Mapping
-// owns copies, which keeps that observable behaviour: appending to a slice
-// never changes the mapping it was sliced from.
 Mapping::Mapping(std::vector<StepMap> maps, std::vector<int> mirror, int from, int to)
-    : maps_(std::move(maps)),
-      mirror_(std::move(mirror)),
-      from_(from),
-      to_(to < 0 ? static_cast<int>(maps_.size()) : to) {}
+    : from_(from), to_(to < 0 ? static_cast<int>(maps.size()) : to) {
+  if (!maps.empty() || !mirror.empty())
+    data_ = std::make_shared<Data>(Data{std::move(maps), std::move(mirror)});
+}
+
+Mapping::Mapping(const Mapping& other)
+    : data_(other.data_ ? std::make_shared<Data>(*other.data_) : nullptr),
+      from_(other.from_),
+      to_(other.to_) {}
+
+Mapping& Mapping::operator=(const Mapping& other) {
+  if (this != &other) *this = Mapping(other);
+  return *this;
+}
+
+const std::vector<StepMap>& Mapping::no_maps() {
+  static const std::vector<StepMap> none;
+  return none;
+}
+
+const std::vector<int>& Mapping::no_mirror() {
+  static const std::vector<int> none;
+  return none;
+}
+
+Mapping::Data& Mapping::own() {
+  if (!data_)
+    data_ = std::make_shared<Data>();
+  else if (!own_data_)
+    data_ = std::make_shared<Data>(*data_);
+  own_data_ = true;
+  return *data_;
+}
 
 Mapping Mapping::slice(int from, int to) const {
-  return Mapping(maps_, mirror_, from, to < 0 ? static_cast<int>(maps_.size()) : to);
+  Mapping s;
+  s.data_ = data_;
+  s.own_data_ = !data_;
+  s.from_ = from;
+  s.to_ = to < 0 ? static_cast<int>(maps().size()) : to;
+  return s;
 }
 
 void Mapping::append_map(StepMap map, int mirrors) {
-  maps_.push_back(std::move(map));
-  to_ = static_cast<int>(maps_.size());
-  if (mirrors >= 0) set_mirror(static_cast<int>(maps_.size()) - 1, mirrors);
+  Data& d = own();
+  d.maps.push_back(std::move(map));
+  to_ = static_cast<int>(d.maps.size());
+  if (mirrors >= 0) set_mirror(static_cast<int>(d.maps.size()) - 1, mirrors);
 }
 
 void Mapping::append_mapping(const Mapping& mapping) {
-  for (int i = 0, start_size = static_cast<int>(maps_.size());
-       i < static_cast<int>(mapping.maps_.size()); i++) {
+  const std::vector<StepMap>& theirs = mapping.maps();
+  for (int i = 0, start_size = static_cast<int>(maps().size()); i < static_cast<int>(theirs.size());
+       i++) {
     int mirr = mapping.get_mirror(i);
-    append_map(mapping.maps_[i], mirr >= 0 && mirr < i ? start_size + mirr : -1);
+    append_map(theirs[i], mirr >= 0 && mirr < i ? start_size + mirr : -1);
   }
 }
 
 int Mapping::get_mirror(int n) const {
-  for (size_t i = 0; i < mirror_.size(); i++)
-    if (mirror_[i] == n) {
+  const std::vector<int>& mirror = this->mirror();
+  for (size_t i = 0; i < mirror.size(); i++)
+    if (mirror[i] == n) {
       size_t j = i % 2 ? i - 1 : i + 1;
       // Port note: upstream reads past the end (undefined) for a dangling entry.
-      return j < mirror_.size() ? mirror_[j] : -1;
+      return j < mirror.size() ? mirror[j] : -1;
     }
   return -1;
 }
 
+// Port note: upstream pushes into a mirror array it may share with a slice;
+// here a shared one is copied first, as for append_map.
 void Mapping::set_mirror(int n, int m) {
-  mirror_.push_back(n);
-  mirror_.push_back(m);
+  Data& d = own();
+  d.mirror.push_back(n);
+  d.mirror.push_back(m);
 }
 
 void Mapping::append_mapping_inverted(const Mapping& mapping) {
-  for (int i = static_cast<int>(mapping.maps_.size()) - 1,
-           total_size = static_cast<int>(maps_.size() + mapping.maps_.size());
+  const std::vector<StepMap>& theirs = mapping.maps();
+  for (int i = static_cast<int>(theirs.size()) - 1,
+           total_size = static_cast<int>(maps().size() + theirs.size());
        i >= 0; i--) {
     int mirr = mapping.get_mirror(i);
-    append_map(mapping.maps_[i].invert(), mirr >= 0 && mirr > i ? total_size - mirr - 1 : -1);
+    append_map(theirs[i].invert(), mirr >= 0 && mirr > i ? total_size - mirr - 1 : -1);
   }
 }
 
@@ -198,8 +235,9 @@ Mapping Mapping::invert() const {
 // exists, even an empty one; with no mirror pairs both paths give the same
 // position.
 int Mapping::map(int pos, int assoc) const {
-  if (!mirror_.empty()) return map_internal(pos, assoc, true).pos;
-  for (int i = from_; i < to_; i++) pos = maps_[i].map(pos, assoc);
+  if (!mirror().empty()) return map_internal(pos, assoc, true).pos;
+  const std::vector<StepMap>& maps = this->maps();
+  for (int i = from_; i < to_; i++) pos = maps[i].map(pos, assoc);
   return pos;
 }
 
@@ -207,14 +245,15 @@ MapResult Mapping::map_result(int pos, int assoc) const { return map_internal(po
 
 MapResult Mapping::map_internal(int pos, int assoc, bool /*simple*/) const {
   int del_info = 0;
+  const std::vector<StepMap>& maps = this->maps();
   for (int i = from_; i < to_; i++) {
-    const StepMap& map = maps_[i];
+    const StepMap& map = maps[i];
     MapResult result = map.map_result(pos, assoc);
     if (result.recover >= 0) {
       int corr = get_mirror(i);
       if (corr >= 0 && corr > i && corr < to_) {
         i = corr;
-        pos = maps_[corr].recover(result.recover);
+        pos = maps[corr].recover(result.recover);
         continue;
       }
     }

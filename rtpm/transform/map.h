@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "rtpm/base/function_ref.h"
@@ -99,11 +100,16 @@ class Mapping final : public Mappable {
   /// `mirror` is upstream's flat array of pairs; `to` -1 means maps.size().
   explicit Mapping(std::vector<StepMap> maps, std::vector<int> mirror = {}, int from = 0,
                    int to = -1);
+  /// A copy owns its maps (appending to either leaves the other as it was).
+  Mapping(const Mapping& other);
+  Mapping& operator=(const Mapping& other);
+  Mapping(Mapping&&) noexcept = default;
+  Mapping& operator=(Mapping&&) noexcept = default;
 
   /// The step maps in this mapping.
-  const std::vector<StepMap>& maps() const { return maps_; }
+  const std::vector<StepMap>& maps() const { return data_ ? data_->maps : no_maps(); }
   /// Upstream's internal flat mirror array [n0, m0, n1, m1, ...].
-  const std::vector<int>& mirror() const { return mirror_; }
+  const std::vector<int>& mirror() const { return data_ ? data_->mirror : no_mirror(); }
   /// The starting position in the maps array, used when map or mapResult is called.
   int from() const { return from_; }
   /// The end position in the maps array.
@@ -111,7 +117,9 @@ class Mapping final : public Mappable {
   void set_from(int from) { from_ = from; }
   void set_to(int to) { to_ = to; }
 
-  /// Create a mapping that maps only through a part of this one.
+  /// Create a mapping that maps only through a part of this one. As upstream,
+  /// the slice shares this mapping's maps instead of copying them (it copies
+  /// them before its own first append), so slicing costs no allocation.
   Mapping slice(int from = 0, int to = -1) const;
   /// Add a step map to the end of this mapping. If mirrors is given, it
   /// should be the index of the step map that is the mirror image of this one (-1: none).
@@ -131,9 +139,20 @@ class Mapping final : public Mappable {
   MapResult map_result(int pos, int assoc = 1) const override;
 
  private:
+  struct Data {
+    std::vector<StepMap> maps;
+    std::vector<int> mirror;
+  };
+  static const std::vector<StepMap>& no_maps();
+  static const std::vector<int>& no_mirror();
+  /// The data, copied first when it is shared with a slice (upstream's ownData).
+  Data& own();
   MapResult map_internal(int pos, int assoc, bool simple) const;
-  std::vector<StepMap> maps_;
-  std::vector<int> mirror_;
+  // Port note: upstream's `_maps`/`mirror` arrays and `ownData`. Null when empty.
+  // A mapping that owns its data appends in place: a slice taken earlier sees
+  // the new maps in maps() but maps only up to its `to`, as upstream.
+  std::shared_ptr<Data> data_;
+  bool own_data_ = true;
   int from_ = 0;
   int to_ = 0;
 };

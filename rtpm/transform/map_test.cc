@@ -386,4 +386,29 @@ TEST(StepMapHostile, PositionsAtTheEndsOfIntDoNotOverflow) {
 }
 
 }  // namespace
+// A slice shares the maps of its mapping (as upstream's `ownData`): appending
+// to either afterwards leaves the other mapping as it was.
+TEST(Mapping, SlicesShareMapsButAppendsStayApart) {
+  Mapping whole;
+  whole.append_map(StepMap({2, 0, 4}));
+  whole.append_map(StepMap({0, 2, 0}), 0);
+  Mapping tail = whole.slice(1);
+  EXPECT_EQ(&tail.maps(), &whole.maps()) << "the slice copied the maps";
+  EXPECT_EQ(tail.map(5), 3);
+  tail.append_map(StepMap({0, 0, 10}));
+  EXPECT_EQ(whole.maps().size(), 2u);
+  EXPECT_EQ(whole.map(5), whole.slice(0, 2).map(5));
+  EXPECT_EQ(tail.map(5), 13);
+  whole.append_map(StepMap({0, 0, 100}));
+  Mapping head = whole.slice(0, 1);
+  whole.set_mirror(2, 0);
+  EXPECT_EQ(head.map(3), 7);
+  EXPECT_EQ(tail.map(5), 13) << "the slice saw a map appended to the mapping";
+  // A copy owns its maps.
+  Mapping copy = tail;
+  copy.append_map(StepMap({0, 0, 1}));
+  EXPECT_EQ(tail.maps().size(), 3u);
+  EXPECT_EQ(copy.map(5), 14);
+}
+
 }  // namespace rtpm::transform
