@@ -272,7 +272,8 @@ void add_serve_command(CLI::App& app) {
       ->envname("RTPM_MAX_ROOMS")
       ->capture_default_str();
   cmd->add_option("--presence-interval-ms", o.presence_interval_ms,
-                  "Presence broadcasts per user at most every this many ms")
+                  "Presence broadcasts per room at most every this many ms; changes\n"
+                  "within one interval go out together when it ends")
       ->envname("RTPM_PRESENCE_INTERVAL_MS")
       ->capture_default_str();
   cmd->add_option("--server-rebase", o.server_rebase,

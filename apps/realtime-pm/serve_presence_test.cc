@@ -4,15 +4,19 @@
 // largest int followed by an insertion before it, 1e400, which JSON reads as
 // Infinity and writes as null). The server passes them through unchanged (docs/protocol.md
 // "Presence positions") and never turns one negative, and C++ RealtimeClients in the same room see
-// them exactly as sent, keep editing, and converge with the server.
+// them exactly as sent, keep editing, and converge with the server. And the
+// room's coalesced presence, in both subprotocols.
 #include <chrono>
 #include <limits>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "apps/realtime-pm/serve_test_support.h"
 #include <gtest/gtest.h>
 
 #include "rtpm/client/realtime_client.h"
+#include "rtpm/protocol/binary_codec.h"
 #include "rtpm/testing/builder.h"
 
 namespace rtpm::testing {
@@ -146,6 +150,58 @@ TEST_F(ServePresenceTest, NonFiniteNumbersInPresenceArriveAsNullInBothSubprotoco
   EXPECT_TRUE(alice->wait_until([&] { return shown(*alice, "bob") == arrives; }, kWait))
       << shown(*alice, "bob");
   ASSERT_TRUE(type(*alice, "still editing"));
+}
+
+// Presence changes within one interval of the room go out together, one
+// message per member, to JSON and binary members alike (docs/protocol.md
+// "presence"). The interval is long (3 s) so that the three changes after the
+// first surely fall into it: each is sent right after the previous one.
+TEST(ServePresenceCoalesced, ChangesWithinTheRoomsIntervalArriveInOneMessageInBothSubprotocols) {
+  ServerProcess server(RTPM_BINARY, {"--presence-interval-ms", "3000"});
+  server.start();
+  auto bin = std::make_unique<WsClient>(server.port(), "realtime-pm.bin.v1");
+  ASSERT_EQ(bin->subprotocol(), "realtime-pm.bin.v1");
+  bin->send_binary(protocol::encode_binary(parse(join_msg("p", "watcher"))));
+  ASSERT_TRUE(bin->recv_type("state", kWait));
+  std::map<std::string, std::unique_ptr<WsClient>> ws;
+  for (std::string user : {"a", "b", "c"}) {
+    ws[user] = std::make_unique<WsClient>(server.port());
+    ws[user]->send(join_msg("p", user));
+    ASSERT_TRUE(ws[user]->recv_type("state", kWait));
+  }
+  auto presence = [&](const std::string& user, int pos) {
+    ws[user]->send(R"({"type":"presence","room":"p","users":{")" + user + R"(":{"cursor":{"pos":)" +
+                   std::to_string(pos) + "}}}}");
+  };
+  auto users = [](const std::optional<Value>& m) {
+    std::map<std::string, std::string> out;
+    if (m)
+      for (const auto& [user, entry] : m->find("users")->as_object())
+        out[user] = json::stringify(entry);
+    return out;
+  };
+  using Users = std::map<std::string, std::string>;
+  // The first change in a quiet room goes out at once, alone.
+  presence("a", 1);
+  EXPECT_EQ(users(bin->recv_type("presence", kWait)), (Users{{"a", R"({"cursor":{"pos":1}})"}}));
+  // Then b, c and b again: held, and sent together when the interval ends, b's latest entry.
+  presence("b", 2);
+  presence("c", 3);
+  presence("b", 4);
+  Users both{{"b", R"({"cursor":{"pos":4}})"}, {"c", R"({"cursor":{"pos":3}})"}};
+  EXPECT_EQ(users(bin->recv_type("presence", kWait)), both);
+  EXPECT_EQ(users(ws["a"]->recv_type("presence", kWait)), both);
+  // b and c each get the other's entry, never their own.
+  EXPECT_EQ(users(ws["b"]->recv_type("presence", kWait)),
+            (Users{{"a", R"({"cursor":{"pos":1}})"}}));
+  EXPECT_EQ(users(ws["b"]->recv_type("presence", kWait)),
+            (Users{{"c", R"({"cursor":{"pos":3}})"}}));
+  EXPECT_EQ(users(ws["c"]->recv_type("presence", kWait)),
+            (Users{{"a", R"({"cursor":{"pos":1}})"}}));
+  EXPECT_EQ(users(ws["c"]->recv_type("presence", kWait)),
+            (Users{{"b", R"({"cursor":{"pos":4}})"}}));
+  // Nothing more: the held entries went out once.
+  EXPECT_FALSE(bin->recv_type("presence", 200ms));
 }
 
 }  // namespace

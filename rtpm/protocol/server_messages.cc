@@ -319,6 +319,30 @@ std::string encode_presence(std::string_view room, std::string_view user_id,
   return m.end(timestamp);
 }
 
+std::string presence_member(std::string_view user_id, const json::Value& entry) {
+  std::string out;
+  json::Writer w(out);
+  w.key(user_id);
+  w.value(entry);
+  return out;
+}
+
+std::string encode_presence_members(std::string_view room, const std::vector<std::string>& members,
+                                    size_t skip, int64_t version, int64_t timestamp) {
+  MessageWriter m("presence", room);
+  size_t bytes = 128 + room.size();
+  for (const std::string& member : members) bytes += member.size() + 1;
+  m.w().out().reserve(bytes);
+  m.w().key("users");
+  m.w().begin_object();
+  // Each member is a key and its value: raw() places the commas between them.
+  for (size_t i = 0; i < members.size(); ++i)
+    if (i != skip) m.w().raw(members[i]);
+  m.w().end_object();
+  m.integer("version", version);
+  return m.end(timestamp);
+}
+
 std::string encode_join(std::string_view room, std::string_view user_id,
                         const json::Value* presence, int64_t timestamp) {
   MessageWriter m("join", room);

@@ -153,6 +153,13 @@ std::string encode_presence(std::string_view room, std::string_view users_json, 
 /// `presence` with one user's entry.
 std::string encode_presence(std::string_view room, std::string_view user_id,
                             const json::Value& entry, int64_t version, int64_t timestamp);
+/// One member `"userId":entry` of a `presence` message's `users`, written once and shared by
+/// the messages of encode_presence_members.
+std::string presence_member(std::string_view user_id, const json::Value& entry);
+/// `presence` whose `users` are `members` (texts of presence_member) in order, all but
+/// `members[skip]` (skip >= members.size(): all of them).
+std::string encode_presence_members(std::string_view room, const std::vector<std::string>& members,
+                                    size_t skip, int64_t version, int64_t timestamp);
 std::string encode_join(std::string_view room, std::string_view user_id,
                         const json::Value* presence, int64_t timestamp);
 std::string encode_leave(std::string_view room, std::string_view user_id, int64_t timestamp);

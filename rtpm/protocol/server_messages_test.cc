@@ -40,6 +40,17 @@ TEST(Encode, ServerMessages) {
             R"({"type":"presence","room":"r","users":{"u":{"x":1}},"version":3,"timestamp":4})");
   EXPECT_EQ(encode_presence("r", "u\"", parse(R"({"x":1})"), 3, 4),
             R"({"type":"presence","room":"r","users":{"u\"":{"x":1}},"version":3,"timestamp":4})");
+  // Members written once, shared by several messages: all, or all but one.
+  std::vector<std::string> members = {presence_member("a", parse(R"({"x":1})")),
+                                      presence_member("u\"", parse("{}"))};
+  EXPECT_EQ(members[1], R"("u\"":{})");
+  EXPECT_EQ(encode_presence_members("r", members, 2, 3, 4),
+            encode_presence("r", R"({"a":{"x":1},"u\"":{}})", 3, 4));
+  EXPECT_EQ(encode_presence_members("r", members, 0, 3, 4),
+            R"({"type":"presence","room":"r","users":{"u\"":{}},"version":3,"timestamp":4})");
+  EXPECT_EQ(encode_presence_members("r", members, 1, 3, 4),
+            encode_presence("r", "a", parse(R"({"x":1})"), 3, 4));
+  EXPECT_EQ(encode_presence_members("r", {}, 0, 3, 4), encode_presence("r", "{}", 3, 4));
   ErrorMessage e{ErrorCode::invalid_steps, "step 1: bad \"x\"", "r", std::nullopt, 1};
   EXPECT_EQ(
       encode_error(e, 2),

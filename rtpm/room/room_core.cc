@@ -680,6 +680,9 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     by_conn_.erase(old);
     members_.erase(existing);
     presence_.remove(m.user_id);
+    // The `join` below carries the new session's presence: none of the old one is held.
+    std::erase(presence_pending_, m.user_id);
+    if (presence_pending_.empty()) presence_due_.reset();
   } else if (members_.size() >= config_.max_members) {
     return refuse_join(out, conn, ErrorCode::room_full,
                        "the room has its maximum number of members");
@@ -705,7 +708,6 @@ void RoomCore::remove_member(Out& out, const std::string& user_id, bool notify) 
   by_conn_.erase(it->second.conn);
   members_.erase(it);
   presence_.remove(user);
-  presence_sent_.erase(user);
   std::erase(presence_pending_, user);
   if (presence_pending_.empty()) presence_due_.reset();
   if (notify) broadcast(out, protocol::encode_leave(name_, user, out.now.wall_ms), std::nullopt);
@@ -893,7 +895,7 @@ void RoomCore::unload(Out& out, bool failed) {
   durable_doc_ = nullptr;
   durable_lag_.clear();
   presence_ = presence::PresenceStore();
-  presence_sent_.clear();
+  presence_sent_.reset();
   presence_pending_.clear();
   presence_due_.reset();
   unload_at_.reset();
@@ -927,43 +929,54 @@ json::Value RoomCore::map_presence_to_durable(const json::Value& entry,
 }
 
 void RoomCore::queue_presence(Out& out, const std::string& user) {
+  // One presence broadcast per interval for the whole room: the first change after a quiet
+  // interval goes out at once; later ones are held (the latest stored entry wins) and go out
+  // together when the interval ends (flush_presence).
+  Member& member = members_.at(user);
+  if (member.presence_held) return;
   Time now = out.now.mono;
-  auto last = presence_sent_.find(user);
-  bool pending = std::find(presence_pending_.begin(), presence_pending_.end(), user) !=
-                 presence_pending_.end();
-  if (pending) return;  // goes out with its latest entry when its interval ends
-  if (last == presence_sent_.end() || now - last->second >= presence_interval()) {
-    presence_sent_[user] = now;
+  if (presence_pending_.empty() &&
+      (!presence_sent_ || now - *presence_sent_ >= presence_interval())) {
+    presence_sent_ = now;
     broadcast(out,
               protocol::encode_presence(name_, user, *presence_.get(user), durable_version_,
                                         out.now.wall_ms),
-              members_.at(user).conn);
+              member.conn);
     return;
   }
+  member.presence_held = true;
   presence_pending_.push_back(user);
-  Time due = last->second + presence_interval();
-  if (!presence_due_ || due < *presence_due_) presence_due_ = due;
+  if (!presence_due_) presence_due_ = *presence_sent_ + presence_interval();
 }
 
 void RoomCore::flush_presence(Out& out) {
-  // Each held-back user goes out when its own interval ends.
-  Time now = out.now.mono;
+  // Every held user's entry in one message per member, a member's own left out. The members
+  // that are not held all get the same text, encoded once; each entry is written once.
   presence_due_.reset();
-  std::vector<std::string> later;
-  for (const auto& user : presence_pending_) {
-    Time due = presence_sent_[user] + presence_interval();
-    if (due > now) {
-      later.push_back(user);
-      if (!presence_due_ || due < *presence_due_) presence_due_ = due;
-      continue;
-    }
-    presence_sent_[user] = now;
-    broadcast(out,
-              protocol::encode_presence(name_, user, *presence_.get(user), durable_version_,
-                                        out.now.wall_ms),
-              members_.at(user).conn);
+  std::vector<std::string> held = std::move(presence_pending_);
+  presence_pending_.clear();
+  if (held.empty()) return;
+  presence_sent_ = out.now.mono;
+  std::vector<std::string> entries;
+  entries.reserve(held.size());
+  for (const std::string& user : held)
+    entries.push_back(protocol::presence_member(user, *presence_.get(user)));
+  effect::Broadcast others;
+  others.to.reserve(members_.size());
+  for (const auto& [user, member] : members_)
+    if (!member.presence_held) others.to.push_back(member.conn);
+  if (!others.to.empty()) {
+    others.text = protocol::encode_presence_members(name_, entries, entries.size(),
+                                                    durable_version_, out.now.wall_ms);
+    out.effects.push_back(std::move(others));
   }
-  presence_pending_ = std::move(later);
+  for (size_t i = 0; i < held.size(); ++i) {
+    Member& member = members_.at(held[i]);
+    member.presence_held = false;
+    if (held.size() > 1)  // a lone held user has nothing to hear
+      send(out, member.conn,
+           protocol::encode_presence_members(name_, entries, i, durable_version_, out.now.wall_ms));
+  }
 }
 
 // ---- output ----

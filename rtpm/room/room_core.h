@@ -35,9 +35,12 @@
 //   (Unload effect, then closed()): the next join reloads exactly what is
 //   durable. (The same as the server before this core.)
 // - Presence: entries kept at the durable version (mapped through every
-//   durable step), broadcast at most once per `presence_interval_ms` per
-//   user (later changes coalesce into one message when the interval ends),
-//   every entry in a `state`'s `users`.
+//   durable step), every entry in a `state`'s `users`. The room sends
+//   presence at most once per `presence_interval_ms`: the first change after
+//   a quiet interval goes out at once (one entry); later changes are held
+//   (one per user, its latest entry) and go out together when the interval
+//   ends, one `presence` per member with every held entry but its own (the
+//   members not held share one encoded text).
 // - Unloading after `unload_grace_ms` without members and with nothing in
 //   flight (a snapshot first when steps came since the load and the last
 //   snapshot), and a snapshot every `snapshot_every` durable steps or
@@ -293,6 +296,8 @@ class RoomCore {
     Access access;
     /// Speaks the `rebase` extension (asked for at its join, and offered).
     bool rebase = false;
+    /// In presence_pending_.
+    bool presence_held = false;
   };
   struct PendingJoin {
     ConnId conn;
@@ -356,7 +361,7 @@ class RoomCore {
   void maybe_snapshot(Out& out);
   void snapshot(Out& out);
   void queue_presence(Out& out, const std::string& user_id);
-  /// Sends the held-back presence whose interval ended.
+  /// Sends every held-back entry (the room's interval ended): one message per member.
   void flush_presence(Out& out);
   std::chrono::milliseconds presence_interval() const {
     return std::chrono::milliseconds(config_.presence_interval_ms);
@@ -418,9 +423,9 @@ class RoomCore {
   std::unordered_map<std::string, Member> members_;  // by userId
   std::unordered_map<ConnId, std::string> by_conn_;
   presence::PresenceStore presence_;
-  std::unordered_map<std::string, Time> presence_sent_;  // last broadcast per user
-  std::vector<std::string> presence_pending_;            // held back, each until its interval ends
-  std::optional<Time> presence_due_;                     // the earliest end of those intervals
+  std::optional<Time> presence_sent_;          // the room's last presence broadcast
+  std::vector<std::string> presence_pending_;  // held back, in the order first held
+  std::optional<Time> presence_due_;           // when they go out: presence_sent_ + interval
   std::optional<Time> unload_at_;
   std::optional<Time> wake_;  // the last WakeAt asked for
 };

@@ -19,8 +19,9 @@
 // - a connection that left (or never joined) receives nothing but answers
 //   to its own messages; the core's membership is the clients';
 // - presence versions are never above the durable version (they are the
-//   recipient's version), one user's presence is broadcast at most once per
-//   interval, and the durable document passes Node::check();
+//   recipient's version), a room sends presence at most once per interval
+//   (at most one message per member then, never with the member's own
+//   entry), and the durable document passes Node::check();
 // - edits through the document API (steps on the durable document, stale,
 //   hostile, by a member's userId, or a document to become) are answered once,
 //   ok only when durable, and reach every member like a member's steps;
@@ -534,9 +535,10 @@ class Model {
     RoomCore& room = *cores_[static_cast<size_t>(r)];
     for (Effect& e : fx) {
       if (auto* s = std::get_if<effect::Send>(&e)) {
+        throttled(room, s->text, {s->to});
         receive(conn_of(s->to), r, s->text, false, by);
       } else if (auto* b = std::get_if<effect::Broadcast>(&e)) {
-        throttled(room, b->text);
+        throttled(room, b->text, b->to);
         std::set<ConnId> seen;
         for (ConnId to : b->to) {
           if (!seen.insert(to).second) fail("a broadcast names a connection twice");
@@ -684,17 +686,22 @@ class Model {
         *decoded);
   }
 
-  // One user's presence goes out at most once per interval while it is a member.
-  void throttled(RoomCore& room, const std::string& text) {
+  // The room sends presence at most once per interval (all of it while handling one event),
+  // each member at most one message then, and never a member's own entry.
+  void throttled(RoomCore& room, const std::string& text, const std::vector<ConnId>& to) {
     auto m = protocol::decode_server_message(text);
     if (!m || !std::holds_alternative<protocol::ServerPresence>(*m)) return;
-    for (const auto& [user, entry] : std::get<protocol::ServerPresence>(*m).users) {
-      auto key = std::make_pair(&room, user);
-      auto last = presence_seen_.find(key);
-      if (last != presence_seen_.end() &&
-          now_ - last->second < std::chrono::milliseconds(kPresenceIntervalMs))
-        fail("presence of " + user + " broadcast twice within the interval");
-      presence_seen_[key] = now_;
+    auto& last = presence_seen_[&room];
+    if (last.event != index_) {
+      if (last.at && now_ - *last.at < std::chrono::milliseconds(kPresenceIntervalMs))
+        fail("presence broadcast twice within the room's interval");
+      last = {index_, now_, {}};
+    }
+    for (ConnId c : to) {
+      if (!last.to.insert(c).second) fail("two presence messages to one member at once");
+      const std::string* user = room.member(c);
+      for (const auto& [u, entry] : std::get<protocol::ServerPresence>(*m).users)
+        if (user && u == *user) fail("a member received its own presence: " + text);
     }
   }
 
@@ -721,14 +728,6 @@ class Model {
   // ---- after every event ----
 
   void check_all() {
-    // A user that left may come back and set presence at once (the core forgets its last one).
-    for (auto it = presence_seen_.begin(); it != presence_seen_.end();) {
-      const RoomCore* room = it->first.first;
-      bool member = false;
-      for (int c = 0; c < static_cast<int>(conns_.size()); ++c)
-        if (const std::string* u = room->member(id(c)); u && *u == it->first.second) member = true;
-      it = member ? std::next(it) : presence_seen_.erase(it);
-    }
     for (int r = 0; r < 2; ++r) {
       RoomCore& room = *cores_[static_cast<size_t>(r)];
       if (room.closed()) {
@@ -784,7 +783,12 @@ class Model {
   std::vector<std::shared_ptr<RoomCore>> retired_;
   std::map<const RoomCore*, uint64_t> last_batch_;
   std::map<std::pair<int, int>, int64_t> joined_at_;
-  std::map<std::pair<const RoomCore*, std::string>, Time> presence_seen_;
+  struct PresenceSent {
+    int event = -1;
+    std::optional<Time> at;
+    std::set<ConnId> to;
+  };
+  std::map<const RoomCore*, PresenceSent> presence_seen_;  // the last presence each room sent
   std::map<int, std::string> expected_after_failure_;
   std::map<int, int64_t> durable_at_failure_;
   std::set<uint64_t> reads_;

@@ -3,8 +3,11 @@
 // later batch first), and the loader's answers to reads.
 #include "rtpm/room/room_core.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
+#include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/server_messages.h"
 #include "rtpm/testing/builder.h"
 
@@ -569,6 +572,214 @@ TEST(RoomCoreRebase, AJoinWaitsForTheBatchInFlightOfItsUserId) {
   fx = m.core.stored(id, Error{ErrorCode::internal, "disk"}, m.now);
   EXPECT_EQ(field(texts_to(fx, 10).at(0), "code"), R"("internal")");
   EXPECT_FALSE(m.core.joining(10));
+}
+
+// ---- presence: one broadcast per interval for the whole room ----
+
+using std::chrono::milliseconds;
+
+// The texts of the `presence` messages sent to `conn` (Send and Broadcast), in order.
+std::vector<std::string> presence_to(const Effects& fx, ConnId conn) {
+  std::vector<std::string> out;
+  auto is_presence = [](const std::string& text) {
+    return json::parse(text)->find("type")->as_string() == "presence";
+  };
+  for (const Effect& e : fx) {
+    if (auto* s = std::get_if<effect::Send>(&e); s && s->to == conn && is_presence(s->text))
+      out.push_back(s->text);
+    if (auto* b = std::get_if<effect::Broadcast>(&e))
+      for (ConnId to : b->to)
+        if (to == conn && is_presence(b->text)) out.push_back(b->text);
+  }
+  return out;
+}
+
+// The `users` of a presence text, as JSON text.
+std::string users_of(const std::string& text) {
+  return json::stringify(*json::parse(text)->find("users"));
+}
+
+int64_t version_of(const std::string& text) {
+  return static_cast<int64_t>(json::parse(text)->find("version")->as_number());
+}
+
+// The wake-up the core asked for last in `fx` (nullopt: none asked, or cleared).
+std::optional<Time> wake_in(const Effects& fx) {
+  std::optional<Time> at;
+  for (const auto& w : all_of<effect::WakeAt>(fx)) at = w.at;
+  return at;
+}
+
+// Ready with u3 (connection 3) and u4 (connection 4) too; the room's interval is 50 ms.
+struct Crowd : Ready {
+  Crowd() {
+    core.join(3, "", "a", {"r", "u3", std::nullopt, std::nullopt}, now);
+    core.join(4, "", "a", {"r", "u4", std::nullopt, std::nullopt}, now);
+  }
+  Effects presence(ConnId conn, const std::string& user, int pos, int at_ms) {
+    now.mono = Time{} + milliseconds(at_ms);
+    return core.presence(conn, {"r", user, cursor_at(pos), std::nullopt}, now);
+  }
+  Effects tick(int at_ms) {
+    now.mono = Time{} + milliseconds(at_ms);
+    return core.tick(now);
+  }
+};
+
+TEST(RoomCorePresence, ChangesWithinAnIntervalGoOutTogetherOncePerMember) {
+  Crowd r;
+  // The first change in a quiet room goes out at once, with one entry, to the others.
+  auto fx = r.presence(1, "u1", 1, 1000);
+  for (ConnId c : {2, 3, 4}) {
+    auto got = presence_to(fx, c);
+    ASSERT_EQ(got.size(), 1u) << c;
+    EXPECT_EQ(users_of(got[0]), R"({"u1":{"cursor":{"pos":1}}})");
+  }
+  EXPECT_TRUE(presence_to(fx, 1).empty());
+  // Within the interval: u2, then u3, then u2 again are held; nothing is sent.
+  fx = r.presence(2, "u2", 2, 1010);
+  EXPECT_EQ(wake_in(fx), Time{} + milliseconds(1050));
+  auto more = r.presence(3, "u3", 3, 1020);
+  auto again = r.presence(2, "u2", 4, 1030);
+  for (ConnId c : {1, 2, 3, 4}) {
+    EXPECT_TRUE(presence_to(fx, c).empty()) << c;
+    EXPECT_TRUE(presence_to(more, c).empty()) << c;
+    EXPECT_TRUE(presence_to(again, c).empty()) << c;
+  }
+  fx = r.tick(1049);
+  for (ConnId c : {1, 2, 3, 4}) EXPECT_TRUE(presence_to(fx, c).empty()) << c;
+  // When the interval ends: one message per member with every held entry (u2's latest) in the
+  // order first held, a member's own left out.
+  fx = r.tick(1050);
+  for (ConnId c : {1, 4}) {
+    auto got = presence_to(fx, c);
+    ASSERT_EQ(got.size(), 1u) << c;
+    EXPECT_EQ(users_of(got[0]), R"({"u2":{"cursor":{"pos":4}},"u3":{"cursor":{"pos":3}}})");
+    EXPECT_EQ(version_of(got[0]), 0);
+  }
+  auto to2 = presence_to(fx, 2), to3 = presence_to(fx, 3);
+  ASSERT_EQ(to2.size(), 1u);
+  ASSERT_EQ(to3.size(), 1u);
+  EXPECT_EQ(users_of(to2[0]), R"({"u3":{"cursor":{"pos":3}}})");
+  EXPECT_EQ(users_of(to3[0]), R"({"u2":{"cursor":{"pos":4}}})");
+  // The members not held share one text: one Broadcast to both.
+  auto broadcasts = all_of<effect::Broadcast>(fx);
+  ASSERT_EQ(broadcasts.size(), 1u);
+  std::vector<ConnId> to = broadcasts[0].to;
+  std::sort(to.begin(), to.end());
+  EXPECT_EQ(to, (std::vector<ConnId>{1, 4}));
+  EXPECT_FALSE(wake_in(fx).has_value());
+  // Nothing is left to send.
+  fx = r.tick(2000);
+  for (ConnId c : {1, 2, 3, 4}) EXPECT_TRUE(presence_to(fx, c).empty()) << c;
+}
+
+TEST(RoomCorePresence, TheRoomsIntervalCountsFromItsLastBroadcast) {
+  Crowd r;
+  r.presence(1, "u1", 1, 1000);  // at once
+  // Another user within the interval is held, though it sent nothing before.
+  auto fx = r.presence(2, "u2", 2, 1049);
+  EXPECT_TRUE(presence_to(fx, 1).empty());
+  fx = r.tick(1050);
+  EXPECT_EQ(presence_to(fx, 1).size(), 1u);
+  EXPECT_TRUE(presence_to(fx, 2).empty());  // a lone held user has nothing to hear
+  // The flush was a broadcast: a change 10 ms later waits for its interval to end.
+  fx = r.presence(3, "u3", 3, 1060);
+  EXPECT_TRUE(presence_to(fx, 1).empty());
+  EXPECT_EQ(wake_in(fx), Time{} + milliseconds(1100));
+  EXPECT_EQ(presence_to(r.tick(1100), 1).size(), 1u);
+  // After a quiet interval the first change goes out at once again.
+  fx = r.presence(2, "u2", 5, 1150);
+  auto got = presence_to(fx, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(users_of(got[0]), R"({"u2":{"cursor":{"pos":5}}})");
+}
+
+TEST(RoomCorePresence, AHeldUserWhoLeavesIsNotSent) {
+  Crowd r;
+  r.presence(1, "u1", 1, 1000);
+  r.presence(2, "u2", 2, 1010);
+  r.presence(3, "u3", 3, 1020);
+  r.core.leave(2, {"r", "u2"}, r.now);
+  auto fx = r.tick(1050);
+  EXPECT_TRUE(presence_to(fx, 2).empty());  // no longer a member
+  for (ConnId c : {1, 4}) {
+    auto got = presence_to(fx, c);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(users_of(got[0]), R"({"u3":{"cursor":{"pos":3}}})");
+  }
+  EXPECT_TRUE(presence_to(fx, 3).empty());
+  // When every held user left (one disconnects, one is removed), nothing is sent.
+  r.presence(1, "u1", 1, 1100);
+  r.presence(3, "u3", 4, 1110);
+  r.presence(4, "u4", 5, 1120);
+  r.core.disconnect(3, r.now);
+  size_t removed = 0;
+  fx = r.core.remove_members("u4", removed, r.now);
+  EXPECT_EQ(removed, 1u);
+  EXPECT_FALSE(wake_in(fx).has_value());
+  fx = r.tick(1150);
+  EXPECT_TRUE(presence_to(fx, 1).empty());
+  // A replaced session's held entry is not sent either: the new session's join carries its own.
+  r.core.join(5, "", "a", {"r", "u5", std::nullopt, std::nullopt}, r.now);
+  r.presence(1, "u1", 1, 1200);
+  r.presence(5, "u5", 6, 1210);
+  fx = r.core.join(6, "", "a", {"r", "u5", cursor_at(7), std::nullopt}, r.now);
+  EXPECT_EQ(sent_to(fx, 5), std::vector<std::string>{"error"});
+  EXPECT_TRUE(presence_to(r.tick(1250), 1).empty());
+}
+
+TEST(RoomCorePresence, HeldEntriesReferToTheDurableVersionWhenTheyGoOut) {
+  Crowd r;
+  r.presence(1, "u1", 1, 1000);
+  r.presence(2, "u2", 3, 1010);  // held at version 0
+  // A joiner between hold and flush gets the entry in its state and again in the flush.
+  auto fx = r.core.join(5, "", "a", {"r", "u5", std::nullopt, std::nullopt}, r.now);
+  auto sends = all_of<effect::Send>(fx);
+  ASSERT_EQ(sends.size(), 1u);
+  auto state = json::parse(sends[0].text);
+  EXPECT_EQ(json::stringify(*state->find("users")->find("u2")), R"({"cursor":{"pos":3}})");
+  // Two characters are inserted at 1 and become durable before the flush.
+  uint64_t batch = r.send_steps(1, "u1", 0, 1);
+  r.core.stored(batch, {}, r.now);
+  batch = r.send_steps(1, "u1", 1, 1);
+  fx = r.tick(1050);  // the second batch is still in flight: the durable version is 1
+  ASSERT_EQ(presence_to(fx, 5).size(), 1u);
+  EXPECT_EQ(users_of(presence_to(fx, 5)[0]), R"({"u2":{"cursor":{"pos":4}}})");
+  EXPECT_EQ(version_of(presence_to(fx, 5)[0]), 1);
+  r.core.stored(batch, {}, r.now);
+  r.presence(2, "u2", 1, 1060);
+  r.presence(3, "u3", 2, 1070);
+  r.presence(3, "u3", 3, 1080);  // version 2's position 3
+  fx = r.tick(1100);
+  auto got = presence_to(fx, 4);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(version_of(got[0]), 2);
+  EXPECT_EQ(users_of(got[0]), R"({"u2":{"cursor":{"pos":1}},"u3":{"cursor":{"pos":3}}})");
+}
+
+TEST(RoomCorePresence, ACoalescedMessageIsLosslessInTheBinarySubprotocol) {
+  Crowd r;
+  r.presence(1, "u1", 1, 1000);
+  r.core.presence(2, {"r", "u2", *json::parse(R"({"name":"B\u00e9","n":1.5,"x":null})"), 0}, r.now);
+  r.presence(3, "u3", 3, 1020);
+  auto fx = r.tick(1050);
+  std::vector<std::string> texts;
+  for (ConnId c : {1, 2, 3, 4})
+    for (const auto& t : presence_to(fx, c)) texts.push_back(t);
+  ASSERT_EQ(texts.size(), 4u);
+  for (const std::string& text : texts) {
+    // What a binary member receives: the adapter's Payload encodes the JSON text.
+    std::string bytes = protocol::encode_binary(*json::parse(text));
+    auto back = protocol::decode_binary(bytes);
+    ASSERT_TRUE(back.ok()) << text;
+    EXPECT_EQ(json::stringify(*back), text);
+    auto m = protocol::decode_server_message(text);
+    ASSERT_TRUE(m.ok()) << text;
+    ASSERT_TRUE(std::holds_alternative<protocol::ServerPresence>(*m));
+  }
+  EXPECT_EQ(users_of(presence_to(fx, 1)[0]),
+            R"({"u2":{"name":"Bé","n":1.5,"x":null},"u3":{"cursor":{"pos":3}}})");
 }
 
 }  // namespace

@@ -134,7 +134,8 @@ struct ServerOptions {
   std::vector<std::string> webhook_urls;
   std::string webhook_secret_file;
   int webhook_debounce_ms = 2000;
-  /// Presence broadcasts per user at most every this many milliseconds.
+  /// Presence broadcasts per room at most every this many milliseconds (changes within one
+  /// interval go out together when it ends).
   int presence_interval_ms = 50;
   /// Offer the `rebase` protocol extension (docs/protocol.md) to clients that ask for it.
   bool server_rebase = true;
