@@ -769,7 +769,7 @@ Value RoomSession::presence_for_confirmed() {
 
 // Maps own and remote presence through a change of the local document, which
 // had content size `doc_size` before it.
-void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size, int own_assoc) {
+void RoomSession::map_presence(const transform::Mapping& mapping, int doc_size, int own_assoc) {
   if (own_presence_) own_presence_->positions.map(mapping, doc_size, own_assoc);
   if (positioned_.stale) {
     positioned_.items.clear();
@@ -777,7 +777,8 @@ void RoomSession::map_presence(const transform::Mappable& mapping, int doc_size,
       if (!p.positions.empty()) positioned_.items.push_back(&p.positions);
     positioned_.stale = false;
   }
-  for (presence::PositionFields* p : positioned_.items) p->map(mapping, doc_size);
+  int low = transform::unchanged_below(mapping);
+  for (presence::PositionFields* p : positioned_.items) p->map(mapping, doc_size, 1, low);
 }
 
 // The unconfirmed steps' maps, made again only when the steps changed.

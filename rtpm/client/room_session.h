@@ -359,7 +359,7 @@ class RoomSession {
   size_t in_flight_steps() const;
 
   json::Value presence_for_confirmed();
-  void map_presence(const transform::Mappable& mapping, int doc_size, int own_assoc = 1);
+  void map_presence(const transform::Mapping& mapping, int doc_size, int own_assoc = 1);
   void record_confirmed(const std::vector<transform::StepMap>& maps);
   const std::vector<transform::StepMap>& unconfirmed_maps();
   std::optional<Presence> localize(const json::Value& entry, int64_t version);

@@ -42,11 +42,12 @@ PositionFields::PositionFields(const json::Value& entry) {
   }
 }
 
-bool PositionFields::map(const transform::Mappable& mapping, int doc_size, int assoc) {
+bool PositionFields::map(const transform::Mappable& mapping, int doc_size, int assoc,
+                         int unchanged_below) {
   bool moved = false;
   for (uint8_t i = 0; i < size_; ++i) {
     Field& f = fields_[i];
-    if (!is_position(f.value, doc_size)) continue;
+    if (f.value < unchanged_below || !is_position(f.value, doc_size)) continue;
     auto pos = static_cast<int>(f.value);
     int mapped = mapping.map(pos, assoc);
     if (mapped == pos) continue;

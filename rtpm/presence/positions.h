@@ -40,7 +40,10 @@ class PositionFields {
   /// position of a document of content size `doc_size`, the document the
   /// values refer to before `mapping`; other values stay as they are.
   /// Returns whether any value changed.
-  bool map(const transform::Mappable& mapping, int doc_size, int assoc = 1);
+  /// Values below `unchanged_below` (see transform::unchanged_below) are not
+  /// looked up.
+  bool map(const transform::Mappable& mapping, int doc_size, int assoc = 1,
+           int unchanged_below = 0);
   /// Whether the entry has no position fields (nothing to map).
   bool empty() const { return size_ == 0; }
   /// `entry` (the one these fields were taken from) with the current values

@@ -1,6 +1,7 @@
 // Port of prosemirror-transform src/map.ts (1.12.6).
 #include "rtpm/transform/map.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -261,6 +262,14 @@ MapResult Mapping::map_internal(int pos, int assoc, bool /*simple*/) const {
     pos = result.pos;
   }
   return MapResult(pos, del_info, -1);
+}
+
+int unchanged_below(const Mapping& mapping) {
+  int low = std::numeric_limits<int>::max();
+  const std::vector<StepMap>& maps = mapping.maps();
+  for (int i = mapping.from(); i < mapping.to(); ++i)
+    if (!maps[i].ranges().empty()) low = std::min(low, maps[i].ranges()[0]);
+  return low;
 }
 
 int64_t size_change(const StepMap& map) {

@@ -161,6 +161,11 @@ class Mapping final : public Mappable {
 /// sum of its ranges' new minus old sizes).
 int64_t size_change(const StepMap& map);
 
+/// Port addition: the lowest position `mapping` can move (a step map leaves
+/// every position before its first range where it is), INT_MAX when none.
+/// Positions below it map to themselves.
+int unchanged_below(const Mapping& mapping);
+
 /// Port addition: step maps applied one after the other without copying them
 /// (a Mapping owns a copy of each map: an allocation per step). It maps as a
 /// Mapping of the same maps without mirrors does, which is what positions

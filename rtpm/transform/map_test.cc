@@ -411,4 +411,17 @@ TEST(Mapping, SlicesShareMapsButAppendsStayApart) {
   EXPECT_EQ(copy.map(5), 14);
 }
 
+// Every position below unchanged_below maps to itself, with mirrors too.
+TEST(Mapping, PositionsBelowUnchangedBelowStayWhereTheyAre) {
+  Mapping m;
+  m.append_map(StepMap({7, 0, 3}));
+  m.append_map(StepMap({4, 2, 0}));
+  m.append_map(StepMap({4, 2, 0}).invert(), 1);
+  EXPECT_EQ(unchanged_below(m), 4);
+  for (int pos = 0; pos < 4; ++pos) EXPECT_EQ(m.map(pos, 1), pos);
+  EXPECT_NE(m.map(9, 1), 9);
+  EXPECT_EQ(unchanged_below(m.slice(0, 1)), 7);
+  EXPECT_EQ(unchanged_below(Mapping()), std::numeric_limits<int>::max());
+}
+
 }  // namespace rtpm::transform
