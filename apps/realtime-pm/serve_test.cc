@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "apps/realtime-pm/serve_test_support.h"
 #include <arpa/inet.h>
@@ -384,13 +385,27 @@ TEST_F(ServeTest, LimitsRoomFullAndRateLimit) {
   for (int i = 0; i < 6; ++i) b->send(R"({"type":"presence","room":"r","users":{"b":{}}})");
   int limited = 0, handled = 0;
   while (auto e = b->recv_type("error", 500ms)) {
-    if (str_field(*e, "code") == "rate_limited") ++limited;
+    if (str_field(*e, "code") == "rate_limited") {
+      ++limited;
+      // It names the refused message's room: the client knows what was not taken.
+      EXPECT_EQ(str_field(*e, "room"), "r");
+    }
     if (str_field(*e, "code") == "not_joined") ++handled;
   }
   EXPECT_EQ(limited, 1);
   EXPECT_GE(handled, 2);
   EXPECT_LE(handled, 3);
   EXPECT_FALSE(b->closed());
+  // A second later the budget answers again; a refused frame that does not parse names no room.
+  std::this_thread::sleep_for(1100ms);
+  for (int i = 0; i < 4; ++i) b->send("{not json");
+  bool answered = false;
+  while (auto e = b->recv_type("error", 500ms))
+    if (str_field(*e, "code") == "rate_limited") {
+      answered = true;
+      EXPECT_FALSE(e->find("room")) << json::stringify(*e);
+    }
+  EXPECT_TRUE(answered);
 }
 
 // Ten clients type at once, each running prosemirror-collab's algorithm on

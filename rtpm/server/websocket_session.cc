@@ -155,7 +155,10 @@ void WebSocketSession::handle_message() {
   switch (budget_.take(Clock::now(), o.rate_limit_per_s, o.rate_limit_burst, o.max_rate_limited)) {
     case MessageBudget::Verdict::accept: break;
     case MessageBudget::Verdict::refuse_and_answer:
-      return send_error(ErrorCode::rate_limited, "too many messages; slow down");
+      // At most one such answer a second: it names the refused message's room when it has
+      // one, so that the client knows which room's batch or presence was not taken.
+      return send_error(ErrorCode::rate_limited, "too many messages; slow down",
+                        refused_room(text));
     case MessageBudget::Verdict::refuse: return;
     case MessageBudget::Verdict::close: return close(websocket::close_code::policy_error);
   }
@@ -171,6 +174,15 @@ void WebSocketSession::handle_message() {
   auto value = json::parse(text, json::ParseOptions{.max_depth = ctx_.options.max_json_depth});
   if (!value) return send_error(ErrorCode::bad_message, value.error().message);
   handle_value(*value);
+}
+
+std::optional<std::string> WebSocketSession::refused_room(const std::string& text) const {
+  const int depth = ctx_.options.max_json_depth;
+  auto value = binary_ ? (ws_.got_text() ? Result<json::Value>(Error{ErrorCode::bad_message, ""})
+                                         : protocol::decode_binary(text, depth))
+                       : (ws_.got_text() ? json::parse(text, json::ParseOptions{.max_depth = depth})
+                                         : Result<json::Value>(Error{ErrorCode::bad_message, ""}));
+  return value ? protocol::error_room(*value) : std::nullopt;
 }
 
 void WebSocketSession::handle_value(const json::Value& message) {

@@ -81,6 +81,8 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
   void handle_message();
+  /// The room of a message refused unread (rate_limited), when it parses and names one.
+  std::optional<std::string> refused_room(const std::string& text) const;
   void handle_value(const json::Value& message);
   /// A join: checks the grant (or asks --auth-url), then hands it to the room.
   void join(protocol::JoinMessage message);
