@@ -60,7 +60,6 @@ void RoomSession::connection_lost(SessionOutput& out) {
   set_status(RoomStatus::offline, out);
   for (const auto& [user, entry] : presence_) out.events.push_back(PresenceChange{room_, user, {}});
   presence_.clear();
-  positioned_.stale = true;
   pending_presence_.clear();
 }
 
@@ -98,7 +97,7 @@ Result<model::NodeRef> RoomSession::edit(const std::function<void(transform::Tra
   model::NodeRef before = collab_.doc;
   for (auto& r : collab::unconfirmed_from(*tr)) collab_.unconfirmed.push_back(std::move(r));
   collab_.doc = tr->doc();
-  map_presence(tr->mapping(), content_size(before));
+  map_presence(tr, content_size(before));
   out.events.push_back(
       DocumentChange{room_, ChangeOrigin::local, tr, before, collab_.doc, collab_.version});
   flush(out);
@@ -132,6 +131,7 @@ RoomSnapshot RoomSession::snapshot() const {
   s.unconfirmed = collab_.unconfirmed.size();
   s.in_flight = in_flight_steps();
   if (own_presence_) s.own_presence = own_presence_->current();
+  settle_presence();
   for (const auto& [user, p] : presence_) s.presence.emplace(user, p.current());
   s.server_rebase = rebase_;
   return s;
@@ -314,7 +314,7 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
     out.events.push_back(Confirmation{room_, collab_.version});
   }
   if (!tr->steps().empty()) {
-    map_presence(tr->mapping(), content_size(before));
+    map_presence(tr, content_size(before));
     out.events.push_back(
         DocumentChange{room_, ChangeOrigin::remote, tr, before, collab_.doc, collab_.version});
   }
@@ -520,7 +520,7 @@ bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutp
     auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
     // Own positions with assoc -1: a caret right after the text just typed
     // is inside the batch's insertion and follows it to the server's place.
-    map_presence(tr->mapping(), content_size(before), -1);
+    map_presence(tr, content_size(before), -1);
     presence_exact_ = false;  // the server mapped our last presence otherwise: send it again
     out.events.push_back(
         DocumentChange{room_, ChangeOrigin::remote, tr, before, collab_.doc, collab_.version});
@@ -566,7 +566,6 @@ void RoomSession::on(const protocol::ServerLeave& m, SessionOutput& out) {
   if (m.user_id == options_.user_id) return;
   out.events.push_back(MemberEvent{room_, m.user_id, false});
   pending_presence_.erase(m.user_id);
-  positioned_.stale = true;
   if (presence_.erase(m.user_id)) out.events.push_back(PresenceChange{room_, m.user_id, {}});
 }
 
@@ -634,7 +633,6 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
       error(code, m.message, out);
       in_flight_.clear();
       presence_.clear();
-      positioned_.stale = true;
       set_status(RoomStatus::left, out);
       return;
     default:
@@ -686,7 +684,7 @@ void RoomSession::drop_unconfirmed(size_t count, const std::string& message, Ses
   keep_only(kept_index);
   collab_.unconfirmed = std::move(kept);
   collab_.doc = tr->doc();
-  map_presence(tr->mapping(), content_size(before));
+  map_presence(tr, content_size(before));
   out.events.push_back(
       DocumentChange{room_, ChangeOrigin::revert, tr, before, collab_.doc, collab_.version});
   dropped(DropReason::invalid_steps, std::move(lost), message, out);
@@ -769,16 +767,27 @@ Value RoomSession::presence_for_confirmed() {
 
 // Maps own and remote presence through a change of the local document, which
 // had content size `doc_size` before it.
-void RoomSession::map_presence(const transform::Mapping& mapping, int doc_size, int own_assoc) {
-  if (own_presence_) own_presence_->positions.map(mapping, doc_size, own_assoc);
-  if (positioned_.stale) {
-    positioned_.items.clear();
-    for (auto& [user, p] : presence_)
-      if (!p.positions.empty()) positioned_.items.push_back(&p.positions);
-    positioned_.stale = false;
+void RoomSession::map_presence(std::shared_ptr<const transform::Transform> tr, int doc_size,
+                               int own_assoc) {
+  if (own_presence_) own_presence_->positions.map(tr->mapping(), doc_size, own_assoc);
+  if (presence_.empty()) return;  // an entry that comes later is localized to the new document
+  int low = transform::unchanged_below(tr->mapping());
+  pending_maps_.push_back(PendingMaps{std::move(tr), doc_size, low});
+  if (pending_maps_.size() >= 32) settle_presence();
+}
+
+void RoomSession::settle_presence() const {
+  if (pending_maps_.empty()) return;
+  int64_t end = maps_end();
+  for (auto& [user, p] : presence_) {
+    for (int64_t k = std::max(p.mapped_to, pending_base_); k < end; ++k) {
+      const PendingMaps& m = pending_maps_[static_cast<size_t>(k - pending_base_)];
+      if (!p.positions.empty()) p.positions.map(m.tr->mapping(), m.doc_size, 1, m.low);
+    }
+    p.mapped_to = end;
   }
-  int low = transform::unchanged_below(mapping);
-  for (presence::PositionFields* p : positioned_.items) p->map(mapping, doc_size, 1, low);
+  pending_maps_.clear();
+  pending_base_ = end;
 }
 
 // The unconfirmed steps' maps, made again only when the steps changed.
@@ -831,8 +840,8 @@ void RoomSession::set_remote_presence(const std::string& user, const Value& entr
   }
   pending_presence_.erase(user);
   Value current = local->current();
+  local->mapped_to = maps_end();  // localized into the current local document
   presence_[user] = std::move(*local);
-  positioned_.stale = true;
   out.events.push_back(PresenceChange{room_, user, std::move(current)});
 }
 
@@ -846,7 +855,6 @@ void RoomSession::reset_presence(const std::vector<std::pair<std::string, Value>
                                  int64_t version, SessionOutput& out) {
   std::map<std::string, Presence> old = std::move(presence_);
   presence_.clear();
-  positioned_.stale = true;
   pending_presence_.clear();
   for (const auto& [user, entry] : users) set_remote_presence(user, entry, version, out);
   for (const auto& [user, entry] : old)

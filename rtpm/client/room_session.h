@@ -329,6 +329,7 @@ class RoomSession {
     json::Value entry;
     presence::PositionFields positions;
     json::Value current() const { return positions.apply(entry); }
+    int64_t mapped_to = 0;  // remote entries: the changes of the local document applied
   };
 
   void on(const protocol::ServerState& m, SessionOutput& out);
@@ -359,7 +360,8 @@ class RoomSession {
   size_t in_flight_steps() const;
 
   json::Value presence_for_confirmed();
-  void map_presence(const transform::Mapping& mapping, int doc_size, int own_assoc = 1);
+  void map_presence(std::shared_ptr<const transform::Transform> tr, int doc_size,
+                    int own_assoc = 1);
   void record_confirmed(const std::vector<transform::StepMap>& maps);
   const std::vector<transform::StepMap>& unconfirmed_maps();
   std::optional<Presence> localize(const json::Value& entry, int64_t version);
@@ -393,23 +395,23 @@ class RoomSession {
   size_t batch_limit_ = 0;  // after message_too_large: smaller batches (0: max_batch_steps)
   std::optional<Presence> own_presence_;  // positions in the local document
   bool presence_exact_ = true;            // the server will map the last presence sent to ours
-  std::map<std::string, Presence> presence_;
-  // The positions of presence_'s entries that have any, for map_presence (a
-  // steps message maps every remote cursor: a walk of presence_ cost more than
-  // the mapping). Rebuilt when presence_ gains or loses a user.
-  struct PositionIndex {
-    std::vector<presence::PositionFields*> items;
-    bool stale = true;
-    PositionIndex() = default;
-    // A copied or moved session builds its own (these point into presence_).
-    PositionIndex(const PositionIndex&) {}
-    PositionIndex& operator=(const PositionIndex&) {
-      items.clear();
-      stale = true;
-      return *this;
-    }
+  // Remote entries. Their positions are mapped lazily: a change of the local
+  // document is queued (pending_maps_), and an entry is brought up to date
+  // when it is read (snapshot) or when the queue is full. A busy room maps
+  // every remote cursor through every message, and touching each entry once
+  // per message cost more than the mapping (cache misses). Mutable: reading
+  // settles them.
+  mutable std::map<std::string, Presence> presence_;
+  struct PendingMaps {
+    std::shared_ptr<const transform::Transform> tr;
+    int doc_size = 0;
+    int low = 0;  // transform::unchanged_below(tr->mapping())
   };
-  PositionIndex positioned_;
+  mutable std::deque<PendingMaps> pending_maps_;
+  mutable int64_t pending_base_ = 0;  // the number of changes before pending_maps_.front()
+  int64_t maps_end() const { return pending_base_ + static_cast<int64_t>(pending_maps_.size()); }
+  /// Maps every remote entry through the queued changes and empties the queue.
+  void settle_presence() const;
   std::map<std::string, PendingPresence> pending_presence_;
   std::deque<transform::StepMap> history_;  // maps of the confirmed steps before `version`
   // The maps of the unconfirmed steps, and the steps they were made from

@@ -377,6 +377,28 @@ TEST(RoomSession, RemotePresenceMapsPositionsAndPassesEverythingElseThrough) {
 // unconfirmed. When that mapping loses information (a caret inside our own
 // unconfirmed insertion collapses to its start), the entry goes out again
 // after the ack; when the server will map it back to ours, it does not.
+// Remote cursors are mapped lazily (queued changes, settled when read or when
+// the queue is full): every read sees them where the steps moved them, and
+// an entry that arrives meanwhile is not mapped through changes before it.
+TEST(RoomSession, RemoteCursorsFollowEveryStepHoweverOftenTheyAreRead) {
+  Session t;
+  t.join(
+      R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"abcd"}]}]})",
+      0, R"({"bob":{"cursor":{"pos":3}},"ann":{"cursor":{"pos":1}}})");
+  for (int i = 0; i < 70; ++i) {
+    t.feed(steps_msg(i, "eve", insert_step(2, "x")));
+    if (i == 4) {
+      EXPECT_EQ(t.presence_of("bob"), R"({"cursor":{"pos":8}})");
+      EXPECT_EQ(t.presence_of("ann"), R"({"cursor":{"pos":1}})");
+    }
+    if (i == 9)
+      t.feed(R"({"type":"presence","room":"r","users":{"cy":{"cursor":{"pos":4}}},"version":10})");
+  }
+  EXPECT_EQ(t.presence_of("bob"), R"({"cursor":{"pos":73}})");
+  EXPECT_EQ(t.presence_of("ann"), R"({"cursor":{"pos":1}})");
+  EXPECT_EQ(t.presence_of("cy"), R"({"cursor":{"pos":64}})");
+}
+
 TEST(RoomSession, OwnPresenceIsSentAtTheConfirmedVersionAndResentWhenLossy) {
   Session t;
   t.join(
