@@ -552,7 +552,8 @@ void RoomSession::settle_unapplied(bool maybe_applied, SessionOutput& out) {
 
 void RoomSession::on(const protocol::ServerPresence& m, SessionOutput& out) {
   if (!loaded_ || status_ != RoomStatus::joined) return;
-  for (const auto& [user, entry] : m.users) set_remote_presence(user, entry, m.version, out);
+  std::optional<Localizer> l = localizer(m.version);  // the same maps for every entry
+  for (const auto& [user, entry] : m.users) set_remote_presence(user, entry, m.version, out, l);
 }
 
 void RoomSession::on(const protocol::ServerJoin& m, SessionOutput& out) {
@@ -814,31 +815,37 @@ void RoomSession::record_confirmed(const std::vector<transform::StepMap>& maps) 
 // A remote entry whose positions refer to `version`, in local document
 // positions; nullopt when `version` is ahead of the confirmed one (kept until
 // it is reached).
-std::optional<RoomSession::Presence> RoomSession::localize(const Value& entry, int64_t version) {
+std::optional<RoomSession::Localizer> RoomSession::localizer(int64_t version) {
   int64_t confirmed = collab_.version;
   if (version > confirmed) return std::nullopt;
-  transform::MapChain chain;
+  std::optional<Localizer> l(std::in_place);
+  l->version = version;
   int64_t behind = confirmed - version;
   if (behind > 0) {
     size_t take = static_cast<size_t>(std::min<int64_t>(behind, std::ssize(history_)));
     for (auto it = history_.end() - static_cast<long>(take); it != history_.end(); ++it)
-      chain.add(*it);
+      l->chain.add(*it);
   }
-  for (const auto& m : unconfirmed_maps()) chain.add(m);
-  Presence p{entry, presence::PositionFields(entry)};
-  p.positions.map(chain, chain.size_before(content_size(collab_.doc)));
-  return p;
+  for (const auto& m : unconfirmed_maps()) l->chain.add(m);
+  l->size_before = l->chain.size_before(content_size(collab_.doc));
+  return l;
 }
 
 void RoomSession::set_remote_presence(const std::string& user, const Value& entry, int64_t version,
                                       SessionOutput& out) {
+  set_remote_presence(user, entry, version, out, localizer(version));
+}
+
+void RoomSession::set_remote_presence(const std::string& user, const Value& entry, int64_t version,
+                                      SessionOutput& out, const std::optional<Localizer>& l) {
   if (user == options_.user_id) return;
-  auto local = localize(entry, version);
-  if (!local) {
+  if (!l) {
     pending_presence_[user] = PendingPresence{version, entry};
     return;
   }
-  pending_presence_.erase(user);
+  std::optional<Presence> local(std::in_place, Presence{entry, presence::PositionFields(entry)});
+  local->positions.map(l->chain, l->size_before);
+  if (!pending_presence_.empty()) pending_presence_.erase(user);
   Value current = local->current();
   local->mapped_to = maps_end();  // localized into the current local document
   presence_[user] = std::move(*local);

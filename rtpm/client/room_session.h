@@ -364,7 +364,17 @@ class RoomSession {
                     int own_assoc = 1);
   void record_confirmed(const std::vector<transform::StepMap>& maps);
   const std::vector<transform::StepMap>& unconfirmed_maps();
-  std::optional<Presence> localize(const json::Value& entry, int64_t version);
+  // The maps from a version to the local document, and the content size there
+  // (the same for every entry of one message: made once per message).
+  struct Localizer {
+    int64_t version = 0;
+    transform::MapChain chain;
+    int size_before = 0;
+  };
+  /// Nullopt when `version` is ahead of the confirmed one.
+  std::optional<Localizer> localizer(int64_t version);
+  void set_remote_presence(const std::string& user, const json::Value& entry, int64_t version,
+                           SessionOutput& out, const std::optional<Localizer>& localized);
   void set_remote_presence(const std::string& user, const json::Value& entry, int64_t version,
                            SessionOutput& out);
   void apply_pending_presence(SessionOutput& out);
