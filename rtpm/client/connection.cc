@@ -335,13 +335,19 @@ net::awaitable<void> Connection::run_socket(std::shared_ptr<Ws> ws,
     if (rec) break;
     std::string data = beast::buffers_to_string(buffer.data());
     buffer.consume(buffer.size());
-    Result<json::Value> value = ws->got_text() ? json::parse(data) : protocol::decode_binary(data);
+    bool text = ws->got_text();
+    auto decode = [&] {
+      Result<json::Value> value = text ? json::parse(data) : protocol::decode_binary(data);
+      Result<protocol::ServerMessage> message =
+          value ? protocol::decode_server_value(*value)
+                : Result<protocol::ServerMessage>(
+                      Error{ErrorCode::bad_message, "server frame: " + value.error().message});
+      if (!message && value)
+        message = Error{ErrorCode::bad_message, "server message: " + message.error().message};
+      return message;
+    };
     Result<protocol::ServerMessage> message =
-        value ? protocol::decode_server_value(*value)
-              : Result<protocol::ServerMessage>(
-                    Error{ErrorCode::bad_message, "server frame: " + value.error().message});
-    if (!message && value)
-      message = Error{ErrorCode::bad_message, "server message: " + message.error().message};
+        options_.shared ? *options_.shared->decoded(data, !text, decode) : decode();
     if (auto h = handler_.lock()) h->on_server_message(std::move(message));
   }
   abort_ = nullptr;

@@ -40,6 +40,7 @@
 
 #include "rtpm/base/error.h"
 #include "rtpm/client/backoff.h"
+#include "rtpm/client/shared_steps.h"
 #include "rtpm/protocol/client_messages.h"
 #include "rtpm/protocol/server_messages.h"
 
@@ -85,6 +86,9 @@ struct ConnectionOptions {
   BackoffOptions backoff;
   int64_t connect_timeout_ms = 10000;
   int64_t idle_timeout_ms = 30000;
+  /// Frames that other connections of this process received too are decoded
+  /// once (ClientOptions::shared_steps). Null: each frame is decoded here.
+  std::shared_ptr<SharedSteps> shared;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

@@ -32,7 +32,8 @@ ConnectionOptions connection_options(const ClientOptions& o) {
                            .bind_address = o.bind_address,
                            .backoff = o.backoff,
                            .connect_timeout_ms = o.connect_timeout_ms,
-                           .idle_timeout_ms = o.idle_timeout_ms};
+                           .idle_timeout_ms = o.idle_timeout_ms,
+                           .shared = o.shared_steps};
 }
 
 // The room a server message is for, if it names one.

@@ -759,6 +759,29 @@ TEST(RoomSessionRebase, BroadcastsNameEachStepsAuthor) {
   EXPECT_EQ(t.s.collab().version, 3);
 }
 
+// A frame that several connections receive is decoded once; the same bytes
+// as another subprotocol's frame are not taken for it.
+TEST(SharedSteps, DecodesEachFrameOnce) {
+  SharedSteps shared(2);
+  int decodes = 0;
+  auto decode = [&] {
+    ++decodes;
+    return protocol::decode_server_message(R"({"type":"ack","room":"r","version":)" +
+                                           std::to_string(decodes) + "}");
+  };
+  auto a = shared.decoded("frame", false, decode);
+  auto b = shared.decoded("frame", false, decode);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(decodes, 1);
+  shared.decoded("frame", true, decode);
+  EXPECT_EQ(decodes, 2);
+  shared.decoded("other", false, decode);  // the oldest of three goes
+  shared.decoded("frame", false, decode);
+  EXPECT_EQ(decodes, 4);
+  ASSERT_TRUE(a->ok());
+  EXPECT_EQ(std::get<protocol::ServerAck>(**a).version, 1);
+}
+
 // Two sessions of one process share the steps they both receive: the second
 // takes the first's transaction for the same range (one parse, one apply); a
 // session with unconfirmed steps takes the parsed steps and rebases its own.

@@ -40,6 +40,29 @@ void SharedSteps::put(const std::string& room, int64_t version,
   }
 }
 
+std::shared_ptr<const SharedSteps::Decoded> SharedSteps::decoded(
+    const std::string& frame, bool binary, const std::function<Decoded()>& decode) {
+  std::string key = frame;
+  key += binary ? '\1' : '\0';
+  {
+    std::lock_guard lock(mu_);
+    auto it = frames_.find(key);
+    if (it != frames_.end()) return it->second;
+  }
+  auto value = std::make_shared<const Decoded>(decode());
+  if (capacity_ == 0) return value;
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = frames_.try_emplace(key, value);
+  if (inserted) {
+    frame_order_.push_back(std::move(key));
+    while (frame_order_.size() > capacity_) {
+      frames_.erase(frame_order_.front());
+      frame_order_.pop_front();
+    }
+  }
+  return it->second;
+}
+
 int64_t SharedSteps::hits() const {
   std::lock_guard lock(mu_);
   return hits_;

@@ -12,18 +12,24 @@
 // caches.) A client without a SharedSteps computes everything itself, as
 // before; the result is the same.
 //
-// Bounded: the most recent `capacity` ranges are kept. Thread-safe.
+// Frames too: a message that several clients receive byte for byte (a
+// broadcast) is decoded once (decoded()).
+//
+// Bounded: the most recent `capacity` ranges and frames are kept. Thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "rtpm/base/error.h"
+#include "rtpm/protocol/server_messages.h"
 #include "rtpm/transform/step.h"
 #include "rtpm/transform/transform.h"
 
@@ -44,6 +50,11 @@ class SharedSteps {
   std::shared_ptr<const Range> find(const std::string& room, int64_t version, size_t count) const;
   /// Records a range (replacing one without a transform by one with it).
   void put(const std::string& room, int64_t version, std::shared_ptr<const Range> range);
+  /// The decoded form of a frame (`binary`: a bin.v1 frame), decoded by
+  /// `decode` the first time this text is seen among the recent frames.
+  using Decoded = Result<protocol::ServerMessage>;
+  std::shared_ptr<const Decoded> decoded(const std::string& frame, bool binary,
+                                         const std::function<Decoded()>& decode);
   /// Ranges found and ranges recorded (for reports).
   int64_t hits() const;
   int64_t misses() const;
@@ -54,6 +65,8 @@ class SharedSteps {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Range>> ranges_;
   std::deque<std::string> order_;  // oldest first, for eviction
+  std::unordered_map<std::string, std::shared_ptr<const Decoded>> frames_;
+  std::deque<std::string> frame_order_;
   mutable int64_t hits_ = 0, misses_ = 0;
 };
 
