@@ -330,7 +330,7 @@ export class CollabSession {
           this.catchingUp = false
         }
       } else if (steps.length) {
-        host.dispatch(receiveTransaction(state, steps, userIds, {mapSelectionBackward: this.caretPlaced}))
+        host.dispatch(keepStoredMarks(state, receiveTransaction(state, steps, userIds, {mapSelectionBackward: this.caretPlaced})))
       }
     }
     this.fullResync = false
@@ -393,7 +393,7 @@ export class CollabSession {
       return
     }
     let confirmed = sendable.steps.slice(0, inFlight.count)
-    host.dispatch(receiveTransaction(host.state, confirmed, confirmed.map(() => this.userId)))
+    host.dispatch(keepStoredMarks(host.state, receiveTransaction(host.state, confirmed, confirmed.map(() => this.userId))))
     if (!this.presenceExact) this.schedulePresence()
     this.flush()
   }
@@ -487,7 +487,7 @@ export class CollabSession {
   private receive(steps: Step[], userIds: string[], count = 0): number {
     if (!steps.length) return count
     let host = this.host!, before = host.state
-    let tr = receiveTransaction(before, steps, userIds, {mapSelectionBackward: this.caretPlaced})
+    let tr = keepStoredMarks(before, receiveTransaction(before, steps, userIds, {mapSelectionBackward: this.caretPlaced}))
     host.dispatch(tr)
     return keptOf(before, this.collabPlugin, tr, count)
   }
@@ -502,9 +502,9 @@ export class CollabSession {
     let batch = sendableSteps(state)?.steps.slice(0, count) ?? []
     if (batch.length < count || getVersion(state) + (applied ?? batch).length != version) return false
     if (!applied || sameSteps(applied, batch))
-      host.dispatch(receiveTransaction(state, batch, batch.map(() => this.userId)))
+      host.dispatch(keepStoredMarks(state, receiveTransaction(state, batch, batch.map(() => this.userId))))
     else
-      host.dispatch(confirmAs(state, this.collabPlugin, count, applied, version))
+      host.dispatch(keepStoredMarks(state, confirmAs(state, this.collabPlugin, count, applied, version)))
     return true
   }
 
@@ -664,4 +664,13 @@ export class CollabSession {
 
 function unconfirmed(state: EditorState): number {
   return sendableSteps(state)?.steps.length ?? 0
+}
+
+// Marks the person toggled at an empty caret (Ctrl+B, then typing) survive
+// others' steps: ProseMirror drops stored marks in any transaction that
+// changes the document, and a remote change between the toggle and the next
+// keystroke would lose the toggle.
+function keepStoredMarks(before: EditorState, tr: Transaction): Transaction {
+  if (before.storedMarks && tr.selection.empty && !tr.storedMarksSet) tr.setStoredMarks(before.storedMarks)
+  return tr
 }

@@ -170,3 +170,25 @@ test("session_replaced stops the session and makes the editor read-only", () => 
   assert.deepEqual(socket.take("steps"), [])
   client.close()
 })
+
+// Ctrl+B at an empty caret, then someone else's steps, then typing: the text
+// is bold. ProseMirror drops stored marks in every transaction that changes
+// the document; the session keeps them through others' steps.
+test("a mark toggled at the caret survives others' steps until the next keystroke", () => {
+  for (let rebase of [false, true]) {
+    let {client, editor, socket} = connected(0, "ab")
+    if (rebase) socket.receive({type: "state", room: "r", version: 0, doc: doc("ab"), users: {me: {}}, rebase: true})
+    let bold = tiptapSchema.marks.bold.create()
+    editor.dispatch(editor.state.tr.setSelection(
+      (editor.state.selection.constructor as any).near(editor.state.doc.resolve(3))).addStoredMark(bold))
+    socket.receive({type: "steps", room: "r", version: 0, steps: [insert(1, "X")], userId: "other",
+                    ...(rebase ? {userIds: ["other"]} : {})})
+    assert.equal(editor.text(), "Xab")
+    assert.deepEqual(editor.state.storedMarks?.map(m => m.type.name), ["bold"], `rebase ${rebase}`)
+    editor.dispatch(editor.state.tr.insertText("c"))
+    let para = editor.state.doc.firstChild!
+    assert.ok(bold.isInSet(para.child(para.childCount - 1).marks), `rebase ${rebase}: "c" is bold`)
+    client.close()
+    FakeSocket.all = []
+  }
+})
