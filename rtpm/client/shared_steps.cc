@@ -42,21 +42,20 @@ void SharedSteps::put(const std::string& room, int64_t version,
 
 std::shared_ptr<const SharedSteps::Decoded> SharedSteps::decoded(
     const std::string& frame, bool binary, const std::function<Decoded()>& decode) {
-  std::string key = frame;
-  key += binary ? '\1' : '\0';
+  auto& frames = frames_[binary ? 1 : 0];
   {
     std::lock_guard lock(mu_);
-    auto it = frames_.find(key);
-    if (it != frames_.end()) return it->second;
+    auto it = frames.find(frame);
+    if (it != frames.end()) return it->second;
   }
   auto value = std::make_shared<const Decoded>(decode());
   if (capacity_ == 0) return value;
   std::lock_guard lock(mu_);
-  auto [it, inserted] = frames_.try_emplace(key, value);
+  auto [it, inserted] = frames.try_emplace(frame, value);
   if (inserted) {
-    frame_order_.push_back(std::move(key));
+    frame_order_.emplace_back(binary, frame);
     while (frame_order_.size() > capacity_) {
-      frames_.erase(frame_order_.front());
+      frames_[frame_order_.front().first ? 1 : 0].erase(frame_order_.front().second);
       frame_order_.pop_front();
     }
   }

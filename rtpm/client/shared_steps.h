@@ -65,8 +65,9 @@ class SharedSteps {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const Range>> ranges_;
   std::deque<std::string> order_;  // oldest first, for eviction
-  std::unordered_map<std::string, std::shared_ptr<const Decoded>> frames_;
-  std::deque<std::string> frame_order_;
+  // Text and binary frames apart, so that a lookup needs no key of its own.
+  std::unordered_map<std::string, std::shared_ptr<const Decoded>> frames_[2];
+  std::deque<std::pair<bool, std::string>> frame_order_;
   mutable int64_t hits_ = 0, misses_ = 0;
 };
 
