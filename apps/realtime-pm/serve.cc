@@ -276,6 +276,18 @@ void add_serve_command(CLI::App& app) {
                   "within one interval go out together when it ends")
       ->envname("RTPM_PRESENCE_INTERVAL_MS")
       ->capture_default_str();
+  cmd->add_option("--broadcast-interval-ms", o.broadcast_interval_ms,
+                  "In a hot room (see --broadcast-hot-steps), steps and acks go to the\n"
+                  "members at most every this many ms, together (0: always at once)")
+      ->envname("RTPM_BROADCAST_INTERVAL_MS")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  cmd->add_option("--broadcast-hot-steps", o.broadcast_hot_steps,
+                  "A room is hot while it makes at least this many steps durable per second\n"
+                  "(0: never)")
+      ->envname("RTPM_BROADCAST_HOT_STEPS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--server-rebase", o.server_rebase,
                   "Offer the rebase protocol extension (docs/protocol.md): a client that asks\n"
                   "may send steps made on an older version, and the server rebases them")

@@ -162,6 +162,8 @@ Effects RoomCore::steps(ConnId conn, const protocol::StepsMessage& m, Now now) {
     static const std::vector<std::string> none;
     if (!in_flight_.empty())
       in_flight_.back().then_ack.push_back(conn);
+    else if (!durable_now_.empty())  // held back (a hot room): it follows them
+      durable_now_.back().then_ack.push_back(conn);
     else
       send_ack(out, conn, m.user_id, durable_version_, &none);
     return finish(out);
@@ -432,7 +434,7 @@ Effects RoomCore::stored(std::vector<std::pair<uint64_t, Result<void>>> results,
       any = true;
     }
   }
-  flush_durable(out);
+  release_durable(out);
   if (state_ != State::ready) return finish(out);
   // Joins that waited for a batch of their userId (join()).
   if (!pending_joins_.empty()) {
@@ -464,6 +466,7 @@ Effects RoomCore::snapshot_done(Result<void> result, Now now) {
 Effects RoomCore::tick(Now now) {
   Out out{{}, now};
   if (state_ == State::closed) return finish(out);
+  if (broadcast_due_ && *broadcast_due_ <= now.mono) flush_durable(out);
   if (presence_due_ && *presence_due_ <= now.mono) flush_presence(out);
   if (unload_at_ && *unload_at_ <= now.mono) {
     unload_at_.reset();
@@ -639,6 +642,9 @@ const Access& RoomCore::access_of(const std::string& user_id) const {
 void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
                        const protocol::JoinMessage& joined, Access access) {
   unload_at_.reset();
+  // A `state` is at the durable version: whatever is held back goes out first, so that every
+  // member (the joining one too) has been sent the same versions.
+  flush_durable(out);
   loaded_for_read_ = false;
   // A member who may not set presence joins without it.
   std::optional<protocol::JoinMessage> without_presence;
@@ -742,6 +748,7 @@ void RoomCore::make_durable(Out& out, InFlight done) {
   for (uint64_t request : done.then_answer)
     edit_done(out, request, {EditResult::Status::ok, a.to_version, 0, {}});
   out.effects.push_back(effect::Durable{a.steps.size(), done.received, a.to_version});
+  count_durable_steps(out.now.mono, a.steps.size());
   for (const std::string& json : a.step_json) bytes_since_snapshot_ += json.size();
 }
 
@@ -754,8 +761,39 @@ void RoomCore::send_ack(Out& out, ConnId to, const std::string& user_id, int64_t
              : protocol::encode_ack(name_, version, out.now.wall_ms));
 }
 
+void RoomCore::count_durable_steps(Time now, size_t steps) {
+  if (now - rate_window_start_ >= std::chrono::seconds(1)) {
+    // A new second: the last one counts only when it ended just now.
+    steps_last_window_ =
+        now - rate_window_start_ < std::chrono::seconds(2) ? steps_this_window_ : 0;
+    steps_this_window_ = 0;
+    rate_window_start_ = now;
+  }
+  steps_this_window_ += static_cast<int64_t>(steps);
+}
+
+bool RoomCore::hot() const {
+  if (config_.broadcast_interval_ms <= 0 || config_.broadcast_hot_steps <= 0) return false;
+  return std::max(steps_this_window_, steps_last_window_) >= config_.broadcast_hot_steps;
+}
+
+void RoomCore::release_durable(Out& out) {
+  // A hot room sends at most once per interval: the first group after a quiet interval at
+  // once, later ones together when it ends (tick()). Fewer, larger messages per member keep
+  // a busy room's members (and the server's sockets) from drowning in small ones.
+  if (durable_now_.empty() || broadcast_due_) return;
+  Time now = out.now.mono;
+  if (hot() && broadcast_sent_ && now - *broadcast_sent_ < broadcast_interval()) {
+    broadcast_due_ = *broadcast_sent_ + broadcast_interval();
+    return;
+  }
+  flush_durable(out);
+}
+
 void RoomCore::flush_durable(Out& out) {
+  broadcast_due_.reset();
   if (durable_now_.empty()) return;
+  broadcast_sent_ = out.now.mono;
   std::vector<DurableBatch> batches = std::move(durable_now_);
   durable_now_.clear();
   static const std::vector<std::string> none;
@@ -898,6 +936,8 @@ void RoomCore::unload(Out& out, bool failed) {
   presence_sent_.reset();
   presence_pending_.clear();
   presence_due_.reset();
+  durable_now_.clear();
+  broadcast_due_.reset();
   unload_at_.reset();
   out.effects.push_back(effect::Log{false, "room " + name_ + ": unloaded"});
   out.effects.push_back(effect::Unload{large});
@@ -938,6 +978,8 @@ void RoomCore::queue_presence(Out& out, const std::string& user) {
   if (presence_pending_.empty() &&
       (!presence_sent_ || now - *presence_sent_ >= presence_interval())) {
     presence_sent_ = now;
+    // Presence is at the durable version: every member gets the steps up to it first.
+    flush_durable(out);
     broadcast(out,
               protocol::encode_presence(name_, user, *presence_.get(user), durable_version_,
                                         out.now.wall_ms),
@@ -957,6 +999,7 @@ void RoomCore::flush_presence(Out& out) {
   presence_pending_.clear();
   if (held.empty()) return;
   presence_sent_ = out.now.mono;
+  flush_durable(out);  // (as in queue_presence)
   std::vector<std::string> entries;
   entries.reserve(held.size());
   for (const std::string& user : held)
@@ -1029,6 +1072,7 @@ Effects RoomCore::finish(Out& out) {
   std::optional<Time> next;
   if (state_ != State::closed) {
     next = presence_due_;
+    if (broadcast_due_ && (!next || *broadcast_due_ < *next)) next = broadcast_due_;
     if (unload_at_ && (!next || *unload_at_ < *next)) next = unload_at_;
   }
   if (next != wake_) {

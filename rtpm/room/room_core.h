@@ -29,6 +29,12 @@
 //   room) and a Persist effect; it is acknowledged to its sender and
 //   broadcast to every other member only when stored() confirms that batch id,
 //   and batches become durable in id order.
+// - Hot rooms: a room that made at least `broadcast_hot_steps` steps durable
+//   in the current or the previous second holds durable steps and acks back
+//   and sends them at most once per `broadcast_interval_ms` (the first group
+//   after a quiet interval at once); a presence or a join sends what is held
+//   first, so that every member has been sent the same versions (sent_version)
+//   and nothing gets ahead of them.
 // - A failed batch (or a failed load of the store's answer): it is neither
 //   acknowledged nor broadcast; every member gets `internal` and leaves the
 //   room, later batches in flight are dropped with it, and the room unloads
@@ -88,6 +94,12 @@ struct RoomConfig {
   size_t history_bytes = 32 << 20;
   int64_t snapshot_every = 1000;
   int presence_interval_ms = 50;
+  /// A hot room (one that made at least `broadcast_hot_steps` steps durable within the current
+  /// or the previous second) sends durable steps and acks at most once per
+  /// `broadcast_interval_ms`, the first at once and later ones together when the interval ends
+  /// (docs/protocol.md "Broadcasts"). 0 for either: every group commit goes out at once.
+  int broadcast_interval_ms = 10;
+  int broadcast_hot_steps = 1000;
   int unload_grace_ms = 30000;
   /// Offer the `rebase` extension (docs/protocol.md) to members that ask for it.
   bool server_rebase = true;
@@ -279,6 +291,11 @@ class RoomCore {
   int64_t speculative_version() const;
   size_t in_flight() const { return in_flight_.size(); }
   size_t member_count() const { return members_.size(); }
+  /// The version every member has been sent (steps and acks): below the durable version while
+  /// a hot room holds its broadcasts back.
+  int64_t sent_version() const {
+    return durable_now_.empty() ? durable_version_ : durable_now_.front().from_version;
+  }
   /// The member's userId, or nullptr.
   const std::string* member(ConnId conn) const;
   /// True when a join of `conn` waits for the loader.
@@ -353,6 +370,14 @@ class RoomCore {
   /// Sends what make_durable() gathered: acks, and the steps to each member in as few
   /// messages as its protocol allows.
   void flush_durable(Out& out);
+  /// After batches became durable: flush_durable() now, or when the interval ends in a hot room.
+  void release_durable(Out& out);
+  /// Counts durable steps for the hot-room rate (per second).
+  void count_durable_steps(Time now, size_t steps);
+  bool hot() const;
+  std::chrono::milliseconds broadcast_interval() const {
+    return std::chrono::milliseconds(config_.broadcast_interval_ms);
+  }
   /// An ack for `to` (still the member `user_id`): with the steps as applied when rebased.
   void send_ack(Out& out, ConnId to, const std::string& user_id, int64_t version,
                 const std::vector<std::string>* steps);
@@ -426,6 +451,11 @@ class RoomCore {
   std::optional<Time> presence_sent_;          // the room's last presence broadcast
   std::vector<std::string> presence_pending_;  // held back, in the order first held
   std::optional<Time> presence_due_;           // when they go out: presence_sent_ + interval
+  std::optional<Time> broadcast_sent_;         // the room's last flush of durable steps
+  std::optional<Time> broadcast_due_;          // when the held-back ones go out
+  Time rate_window_start_{};  // the hot-room rate: steps in this second and the last
+  int64_t steps_this_window_ = 0;
+  int64_t steps_last_window_ = 0;
   std::optional<Time> unload_at_;
   std::optional<Time> wake_;  // the last WakeAt asked for
 };

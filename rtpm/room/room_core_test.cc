@@ -783,4 +783,123 @@ TEST(RoomCorePresence, ACoalescedMessageIsLosslessInTheBinarySubprotocol) {
 }
 
 }  // namespace
+// ---- hot rooms: broadcasts held back (docs/protocol.md "Broadcasts") ----
+
+// u1 (1), u2 (2) and u3 (3) in a room that is hot from its second durable step on, with a
+// 10 ms broadcast interval.
+struct Hot {
+  RoomCore core{"r", [] {
+                  RoomConfig c = config();
+                  c.broadcast_interval_ms = 10;
+                  c.broadcast_hot_steps = 2;
+                  return c;
+                }()};
+  Now now{Time{} + milliseconds(1000), 1};
+  Hot() {
+    core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now);
+    core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+    core.join(2, "", "a", {"r", "u2", std::nullopt, std::nullopt}, now);
+    core.join(3, "", "a", {"r", "u3", std::nullopt, std::nullopt}, now);
+  }
+  void at(int ms) { now.mono = Time{} + milliseconds(ms); }
+  // `user` (connection `conn`) types at `pos` on `version`; the store confirms it at once.
+  Effects type(ConnId conn, const std::string& user, int64_t version, int pos) {
+    auto fx = core.steps(
+        conn, {"r", version, json::Value(json::Array{insert_step(pos, "x")}), user}, now);
+    auto persist = all_of<effect::Persist>(fx);
+    EXPECT_EQ(persist.size(), 1u);
+    if (persist.empty()) return fx;
+    return core.stored(persist[0].id, Result<void>(), now);
+  }
+};
+
+TEST(RoomCoreBroadcast, AHotRoomSendsAtMostOncePerIntervalAndAcksInOrder) {
+  Hot h;
+  // Not hot yet: at once.
+  auto fx = h.type(1, "u1", 0, 1);
+  EXPECT_EQ(sent_to(fx, 1), std::vector<std::string>{"ack"});
+  EXPECT_EQ(sent_to(fx, 2), std::vector<std::string>{"steps"});
+  // Hot now (two steps this second), and within 10 ms of the last broadcast: held back, the
+  // ack too, with a wake-up at the interval's end.
+  h.at(1004);
+  fx = h.type(2, "u2", 1, 1);
+  for (ConnId c : {1, 2, 3}) EXPECT_TRUE(sent_to(fx, c).empty()) << c;
+  EXPECT_EQ(wake_in(fx), Time{} + milliseconds(1010));
+  EXPECT_EQ(h.core.durable_version(), 2);
+  EXPECT_EQ(h.core.sent_version(), 1);
+  h.at(1006);
+  fx = h.type(3, "u3", 2, 1);
+  h.at(1008);
+  auto more = h.type(1, "u1", 3, 1);
+  for (ConnId c : {1, 2, 3}) {
+    EXPECT_TRUE(sent_to(fx, c).empty()) << c;
+    EXPECT_TRUE(sent_to(more, c).empty()) << c;
+  }
+  h.at(1009);
+  EXPECT_TRUE(all_of<effect::Send>(h.core.tick(h.now)).empty());
+  // The interval ends: each member gets the steps before its own batch, its ack, the steps
+  // after, as few messages as that allows.
+  h.at(1010);
+  fx = h.core.tick(h.now);
+  // (Version 1 members: one `steps` message per run of one user's steps.)
+  EXPECT_EQ(sent_to(fx, 1), (std::vector<std::string>{"steps", "steps", "ack"}));
+  EXPECT_EQ(sent_to(fx, 2), (std::vector<std::string>{"ack", "steps", "steps"}));
+  EXPECT_EQ(sent_to(fx, 3), (std::vector<std::string>{"steps", "ack", "steps"}));
+  auto versions = [&](ConnId c) {
+    std::vector<int64_t> out;
+    for (const json::Value& m : texts_to(fx, c))
+      out.push_back(static_cast<int64_t>(m.find("version")->as_number()));
+    return out;
+  };
+  EXPECT_EQ(versions(1), (std::vector<int64_t>{1, 2, 4}));
+  EXPECT_EQ(versions(2), (std::vector<int64_t>{2, 2, 3}));
+  EXPECT_EQ(versions(3), (std::vector<int64_t>{1, 3, 3}));
+  EXPECT_EQ(h.core.sent_version(), 4);
+  EXPECT_FALSE(wake_in(fx).has_value());
+}
+
+TEST(RoomCoreBroadcast, AJoinAndPresenceNeverGetAheadOfTheStepsHeldBack) {
+  Hot h;
+  h.type(1, "u1", 0, 1);
+  h.at(1002);
+  h.type(1, "u1", 1, 1);  // held: hot, within the interval
+  EXPECT_EQ(h.core.sent_version(), 1);
+  // A presence change goes out at once (the room's first): the steps go out before it.
+  auto fx = h.core.presence(3, {"r", "u3", cursor_at(1), std::nullopt}, h.now);
+  EXPECT_EQ(sent_to(fx, 2), (std::vector<std::string>{"steps", "presence"}));
+  EXPECT_EQ(sent_to(fx, 1), (std::vector<std::string>{"ack", "presence"}));
+  EXPECT_EQ(h.core.sent_version(), 2);
+  // Held again; a join then gets its state at the durable version after the others got the
+  // steps up to it.
+  h.at(1004);
+  h.type(2, "u2", 2, 1);
+  EXPECT_EQ(h.core.sent_version(), 2);
+  fx = h.core.join(4, "", "a", {"r", "u4", std::nullopt, std::nullopt}, h.now);
+  EXPECT_EQ(sent_to(fx, 1), (std::vector<std::string>{"steps", "join"}));
+  EXPECT_EQ(sent_to(fx, 2), (std::vector<std::string>{"ack", "join"}));
+  EXPECT_EQ(sent_to(fx, 4), std::vector<std::string>{"state"});
+  EXPECT_EQ(texts_to(fx, 4).at(0).find("version")->as_number(), 3);
+  EXPECT_EQ(h.core.sent_version(), 3);
+}
+
+TEST(RoomCoreBroadcast, AQuietRoomOrAZeroIntervalSendsAtOnce) {
+  for (int variant = 0; variant < 2; ++variant) {
+    RoomConfig c = config();
+    c.broadcast_interval_ms = variant == 0 ? 10 : 0;
+    c.broadcast_hot_steps = variant == 0 ? 1000 : 1;
+    RoomCore core{"r", c};
+    Now now{Time{} + milliseconds(1000), 1};
+    core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now);
+    core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+    core.join(2, "", "a", {"r", "u2", std::nullopt, std::nullopt}, now);
+    for (int i = 0; i < 20; ++i) {
+      now.mono += milliseconds(1);
+      auto fx = core.steps(1, {"r", i, json::Value(json::Array{insert_step(1, "x")}), "u1"}, now);
+      fx = core.stored(all_of<effect::Persist>(fx).at(0).id, Result<void>(), now);
+      EXPECT_EQ(sent_to(fx, 1), std::vector<std::string>{"ack"}) << variant << " " << i;
+      EXPECT_EQ(sent_to(fx, 2), std::vector<std::string>{"steps"}) << variant << " " << i;
+    }
+  }
+}
+
 }  // namespace rtpm::room

@@ -23,6 +23,8 @@ room::RoomConfig room_config(const ServerContext& ctx) {
           .history_bytes = o.history_bytes,
           .snapshot_every = o.snapshot_every,
           .presence_interval_ms = o.presence_interval_ms,
+          .broadcast_interval_ms = o.broadcast_interval_ms,
+          .broadcast_hot_steps = o.broadcast_hot_steps,
           .unload_grace_ms = o.unload_grace_ms,
           .server_rebase = o.server_rebase};
 }

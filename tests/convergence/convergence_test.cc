@@ -19,6 +19,8 @@
 // `Rebase`, the clients asking for the server-side rebase extension, which
 // the server offers (docs/protocol.md): late batches are rebased by the
 // server, acks carry the steps as applied, broadcasts several authors' steps.
+// Odd seeds run the room hot (--broadcast-hot-steps 1): steps and acks held
+// back and sent together every 1 to 20 ms.
 //
 // Seeded: RTPM_CONVERGE_SEED=S runs one seed, RTPM_CONVERGE_SEEDS=A-B a
 // range; the default is the CI set. A failure prints its seed and the command
@@ -495,10 +497,15 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   std::string dir = mkdtemp(tmpl);
   std::string initial_file = dir + "/initial.json";
   std::ofstream(initial_file) << kInitialDoc;
-  ServerProcess server(RTPM_BINARY,
-                       {"--schema", schema_path(), "--initial-doc", initial_file, "--history",
-                        "1000000", "--idle-timeout", "3"},
-                       dir + "/data");
+  std::vector<std::string> args{"--schema",  schema_path(), "--initial-doc",  initial_file,
+                                "--history", "1000000",     "--idle-timeout", "3"};
+  // Odd seeds run a hot room (docs/protocol.md "Hot rooms"): every durable step counts, so steps
+  // and acks are held back and sent together every 1 to 20 ms.
+  bool hot = seed % 2 == 1;
+  if (hot)
+    args.insert(args.end(), {"--broadcast-hot-steps", "1", "--broadcast-interval-ms",
+                             std::to_string(1 + seed / 2 % 20)});
+  ServerProcess server(RTPM_BINARY, args, dir + "/data");
   std::filesystem::create_directories(dir + "/data");
   server.start();
   FaultProxy proxy(server.port());
@@ -802,7 +809,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
     rebased += c->stats().rooms.server_rebased;
     conflicts += c->stats().rooms.version_conflicts;
   }
-  summary << "seed " << seed << (rebase ? " rebase" : " v1")
+  summary << "seed " << seed << (rebase ? " rebase" : " v1") << (hot ? " hot" : "")
           << (deletes ? " (deletes)" : " (no deletes)") << ": " << total_edits << " edits ("
           << total_skipped << " skipped), " << total_made << " steps made, " << server_version
           << " confirmed, " << total_dropped << " dropped {";
