@@ -219,6 +219,9 @@ LoadClient::LoadClient(Engine& eng, int r, int i)
       .idle_timeout_ms = 600000,
       .server_rebase = !e.o.no_server_rebase,
       .shared_steps = e.shared_steps,
+      // As ../shared/bench/loadgen: others' cursors are not mapped (100 clients in one process
+      // would map 99 cursors each through every step, work a real client spreads over 100 CPUs).
+      .remote_presence = false,
       .auto_connect = false,
   };
   if (e.o.source_addresses > 1) {

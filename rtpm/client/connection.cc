@@ -336,6 +336,7 @@ net::awaitable<void> Connection::run_socket(std::shared_ptr<Ws> ws,
     std::string data = beast::buffers_to_string(buffer.data());
     buffer.consume(buffer.size());
     bool text = ws->got_text();
+    if (options_.skip_presence && protocol::is_presence_frame(data, !text)) continue;
     auto decode = [&] {
       Result<json::Value> value = text ? json::parse(data) : protocol::decode_binary(data);
       Result<protocol::ServerMessage> message =

@@ -89,6 +89,9 @@ struct ConnectionOptions {
   /// Frames that other connections of this process received too are decoded
   /// once (ClientOptions::shared_steps). Null: each frame is decoded here.
   std::shared_ptr<SharedSteps> shared;
+  /// Drop the server's `presence` frames undecoded (protocol::is_presence_frame): for a
+  /// client that ignores others' presence (ClientOptions::remote_presence false).
+  bool skip_presence = false;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

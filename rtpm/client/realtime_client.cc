@@ -33,7 +33,8 @@ ConnectionOptions connection_options(const ClientOptions& o) {
                            .backoff = o.backoff,
                            .connect_timeout_ms = o.connect_timeout_ms,
                            .idle_timeout_ms = o.idle_timeout_ms,
-                           .shared = o.shared_steps};
+                           .shared = o.shared_steps,
+                           .skip_presence = !o.remote_presence};
 }
 
 // The room a server message is for, if it names one.
@@ -301,7 +302,8 @@ class RealtimeClient::Impl : public Connection::Handler,
                           .max_unconfirmed_steps = options_.max_unconfirmed_steps,
                           .max_batch_steps = options_.max_batch_steps,
                           .server_rebase = options_.server_rebase,
-                          .shared_steps = options_.shared_steps};
+                          .shared_steps = options_.shared_steps,
+                          .remote_presence = options_.remote_presence};
   }
 
   // Forgets a room (leave(), or join() after it was left); its counters stay.

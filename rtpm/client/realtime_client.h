@@ -120,6 +120,12 @@ struct ClientOptions {
   /// tool): steps they all receive are parsed and applied once (see
   /// shared_steps.h). Null (default): each client does its own work.
   std::shared_ptr<SharedSteps> shared_steps;
+  /// Keep the other members' presence (RoomSnapshot::presence, on_presence),
+  /// mapped through every change. false: it is ignored, which saves a client
+  /// that shows no cursors (a bot, the load tool) mapping every other
+  /// member's positions through every step. Joins and leaves are still
+  /// reported; the own presence is unaffected. Default true.
+  bool remote_presence = true;
   /// Connect in the constructor (true) or only on connect(). Default true.
   bool auto_connect = true;
 };

@@ -302,10 +302,7 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
     else
       lost.push_back(collab_.unconfirmed[i].step->to_json());
   }
-  std::vector<transform::StepMap> maps;
-  maps.reserve(steps.size());
-  for (const auto& s : steps) maps.push_back(s->get_map());
-  record_confirmed(maps);
+  record_confirmed(steps.size(), [&](size_t i) { return steps[i]; });
   model::NodeRef before = collab_.doc;
   keep_only(r.kept, confirmed);
   collab_ = std::move(r.state);
@@ -428,10 +425,7 @@ void RoomSession::confirm_front(int64_t version, SessionOutput& out) {
 // The first `n` unconfirmed steps are confirmed as they are: the room is at
 // `version` after them.
 void RoomSession::confirm_prefix(size_t n, int64_t version) {
-  std::vector<transform::StepMap> maps;
-  maps.reserve(n);
-  for (size_t i = 0; i < n; ++i) maps.push_back(collab_.unconfirmed[i].step->get_map());
-  record_confirmed(maps);
+  record_confirmed(n, [&](size_t i) { return collab_.unconfirmed[i].step; });
   collab_.unconfirmed.erase(collab_.unconfirmed.begin(),
                             collab_.unconfirmed.begin() + static_cast<long>(n));
   sent_ -= std::min(sent_, n);
@@ -465,7 +459,12 @@ bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutp
     resync(true, out);
     return false;
   }
-  if (sent_batch_ && !in_flight_.empty()) in_flight_.pop_front();  // answered by a broadcast
+  if (sent_batch_ && !in_flight_.empty()) {
+    // Answered by a broadcast (`echo`, or a state's run): rebased when applied on a later
+    // version than the one it was made on.
+    if (in_flight_.front().version != collab_.version) ++stats_.server_rebased;
+    in_flight_.pop_front();
+  }
   // The steps of the batch as sent that the server did not apply. Which ones
   // they are is told by content (align_steps); when that fails, the count is
   // still right.
@@ -511,10 +510,7 @@ bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutp
       else
         after_lost.push_back(unconfirmed[i].step->to_json());
     }
-    std::vector<transform::StepMap> maps;
-    maps.reserve(applied.size());
-    for (const auto& step : applied) maps.push_back(step->get_map());
-    record_confirmed(maps);
+    record_confirmed(applied.size(), [&](size_t i) { return applied[i]; });
     keep_only(r.kept, n);
     collab_ = std::move(r.state);
     auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
@@ -551,7 +547,7 @@ void RoomSession::settle_unapplied(bool maybe_applied, SessionOutput& out) {
 }
 
 void RoomSession::on(const protocol::ServerPresence& m, SessionOutput& out) {
-  if (!loaded_ || status_ != RoomStatus::joined) return;
+  if (!loaded_ || status_ != RoomStatus::joined || !options_.remote_presence) return;
   std::optional<Localizer> l = localizer(m.version);  // the same maps for every entry
   for (const auto& [user, entry] : m.users) set_remote_presence(user, entry, m.version, out, l);
 }
@@ -697,6 +693,7 @@ void RoomSession::send_join(SessionOutput& out) {
   if (status_ == RoomStatus::joining || status_ == RoomStatus::joined) ++stats_.resyncs;
   protocol::JoinMessage m{room_, options_.user_id, std::nullopt, std::nullopt};
   m.rebase = options_.server_rebase;
+  m.echo = options_.server_rebase;  // own steps in broadcasts: settled by apply_incoming
   bool rejoin = loaded_ && !full_resync_;
   if (own_presence_) m.presence = rejoin ? presence_for_confirmed() : own_presence_->current();
   if (rejoin) m.version = collab_.version;
@@ -807,8 +804,9 @@ const std::vector<transform::StepMap>& RoomSession::unconfirmed_maps() {
   return unconfirmed_maps_;
 }
 
-void RoomSession::record_confirmed(const std::vector<transform::StepMap>& maps) {
-  for (const auto& m : maps) history_.push_back(m);
+void RoomSession::record_confirmed(size_t n, FunctionRef<transform::StepPtr(size_t)> step) {
+  if (!options_.remote_presence) return;  // the history only localizes others' presence
+  for (size_t i = 0; i < n; ++i) history_.push_back(step(i)->get_map());
   while (history_.size() > kPresenceHistory) history_.pop_front();
 }
 
@@ -833,12 +831,13 @@ std::optional<RoomSession::Localizer> RoomSession::localizer(int64_t version) {
 
 void RoomSession::set_remote_presence(const std::string& user, const Value& entry, int64_t version,
                                       SessionOutput& out) {
+  if (!options_.remote_presence) return;
   set_remote_presence(user, entry, version, out, localizer(version));
 }
 
 void RoomSession::set_remote_presence(const std::string& user, const Value& entry, int64_t version,
                                       SessionOutput& out, const std::optional<Localizer>& l) {
-  if (user == options_.user_id) return;
+  if (user == options_.user_id || !options_.remote_presence) return;
   if (!l) {
     pending_presence_[user] = PendingPresence{version, entry};
     return;

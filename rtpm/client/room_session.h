@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "rtpm/base/error.h"
+#include "rtpm/base/function_ref.h"
 #include "rtpm/client/shared_steps.h"
 #include "rtpm/collab/rebase.h"
 #include "rtpm/json/json.h"
@@ -237,6 +238,8 @@ struct SessionOptions {
   bool server_rebase = true;
   /// See ClientOptions::shared_steps. Null: none.
   std::shared_ptr<SharedSteps> shared_steps;
+  /// See ClientOptions::remote_presence.
+  bool remote_presence = true;
 };
 
 /// What one call into a session produced.
@@ -362,7 +365,8 @@ class RoomSession {
   json::Value presence_for_confirmed();
   void map_presence(std::shared_ptr<const transform::Transform> tr, int doc_size,
                     int own_assoc = 1);
-  void record_confirmed(const std::vector<transform::StepMap>& maps);
+  /// Keeps the maps of `n` steps just confirmed (step(i)), to localize presence at older versions.
+  void record_confirmed(size_t n, FunctionRef<transform::StepPtr(size_t)> step);
   const std::vector<transform::StepMap>& unconfirmed_maps();
   // The maps from a version to the local document, and the content size there
   // (the same for every entry of one message: made once per message).

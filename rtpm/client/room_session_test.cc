@@ -399,6 +399,32 @@ TEST(RoomSession, RemoteCursorsFollowEveryStepHoweverOftenTheyAreRead) {
   EXPECT_EQ(t.presence_of("cy"), R"({"cursor":{"pos":64}})");
 }
 
+// ClientOptions::remote_presence false: others' entries (in the state, a join, a presence
+// message) are neither kept nor reported; joins and leaves are, and the own presence and the
+// document work as before.
+TEST(RoomSession, WithoutRemotePresenceOthersEntriesAreIgnored) {
+  Session t;
+  t.s = RoomSession(kRoom,
+                    SessionOptions{.schema = basic(), .user_id = "me", .remote_presence = false});
+  t.join(
+      R"({"type":"doc","content":[{"type":"paragraph","content":[{"type":"text","text":"hello"}]}]})",
+      0, R"({"bob":{"cursor":{"pos":3}}})");
+  t.feed(R"({"type":"join","room":"r","userId":"ann","presence":{"cursor":{"pos":2}}})");
+  t.feed(R"({"type":"presence","room":"r","users":{"bob":{"cursor":{"pos":4}}},"version":0})");
+  t.feed(steps_msg(0, "bob", insert_step(1, "XX")));
+  EXPECT_TRUE(t.s.snapshot().presence.empty());
+  EXPECT_TRUE(t.events<PresenceChange>().empty());
+  auto members = t.events<MemberEvent>();
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].user_id, "ann");
+  EXPECT_EQ(text_of(t.s.collab().doc), "XXhello");
+  ASSERT_TRUE(t.s.set_presence(parse(R"({"cursor":{"pos":3}})"), t.out).ok());
+  EXPECT_EQ(
+      t.sent(),
+      std::vector<std::string>{
+          R"({"type":"presence","room":"r","users":{"me":{"cursor":{"pos":3}}},"version":1,"timestamp":1})"});
+}
+
 TEST(RoomSession, OwnPresenceIsSentAtTheConfirmedVersionAndResentWhenLossy) {
   Session t;
   t.join(
@@ -562,7 +588,7 @@ std::string sent_steps(int64_t version, const std::string& steps) {
 
 std::string rejoin_msg(int64_t version) {
   return R"({"type":"join","room":"r","userId":"me","version":)" + std::to_string(version) +
-         R"(,"rebase":true,"timestamp":1})";
+         R"(,"rebase":true,"echo":true,"timestamp":1})";
 }
 
 std::string cursor_of(const RoomSession& s) {
@@ -577,7 +603,7 @@ TEST(RoomSessionRebase, IsAskedForAtEveryJoinAndFallsBackToVersion1) {
   plain.connection_opened(out);
   ASSERT_EQ(out.messages.size(), 1u);
   EXPECT_EQ(wire(out.messages[0]),
-            R"({"type":"join","room":"r","userId":"me","rebase":true,"timestamp":1})");
+            R"({"type":"join","room":"r","userId":"me","rebase":true,"echo":true,"timestamp":1})");
   // A server without it answers a version 1 state: version 1's conflicts
   // wait for the missing steps instead of rejoining.
   Session v1("me", 200, 100, std::nullopt, true);
@@ -843,6 +869,33 @@ TEST(RoomSessionRebase, ACatchUpStateSettlesTheRunOfOwnStepsBetweenOthers) {
   EXPECT_EQ(t.s.stats().steps_confirmed, 1);
   EXPECT_TRUE(t.events<DroppedSteps>().empty());
   EXPECT_EQ(t.sent(), std::vector<std::string>{sent_steps(3, insert_step(7, "!"))});
+}
+
+// `echo`: the batch comes back in a broadcast, as the server applied it after a step of
+// bob's and before one of eve's: that run is its ack. The next batch goes out at once.
+TEST(RoomSessionRebase, AnEchoedRunOfOwnStepsInABroadcastAnswersTheBatch) {
+  Session t("me", 200, 100, std::nullopt, true);
+  t.join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0, "{}", true);
+  ASSERT_TRUE(t.type(1, "mine").ok());
+  t.sent();
+  ASSERT_TRUE(t.type(5, "!").ok());  // waits behind the batch in flight
+  EXPECT_TRUE(t.sent().empty());
+  t.feed(R"({"type":"steps","room":"r","version":0,"steps":[)" + insert_step(1, "B") + "," +
+         insert_step(2, "mine") + "," + insert_step(1, "E") +
+         R"(],"userId":"bob","userIds":["bob","me","eve"]})");
+  EXPECT_EQ(text_of(t.s.collab().doc), "EBmine!");
+  EXPECT_EQ(t.s.collab().version, 3);
+  EXPECT_EQ(t.s.snapshot().unconfirmed, 1u);
+  EXPECT_EQ(t.s.stats().steps_confirmed, 1);
+  EXPECT_EQ(t.s.stats().server_rebased, 1);  // made on 0, applied on 1
+  EXPECT_TRUE(t.events<DroppedSteps>().empty());
+  EXPECT_EQ(t.sent(), std::vector<std::string>{sent_steps(3, insert_step(7, "!"))});
+  // Echoed as sent, on the version it was made on: confirmed, not counted as rebased.
+  t.feed(R"({"type":"steps","room":"r","version":3,"steps":[)" + insert_step(7, "!") +
+         R"(],"userId":"me","userIds":["me"]})");
+  EXPECT_EQ(text_of(t.s.collab().doc), "EBmine!");
+  EXPECT_EQ(t.s.snapshot().unconfirmed, 0u);
+  EXPECT_EQ(t.s.stats().server_rebased, 1);
 }
 
 // A state without our steps: the batch was not applied; it goes out again,

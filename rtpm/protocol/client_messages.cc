@@ -54,6 +54,7 @@ Result<ClientMessage> decode_join(const Value& msg) {
   m.version = *version;
   // The `rebase` extension is asked for with `true` only; anything else is version 1.
   if (const Value* r = msg.find("rebase"); r && r->is_bool() && r->as_bool()) m.rebase = true;
+  if (const Value* e = msg.find("echo"); e && e->is_bool() && e->as_bool()) m.echo = true;
   return ClientMessage(std::move(m));
 }
 
@@ -174,6 +175,7 @@ json::Value encode_client_value(const ClientMessage& message, int64_t timestamp)
           if (m.presence) o.emplace_back("presence", *m.presence);
           if (m.version) o.emplace_back("version", *m.version);
           if (m.rebase) o.emplace_back("rebase", true);
+          if (m.echo) o.emplace_back("echo", true);
         } else if constexpr (std::is_same_v<T, StepsMessage>) {
           o = {{"type", "steps"},
                {"room", m.room},

@@ -31,6 +31,8 @@ struct JoinMessage {
   std::optional<int64_t> version;
   /// Asks for the `rebase` extension (docs/protocol.md): `"rebase":true`.
   bool rebase = false;
+  /// With `rebase`: asks for `echo` too (own steps in broadcasts): `"echo":true`.
+  bool echo = false;
   friend bool operator==(const JoinMessage&, const JoinMessage&) = default;
 };
 

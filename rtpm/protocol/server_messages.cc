@@ -3,6 +3,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "rtpm/protocol/binary_codec.h"
+
 namespace rtpm::protocol {
 
 namespace {
@@ -67,6 +69,7 @@ Result<ServerMessage> decode_state(const json::Value& m) {
   if (s.doc.has_value() == s.steps.has_value()) return bad("state: one of doc and steps");
   if (!get_users(m, s.users)) return bad("state: users");
   if (const json::Value* r = m.find("rebase"); r && r->is_bool() && r->as_bool()) s.rebase = true;
+  if (const json::Value* e = m.find("echo"); e && e->is_bool() && e->as_bool()) s.echo = true;
   return ServerMessage(std::move(s));
 }
 
@@ -190,7 +193,7 @@ void write_steps(json::Writer& w, const Texts& step_jsons) {
 template <typename Steps>
 std::string state_steps(std::string_view room, int64_t version, const Steps& steps,
                         const std::vector<std::string>& user_ids, std::string_view users_json,
-                        int64_t timestamp, bool rebase) {
+                        int64_t timestamp, bool rebase, bool echo) {
   MessageWriter m("state", room);
   m.integer("version", version);
   m.w().key("steps");
@@ -201,6 +204,7 @@ std::string state_steps(std::string_view room, int64_t version, const Steps& ste
   m.w().end_array();
   m.raw("users", users_json);
   if (rebase) m.boolean("rebase", true);
+  if (echo) m.boolean("echo", true);
   return m.end(timestamp);
 }
 
@@ -250,26 +254,30 @@ std::string encode_error_fields(std::string_view code, std::string_view message,
 }  // namespace
 
 std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
-                             std::string_view users_json, int64_t timestamp, bool rebase) {
+                             std::string_view users_json, int64_t timestamp, bool rebase,
+                             bool echo) {
   MessageWriter m("state", room);
   m.integer("version", version);
   m.raw("doc", doc_json);
   m.raw("users", users_json);
   if (rebase) m.boolean("rebase", true);
+  if (echo) m.boolean("echo", true);
   return m.end(timestamp);
 }
 
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp, bool rebase) {
-  return state_steps(room, version, steps_json, user_ids, users_json, timestamp, rebase);
+                               std::string_view users_json, int64_t timestamp, bool rebase,
+                               bool echo) {
+  return state_steps(room, version, steps_json, user_ids, users_json, timestamp, rebase, echo);
 }
 
 std::string encode_state_steps(std::string_view room, int64_t version,
                                const std::vector<std::string_view>& step_jsons,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp, bool rebase) {
-  return state_steps(room, version, step_jsons, user_ids, users_json, timestamp, rebase);
+                               std::string_view users_json, int64_t timestamp, bool rebase,
+                               bool echo) {
+  return state_steps(room, version, step_jsons, user_ids, users_json, timestamp, rebase, echo);
 }
 
 std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
@@ -377,9 +385,9 @@ std::string encode_server_message(const ServerMessage& message, int64_t timestam
         if constexpr (std::is_same_v<T, ServerState>) {
           if (m.doc)
             return encode_state_doc(m.room, m.version, json::stringify(*m.doc), users_text(m.users),
-                                    timestamp, m.rebase);
+                                    timestamp, m.rebase, m.echo);
           return state_steps(m.room, m.version, m.steps ? *m.steps : std::vector<json::Value>(),
-                             m.user_ids, users_text(m.users), timestamp, m.rebase);
+                             m.user_ids, users_text(m.users), timestamp, m.rebase, m.echo);
         } else if constexpr (std::is_same_v<T, ServerSteps>) {
           return steps_message(m.room, m.version, m.steps, m.user_id, timestamp, m.user_ids);
         } else if constexpr (std::is_same_v<T, ServerAck>) {
@@ -405,6 +413,20 @@ std::optional<ErrorCode> error_code_from_string(std::string_view code) {
     if (to_string(c) == code) return c;
   }
   return std::nullopt;
+}
+
+bool is_presence_frame(std::string_view frame, bool binary) {
+  if (!binary) return frame.starts_with(R"({"type":"presence")");
+  // An object (tag, member count), then the key `type` and the value `presence`, each as the
+  // codec writes them (the bytes after the count of a one-member object).
+  static const std::string member = [] {
+    std::string one = encode_binary(json::Value(json::Object{{"type", "presence"}}));
+    return one.substr(2);  // the object tag and the count 1
+  }();
+  if (frame.empty() || frame[0] != static_cast<char>(BinTag::object)) return false;
+  std::string_view rest = frame.substr(1);
+  uint64_t count = 0;
+  return read_varint(rest, count) && rest.starts_with(member);
 }
 
 Result<ServerMessage> decode_server_value(const json::Value& m) {

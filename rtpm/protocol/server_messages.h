@@ -42,6 +42,8 @@ struct ServerState {
   std::vector<std::pair<std::string, json::Value>> users;
   /// The server speaks the `rebase` extension with this member (docs/protocol.md).
   bool rebase = false;
+  /// ...and its `echo` (own steps in broadcasts instead of acks).
+  bool echo = false;
   friend bool operator==(const ServerState&, const ServerState&) = default;
 };
 
@@ -118,19 +120,23 @@ std::string encode_server_message(const ServerMessage& message, int64_t timestam
 // JSON text. `*_json` arguments are JSON texts written in place unchecked.
 
 /// `state` with the whole document (`doc_json` is the document's JSON text).
-/// `rebase`: the member speaks the `rebase` extension (`"rebase":true` after `users`).
+/// `rebase`: the member speaks the `rebase` extension (`"rebase":true` after `users`); `echo`:
+/// and its `echo` (`"echo":true` after that).
 std::string encode_state_doc(std::string_view room, int64_t version, std::string_view doc_json,
-                             std::string_view users_json, int64_t timestamp, bool rebase = false);
+                             std::string_view users_json, int64_t timestamp, bool rebase = false,
+                             bool echo = false);
 /// `state` with the steps since the joiner's version (`steps_json` is a JSON
 /// array text, `user_ids` one per step).
 std::string encode_state_steps(std::string_view room, int64_t version, std::string_view steps_json,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp, bool rebase = false);
+                               std::string_view users_json, int64_t timestamp, bool rebase = false,
+                               bool echo = false);
 /// The same from each step's JSON text (the room's history entries).
 std::string encode_state_steps(std::string_view room, int64_t version,
                                const std::vector<std::string_view>& step_jsons,
                                const std::vector<std::string>& user_ids,
-                               std::string_view users_json, int64_t timestamp, bool rebase = false);
+                               std::string_view users_json, int64_t timestamp, bool rebase = false,
+                               bool echo = false);
 /// `steps` broadcast: steps made on top of `version` by `user_id`.
 std::string encode_steps(std::string_view room, int64_t version, std::string_view steps_json,
                          std::string_view user_id, int64_t timestamp);
@@ -181,6 +187,10 @@ std::string encode_error(const Error& error, std::optional<std::string> room, in
 Result<ServerMessage> decode_server_message(std::string_view text);
 /// Decodes an already parsed message (e.g. from the binary codec). Errors: bad_message.
 Result<ServerMessage> decode_server_value(const json::Value& message);
+/// True when a frame (JSON text, or `binary`) is certainly a server `presence`: its first
+/// member is `"type":"presence"`, as this server writes it. A client that ignores others'
+/// presence skips decoding such frames; false only means "decode it to know".
+bool is_presence_frame(std::string_view frame, bool binary);
 
 /// The ErrorCode of a wire string ("version_conflict" -> version_conflict); nullopt if unknown.
 std::optional<ErrorCode> error_code_from_string(std::string_view code);

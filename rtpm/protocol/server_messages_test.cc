@@ -155,6 +155,26 @@ TEST(Decode, RebaseFieldsMistyped) {
   }
 }
 
+// A client that ignores others' presence skips presence frames by their first member, in
+// both subprotocols; anything else (or a presence whose `type` is not first) is decoded.
+TEST(Decode, PresenceFramesAreKnownByTheirFirstMember) {
+  std::string presence = encode_presence("r", R"({"u":{"cursor":{"pos":1}}})", 3, 1);
+  std::string steps = encode_steps("r", 0, R"([{"stepType":"replace","from":1,"to":1}])", "u", 1);
+  std::string ack = encode_ack("r", 1, 1);
+  EXPECT_TRUE(is_presence_frame(presence, false));
+  EXPECT_TRUE(is_presence_frame(encode_binary(parse(presence)), true));
+  for (const std::string& other :
+       {steps, ack, std::string(R"({"room":"r","type":"presence","users":{},"version":0})"),
+        std::string(R"({"type":"presenceX"})"), std::string()}) {
+    EXPECT_FALSE(is_presence_frame(other, false)) << other;
+    if (!other.empty()) {
+      EXPECT_FALSE(is_presence_frame(encode_binary(parse(other)), true)) << other;
+    }
+  }
+  EXPECT_FALSE(is_presence_frame("", true));
+  EXPECT_FALSE(is_presence_frame(std::string(1, '\x09'), true));  // truncated
+}
+
 TEST(Decode, ServerMessageErrors) {
   for (const char* text : {
            "nope",

@@ -70,7 +70,7 @@ const std::string* RoomCore::member(ConnId conn) const {
 
 bool RoomCore::batch_of_user_in_flight(const std::string& user_id, ConnId conn) const {
   return std::any_of(in_flight_.begin(), in_flight_.end(), [&](const InFlight& f) {
-    return f.sender != 0 && f.sender != conn && f.accepted.user_id == user_id;
+    return f.sender != conn && f.accepted.user_id == user_id;
   });
 }
 
@@ -112,7 +112,9 @@ Effects RoomCore::join(ConnId conn, const std::string& subject, const std::strin
         // flight whose ack it may never read. The state waits until the batch is durable, so
         // that it lists the batch, which confirms it (PROTOCOL.md's lost ack); a state without
         // it would have the client send the batch again, and a rebase member's resend would
-        // be rebased and applied twice (docs/protocol.md "A lost ack").
+        // be rebased and applied twice (docs/protocol.md "A lost ack"). The same for an edit
+        // through the API under this userId (made while it was no member): broadcast after
+        // the state, its steps would reach the client as its own.
         pending_joins_.push_back({conn, subject, message, access});
         break;
       }
@@ -654,6 +656,7 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
   }
   const protocol::JoinMessage& m = without_presence ? *without_presence : joined;
   bool rebase = m.rebase && config_.server_rebase;
+  bool echo = rebase && m.echo;
   json::Value entry{json::Object{}};
   if (m.presence) {
     // Positions refer to the version the join names; map them to the durable version.
@@ -669,8 +672,9 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
     Member& member = members_.at(m.user_id);
     member.access = access;
     member.rebase = rebase;
+    member.echo = echo;
     if (m.presence) presence_.set(m.user_id, entry);
-    return send(out, conn, state_message(m.version, out.now.wall_ms, rebase));
+    return send(out, conn, state_message(m.version, out.now.wall_ms, rebase, echo));
   }
   auto existing = members_.find(m.user_id);
   if (existing != members_.end() && existing->second.subject != subject)
@@ -694,13 +698,13 @@ void RoomCore::do_join(Out& out, ConnId conn, const std::string& subject,
                        "the room has its maximum number of members");
   }
   if (!replacing) out.effects.push_back(effect::Membership{m.user_id, true, durable_version_});
-  members_[m.user_id] = Member{conn, subject, access, rebase};
+  members_[m.user_id] = Member{conn, subject, access, rebase, echo};
   by_conn_[conn] = m.user_id;
   if (m.presence)
     presence_.set(m.user_id, entry);
   else
     presence_.add_member(m.user_id);
-  send(out, conn, state_message(m.version, out.now.wall_ms, rebase));
+  send(out, conn, state_message(m.version, out.now.wall_ms, rebase, echo));
   broadcast(out,
             protocol::encode_join(name_, m.user_id, m.presence ? &entry : nullptr, out.now.wall_ms),
             conn);
@@ -825,26 +829,35 @@ void RoomCore::flush_durable(Out& out) {
     }
     return texts;
   };
-  // Who gets an ack in this group: they get their own sequence.
+  // Who gets an ack in this group: they get their own sequence (`echo` members excepted).
   std::unordered_set<ConnId> acked;
   for (const DurableBatch& b : batches) {
     if (b.sender) acked.insert(b.sender);
     acked.insert(b.then_ack.begin(), b.then_ack.end());
   }
-  // Everyone else gets the same messages, each written once.
+  // Everyone else gets the same messages, each written once; `echo` members get every step,
+  // their own included, in the same message as the other rebase members (docs/protocol.md,
+  // `echo`).
   effect::Broadcast v1, rebase;
   for (const auto& [user, member] : members_) {
-    if (acked.count(member.conn)) continue;
-    (member.rebase ? rebase : v1).to.push_back(member.conn);
+    if (member.echo || (member.rebase && !acked.count(member.conn)))
+      rebase.to.push_back(member.conn);
+    else if (!acked.count(member.conn))
+      v1.to.push_back(member.conn);
   }
   for (effect::Broadcast* group : {&v1, &rebase}) {
     if (group->to.empty()) continue;
     for (std::string& text : messages(0, batches.size(), group == &rebase))
       out.effects.push_back(effect::Broadcast{group->to, std::move(text)});
   }
+  // An `echo` member's batch whose every step was dropped: an empty ack after all of it.
+  for (const DurableBatch& b : batches)
+    for (ConnId conn : b.then_ack)
+      if (auto it = by_conn_.find(conn); it != by_conn_.end() && members_.at(it->second).echo)
+        send_ack(out, conn, it->second, batches.back().to_version, &none);
   // A member with a batch of its own here: the steps before it, its ack, the steps after.
   for (const auto& [user, member] : members_) {
-    if (!acked.count(member.conn)) continue;
+    if (!acked.count(member.conn) || member.echo) continue;
     size_t pending = 0;
     const Member& to = member;  // (clang 14 cannot capture a structured binding)
     auto flush = [&](size_t upto) {
@@ -1024,7 +1037,8 @@ void RoomCore::flush_presence(Out& out) {
 
 // ---- output ----
 
-std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase) {
+std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase,
+                                    bool echo) {
   // The durable version itself needs no history (batches in flight may hold all of it).
   if (since && (*since == durable_version_ ||
                 (*since < durable_version_ && *since >= authority_->history_start()))) {
@@ -1041,10 +1055,10 @@ std::string RoomCore::state_message(std::optional<int64_t> since, int64_t wall_m
       users.push_back(e->user_id);
     }
     return protocol::encode_state_steps(name_, durable_version_, steps, users, presence_.all_json(),
-                                        wall_ms, rebase);
+                                        wall_ms, rebase, echo);
   }
   return protocol::encode_state_doc(name_, durable_version_, durable_doc()->to_json_string(),
-                                    presence_.all_json(), wall_ms, rebase);
+                                    presence_.all_json(), wall_ms, rebase, echo);
 }
 
 void RoomCore::send(Out& out, ConnId to, std::string text) {

@@ -313,6 +313,8 @@ class RoomCore {
     Access access;
     /// Speaks the `rebase` extension (asked for at its join, and offered).
     bool rebase = false;
+    /// ...and its `echo`: its own steps come in the broadcasts instead of acks.
+    bool echo = false;
     /// In presence_pending_.
     bool presence_held = false;
   };
@@ -362,7 +364,8 @@ class RoomCore {
   void do_join(Out& out, ConnId conn, const std::string& subject, const protocol::JoinMessage& m,
                Access access);
   void refuse_join(Out& out, ConnId conn, ErrorCode code, std::string message);
-  /// A batch of `user_id` sent by a connection other than `conn` is in flight.
+  /// A batch of `user_id` sent by a connection other than `conn` (or through the API) is in
+  /// flight.
   bool batch_of_user_in_flight(const std::string& user_id, ConnId conn) const;
   void do_edit(Out& out, uint64_t request, const ApiEdit& edit);
   void edit_done(Out& out, uint64_t request, EditResult result);
@@ -406,7 +409,8 @@ class RoomCore {
                     const char* forbidden_message);
   /// The member's access (check_member passed).
   const Access& access_of(const std::string& user_id) const;
-  std::string state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase = false);
+  std::string state_message(std::optional<int64_t> since, int64_t wall_ms, bool rebase = false,
+                            bool echo = false);
   std::optional<transform::MapChain> mapping_to_durable(int64_t version) const;
   json::Value map_presence_to_durable(const json::Value& entry,
                                       const transform::MapChain& mapping) const;

@@ -77,6 +77,11 @@ struct View {
   Access access;
   // Its last join asked for the `rebase` extension (which this server offers).
   bool rebase = false;
+  // ...and `echo` (its own steps come in the broadcasts instead of acks): what the last state
+  // answered (messages before a state are under the terms of the membership before it), and
+  // what the last join asked for.
+  bool echo = false;
+  bool asked_echo = false;
   model::NodeRef doc;  // its durable view (null before a state)
   int64_t version = 0;
   // The documents it held at earlier versions (for joins that name one).
@@ -216,7 +221,9 @@ class Model {
     if (chance(50)) m.presence = presence_entry(v);
     // u2 and u3 usually ask for the `rebase` extension (docs/protocol.md).
     if ((c == 2 || c == 5) && chance(70)) m.rebase = true;
+    if (m.rebase && chance(60)) m.echo = true;
     v.rebase = m.rebase;  // the core applies it when it answers the join, like the access
+    v.asked_echo = m.echo;
     // Some joins are read-only (docs/security.md), with or without presence.
     v.access = chance(15) ? Access{.write = false, .presence = chance(50)} : Access{};
     if (m.version)
@@ -603,6 +610,28 @@ class Model {
     }
   }
 
+  // The member's batch that ends at `version` was answered (an ack, or with `echo` the run of
+  // its own steps in a broadcast) with `steps` as applied (`as_sent`: an ack without steps,
+  // the batch applied as sent). Returns the batch's steps.
+  std::vector<json::Value> settle_batch(RoomCore& room, View& v, int64_t version,
+                                        const std::vector<json::Value>& steps,
+                                        const std::string& text, bool as_sent = false) {
+    uint64_t batch = batch_of(room, version);
+    if (!confirmed_.count({&room, batch})) fail("an ack before the store confirmed the batch");
+    // Earlier batches of this connection were made durable while it was not in the
+    // room (no ack then; its state had them), or died with an older core.
+    while (!v.accepted.empty() &&
+           (v.accepted.front().core != &room || v.accepted.front().id < batch))
+      v.accepted.pop_front();
+    if (v.accepted.empty() || v.accepted.front().id != batch)
+      fail("an ack for a batch this connection did not send: " + text);
+    std::vector<json::Value> mine = std::move(v.accepted.front().steps);
+    v.accepted.pop_front();
+    // (The member may have joined again without the extension since it sent them.)
+    if (!as_sent && steps != mine) fail("an ack's steps are not the batch as applied: " + text);
+    return mine;
+  }
+
   void receive(int c, int r, const std::string& text, bool broadcast, int by) {
     auto decoded = protocol::decode_server_message(text);
     if (!decoded) fail("a message does not decode: " + text);
@@ -646,6 +675,8 @@ class Model {
             v.version = m.version;
             v.member = true;
             if (m.rebase != v.rebase) fail("a state that does not answer the join's rebase");
+            if (m.echo != v.asked_echo) fail("a state that does not answer the join's echo");
+            v.echo = m.echo;
             remember(v);
             for (const auto& [user, entry] : m.users)
               if (!entry.is_object()) fail("a presence entry that is not an object");
@@ -658,6 +689,30 @@ class Model {
             if (!confirmed_.count(
                     {&room, batch_of(room, m.version + static_cast<int64_t>(m.steps.size()))}))
               fail("steps broadcast before the store confirmed them");
+            // Runs of the member's own steps: only to an `echo` member, where each is the ack
+            // of its next batch, as applied.
+            const std::string& me = conns_[static_cast<size_t>(c)].user;
+            for (size_t i = 0; i < m.user_ids.size();) {
+              if (m.user_ids[i] != me) {
+                ++i;
+                continue;
+              }
+              size_t end = i;
+              while (end < m.user_ids.size() && m.user_ids[end] == me) ++end;
+              if (!v.echo) fail("a member's own steps broadcast to it: " + text);
+              // (This model does not wait for acks: a run may hold several batches.)
+              while (i < end) {
+                size_t stop = i + 1;
+                while (stop < end &&
+                       !batch_ending_.count({&room, m.version + static_cast<int64_t>(stop)}))
+                  ++stop;
+                std::vector<json::Value> run(m.steps.begin() + static_cast<long>(i),
+                                             m.steps.begin() + static_cast<long>(stop));
+                settle_batch(room, v, m.version + static_cast<int64_t>(stop), run, text);
+                ++acks;
+                i = stop;
+              }
+            }
             apply(v, m.steps);
             v.version += static_cast<int64_t>(m.steps.size());
             remember(v);
@@ -670,21 +725,10 @@ class Model {
               ++acks;
               return;
             }
-            uint64_t batch = batch_of(room, m.version);
-            if (!confirmed_.count({&room, batch}))
-              fail("an ack before the store confirmed the batch");
-            // Earlier batches of this connection were made durable while it was not in the
-            // room (no ack then; its state had them), or died with an older core.
-            while (!v.accepted.empty() &&
-                   (v.accepted.front().core != &room || v.accepted.front().id < batch))
-              v.accepted.pop_front();
-            if (v.accepted.empty() || v.accepted.front().id != batch)
-              fail("an ack for a batch this connection did not send");
-            std::vector<json::Value> mine = std::move(v.accepted.front().steps);
-            v.accepted.pop_front();
-            // (The member may have joined again without the extension since it sent them.)
-            if (m.steps && *m.steps != mine)
-              fail("an ack's steps are not the batch as applied: " + text);
+            if (v.echo) fail("an ack with steps to an echo member: " + text);
+            std::vector<json::Value> mine =
+                settle_batch(room, v, m.version, m.steps ? *m.steps : std::vector<json::Value>(),
+                             text, !m.steps.has_value());
             if (v.version + static_cast<int64_t>(mine.size()) != m.version)
               fail("an ack for version " + std::to_string(m.version) + " at version " +
                    std::to_string(v.version));

@@ -511,6 +511,56 @@ TEST(RoomCoreRebase, ABatchWhoseEveryStepDroppedIsAcknowledgedAfterWhatCameBefor
   EXPECT_EQ(field(u2[0], "steps"), "[]");
 }
 
+// `echo`: the members that ask get every durable step, their own included, as one message
+// they all share; a batch of theirs gets no ack unless every step was dropped.
+TEST(RoomCoreRebase, EchoMembersShareOneBroadcastWithTheirOwnStepsInsteadOfAcks) {
+  Mixed m;
+  protocol::JoinMessage echo{"r", "u5", std::nullopt, std::nullopt, true, true};
+  auto joined = m.core.join(5, "", "a", echo, m.now);
+  EXPECT_EQ(field(texts_to(joined, 5).at(0), "echo"), "true");
+  EXPECT_EQ(field(texts_to(m.joins[1], 2).at(0), "echo"), "");  // u2 did not ask
+  protocol::JoinMessage v1_echo{"r", "u6", std::nullopt, std::nullopt, false, true};
+  joined = m.core.join(6, "", "a", v1_echo, m.now);  // no echo without rebase
+  EXPECT_EQ(field(texts_to(joined, 6).at(0), "echo"), "");
+  EXPECT_EQ(field(texts_to(joined, 6).at(0), "rebase"), "");
+  // u5 (echo) and u1 (version 1) type on version 0; u5's batch is rebased.
+  uint64_t a = persisted(m.steps(1, "u1", 0, {insert_step(1, "x")}));
+  uint64_t b = persisted(m.steps(5, "u5", 0, {insert_step(6, "y")}));
+  auto fx = m.core.stored({{a, Result<void>()}, {b, Result<void>()}}, m.now);
+  auto to5 = texts_to(fx, 5);
+  ASSERT_EQ(to5.size(), 1u);
+  EXPECT_EQ(field(to5[0], "type"), R"("steps")");
+  EXPECT_EQ(field(to5[0], "userIds"), R"(["u1","u5"])");
+  EXPECT_EQ(field(to5[0], "steps"), "[" + json::stringify(insert_step(1, "x")) + "," +
+                                        json::stringify(insert_step(7, "y")) + "]");
+  // u2 and u3 (rebase members without a batch here) get the same bytes: one Broadcast.
+  bool shared = false;
+  for (const auto& br : all_of<effect::Broadcast>(fx)) {
+    std::vector<ConnId> to = br.to;
+    std::sort(to.begin(), to.end());
+    if (std::find(to.begin(), to.end(), ConnId{5}) != to.end()) {
+      EXPECT_EQ(to, (std::vector<ConnId>{2, 3, 5}));
+      shared = true;
+    }
+  }
+  EXPECT_TRUE(shared);
+  // u1 (version 1, no echo) gets its ack and then u5's steps.
+  EXPECT_EQ(sent_to(fx, 1), (std::vector<std::string>{"ack", "steps"}));
+  // A batch of u5's whose every step drops: an empty ack at the version it has.
+  auto del = *json::parse(R"({"stepType":"replace","from":1,"to":8})");
+  auto mark = *json::parse(R"({"stepType":"addMark","from":2,"to":4,"mark":{"type":"strong"}})");
+  uint64_t c = persisted(m.steps(1, "u1", 2, {del}));
+  fx = m.steps(5, "u5", 2, {mark});
+  EXPECT_TRUE(texts_to(fx, 5).empty());
+  fx = m.core.stored(c, {}, m.now);
+  to5 = texts_to(fx, 5);
+  ASSERT_EQ(to5.size(), 2u);
+  EXPECT_EQ(field(to5[0], "type"), R"("steps")");
+  EXPECT_EQ(field(to5[1], "type"), R"("ack")");
+  EXPECT_EQ(field(to5[1], "version"), "3");
+  EXPECT_EQ(field(to5[1], "steps"), "[]");
+}
+
 TEST(RoomCoreRebase, OnlyVersionsInTheHistoryAreRebasedAndStepsMustParse) {
   RoomConfig c = config();
   c.history_steps = 2;
