@@ -348,6 +348,7 @@ void RoomSession::keep_only(const std::vector<size_t>& kept, size_t confirmed) {
 // receive_transaction, and each run of our own settles our batch (settle_own).
 bool RoomSession::apply_incoming(const std::vector<Value>& steps_json,
                                  const std::vector<std::string>& user_ids, SessionOutput& out) {
+  if (settle_echo(steps_json, user_ids, out)) return true;
   const std::string& me = options_.user_id;
   size_t size = std::min(steps_json.size(), user_ids.size());
   auto part = [&](const auto& v, size_t a, size_t b) {
@@ -530,6 +531,60 @@ bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutp
   if (!lost.empty())
     dropped(DropReason::rebase, std::move(lost),
             "the server dropped it when it rebased the batch (it no longer applied)", out);
+  apply_pending_presence(out);
+  if (!presence_exact_) send_presence(out);
+  return true;
+}
+
+bool RoomSession::settle_echo(const std::vector<Value>& steps_json,
+                              const std::vector<std::string>& user_ids, SessionOutput& out) {
+  const std::shared_ptr<SharedSteps>& shared = options_.shared_steps;
+  size_t k = collab_.unconfirmed.size();
+  size_t n = steps_json.size();
+  if (!shared || !rebase_ || !sent_batch_ || k == 0 || sent_batch_->steps != k ||
+      sent_batch_->sent.size() != k || !sent_batch_->held.empty() || in_flight_.size() != 1 ||
+      in_flight_.front().steps != k || sent_ != k || unknown_ > k || user_ids.size() != n)
+    return false;
+  // Exactly one run of our steps, the batch as sent.
+  const std::string& me = options_.user_id;
+  size_t a = 0;
+  while (a < n && user_ids[a] != me) ++a;
+  if (a + k > n) return false;
+  for (size_t i = 0; i < n; ++i)
+    if ((user_ids[i] == me) != (i >= a && i < a + k)) return false;
+  for (size_t i = 0; i < k; ++i)
+    if (!(steps_json[a + i] == sent_batch_->sent[i])) return false;
+  // The room's transaction over these steps, made by a client with nothing unconfirmed.
+  auto range = shared->find(room_, collab_.version, n);
+  if (!range || !range->transform || range->transform->steps().size() != n) return false;
+  const transform::Transform& room = *range->transform;
+  // What receive_transaction would make: our steps undone, then the room's steps (ours among
+  // them, as applied, mirrored with their inverses so that positions in them come back).
+  auto tr = std::make_shared<transform::Transform>(collab_.doc);
+  for (size_t i = k; i-- > 0;) {
+    if (!tr->maybe_step(collab_.unconfirmed[i].inverted).ok()) return false;
+  }
+  for (size_t j = 0; j < n; ++j)
+    tr->add_step(room.steps()[j], j + 1 < n ? room.docs()[j + 1] : room.doc());
+  for (size_t i = 0; i < k; ++i)
+    tr->mutable_mapping().set_mirror(static_cast<int>(k - 1 - i), static_cast<int>(k + a + i));
+  model::NodeRef before = collab_.doc;
+  if (in_flight_.front().version != collab_.version + static_cast<int64_t>(a))
+    ++stats_.server_rebased;
+  in_flight_.pop_front();
+  record_confirmed(n, [&](size_t i) { return room.steps()[i]; });
+  collab_.doc = room.doc();
+  collab_.version += static_cast<int64_t>(n);
+  collab_.unconfirmed.clear();
+  sent_ = 0;
+  unknown_ = 0;
+  batch_limit_ = 0;
+  sent_batch_.reset();
+  stats_.steps_confirmed += static_cast<int64_t>(k);
+  map_presence(tr, content_size(before));
+  out.events.push_back(
+      DocumentChange{room_, ChangeOrigin::remote, tr, before, collab_.doc, collab_.version});
+  out.events.push_back(Confirmation{room_, collab_.version});
   apply_pending_presence(out);
   if (!presence_exact_) send_presence(out);
   return true;
