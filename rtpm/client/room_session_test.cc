@@ -813,17 +813,24 @@ TEST(SharedSteps, DecodesEachFrameOnce) {
 // Two sessions of one process share the steps they both receive: the second
 // takes the first's transaction for the same range (one parse, one apply); a
 // session with unconfirmed steps takes the parsed steps and rebases its own.
+// A joined session of `user` that shares `shared`, on `doc`, speaking `rebase` (and `echo`) or
+// version 1.
+std::unique_ptr<Session> sharing(const std::shared_ptr<SharedSteps>& shared,
+                                 const std::string& user, bool rebase, const std::string& doc) {
+  auto t = std::make_unique<Session>(user);
+  t->s = RoomSession(
+      kRoom,
+      SessionOptions{
+          .schema = basic(), .user_id = user, .server_rebase = rebase, .shared_steps = shared});
+  t->join(doc, 0, "{}", rebase);
+  t->out.events.clear();
+  return t;
+}
+
 TEST(RoomSession, SessionsSharingStepsApplyEachRangeOnce) {
   auto shared = std::make_shared<SharedSteps>(8);
   auto make = [&](const std::string& user) {
-    auto t = std::make_unique<Session>(user);
-    t->s = RoomSession(
-        kRoom,
-        SessionOptions{
-            .schema = basic(), .user_id = user, .server_rebase = false, .shared_steps = shared});
-    t->join(R"({"type":"doc","content":[{"type":"paragraph"}]})", 0);
-    t->out.events.clear();
-    return t;
+    return sharing(shared, user, false, R"({"type":"doc","content":[{"type":"paragraph"}]})");
   };
   auto a = make("a"), b = make("b"), c = make("c");
   ASSERT_TRUE(c->type(1, "c").ok());  // unconfirmed: c rebases
@@ -856,16 +863,7 @@ TEST(RoomSession, SessionsSharingStepsApplyEachRangeOnce) {
 // it takes that one (no undo, apply, redo of its own), and its caret follows its own text.
 TEST(RoomSessionRebase, AnEchoedBatchTakesTheDocumentAnotherSessionMade) {
   auto shared = std::make_shared<SharedSteps>(8);
-  auto make = [&](const std::string& user) {
-    auto t = std::make_unique<Session>(user);
-    t->s = RoomSession(
-        kRoom,
-        SessionOptions{
-            .schema = basic(), .user_id = user, .server_rebase = true, .shared_steps = shared});
-    t->join(kHello, 0, "{}", true);
-    t->out.events.clear();
-    return t;
-  };
+  auto make = [&](const std::string& user) { return sharing(shared, user, true, kHello); };
   auto me = make("me"), other = make("other");
   ASSERT_TRUE(me->type(1, "mine").ok());
   ASSERT_TRUE(me->s.set_presence(parse(R"({"cursor":{"pos":5}})"), me->out).ok());
