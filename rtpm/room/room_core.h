@@ -97,7 +97,7 @@ struct RoomConfig {
   /// A hot room (one that made at least `broadcast_hot_steps` steps durable within the current
   /// or the previous second) sends durable steps and acks at most once per
   /// `broadcast_interval_ms`, the first at once and later ones together when the interval ends
-  /// (docs/protocol.md "Broadcasts"). 0 for either: every group commit goes out at once.
+  /// (docs/protocol.md "Hot rooms"). 0 for either: every group commit goes out at once.
   int broadcast_interval_ms = 10;
   int broadcast_hot_steps = 1000;
   int unload_grace_ms = 30000;

@@ -833,7 +833,7 @@ TEST(RoomCorePresence, ACoalescedMessageIsLosslessInTheBinarySubprotocol) {
 }
 
 }  // namespace
-// ---- hot rooms: broadcasts held back (docs/protocol.md "Broadcasts") ----
+// ---- hot rooms: broadcasts held back (docs/protocol.md "Hot rooms") ----
 
 // u1 (1), u2 (2) and u3 (3) in a room that is hot from its second durable step on, with a
 // 10 ms broadcast interval.

@@ -138,7 +138,7 @@ struct ServerOptions {
   /// interval go out together when it ends).
   int presence_interval_ms = 50;
   /// A room that makes at least `broadcast_hot_steps` steps durable in a second sends steps and
-  /// acks at most every `broadcast_interval_ms` (docs/protocol.md "Broadcasts"); 0 disables.
+  /// acks at most every `broadcast_interval_ms` (docs/protocol.md "Hot rooms"); 0 disables.
   int broadcast_interval_ms = 10;
   int broadcast_hot_steps = 1000;
   /// Offer the `rebase` protocol extension (docs/protocol.md) to clients that ask for it.

@@ -162,26 +162,25 @@ void WebSocketSession::handle_message() {
     case MessageBudget::Verdict::refuse: return;
     case MessageBudget::Verdict::close: return close(websocket::close_code::policy_error);
   }
-  if (binary_) {
-    if (ws_.got_text())
-      return send_error(ErrorCode::bad_message, "text frames are not part of realtime-pm.bin.v1");
-    auto value = protocol::decode_binary(text, ctx_.options.max_json_depth);
-    if (!value) return send_error(ErrorCode::bad_message, value.error().message);
-    return handle_value(*value);
-  }
-  if (!ws_.got_text())
-    return send_error(ErrorCode::bad_message, "binary frames are not part of realtime-pm.json.v1");
-  auto value = json::parse(text, json::ParseOptions{.max_depth = ctx_.options.max_json_depth});
+  auto value = parse_frame(text);
   if (!value) return send_error(ErrorCode::bad_message, value.error().message);
   handle_value(*value);
 }
 
-std::optional<std::string> WebSocketSession::refused_room(const std::string& text) const {
+Result<json::Value> WebSocketSession::parse_frame(const std::string& text) const {
   const int depth = ctx_.options.max_json_depth;
-  auto value = binary_ ? (ws_.got_text() ? Result<json::Value>(Error{ErrorCode::bad_message, ""})
-                                         : protocol::decode_binary(text, depth))
-                       : (ws_.got_text() ? json::parse(text, json::ParseOptions{.max_depth = depth})
-                                         : Result<json::Value>(Error{ErrorCode::bad_message, ""}));
+  if (binary_) {
+    if (ws_.got_text())
+      return Error{ErrorCode::bad_message, "text frames are not part of realtime-pm.bin.v1"};
+    return protocol::decode_binary(text, depth);
+  }
+  if (!ws_.got_text())
+    return Error{ErrorCode::bad_message, "binary frames are not part of realtime-pm.json.v1"};
+  return json::parse(text, json::ParseOptions{.max_depth = depth});
+}
+
+std::optional<std::string> WebSocketSession::refused_room(const std::string& text) const {
+  auto value = parse_frame(text);
   return value ? protocol::error_room(*value) : std::nullopt;
 }
 

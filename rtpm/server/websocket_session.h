@@ -81,6 +81,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void do_read();
   void on_read(boost::beast::error_code ec, size_t bytes);
   void handle_message();
+  /// The message's value, parsed as the subprotocol says (its frame type checked);
+  /// bad_message otherwise.
+  Result<json::Value> parse_frame(const std::string& text) const;
   /// The room of a message refused unread (rate_limited), when it parses and names one.
   std::optional<std::string> refused_room(const std::string& text) const;
   void handle_value(const json::Value& message);
