@@ -252,17 +252,19 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
   const std::shared_ptr<SharedSteps>& shared = options_.shared_steps;
   std::shared_ptr<const SharedSteps::Range> range =
       shared ? shared->find(room_, collab_.version, steps_json.size()) : nullptr;
-  bool plain = collab_.unconfirmed.empty() &&
-               std::none_of(user_ids.begin(), user_ids.end(),
-                            [&](const std::string& id) { return id == options_.user_id; });
+  bool others = std::none_of(user_ids.begin(), user_ids.end(),
+                             [&](const std::string& id) { return id == options_.user_id; });
+  bool plain = others && collab_.unconfirmed.empty();
   // The transaction as a shared value: the one another client made, or ours.
   std::shared_ptr<const transform::Transform> tr;
   Result<collab::ReceiveResult> received =
       catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
+        std::shared_ptr<const transform::Transform> applied;
         if (range) {
           steps = range->steps;
-          if (plain && range->transform) {
-            tr = range->transform;
+          applied = range->transform;
+          if (plain && applied) {
+            tr = applied;
             return collab::ReceiveResult{
                 collab::CollabState{
                     tr->doc(), collab_.version + static_cast<int64_t>(steps.size()), {}},
@@ -274,6 +276,22 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
           steps.reserve(steps_json.size());
           for (const Value& s : steps_json)
             steps.push_back(transform::Step::from_json(*options_.schema, s));
+        }
+        if (shared && others && !plain) {
+          // Our unconfirmed steps are rebased over the room's steps as
+          // applied to the confirmed document, once for every client of
+          // the process: by us now, if no other client has yet.
+          if (!applied) {
+            auto made = std::make_shared<transform::Transform>(collab::confirmed_doc(collab_));
+            for (const auto& step : steps) made->step(step);
+            applied = made;
+            shared->put(
+                room_, collab_.version,
+                std::make_shared<const SharedSteps::Range>(SharedSteps::Range{steps, made}));
+          }
+          collab::ReceiveResult r = collab::receive_applied(collab_, *applied);
+          tr = std::make_shared<const transform::Transform>(std::move(r.transform));
+          return r;
         }
         collab::ReceiveResult r =
             collab::receive_transaction(collab_, steps, user_ids, options_.user_id);
@@ -348,7 +366,7 @@ void RoomSession::keep_only(const std::vector<size_t>& kept, size_t confirmed) {
 // receive_transaction, and each run of our own settles our batch (settle_own).
 bool RoomSession::apply_incoming(const std::vector<Value>& steps_json,
                                  const std::vector<std::string>& user_ids, SessionOutput& out) {
-  if (settle_echo(steps_json, user_ids, out)) return true;
+  if (settle_frame(steps_json, user_ids, out)) return true;
   const std::string& me = options_.user_id;
   size_t size = std::min(steps_json.size(), user_ids.size());
   auto part = [&](const auto& v, size_t a, size_t b) {
@@ -536,55 +554,105 @@ bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutp
   return true;
 }
 
-bool RoomSession::settle_echo(const std::vector<Value>& steps_json,
-                              const std::vector<std::string>& user_ids, SessionOutput& out) {
+bool RoomSession::settle_frame(const std::vector<Value>& steps_json,
+                               const std::vector<std::string>& user_ids, SessionOutput& out) {
   const std::shared_ptr<SharedSteps>& shared = options_.shared_steps;
-  size_t k = collab_.unconfirmed.size();
+  if (!shared || !rebase_ || !sent_batch_ || in_flight_.size() != 1) return false;
+  size_t k = sent_batch_->steps;  // the batch: the first k unconfirmed steps
+  size_t u = collab_.unconfirmed.size();
   size_t n = steps_json.size();
-  if (!shared || !rebase_ || !sent_batch_ || k == 0 || sent_batch_->steps != k ||
-      sent_batch_->sent.size() != k || !sent_batch_->held.empty() || in_flight_.size() != 1 ||
+  if (k == 0 || k > u || sent_batch_->sent.size() != k || !sent_batch_->held.empty() ||
       in_flight_.front().steps != k || sent_ != k || unknown_ > k || user_ids.size() != n)
     return false;
-  // Exactly one run of our steps, the batch as sent.
+  // Exactly one run of our steps: [a, b).
   const std::string& me = options_.user_id;
   size_t a = 0;
   while (a < n && user_ids[a] != me) ++a;
-  if (a + k > n) return false;
-  for (size_t i = 0; i < n; ++i)
-    if ((user_ids[i] == me) != (i >= a && i < a + k)) return false;
-  for (size_t i = 0; i < k; ++i)
-    if (!(steps_json[a + i] == sent_batch_->sent[i])) return false;
-  // The room's transaction over these steps, made by a client with nothing unconfirmed.
-  auto range = shared->find(room_, collab_.version, n);
-  if (!range || !range->transform || range->transform->steps().size() != n) return false;
-  const transform::Transform& room = *range->transform;
-  // What receive_transaction would make: our steps undone, then the room's steps (ours among
-  // them, as applied, mirrored with their inverses so that positions in them come back).
-  auto tr = std::make_shared<transform::Transform>(collab_.doc);
-  for (size_t i = k; i-- > 0;) {
-    if (!tr->maybe_step(collab_.unconfirmed[i].inverted).ok()) return false;
+  size_t b = a;
+  while (b < n && user_ids[b] == me) ++b;
+  if (a == n ||
+      std::find(user_ids.begin() + static_cast<long>(b), user_ids.end(), me) != user_ids.end())
+    return false;
+  // The room's transaction over the frame: another client's, or made here for all.
+  std::shared_ptr<const SharedSteps::Range> range = shared->find(room_, collab_.version, n);
+  std::vector<Value> applied_json(steps_json.begin() + static_cast<long>(a),
+                                  steps_json.begin() + static_cast<long>(b));
+  std::vector<Value> canonical;
+  std::optional<collab::ReceiveResult> result;
+  Result<void> done =
+      catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
+        std::shared_ptr<const transform::Transform> room = range ? range->transform : nullptr;
+        if (!room) {
+          std::vector<transform::StepPtr> steps;
+          if (range) {
+            steps = range->steps;
+          } else {
+            steps.reserve(n);
+            for (const Value& step : steps_json)
+              steps.push_back(transform::Step::from_json(*options_.schema, step));
+          }
+          auto made = std::make_shared<transform::Transform>(collab::confirmed_doc(collab_));
+          for (const auto& step : steps) made->step(step);
+          room = made;
+          shared->put(room_, collab_.version,
+                      std::make_shared<const SharedSteps::Range>(SharedSteps::Range{steps, made}));
+        }
+        for (size_t i = a; i < b; ++i) canonical.push_back(room->steps()[i]->to_json());
+        // Every step of the run is one of the batch's (else settle_own sorts it out).
+        std::vector<int> pairs = collab::align_steps(sent_batch_->sent, canonical);
+        if (std::find(pairs.begin(), pairs.end(), -1) != pairs.end()) return;
+        result = collab::confirm_in_frame(collab_, k, *room, a, b - a);
+      });
+  if (!done) {
+    error(done.error().code, done.error().message, out);
+    resync(true, out);
+    return false;
   }
-  for (size_t j = 0; j < n; ++j)
-    tr->add_step(room.steps()[j], j + 1 < n ? room.docs()[j + 1] : room.doc());
-  for (size_t i = 0; i < k; ++i)
-    tr->mutable_mapping().set_mirror(static_cast<int>(k - 1 - i), static_cast<int>(k + a + i));
-  model::NodeRef before = collab_.doc;
-  if (in_flight_.front().version != collab_.version + static_cast<int64_t>(a))
+  if (!result) return false;
+  collab::ReceiveResult& r = *result;
+  const std::vector<transform::StepPtr>& steps = r.transform.steps();
+  // The batch's steps the server did not apply, and the later ones that no longer apply.
+  std::vector<Value> lost, after_lost;
+  std::vector<bool> paired(k, false);
+  for (int j : collab::align_steps(sent_batch_->sent, canonical))
+    paired[static_cast<size_t>(j)] = true;
+  for (size_t j = 0; j < k; ++j)
+    if (!paired[j]) lost.push_back(sent_batch_->sent[j]);
+  for (size_t i = k, x = 0; i < u; ++i) {
+    if (x < r.kept.size() && r.kept[x] == i)
+      ++x;
+    else
+      after_lost.push_back(collab_.unconfirmed[i].step->to_json());
+  }
+  bool as_sent = canonical == sent_batch_->sent;
+  if (in_flight_.front().version != collab_.version + static_cast<int64_t>(a) || !as_sent)
     ++stats_.server_rebased;
   in_flight_.pop_front();
-  record_confirmed(n, [&](size_t i) { return room.steps()[i]; });
-  collab_.doc = room.doc();
-  collab_.version += static_cast<int64_t>(n);
-  collab_.unconfirmed.clear();
+  record_confirmed(n, [&](size_t i) { return steps[u + i]; });
+  model::NodeRef before = collab_.doc;
+  collab_ = std::move(r.state);
   sent_ = 0;
   unknown_ = 0;
   batch_limit_ = 0;
   sent_batch_.reset();
-  stats_.steps_confirmed += static_cast<int64_t>(k);
-  map_presence(tr, content_size(before));
+  stats_.steps_confirmed += static_cast<int64_t>(b - a);
+  auto tr = std::make_shared<transform::Transform>(std::move(r.transform));
+  if (as_sent) {
+    map_presence(tr, content_size(before));
+  } else {
+    // As settle_own: a caret right after the text just typed follows it to the server's place.
+    map_presence(tr, content_size(before), -1);
+    presence_exact_ = false;
+  }
   out.events.push_back(
       DocumentChange{room_, ChangeOrigin::remote, tr, before, collab_.doc, collab_.version});
+  if (!after_lost.empty())
+    dropped(DropReason::rebase, std::move(after_lost),
+            "no longer applies after the server rebased an earlier batch", out);
   out.events.push_back(Confirmation{room_, collab_.version});
+  if (!lost.empty())
+    dropped(DropReason::rebase, std::move(lost),
+            "the server dropped it when it rebased the batch (it no longer applied)", out);
   apply_pending_presence(out);
   if (!presence_exact_) send_presence(out);
   return true;

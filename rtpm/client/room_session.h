@@ -365,11 +365,12 @@ class RoomSession {
   json::Value presence_for_confirmed();
   void map_presence(std::shared_ptr<const transform::Transform> tr, int doc_size,
                     int own_assoc = 1);
-  /// `echo`: a broadcast that carries our batch as sent, when nothing else of ours is
-  /// unconfirmed, leaves the document equal to the room's: taken from another client's
-  /// transaction (SharedSteps) instead of made here. False when that does not apply.
-  bool settle_echo(const std::vector<json::Value>& steps_json,
-                   const std::vector<std::string>& user_ids, SessionOutput& out);
+  /// `echo` with SharedSteps: a broadcast with one run of our steps, which answers our batch
+  /// in flight, settles in one go on the room's transaction over the whole frame, made once
+  /// for every client of the process (collab::confirm_in_frame). False when that does not
+  /// apply (apply_incoming then goes run by run).
+  bool settle_frame(const std::vector<json::Value>& steps_json,
+                    const std::vector<std::string>& user_ids, SessionOutput& out);
   /// Keeps the maps of `n` steps just confirmed (step(i)), to localize presence at older versions.
   void record_confirmed(size_t n, FunctionRef<transform::StepPtr(size_t)> step);
   const std::vector<transform::StepMap>& unconfirmed_maps();

@@ -61,18 +61,6 @@ std::string text_of(const model::NodeRef& doc) {
 // A client message as it goes over the wire (JSON text).
 std::string wire(const protocol::ClientMessage& m) { return protocol::encode_client_message(m, 1); }
 
-// The confirmed document of a session: its document with the unconfirmed
-// steps undone.
-model::NodeRef confirmed_doc(const collab::CollabState& c) {
-  model::NodeRef doc = c.doc;
-  for (size_t i = c.unconfirmed.size(); i-- > 0;) {
-    auto r = c.unconfirmed[i].inverted->apply(*doc);
-    if (!r.ok()) throw std::runtime_error("an inverse does not apply: " + r.failed);
-    doc = r.doc;
-  }
-  return doc;
-}
-
 // ===========================================================================
 // Focused cases: one session, messages written by hand.
 
@@ -856,6 +844,42 @@ TEST(RoomSession, SessionsSharingStepsApplyEachRangeOnce) {
   d->feed(steps_msg(0, "eve", insert_step(1, "E")));
   EXPECT_EQ(text_of(d->s.collab().doc), "E");
   EXPECT_EQ(shared->misses(), 2);
+}
+
+// A session with unconfirmed steps that receives a range first applies it to
+// the confirmed document for every session of the process, and rebases its
+// own steps over those documents; the sessions after it, with or without
+// unconfirmed steps, take them instead of applying the range again.
+TEST(RoomSession, ASessionWithUnconfirmedStepsAppliesTheRangeOnceForAll) {
+  auto shared = std::make_shared<SharedSteps>(8);
+  auto make = [&](const std::string& user) {
+    return sharing(shared, user, false, R"({"type":"doc","content":[{"type":"paragraph"}]})");
+  };
+  auto c = make("c"), d = make("d"), a = make("a");
+  ASSERT_TRUE(c->type(1, "c").ok());
+  ASSERT_TRUE(d->type(1, "dd").ok());
+  const std::string msg = steps_msg(0, "eve", insert_step(1, "E") + "," + insert_step(2, "V"));
+  c->feed(msg);
+  d->feed(msg);
+  a->feed(msg);
+  EXPECT_EQ(text_of(c->s.collab().doc), "EVc");
+  EXPECT_EQ(text_of(d->s.collab().doc), "EVdd");
+  EXPECT_EQ(text_of(a->s.collab().doc), "EV");
+  EXPECT_EQ(shared->misses(), 1);
+  EXPECT_EQ(shared->hits(), 2);
+  // c undid its step (1), then took the range's documents: the very ones a
+  // now has, and the ones d rebased over.
+  const auto& tc = c->events<DocumentChange>().back().transform;
+  const auto& td = d->events<DocumentChange>().back().transform;
+  const auto& ta = a->events<DocumentChange>().back().transform;
+  ASSERT_EQ(tc->steps().size(), 4u);
+  ASSERT_EQ(ta->steps().size(), 2u);
+  EXPECT_EQ(tc->docs()[2], ta->docs()[1]);
+  EXPECT_EQ(tc->docs()[3], ta->doc());
+  EXPECT_EQ(td->docs()[3], ta->doc());
+  EXPECT_EQ(a->s.collab().doc, ta->doc());
+  ASSERT_EQ(c->s.collab().unconfirmed.size(), 1u);
+  EXPECT_EQ(c->s.collab().unconfirmed[0].step->to_json_string(), insert_step(3, "c"));
 }
 
 // `echo` with SharedSteps: a session whose only unconfirmed steps are its batch, echoed as
@@ -1670,7 +1694,7 @@ class World {
       if (checked_[i] == seen) continue;
       checked_[i] = seen;
       try {
-        model::NodeRef confirmed = confirmed_doc(c);
+        model::NodeRef confirmed = collab::confirmed_doc(c);
         if (!confirmed->eq(*server_.doc_at(c.version)))
           fail(who + "'s confirmed document at version " + std::to_string(c.version) +
                " is not the server's:\n  client " + confirmed->to_json_string() + "\n  server " +

@@ -6,11 +6,13 @@
 
 namespace rtpm::collab {
 
-std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
-                                     const std::vector<transform::StepPtr>& over,
-                                     transform::Transform& transform, std::vector<size_t>* kept) {
-  for (size_t i = steps.size(); i-- > 0;) transform.step(steps[i].inverted);
-  for (const auto& step : over) transform.step(step);
+namespace {
+
+// rebase_steps' last part: `transform` holds the inverses of `steps` (last
+// first) and then the steps rebased over; each of `steps` is mapped through
+// what follows its inverse, and reapplied with a mirror, or dropped.
+std::vector<Rebaseable> reapply(const std::vector<Rebaseable>& steps,
+                                transform::Transform& transform, std::vector<size_t>* kept) {
   std::vector<Rebaseable> result;
   int map_from = static_cast<int>(steps.size());
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -24,6 +26,16 @@ std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
     }
   }
   return result;
+}
+
+}  // namespace
+
+std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
+                                     const std::vector<transform::StepPtr>& over,
+                                     transform::Transform& transform, std::vector<size_t>* kept) {
+  for (size_t i = steps.size(); i-- > 0;) transform.step(steps[i].inverted);
+  for (const auto& step : over) transform.step(step);
+  return reapply(steps, transform, kept);
 }
 
 std::vector<Rebaseable> unconfirmed_from(const transform::Transform& transform) {
@@ -63,6 +75,31 @@ ReceiveResult receive_transaction(const CollabState& state,
     for (const auto& step : remaining) out.transform.step(step);
   }
   out.state.doc = out.transform.doc();
+  return out;
+}
+
+model::NodeRef confirmed_doc(const CollabState& state) {
+  model::NodeRef doc = state.doc;
+  for (size_t i = state.unconfirmed.size(); i-- > 0;) {
+    transform::StepResult r = state.unconfirmed[i].inverted->apply(*doc);
+    if (!r.ok()) throw transform::TransformError(r.failed);
+    doc = r.doc;
+  }
+  return doc;
+}
+
+ReceiveResult receive_applied(const CollabState& state, const transform::Transform& applied) {
+  const std::vector<transform::StepPtr>& steps = applied.steps();
+  ReceiveResult out{CollabState{state.doc, state.version + static_cast<int64_t>(steps.size()), {}},
+                    transform::Transform(state.doc),
+                    static_cast<int>(state.unconfirmed.size()),
+                    {}};
+  transform::Transform& tr = out.transform;
+  for (size_t i = state.unconfirmed.size(); i-- > 0;) tr.step(state.unconfirmed[i].inverted);
+  for (size_t j = 0; j < steps.size(); ++j)
+    tr.add_step(steps[j], j + 1 < steps.size() ? applied.docs()[j + 1] : applied.doc());
+  out.state.unconfirmed = reapply(state.unconfirmed, tr, &out.kept);
+  out.state.doc = tr.doc();
   return out;
 }
 
@@ -117,27 +154,29 @@ std::vector<int> align_steps(const std::vector<json::Value>& batch,
   return out;
 }
 
-ReceiveResult confirm_rebased(const CollabState& state, size_t n,
-                              const std::vector<transform::StepPtr>& applied) {
+ReceiveResult confirm_in_frame(const CollabState& state, size_t n,
+                               const transform::Transform& applied, size_t from, size_t count) {
   const std::vector<Rebaseable>& steps = state.unconfirmed;
+  const std::vector<transform::StepPtr>& frame = applied.steps();
   n = std::min(n, steps.size());
-  ReceiveResult out{
-      CollabState{state.doc, state.version + static_cast<int64_t>(applied.size()), {}},
-      transform::Transform(state.doc),
-      static_cast<int>(steps.size() - n),
-      {}};
+  from = std::min(from, frame.size());
+  count = std::min(count, frame.size() - from);
+  ReceiveResult out{CollabState{state.doc, state.version + static_cast<int64_t>(frame.size()), {}},
+                    transform::Transform(state.doc),
+                    static_cast<int>(steps.size() - n),
+                    {}};
   transform::Transform& tr = out.transform;
   // The inverses, last step first: the inverse of steps[k] is map total - 1 - k.
   const int total = static_cast<int>(steps.size());
   for (size_t i = steps.size(); i-- > 0;) tr.step(steps[i].inverted);
-  std::vector<json::Value> batch_json, applied_json;
+  std::vector<json::Value> batch_json, own_json;
   for (size_t i = 0; i < n; ++i) batch_json.push_back(steps[i].step->to_json());
-  for (const auto& step : applied) applied_json.push_back(step->to_json());
-  std::vector<int> pairs = align_steps(batch_json, applied_json);
-  for (size_t i = 0; i < applied.size(); ++i) {
-    tr.step(applied[i]);
-    int j = pairs[i];
-    if (j >= 0 && same_shape(steps[static_cast<size_t>(j)].step->get_map(), applied[i]->get_map()))
+  for (size_t i = from; i < from + count; ++i) own_json.push_back(frame[i]->to_json());
+  std::vector<int> pairs = align_steps(batch_json, own_json);
+  for (size_t i = 0; i < frame.size(); ++i) {
+    tr.add_step(frame[i], i + 1 < frame.size() ? applied.docs()[i + 1] : applied.doc());
+    int j = i >= from && i < from + count ? pairs[i - from] : -1;
+    if (j >= 0 && same_shape(steps[static_cast<size_t>(j)].step->get_map(), frame[i]->get_map()))
       tr.mutable_mapping().set_mirror(total - 1 - j, static_cast<int>(tr.steps().size()) - 1);
   }
   // The steps after the batch, as rebase_steps reapplies them.
@@ -152,6 +191,13 @@ ReceiveResult confirm_rebased(const CollabState& state, size_t n,
   }
   out.state.doc = tr.doc();
   return out;
+}
+
+ReceiveResult confirm_rebased(const CollabState& state, size_t n,
+                              const std::vector<transform::StepPtr>& applied) {
+  transform::Transform made(confirmed_doc(state));
+  for (const auto& step : applied) made.step(step);
+  return confirm_in_frame(state, n, made, 0, applied.size());
 }
 
 }  // namespace rtpm::collab

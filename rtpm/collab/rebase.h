@@ -71,6 +71,21 @@ ReceiveResult receive_transaction(const CollabState& state,
                                   const std::vector<std::string>& client_ids,
                                   const std::string& our_id);
 
+// ---- for clients that share work (not in prosemirror-collab) ----
+
+/// The document before the unconfirmed steps (the confirmed one at
+/// `state.version`): `state.doc` with their inverses applied, last first.
+/// Throws TransformError when an inverse does not apply (a broken state).
+model::NodeRef confirmed_doc(const CollabState& state);
+
+/// receive_transaction for received steps none of which is ours, when
+/// `applied` already applied them to confirmed_doc(state) (another client of
+/// the same room, with nothing unconfirmed, did). Its steps and documents are
+/// taken instead of applying the received steps again: only the unconfirmed
+/// steps are undone and rebased. The result is receive_transaction's (the
+/// caller vouches that `applied` starts at the confirmed document).
+ReceiveResult receive_applied(const CollabState& state, const transform::Transform& applied);
+
 // ---- the `rebase` protocol extension (docs/protocol.md); not in prosemirror-collab ----
 
 /// Pairs the steps an authority applied with the steps of the batch they came
@@ -101,5 +116,17 @@ std::vector<int> align_steps(const std::vector<json::Value>& batch,
 /// Throws TransformError when an applied step does not apply (a broken stream).
 ReceiveResult confirm_rebased(const CollabState& state, size_t n,
                               const std::vector<transform::StepPtr>& applied);
+
+/// confirm_rebased for a frame of the room's steps with the batch's among
+/// others' (an `echo` broadcast): `applied` is the whole frame applied to
+/// confirmed_doc(state) (another client of the same room made it, say; its
+/// documents are taken), and the batch's steps as the authority applied them
+/// are its steps [from, from + count). Undoes every unconfirmed step, adds the
+/// frame's steps, mirrors the batch's inverses with the steps paired with
+/// them, and maps and reapplies the unconfirmed steps after the batch, as
+/// confirm_rebased does. The result's `state.version` is `state.version`
+/// plus the frame's length.
+ReceiveResult confirm_in_frame(const CollabState& state, size_t n,
+                               const transform::Transform& applied, size_t from, size_t count);
 
 }  // namespace rtpm::collab

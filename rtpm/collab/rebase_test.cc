@@ -144,5 +144,69 @@ TEST(AlignSteps, PairsStepsByEverythingButTheirPositions) {
   EXPECT_EQ(align_steps(twice, {j(insert(7, "a")), j(insert(8, "a"))}), (std::vector<int>{0, 1}));
 }
 
+// receive_applied takes the received steps as another client applied them to
+// the confirmed document, and must give exactly what receive_transaction
+// gives: the document, the rebased steps and their inverses, which were kept,
+// and a mapping that maps every position the same way (mirrors included).
+void expect_same_receive(const CollabState& s, const std::vector<StepPtr>& over) {
+  Transform applied(confirmed_doc(s));
+  for (const auto& step : over) applied.step(step);
+  ReceiveResult want =
+      receive_transaction(s, over, std::vector<std::string>(over.size(), "other"), "me");
+  ReceiveResult got = receive_applied(s, applied);
+  EXPECT_TRUE(got.state.doc->eq(*want.state.doc)) << text(got.state.doc);
+  EXPECT_EQ(got.state.version, want.state.version);
+  EXPECT_EQ(got.kept, want.kept);
+  EXPECT_EQ(got.rebased, want.rebased);
+  ASSERT_EQ(got.state.unconfirmed.size(), want.state.unconfirmed.size());
+  for (size_t i = 0; i < want.state.unconfirmed.size(); ++i) {
+    EXPECT_EQ(got.state.unconfirmed[i].step->to_json_string(),
+              want.state.unconfirmed[i].step->to_json_string());
+    EXPECT_EQ(got.state.unconfirmed[i].inverted->to_json_string(),
+              want.state.unconfirmed[i].inverted->to_json_string());
+  }
+  ASSERT_EQ(got.transform.steps().size(), want.transform.steps().size());
+  for (size_t i = 0; i < want.transform.steps().size(); ++i)
+    EXPECT_TRUE(got.transform.docs()[i]->eq(*want.transform.docs()[i])) << i;
+  // The documents after the received steps are the ones `applied` made, not copies.
+  std::vector<model::NodeRef> docs = got.transform.docs(), made = applied.docs();
+  docs.push_back(got.transform.doc());
+  made.push_back(applied.doc());
+  for (size_t j = 1; j <= over.size(); ++j) EXPECT_EQ(docs[s.unconfirmed.size() + j], made[j]) << j;
+  int size = static_cast<int>(s.doc->content().size());
+  for (int pos = 0; pos <= size; ++pos)
+    for (int assoc : {-1, 1})
+      EXPECT_EQ(got.transform.mapping().map(pos, assoc), want.transform.mapping().map(pos, assoc))
+          << pos << " " << assoc;
+}
+
+TEST(ReceiveApplied, RebasesLikeReceiveTransaction) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(3, "ab"));
+    tr.step(insert(5, "c"));  // heabc|llo
+  });
+  expect_same_receive(s, {insert(1, "X"), insert(7, "YZ")});
+  expect_same_receive(s, {insert(3, "Q")});  // at our own position
+  EXPECT_EQ(text(confirmed_doc(s)), "hello");
+}
+
+TEST(ReceiveApplied, DropsTheStepsThatNoLongerApplyLikeReceiveTransaction) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "A"));
+    tr.step(insert(5, "B"));  // Ahel|Blo: its place is deleted below
+  });
+  Transform del(confirmed_doc(s));
+  del.del(2, 5);  // h|ell|o
+  expect_same_receive(s, del.steps());
+  ReceiveResult r = receive_applied(s, del);
+  EXPECT_EQ(text(r.state.doc), "Aho");
+  EXPECT_EQ(r.kept, std::vector<size_t>{0});
+}
+
+TEST(ReceiveApplied, WithNothingUnconfirmedIsTheAppliedTransaction) {
+  CollabState s = hello_with([](Transform&) {});
+  expect_same_receive(s, {insert(6, "!")});
+}
+
 }  // namespace
 }  // namespace rtpm::collab
