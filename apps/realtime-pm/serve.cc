@@ -283,8 +283,8 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   cmd->add_option("--broadcast-hot-steps", o.broadcast_hot_steps,
-                  "A room is hot while it makes at least this many steps durable per second\n"
-                  "(0: never)")
+                  "A room is hot while it makes at least this many steps durable per second,\n"
+                  "measured over 100 ms (0: never)")
       ->envname("RTPM_BROADCAST_HOT_STEPS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -765,11 +765,17 @@ void RoomCore::send_ack(Out& out, ConnId to, const std::string& user_id, int64_t
              : protocol::encode_ack(name_, version, out.now.wall_ms));
 }
 
+namespace {
+// The window of the hot-room rate: short, so that a room that starts typing fast is hot
+// before its members drown in one message per group commit (the threshold is per second).
+constexpr auto kRateWindow = std::chrono::milliseconds(100);
+constexpr int64_t kRateWindowsPerSecond = 10;
+}  // namespace
+
 void RoomCore::count_durable_steps(Time now, size_t steps) {
-  if (now - rate_window_start_ >= std::chrono::seconds(1)) {
-    // A new second: the last one counts only when it ended just now.
-    steps_last_window_ =
-        now - rate_window_start_ < std::chrono::seconds(2) ? steps_this_window_ : 0;
+  if (now - rate_window_start_ >= kRateWindow) {
+    // A new window: the last one counts only when it ended just now.
+    steps_last_window_ = now - rate_window_start_ < 2 * kRateWindow ? steps_this_window_ : 0;
     steps_this_window_ = 0;
     rate_window_start_ = now;
   }
@@ -778,7 +784,8 @@ void RoomCore::count_durable_steps(Time now, size_t steps) {
 
 bool RoomCore::hot() const {
   if (config_.broadcast_interval_ms <= 0 || config_.broadcast_hot_steps <= 0) return false;
-  return std::max(steps_this_window_, steps_last_window_) >= config_.broadcast_hot_steps;
+  return std::max(steps_this_window_, steps_last_window_) * kRateWindowsPerSecond >=
+         config_.broadcast_hot_steps;
 }
 
 void RoomCore::release_durable(Out& out) {

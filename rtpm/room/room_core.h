@@ -29,8 +29,10 @@
 //   room) and a Persist effect; it is acknowledged to its sender and
 //   broadcast to every other member only when stored() confirms that batch id,
 //   and batches become durable in id order.
-// - Hot rooms: a room that made at least `broadcast_hot_steps` steps durable
-//   in the current or the previous second holds durable steps and acks back
+// - Hot rooms: a room that makes at least `broadcast_hot_steps` steps durable
+//   a second (over the current or the previous tenth of a second, so that a
+//   room is hot within ~100 ms of its members typing fast) holds durable
+//   steps and acks back
 //   and sends them at most once per `broadcast_interval_ms` (the first group
 //   after a quiet interval at once); a presence or a join sends what is held
 //   first, so that every member has been sent the same versions (sent_version)
@@ -94,8 +96,8 @@ struct RoomConfig {
   size_t history_bytes = 32 << 20;
   int64_t snapshot_every = 1000;
   int presence_interval_ms = 50;
-  /// A hot room (one that made at least `broadcast_hot_steps` steps durable within the current
-  /// or the previous second) sends durable steps and acks at most once per
+  /// A hot room (one that makes at least `broadcast_hot_steps` steps durable a second, measured
+  /// over the current or the previous 100 ms) sends durable steps and acks at most once per
   /// `broadcast_interval_ms`, the first at once and later ones together when the interval ends
   /// (docs/protocol.md "Hot rooms"). 0 for either: every group commit goes out at once.
   int broadcast_interval_ms = 10;
@@ -457,7 +459,7 @@ class RoomCore {
   std::optional<Time> presence_due_;           // when they go out: presence_sent_ + interval
   std::optional<Time> broadcast_sent_;         // the room's last flush of durable steps
   std::optional<Time> broadcast_due_;          // when the held-back ones go out
-  Time rate_window_start_{};  // the hot-room rate: steps in this second and the last
+  Time rate_window_start_{};  // the hot-room rate: steps in this 100 ms window and the last
   int64_t steps_this_window_ = 0;
   int64_t steps_last_window_ = 0;
   std::optional<Time> unload_at_;

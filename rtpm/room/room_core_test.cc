@@ -952,4 +952,33 @@ TEST(RoomCoreBroadcast, AQuietRoomOrAZeroIntervalSendsAtOnce) {
   }
 }
 
+// The rate is measured over 100 ms: 100 steps a second is 10 steps in a tenth of a second.
+// The tenth step makes the room hot and, within the interval, is held back; 200 ms
+// without steps cools it down again.
+TEST(RoomCoreBroadcast, ARoomIsHotWithinATenthOfASecondOfItsRate) {
+  RoomConfig c = config();
+  c.broadcast_interval_ms = 10;
+  c.broadcast_hot_steps = 100;
+  RoomCore core{"r", c};
+  Now now{Time{} + milliseconds(1000), 1};
+  core.join(1, "", "a", {"r", "u1", std::nullopt, std::nullopt}, now);
+  core.loaded(std::optional<store::RoomData>(store::RoomData{0, kDoc, {}}), now);
+  core.join(2, "", "a", {"r", "u2", std::nullopt, std::nullopt}, now);
+  int64_t version = 0;
+  auto type = [&](int ms) {
+    now.mono = Time{} + milliseconds(ms);
+    auto fx =
+        core.steps(1, {"r", version++, json::Value(json::Array{insert_step(1, "x")}), "u1"}, now);
+    return core.stored(all_of<effect::Persist>(fx).at(0).id, Result<void>(), now);
+  };
+  for (int i = 0; i < 9; ++i)
+    EXPECT_EQ(sent_to(type(1001 + i), 2), std::vector<std::string>{"steps"}) << i;
+  EXPECT_TRUE(sent_to(type(1010), 2).empty());  // hot: within 10 ms of the last broadcast
+  now.mono = Time{} + milliseconds(1019);
+  EXPECT_EQ(sent_to(core.tick(now), 2), std::vector<std::string>{"steps"});
+  // Quiet for over two windows: cool again, two steps 1 ms apart both go out at once.
+  EXPECT_EQ(sent_to(type(1300), 2), std::vector<std::string>{"steps"});
+  EXPECT_EQ(sent_to(type(1301), 2), std::vector<std::string>{"steps"});
+}
+
 }  // namespace rtpm::room
