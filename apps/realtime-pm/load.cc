@@ -224,6 +224,11 @@ LoadClient::LoadClient(Engine& eng, int r, int i)
       .remote_presence = false,
       .auto_connect = false,
   };
+  // A second of typing at most unconfirmed: a member whose steps come back later than that
+  // stops typing until they do (its edits count as not sent), as a person would in front of a
+  // stalled editor. Without a bound, a load tool that falls behind rebases ever more steps of
+  // every member over every message and never catches up.
+  options.max_unconfirmed_steps = static_cast<size_t>(std::max(20.0, std::ceil(e.o.rate)));
   if (e.o.source_addresses > 1) {
     // Spread over 127.0.0.2.. to get past one source address's port range.
     uint32_t a = (127u << 24) + 2 +
@@ -284,8 +289,14 @@ void LoadClient::on_document(const client::DocumentChange& change) {
 void LoadClient::tick() {
   if (e.phase != Engine::Phase::warmup && e.phase != Engine::Phase::window) return;
   if (!failed) edit();
-  timer.expires_after(
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / e.o.rate)));
+  // Open loop: the next edit is due one period after this one was due, not
+  // after it was made, so that a busy loop does not lower the offered rate
+  // (it catches up); a client more than a second behind starts over from now.
+  auto period =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / e.o.rate));
+  auto now = net::steady_timer::clock_type::now();
+  auto next = timer.expiry() + period;
+  timer.expires_at(next < now - std::chrono::seconds(1) ? now : next);
   timer.async_wait([this](boost::system::error_code ec) {
     if (!ec) tick();
   });
