@@ -210,7 +210,7 @@ bool RoomSession::load_doc(const protocol::ServerState& m, SessionOutput& out) {
     Result<bool> applied =
         catch_port(ErrorCode::invalid_steps, "", [&] { return tr.maybe_step(u.step).ok(); });
     if (applied && *applied)
-      kept.push_back({u.step, u.step->invert(*at)});
+      kept.push_back({u.step, u.step->invert(*at), at});
     else
       failed.push_back(u.step->to_json());
   }
@@ -776,7 +776,7 @@ void RoomSession::drop_unconfirmed(size_t count, const std::string& message, Ses
   std::vector<collab::Rebaseable> kept;
   std::vector<size_t> kept_index;
   Result<void> reverted = catch_port(ErrorCode::internal, "revert failed: ", [&] {
-    for (size_t i = unconfirmed.size(); i-- > 0;) tr->step(unconfirmed[i].inverted);
+    collab::undo(unconfirmed, *tr);
     int map_from = static_cast<int>(unconfirmed.size());
     for (size_t i = 0; i < unconfirmed.size(); ++i) {
       const auto& item = unconfirmed[i];
@@ -788,7 +788,7 @@ void RoomSession::drop_unconfirmed(size_t count, const std::string& message, Ses
       }
       if (mapped && tr->maybe_step(mapped).ok()) {
         tr->mutable_mapping().set_mirror(map_from, static_cast<int>(tr->steps().size()) - 1);
-        kept.push_back({mapped, mapped->invert(*tr->docs().back())});
+        kept.push_back({mapped, mapped->invert(*tr->docs().back()), tr->docs().back()});
         kept_index.push_back(i);
       } else {
         lost.push_back(item.step->to_json());

@@ -21,7 +21,7 @@ std::vector<Rebaseable> reapply(const std::vector<Rebaseable>& steps,
     if (mapped && transform.maybe_step(mapped).failed.empty()) {
       transform.mutable_mapping().set_mirror(map_from,
                                              static_cast<int>(transform.steps().size()) - 1);
-      result.push_back({mapped, mapped->invert(*transform.docs().back())});
+      result.push_back({mapped, mapped->invert(*transform.docs().back()), transform.docs().back()});
       if (kept) kept->push_back(i);
     }
   }
@@ -33,7 +33,7 @@ std::vector<Rebaseable> reapply(const std::vector<Rebaseable>& steps,
 std::vector<Rebaseable> rebase_steps(const std::vector<Rebaseable>& steps,
                                      const std::vector<transform::StepPtr>& over,
                                      transform::Transform& transform, std::vector<size_t>* kept) {
-  for (size_t i = steps.size(); i-- > 0;) transform.step(steps[i].inverted);
+  undo(steps, transform);
   for (const auto& step : over) transform.step(step);
   return reapply(steps, transform, kept);
 }
@@ -42,7 +42,8 @@ std::vector<Rebaseable> unconfirmed_from(const transform::Transform& transform) 
   std::vector<Rebaseable> result;
   result.reserve(transform.steps().size());
   for (size_t i = 0; i < transform.steps().size(); ++i)
-    result.push_back({transform.steps()[i], transform.steps()[i]->invert(*transform.docs()[i])});
+    result.push_back({transform.steps()[i], transform.steps()[i]->invert(*transform.docs()[i]),
+                      transform.docs()[i]});
   return result;
 }
 
@@ -78,7 +79,18 @@ ReceiveResult receive_transaction(const CollabState& state,
   return out;
 }
 
+void undo(const std::vector<Rebaseable>& steps, transform::Transform& transform) {
+  for (size_t i = steps.size(); i-- > 0;) {
+    if (steps[i].before)
+      transform.add_step(steps[i].inverted, steps[i].before);
+    else
+      transform.step(steps[i].inverted);
+  }
+}
+
 model::NodeRef confirmed_doc(const CollabState& state) {
+  if (!state.unconfirmed.empty() && state.unconfirmed.front().before)
+    return state.unconfirmed.front().before;
   model::NodeRef doc = state.doc;
   for (size_t i = state.unconfirmed.size(); i-- > 0;) {
     transform::StepResult r = state.unconfirmed[i].inverted->apply(*doc);
@@ -95,7 +107,7 @@ ReceiveResult receive_applied(const CollabState& state, const transform::Transfo
                     static_cast<int>(state.unconfirmed.size()),
                     {}};
   transform::Transform& tr = out.transform;
-  for (size_t i = state.unconfirmed.size(); i-- > 0;) tr.step(state.unconfirmed[i].inverted);
+  undo(state.unconfirmed, tr);
   for (size_t j = 0; j < steps.size(); ++j)
     tr.add_step(steps[j], j + 1 < steps.size() ? applied.docs()[j + 1] : applied.doc());
   out.state.unconfirmed = reapply(state.unconfirmed, tr, &out.kept);
@@ -168,7 +180,7 @@ ReceiveResult confirm_in_frame(const CollabState& state, size_t n,
   transform::Transform& tr = out.transform;
   // The inverses, last step first: the inverse of steps[k] is map total - 1 - k.
   const int total = static_cast<int>(steps.size());
-  for (size_t i = steps.size(); i-- > 0;) tr.step(steps[i].inverted);
+  undo(steps, tr);
   std::vector<json::Value> batch_json, own_json;
   for (size_t i = 0; i < n; ++i) batch_json.push_back(steps[i].step->to_json());
   for (size_t i = from; i < from + count; ++i) own_json.push_back(frame[i]->to_json());
@@ -185,7 +197,8 @@ ReceiveResult confirm_in_frame(const CollabState& state, size_t n,
     transform::StepPtr mapped = steps[k].step->map(tr.mapping().slice(inverse + 1));
     if (mapped && tr.maybe_step(mapped).failed.empty()) {
       tr.mutable_mapping().set_mirror(inverse, static_cast<int>(tr.steps().size()) - 1);
-      out.state.unconfirmed.push_back({mapped, mapped->invert(*tr.docs().back())});
+      out.state.unconfirmed.push_back(
+          {mapped, mapped->invert(*tr.docs().back()), tr.docs().back()});
       out.kept.push_back(k);
     }
   }

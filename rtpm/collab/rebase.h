@@ -21,10 +21,19 @@
 namespace rtpm::collab {
 
 /// A local step and its inverse against the document it applied to.
+/// Port note: `before` is that document, when known (not in prosemirror-collab):
+/// undoing the step then takes it instead of applying the inverse (undo()).
 struct Rebaseable {
   transform::StepPtr step;
   transform::StepPtr inverted;
+  model::NodeRef before;
 };
+
+/// Undoes `steps` on `transform`, last first, as prosemirror-collab does with
+/// each one's inverse: a step whose `before` is known adds its inverse with
+/// that document, one without has its inverse applied. Throws TransformError
+/// when an inverse does not apply (a broken state).
+void undo(const std::vector<Rebaseable>& steps, transform::Transform& transform);
 
 /// The collab state of one client: its document (confirmed steps plus the
 /// unconfirmed ones applied), the version of the last confirmed step, and the

@@ -208,5 +208,28 @@ TEST(ReceiveApplied, WithNothingUnconfirmedIsTheAppliedTransaction) {
   expect_same_receive(s, {insert(6, "!")});
 }
 
+// undo takes the documents the steps applied to (no inverse applied); without them it
+// applies the inverses, to the same documents.
+TEST(Undo, TakesTheDocumentsTheStepsAppliedTo) {
+  CollabState s = hello_with([](Transform& tr) {
+    tr.step(insert(1, "ab"));
+    tr.step(insert(3, "c"));
+  });
+  Transform known(s.doc);
+  undo(s.unconfirmed, known);
+  ASSERT_EQ(known.steps().size(), 2u);
+  EXPECT_EQ(known.docs()[1], s.unconfirmed[1].before);
+  EXPECT_EQ(known.doc(), s.unconfirmed[0].before);
+  EXPECT_EQ(confirmed_doc(s), s.unconfirmed[0].before);
+  std::vector<Rebaseable> bare = s.unconfirmed;
+  for (auto& r : bare) r.before = nullptr;
+  Transform applied(s.doc);
+  undo(bare, applied);
+  EXPECT_NE(applied.doc(), s.unconfirmed[0].before);
+  EXPECT_TRUE(applied.doc()->eq(*known.doc()));
+  EXPECT_EQ(text(applied.doc()), "hello");
+  EXPECT_EQ(applied.mapping().map(4), known.mapping().map(4));
+}
+
 }  // namespace
 }  // namespace rtpm::collab
