@@ -6,6 +6,7 @@
 #include "rtpm/collab/rebase.h"
 
 #include <functional>
+#include <type_traits>
 
 #include <gtest/gtest.h>
 
@@ -229,6 +230,18 @@ TEST(Undo, TakesTheDocumentsTheStepsAppliedTo) {
   EXPECT_TRUE(applied.doc()->eq(*known.doc()));
   EXPECT_EQ(text(applied.doc()), "hello");
   EXPECT_EQ(applied.mapping().map(4), known.mapping().map(4));
+}
+
+// A ReceiveResult (and its Transform) moves: its steps and documents go along, not copies.
+TEST(ReceiveResult, MovesItsTransaction) {
+  static_assert(std::is_nothrow_move_constructible_v<Transform>);
+  CollabState s = hello_with([](Transform& tr) { tr.step(insert(1, "ab")); });
+  ReceiveResult r = receive_transaction(s, {insert(6, "!")}, {"other"}, "me");
+  const StepPtr* steps = r.transform.steps().data();
+  const model::NodeRef* docs = r.transform.docs().data();
+  ReceiveResult moved(std::move(r));
+  EXPECT_EQ(moved.transform.steps().data(), steps);
+  EXPECT_EQ(moved.transform.docs().data(), docs);
 }
 
 }  // namespace

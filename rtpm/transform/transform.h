@@ -43,6 +43,13 @@ class Transform {
   /// Create a transform that starts with the given document.
   explicit Transform(model::NodeRef doc) : doc_(std::move(doc)) {}
   virtual ~Transform() = default;
+  // Declared, since the virtual destructor would leave a Transform without
+  // its moves: every move (a result returned, a transform shared) copied its
+  // steps, documents and maps.
+  Transform(const Transform&) = default;
+  Transform& operator=(const Transform&) = default;
+  Transform(Transform&&) noexcept = default;
+  Transform& operator=(Transform&&) noexcept = default;
 
   /// The current document (the result of applying the steps in the transform).
   const model::NodeRef& doc() const { return doc_; }
