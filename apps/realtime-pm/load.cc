@@ -224,11 +224,11 @@ LoadClient::LoadClient(Engine& eng, int r, int i)
       .remote_presence = false,
       .auto_connect = false,
   };
-  // A second of typing at most unconfirmed: a member whose steps come back later than that
-  // stops typing until they do (its edits count as not sent), as a person would in front of a
-  // stalled editor. Without a bound, a load tool that falls behind rebases ever more steps of
-  // every member over every message and never catches up.
-  options.max_unconfirmed_steps = static_cast<size_t>(std::max(20.0, std::ceil(e.o.rate)));
+  // A fifth of a second of typing at most unconfirmed (and at least 10 steps): a member whose
+  // steps come back later than that stops typing until they do (its edits count as not sent),
+  // as a person would in front of a stalled editor. Without a bound, a load tool that falls
+  // behind rebases ever more steps of every member over every message and never catches up.
+  options.max_unconfirmed_steps = static_cast<size_t>(std::max(10.0, std::ceil(e.o.rate / 5)));
   if (e.o.source_addresses > 1) {
     // Spread over 127.0.0.2.. to get past one source address's port range.
     uint32_t a = (127u << 24) + 2 +
