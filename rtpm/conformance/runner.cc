@@ -502,7 +502,7 @@ void run_map(const Value& v, SchemaCache& schemas) {
     if (arr.size() != mapping.maps().size()) fail("steps and maps differ in number");
     for (size_t i = 0; i < arr.size(); ++i) {
       StepMap m = parse_step(schema, arr[i])->get_map();
-      if (m.ranges() != mapping.maps()[i].ranges())
+      if (!std::ranges::equal(m.ranges(), mapping.maps()[i].ranges()))
         fail("getMap() of step " + std::to_string(i) + " differs from the recorded map");
     }
   }

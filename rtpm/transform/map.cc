@@ -41,20 +41,36 @@ int shift(int pos, int64_t diff) {
 // Port note: upstream returns the shared StepMap.empty from the constructor
 // when `ranges` is empty, so an empty map is never flagged inverted.
 StepMap::StepMap(std::vector<int> ranges, bool inverted)
-    : ranges_(std::move(ranges)), inverted_(ranges_.empty() ? false : inverted) {
-  if (ranges_.size() == 3) {
-    single_ = true;
-    start_ = ranges_[0];
-    old_size_ = ranges_[inverted_ ? 2 : 1];
-    new_size_ = ranges_[inverted_ ? 1 : 2];
-  }
+    : inverted_(ranges.empty() ? false : inverted) {
+  if (ranges.size() == 3)
+    set_single(ranges[0], ranges[1], ranges[2]);
+  else
+    ranges_ = std::move(ranges);
+}
+
+StepMap StepMap::one(int start, int old_size, int new_size, bool inverted) {
+  StepMap map;
+  map.inverted_ = inverted;
+  map.set_single(start, old_size, new_size);
+  return map;
+}
+
+void StepMap::set_single(int start, int old_size, int new_size) {
+  single_ = true;
+  one_[0] = start;
+  one_[1] = old_size;
+  one_[2] = new_size;
+  start_ = start;
+  old_size_ = inverted_ ? new_size : old_size;
+  new_size_ = inverted_ ? old_size : new_size;
 }
 
 int StepMap::recover(int64_t value) const {
+  std::span<const int> r = ranges();
   int diff = 0, index = recover_index(value);
   if (!inverted_)
-    for (int i = 0; i < index; i++) diff += ranges_[i * 3 + 2] - ranges_[i * 3 + 1];
-  return ranges_[index * 3] + diff + recover_offset(value);
+    for (int i = 0; i < index; i++) diff += r[i * 3 + 2] - r[i * 3 + 1];
+  return r[index * 3] + diff + recover_offset(value);
 }
 
 MapResult StepMap::map_result(int pos, int assoc) const { return map_internal(pos, assoc, false); }
@@ -74,12 +90,12 @@ int StepMap::map(int pos, int assoc) const {
 // Port note: upstream's _map returns a bare number when `simple`; here the
 // simple path returns a MapResult whose pos is that number (flags unset).
 MapResult StepMap::map_internal(int pos, int assoc, bool simple) const {
+  std::span<const int> r = ranges();
   int diff = 0, old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
-  for (size_t i = 0; i < ranges_.size(); i += 3) {
-    int start = ranges_[i] - (inverted_ ? diff : 0);
+  for (size_t i = 0; i < r.size(); i += 3) {
+    int start = r[i] - (inverted_ ? diff : 0);
     if (start > pos) break;
-    int old_size = ranges_[i + old_index], new_size = ranges_[i + new_index],
-        end = start + old_size;
+    int old_size = r[i + old_index], new_size = r[i + new_index], end = start + old_size;
     if (pos <= end) {
       int side = !old_size ? assoc : pos == start ? -1 : pos == end ? 1 : assoc;
       int result = start + diff + (side < 0 ? 0 : new_size);
@@ -100,36 +116,40 @@ MapResult StepMap::map_internal(int pos, int assoc, bool simple) const {
 }
 
 bool StepMap::touches(int pos, int64_t recover) const {
+  std::span<const int> r = ranges();
   int diff = 0, index = recover_index(recover);
   int old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
-  for (size_t i = 0; i < ranges_.size(); i += 3) {
-    int start = ranges_[i] - (inverted_ ? diff : 0);
+  for (size_t i = 0; i < r.size(); i += 3) {
+    int start = r[i] - (inverted_ ? diff : 0);
     if (start > pos) break;
-    int old_size = ranges_[i + old_index], end = start + old_size;
+    int old_size = r[i + old_index], end = start + old_size;
     if (pos <= end && static_cast<int>(i) == index * 3) return true;
-    diff += ranges_[i + new_index] - old_size;
+    diff += r[i + new_index] - old_size;
   }
   return false;
 }
 
 void StepMap::for_each(FunctionRef<void(int, int, int, int)> f) const {
+  std::span<const int> r = ranges();
   int old_index = inverted_ ? 2 : 1, new_index = inverted_ ? 1 : 2;
   int diff = 0;
-  for (size_t i = 0; i < ranges_.size(); i += 3) {
-    int start = ranges_[i], old_start = start - (inverted_ ? diff : 0),
+  for (size_t i = 0; i < r.size(); i += 3) {
+    int start = r[i], old_start = start - (inverted_ ? diff : 0),
         new_start = start + (inverted_ ? 0 : diff);
-    int old_size = ranges_[i + old_index], new_size = ranges_[i + new_index];
+    int old_size = r[i + old_index], new_size = r[i + new_index];
     f(old_start, old_start + old_size, new_start, new_start + new_size);
     diff += new_size - old_size;
   }
 }
 
-StepMap StepMap::invert() const { return StepMap(ranges_, !inverted_); }
+StepMap StepMap::invert() const {
+  return single_ ? one(one_[0], one_[1], one_[2], !inverted_) : StepMap(ranges_, !inverted_);
+}
 
 StepMap StepMap::offset(int n) {
   // -INT_MIN is not an int: that offset moves by INT_MAX.
   if (n == std::numeric_limits<int>::min()) n++;
-  return n == 0 ? empty() : StepMap(n < 0 ? std::vector<int>{0, -n, 0} : std::vector<int>{0, 0, n});
+  return n == 0 ? empty() : n < 0 ? one(0, -n, 0) : one(0, 0, n);
 }
 
 const StepMap& StepMap::empty() {

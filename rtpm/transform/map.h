@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "rtpm/base/function_ref.h"
@@ -59,8 +60,12 @@ class StepMap final : public Mappable {
  public:
   StepMap() = default;
   explicit StepMap(std::vector<int> ranges, bool inverted = false);
+  /// A map of one range: StepMap({start, old_size, new_size}, inverted) without the vector.
+  static StepMap one(int start, int old_size, int new_size, bool inverted = false);
 
-  const std::vector<int>& ranges() const { return ranges_; }
+  std::span<const int> ranges() const {
+    return single_ ? std::span<const int>(one_) : std::span<const int>(ranges_);
+  }
   bool inverted() const { return inverted_; }
 
   /// Recovers a position from a recover value (see MapResult::recover).
@@ -84,12 +89,16 @@ class StepMap final : public Mappable {
 
  private:
   MapResult map_internal(int pos, int assoc, bool simple) const;
-  std::vector<int> ranges_;
+  void set_single(int start, int old_size, int new_size);
+  std::vector<int> ranges_;  // empty for a map of one range (one_)
   bool inverted_ = false;
-  // Port note: most step maps hold one range; its start and (orientation
-  // applied) old and new sizes are kept inline so that map() reads no heap
+  // Port note: most step maps hold one range. It is kept inline (one_, as
+  // given; ranges_ stays empty), so that a map is made and copied (into every
+  // Mapping that takes it) without allocating, and with its start and
+  // (orientation applied) old and new sizes, so that map() reads no heap
   // memory. single_ is false for any other number of ranges.
   bool single_ = false;
+  int one_[3] = {0, 0, 0};
   int start_ = 0, old_size_ = 0, new_size_ = 0;
 };
 

@@ -26,7 +26,7 @@ StepResult ReplaceStep::apply(const model::Node& doc) const {
   return StepResult::from_replace(doc, from_, to_, slice_);
 }
 
-StepMap ReplaceStep::get_map() const { return StepMap({from_, to_ - from_, slice_.size()}); }
+StepMap ReplaceStep::get_map() const { return StepMap::one(from_, to_ - from_, slice_.size()); }
 
 StepPtr ReplaceStep::invert(const model::Node& doc) const {
   return std::make_shared<ReplaceStep>(from_, from_ + slice_.size(), doc.slice(from_, to_));
