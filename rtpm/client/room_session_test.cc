@@ -869,9 +869,9 @@ TEST(RoomSession, ASessionWithUnconfirmedStepsAppliesTheRangeOnceForAll) {
   EXPECT_EQ(shared->hits(), 2);
   // c undid its step (1), then took the range's documents: the very ones a
   // now has, and the ones d rebased over.
-  const auto& tc = c->events<DocumentChange>().back().transform;
-  const auto& td = d->events<DocumentChange>().back().transform;
-  const auto& ta = a->events<DocumentChange>().back().transform;
+  auto tc = c->events<DocumentChange>().back().transform;
+  auto td = d->events<DocumentChange>().back().transform;
+  auto ta = a->events<DocumentChange>().back().transform;
   ASSERT_EQ(tc->steps().size(), 4u);
   ASSERT_EQ(ta->steps().size(), 2u);
   EXPECT_EQ(tc->docs()[2], ta->docs()[1]);
