@@ -281,14 +281,7 @@ bool RoomSession::apply_remote(const std::vector<Value>& steps_json,
           // Our unconfirmed steps are rebased over the room's steps as
           // applied to the confirmed document, once for every client of
           // the process: by us now, if no other client has yet.
-          if (!applied) {
-            auto made = std::make_shared<transform::Transform>(collab::confirmed_doc(collab_));
-            for (const auto& step : steps) made->step(step);
-            applied = made;
-            shared->put(
-                room_, collab_.version,
-                std::make_shared<const SharedSteps::Range>(SharedSteps::Range{steps, made}));
-          }
+          if (!applied) applied = apply_for_all(steps);
           collab::ReceiveResult r = collab::receive_applied(collab_, *applied);
           tr = std::make_shared<const transform::Transform>(std::move(r.transform));
           return r;
@@ -554,6 +547,18 @@ bool RoomSession::settle_own(const std::vector<Value>& applied_json, SessionOutp
   return true;
 }
 
+// The room's `steps` from the confirmed version applied to the confirmed
+// document, recorded for every client of the process (SharedSteps).
+std::shared_ptr<const transform::Transform> RoomSession::apply_for_all(
+    const std::vector<transform::StepPtr>& steps) {
+  auto made = std::make_shared<transform::Transform>(collab::confirmed_doc(collab_));
+  for (const auto& step : steps) made->step(step);
+  options_.shared_steps->put(
+      room_, collab_.version,
+      std::make_shared<const SharedSteps::Range>(SharedSteps::Range{steps, made}));
+  return made;
+}
+
 bool RoomSession::settle_frame(const std::vector<Value>& steps_json,
                                const std::vector<std::string>& user_ids, SessionOutput& out) {
   const std::shared_ptr<SharedSteps>& shared = options_.shared_steps;
@@ -575,9 +580,8 @@ bool RoomSession::settle_frame(const std::vector<Value>& steps_json,
     return false;
   // The room's transaction over the frame: another client's, or made here for all.
   std::shared_ptr<const SharedSteps::Range> range = shared->find(room_, collab_.version, n);
-  std::vector<Value> applied_json(steps_json.begin() + static_cast<long>(a),
-                                  steps_json.begin() + static_cast<long>(b));
   std::vector<Value> canonical;
+  std::vector<int> pairs;
   std::optional<collab::ReceiveResult> result;
   Result<void> done =
       catch_port(ErrorCode::invalid_steps, "steps from the server do not apply here: ", [&] {
@@ -591,15 +595,11 @@ bool RoomSession::settle_frame(const std::vector<Value>& steps_json,
             for (const Value& step : steps_json)
               steps.push_back(transform::Step::from_json(*options_.schema, step));
           }
-          auto made = std::make_shared<transform::Transform>(collab::confirmed_doc(collab_));
-          for (const auto& step : steps) made->step(step);
-          room = made;
-          shared->put(room_, collab_.version,
-                      std::make_shared<const SharedSteps::Range>(SharedSteps::Range{steps, made}));
+          room = apply_for_all(steps);
         }
         for (size_t i = a; i < b; ++i) canonical.push_back(room->steps()[i]->to_json());
         // Every step of the run is one of the batch's (else settle_own sorts it out).
-        std::vector<int> pairs = collab::align_steps(sent_batch_->sent, canonical);
+        pairs = collab::align_steps(sent_batch_->sent, canonical);
         if (std::find(pairs.begin(), pairs.end(), -1) != pairs.end()) return;
         result = collab::confirm_in_frame(collab_, k, *room, a, b - a);
       });
@@ -614,8 +614,7 @@ bool RoomSession::settle_frame(const std::vector<Value>& steps_json,
   // The batch's steps the server did not apply, and the later ones that no longer apply.
   std::vector<Value> lost, after_lost;
   std::vector<bool> paired(k, false);
-  for (int j : collab::align_steps(sent_batch_->sent, canonical))
-    paired[static_cast<size_t>(j)] = true;
+  for (int j : pairs) paired[static_cast<size_t>(j)] = true;
   for (size_t j = 0; j < k; ++j)
     if (!paired[j]) lost.push_back(sent_batch_->sent[j]);
   for (size_t i = k, x = 0; i < u; ++i) {

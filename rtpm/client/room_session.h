@@ -371,6 +371,10 @@ class RoomSession {
   /// apply (apply_incoming then goes run by run).
   bool settle_frame(const std::vector<json::Value>& steps_json,
                     const std::vector<std::string>& user_ids, SessionOutput& out);
+  /// With SharedSteps: `steps` (the room's, from the confirmed version) applied to the
+  /// confirmed document and recorded for every client of the process. Throws TransformError.
+  std::shared_ptr<const transform::Transform> apply_for_all(
+      const std::vector<transform::StepPtr>& steps);
   /// Keeps the maps of `n` steps just confirmed (step(i)), to localize presence at older versions.
   void record_confirmed(size_t n, FunctionRef<transform::StepPtr(size_t)> step);
   const std::vector<transform::StepMap>& unconfirmed_maps();
