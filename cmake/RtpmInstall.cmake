@@ -10,7 +10,7 @@
 # ABI yet (0.x), so a shared library would break its users at every release
 # without a SONAME policy; static archives link only what a program uses and
 # leave a self-contained binary. Their dependencies (Boost 1.81 headers,
-# OpenSSL, SQLite3, spdlog, Threads) are found again by the package config.
+# OpenSSL, SQLite3, spdlog, Threads, hiredis) are found again by the package config.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

@@ -5,7 +5,10 @@
 #include <sqlite3.h>
 
 #include "rtpm/store/memory_store.h"
+#include "rtpm/store/redis_client.h"
+#include "rtpm/store/redis_store.h"
 #include "rtpm/store/sqlite_store.h"
+#include "rtpm/testing/redis_process.h"
 
 namespace rtpm::store {
 namespace {
@@ -19,10 +22,36 @@ bool all_ok(const std::vector<Result<void>>& results) {
   return !results.empty();
 }
 
-// Runs each case against both stores; SQLite on a real file in a fresh folder.
+// One redis-server for the process's Redis cases (ctest runs each case in a process of its
+// own), started at the first; each case starts from an empty database.
+testing::RedisProcess& shared_redis() {
+  static std::unique_ptr<testing::RedisProcess> redis = [] {
+    auto r = std::make_unique<testing::RedisProcess>();
+    r->start();
+    return r;
+  }();
+  return *redis;
+}
+
+void flush(const std::string& url) {
+  RedisClient client(*parse_redis_url(url));
+  auto r = client.command({"FLUSHALL"});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_FALSE(r->is_error()) << r->str;
+}
+
+std::unique_ptr<Store> open_redis(const std::string& url) {
+  auto s = RedisStore::open(url);
+  EXPECT_TRUE(s) << (s ? "" : s.error().message);
+  return s ? std::move(*s) : nullptr;
+}
+
+// Runs each case against every store; SQLite on a real file in a fresh folder, Redis on a real
+// redis-server.
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "redis") flush(shared_redis().url());
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (char& c : name)
       if (c == '/') c = '_';  // parameterized names: "Case/0"
@@ -38,6 +67,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
   }
   std::unique_ptr<Store> open() {
     if (GetParam() == "memory") return std::make_unique<MemoryStore>();
+    if (GetParam() == "redis") return open_redis(shared_redis().url());
     auto s = SqliteStore::open((dir_ / "rtpm.db").string());
     EXPECT_TRUE(s) << (s ? "" : s.error().message);
     return std::move(*s);
@@ -225,9 +255,34 @@ TEST_P(StoreTest, SurvivesReopen) {
   ASSERT_TRUE(r && *r);
   ASSERT_EQ((*r)->steps.size(), 1u);
   EXPECT_EQ((*r)->steps[0].step_json, "A");
+  if (GetParam() != "redis") return;
+  // Redis: what a store on the same server sees is the data; a restart of the server keeps
+  // what it fsynced to its AOF before answering (appendfsync always), even after SIGKILL.
+  testing::RedisProcess aof({"--appendonly", "yes", "--appendfsync", "always"});
+  aof.start();
+  auto durable = open_redis(aof.url());
+  ASSERT_TRUE(durable);
+  ASSERT_TRUE(durable->create_room("r", "{}"));
+  ASSERT_TRUE(all_ok(durable->append({{"r", {{1, "u", "A", 7}, {2, "v", "B", 8}}}})));
+  ASSERT_TRUE(durable->save_snapshot("r", 1, "{\"v\":1}", 10, 0));
+  durable.reset();
+  aof.kill9();
+  aof.restart();
+  durable = open_redis(aof.url());
+  ASSERT_TRUE(durable);
+  auto back = durable->load_room("r", 10);
+  ASSERT_TRUE(back && *back);
+  EXPECT_EQ((*back)->snapshot_version, 1);
+  EXPECT_EQ((*back)->snapshot_doc, "{\"v\":1}");
+  ASSERT_EQ((*back)->steps.size(), 2u);
+  EXPECT_EQ((*back)->steps[1].user_id, "v");
+  EXPECT_EQ((*back)->steps[1].time_ms, 8);
+  // The log continues where it was.
+  EXPECT_TRUE(all_ok(durable->append({{"r", {{3, "u", "C"}}}})));
+  EXPECT_FALSE(all_ok(durable->append({{"r", {{3, "u", "C"}}}})));
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"));
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite", "redis"));
 
 TEST_P(StoreTest, KeptSnapshotsAreAtLeastKeepEveryApart) {
   // A room that unloads after every step writes a snapshot each time: only those at least
