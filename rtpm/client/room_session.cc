@@ -77,7 +77,10 @@ void RoomSession::receive(const protocol::ServerMessage& message, SessionOutput&
 }
 
 void RoomSession::retry(SessionOutput& out) {
-  if (status_ == RoomStatus::joined) resync(false, out);
+  if (status_ == RoomStatus::joined) return resync(false, out);
+  // A join answered `internal` (the room could not be loaded, or its node of a cluster went
+  // away): join again.
+  if (status_ == RoomStatus::joining) send_join(out);
 }
 
 // ---- local ----

@@ -279,7 +279,8 @@ class RoomSession {
   /// messages that do not fit the session's state (a `state` nobody asked
   /// for, an `ack` with nothing in flight) are ignored.
   void receive(const protocol::ServerMessage& message, SessionOutput& out);
-  /// After SessionOutput::retry_later's pause: rejoins when still joined.
+  /// After SessionOutput::retry_later's pause: rejoins when still joined, or joins again when
+  /// the join itself was answered `internal`.
   void retry(SessionOutput& out);
 
   // ---- local ----
