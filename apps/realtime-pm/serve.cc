@@ -99,10 +99,35 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--data", o.data_dir, "Folder of the SQLite database")
       ->envname("RTPM_DATA")
       ->capture_default_str();
-  cmd->add_option("--store", o.store, "Where rooms persist: sqlite (durable) or memory")
+  cmd->add_option("--store", o.store,
+                  "Where rooms persist: sqlite (durable), memory, or redis (a cluster of nodes "
+                  "on one Redis: docs/scaling.md)")
       ->envname("RTPM_STORE")
-      ->check(CLI::IsMember({"sqlite", "memory"}))
+      ->check(CLI::IsMember({"sqlite", "memory", "redis"}))
       ->capture_default_str();
+  cmd->add_option(
+         "--redis-url", o.redis_url,
+         "Cluster (--store redis): the Redis every node shares, redis://[:PASSWORD@]HOST:PORT[/DB]")
+      ->envname("RTPM_REDIS_URL");
+  cmd->add_option(
+         "--redis-wait", o.redis_wait,
+         "Cluster (--store redis): acknowledge steps only after this many replicas have them "
+         "(Redis WAIT)")
+      ->envname("RTPM_REDIS_WAIT")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option(
+         "--redis-lease-ms", o.redis_lease_ms,
+         "Cluster (--store redis): a room's lease; a dead node's rooms move to another node "
+         "after at most this long")
+      ->envname("RTPM_REDIS_LEASE_MS")
+      ->check(CLI::Range(300, 600000))
+      ->capture_default_str();
+  cmd->add_option(
+         "--node-url", o.node_url,
+         "Cluster (--store redis): how the other nodes reach this one (ws://HOST:PORT/ws); "
+         "default: the bind address and port")
+      ->envname("RTPM_NODE_URL");
   cmd->add_option("--store-busy-timeout-ms", o.store_busy_timeout_ms,
                   "How long a SQLite write waits for a lock held by another process")
       ->envname("RTPM_STORE_BUSY_TIMEOUT_MS")

@@ -465,6 +465,14 @@ Effects RoomCore::snapshot_done(Result<void> result, Now now) {
   return finish(out);
 }
 
+Effects RoomCore::fail(const std::string& why, Now now) {
+  Out out{{}, now};
+  if (state_ == State::closed) return finish(out);
+  if (state_ == State::ready) flush_durable(out);
+  fail_room(out, why);
+  return finish(out);
+}
+
 Effects RoomCore::tick(Now now) {
   Out out{{}, now};
   if (state_ == State::closed) return finish(out);

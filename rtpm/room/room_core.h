@@ -280,6 +280,10 @@ class RoomCore {
   /// (docs/protocol.md "Broadcasts").
   Effects stored(std::vector<std::pair<uint64_t, Result<void>>> results, Now now);
   Effects snapshot_done(Result<void> result, Now now);
+  /// The room can no longer be served from here (its node lost the room's lease, docs/
+  /// scaling.md): as after a failed batch, what is durable goes out, every member gets
+  /// `internal` and leaves, and the room unloads without writing anything more.
+  Effects fail(const std::string& why, Now now);
   /// Time passed (after a WakeAt).
   Effects tick(Now now);
 

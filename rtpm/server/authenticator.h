@@ -30,6 +30,13 @@
 
 namespace rtpm::server {
 
+/// A connection from another node of the cluster relaying one member (relay.h): the node
+/// decided the member's subject and access; this node admits it with them.
+struct RelayGrant {
+  std::string subject;
+  room::Access access;
+};
+
 /// What a WebSocket connection presented on its upgrade request.
 struct SessionAuth {
   /// False: the connection is answered `unauthorized` and closed.
@@ -39,6 +46,8 @@ struct SessionAuth {
   std::shared_ptr<const auth::Grant> grant;
   /// --auth-url: the token, asked about at each join.
   std::string callback_token;
+  /// Set for a relay connection that presented the cluster's secret.
+  std::optional<RelayGrant> relay;
 };
 
 class Authenticator {

@@ -23,6 +23,7 @@
 namespace rtpm::server {
 
 class Authenticator;
+class Cluster;
 class RoomRegistry;
 class Webhooks;
 class WebSocketSession;
@@ -50,6 +51,9 @@ struct ServerContext {
                             .max_rooms = options.max_rooms,
                             .api_requests_per_minute = options.api_requests_per_ip_per_minute},
       &metrics.sockets};
+  /// --store redis: this node's part in the cluster (null otherwise). Made before the store,
+  /// whose appends it fences.
+  std::unique_ptr<Cluster> cluster;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<StorageWorker> storage;
   std::unique_ptr<RoomRegistry> rooms;

@@ -7,6 +7,8 @@
 #include "rtpm/collab/document_edits.h"
 #include "rtpm/json/json.h"
 #include "rtpm/protocol/server_messages.h"
+#include "rtpm/server/cluster.h"
+#include "rtpm/server/http_client.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 
@@ -451,12 +453,23 @@ void revert(const CallPtr& c, int attempt) {
   });
 }
 
-}  // namespace
+/// The header a node sets on a document API write it forwards to the room's owner: the owner
+/// carries it out or refuses it, never forwards it again.
+constexpr const char* kForwarded = "X-Rtpm-Forwarded";
 
-void run_api_request(ServerContext& ctx, std::shared_ptr<const HttpRequest> req, ApiRequest api,
-                     std::string client, Respond respond) {
-  auto c = std::make_shared<Call>(
-      Call{ctx, std::move(req), std::move(api), std::move(client), std::move(respond)});
+bool is_write(ApiOp op) {
+  switch (op) {
+    case ApiOp::write_steps:
+    case ApiOp::replace_room:
+    case ApiOp::delete_room:
+    case ApiOp::add_version:
+    case ApiOp::restore:
+    case ApiOp::revert: return true;
+    default: return false;
+  }
+}
+
+void carry_out(const CallPtr& c) {
   switch (c->api.op) {
     case ApiOp::read_room: return c->api.version ? read_at_version(c) : read_latest(c);
     case ApiOp::list_rooms: return list_rooms(c);
@@ -469,6 +482,56 @@ void run_api_request(ServerContext& ctx, std::shared_ptr<const HttpRequest> req,
     case ApiOp::restore: return restore(c);
     case ApiOp::revert: return revert(c, 0);
   }
+}
+
+/// A write to a room another node owns goes to that node as it came (its token included: the
+/// owner checks it again), and its answer comes back as the owner gave it.
+void forward(const CallPtr& c, const std::string& node_url) {
+  // ws://HOST:PORT/PATH -> http://HOST:PORT + the request's target.
+  std::string base = "http://" + node_url.substr(5);
+  base = base.substr(0, base.find('/', 7));
+  auto url = parse_http_url(base + std::string(c->req->target()));
+  if (!url) return c->error(http::status::service_unavailable, "internal", "bad node URL");
+  HttpPost post;
+  post.method = std::string(c->req->method_string());
+  post.body = c->req->body();
+  post.max_answer_bytes = 64 << 20;
+  if (auto ct = c->req->find(http::field::content_type); ct != c->req->end())
+    post.content_type = std::string(ct->value());
+  if (auto a = c->req->find(http::field::authorization); a != c->req->end())
+    post.headers.emplace_back("Authorization", std::string(a->value()));
+  post.headers.emplace_back(kForwarded, "1");
+  HttpExchange::start(c->ctx.ioc, *url, std::move(post), [c](Result<HttpAnswer> answer) {
+    if (!answer)
+      return c->error(
+          http::status::service_unavailable, "internal",
+          "the room's node cannot be reached (" + answer.error().message + "); try again");
+    c->respond(make_response(*c->req, static_cast<http::status>(answer->status),
+                             std::move(answer->body), "application/json"));
+  });
+}
+
+}  // namespace
+
+void run_api_request(ServerContext& ctx, std::shared_ptr<const HttpRequest> req, ApiRequest api,
+                     std::string client, Respond respond) {
+  auto c = std::make_shared<Call>(
+      Call{ctx, std::move(req), std::move(api), std::move(client), std::move(respond)});
+  // In a cluster a write is carried out by the room's owner (docs/scaling.md); reads come
+  // from the store, which every node shares.
+  if (!ctx.cluster || !is_write(c->api.op)) return carry_out(c);
+  bool forwarded = c->req->find(kForwarded) != c->req->end();
+  std::string room = c->api.room;
+  ctx.cluster->route(std::move(room), [c, forwarded](Result<Cluster::Route> route) {
+    if (!route)
+      return c->error(http::status::service_unavailable, "internal",
+                      "the room cannot be reached now (" + route.error().message + ")");
+    if (route->local) return net::post(c->ctx.ioc, [c] { carry_out(c); });
+    if (forwarded)
+      return c->error(http::status::service_unavailable, "internal",
+                      "the room moved to another node; try again");
+    forward(c, route->url);
+  });
 }
 
 }  // namespace rtpm::server

@@ -47,7 +47,8 @@ class PostExchange final : public HttpExchange, public std::enable_shared_from_t
         resolver_(strand_),
         stream_(strand_),
         deadline_(strand_) {
-    request_.method(http::verb::post);
+    http::verb verb = http::string_to_verb(post.method);
+    request_.method(verb == http::verb::unknown ? http::verb::post : verb);
     request_.target(url.path);
     request_.version(11);
     request_.set(http::field::host, url.host_header);

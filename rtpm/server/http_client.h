@@ -39,6 +39,9 @@ std::optional<HttpUrl> parse_http_url(std::string_view url);
 
 /// A request's parts besides the URL.
 struct HttpPost {
+  /// The method (POST unless the caller forwards another, e.g. a cluster node forwarding a
+  /// document API write to the room's owner).
+  std::string method = "POST";
   std::string body;
   std::string content_type = "application/json";
   /// More header fields (name, value), sent after Host, Content-Type and Connection.

@@ -241,7 +241,13 @@ HttpDecision handle_request(const HttpRequest& req, const HttpEnv& env) {
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (path == "/healthz") return make_response(req, http::status::ok, "ok", kText);
+  if (path == "/healthz") {
+    // A cluster node without Redis can serve nothing durable: not healthy (it recovers by
+    // itself when Redis answers again).
+    if (env.metrics && env.metrics->redis_enabled.load() && env.metrics->redis_up.load() == 0)
+      return make_response(req, http::status::service_unavailable, "redis unavailable", kText);
+    return make_response(req, http::status::ok, "ok", kText);
+  }
   if (path == "/metrics") {
     if (auth && !auth->metrics_allowed(req))
       return json_error(req, http::status::unauthorized, "unauthorized",

@@ -2,10 +2,12 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <openssl/crypto.h>
 
 #include "rtpm/json/json.h"
 #include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/authenticator.h"
+#include "rtpm/server/cluster.h"
 #include "rtpm/server/document_api.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
@@ -128,9 +130,29 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   if (auto* remove = std::get_if<RemoveRequest>(&decision))
     return remove_members(std::move(req), std::move(*remove));
   timer_.cancel();
-  SessionAuth auth = ctx_.auth->session_auth(*req, now);
+  SessionAuth auth = relay_auth(*req);
+  if (!auth.relay) auth = ctx_.auth->session_auth(*req, now);
   std::make_shared<WebSocketSession>(ctx_, std::move(stream_), std::move(slot_), std::move(auth))
       ->run(std::move(*req));
+}
+
+SessionAuth HttpSession::relay_auth(const HttpRequest& req) const {
+  SessionAuth auth;
+  auto secret = req.find("X-Rtpm-Relay");
+  if (secret == req.end() || !ctx_.cluster) return auth;
+  const std::string& ours = ctx_.cluster->secret();
+  std::string_view theirs = secret->value();
+  // Constant time: the secret admits any member with any access.
+  if (theirs.size() != ours.size() || CRYPTO_memcmp(theirs.data(), ours.data(), ours.size()) != 0) {
+    auth.authorized = false;
+    auth.refusal = "bad relay secret";
+    return auth;
+  }
+  std::string_view access = req["X-Rtpm-Relay-Access"];
+  auth.relay = RelayGrant{std::string(req["X-Rtpm-Relay-Subject"]),
+                          room::Access{.write = access.find('w') != std::string_view::npos,
+                                       .presence = access.find('p') != std::string_view::npos}};
+  return auth;
 }
 
 void HttpSession::ask_callback(std::shared_ptr<HttpRequest> req, std::string token,

@@ -89,6 +89,24 @@ std::string Metrics::render() const {
   std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(latency_sum_ns_.load()) / 1e9);
   out += std::string("realtime_pm_step_latency_seconds_sum ") + sum + "\n";
   value("realtime_pm_step_latency_seconds_count", count);
+  if (redis_enabled.load()) {
+    line("# HELP realtime_pm_redis_up Redis answered the cluster's last request.\n");
+    line("# TYPE realtime_pm_redis_up gauge\n");
+    value("realtime_pm_redis_up", redis_up.load());
+    line(
+        "# HELP realtime_pm_redis_rtt_seconds The last round trip of the cluster's Redis "
+        "connection.\n");
+    line("# TYPE realtime_pm_redis_rtt_seconds gauge\n");
+    char rtt[64];
+    std::snprintf(rtt, sizeof rtt, "%.6f", static_cast<double>(redis_rtt_us.load()) / 1e6);
+    out += std::string("realtime_pm_redis_rtt_seconds ") + rtt + "\n";
+    line("# HELP realtime_pm_rooms_owned Rooms whose lease this node holds.\n");
+    line("# TYPE realtime_pm_rooms_owned gauge\n");
+    value("realtime_pm_rooms_owned", rooms_owned.load());
+    line("# HELP realtime_pm_relays Members relayed to rooms that other nodes own.\n");
+    line("# TYPE realtime_pm_relays gauge\n");
+    value("realtime_pm_relays", relays.load());
+  }
   return out;
 }
 

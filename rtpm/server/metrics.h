@@ -32,6 +32,15 @@ class Metrics {
   /// Webhook deliveries given up after their last attempt or dropped from a full queue.
   std::atomic<int64_t> webhook_dropped{0};
 
+  /// --store redis (rendered only then): Redis answered the last request (1) or not (0), the
+  /// microseconds of the last round trip of the cluster's connection, rooms whose lease this
+  /// node holds, members relayed to rooms other nodes own.
+  std::atomic<bool> redis_enabled{false};
+  std::atomic<int64_t> redis_up{1};
+  std::atomic<int64_t> redis_rtt_us{0};
+  std::atomic<int64_t> rooms_owned{0};
+  std::atomic<int64_t> relays{0};
+
   void count_error(ErrorCode code);
   /// One acknowledged `steps` message: seconds from its receipt to its ack.
   void observe_step_latency(double seconds);

@@ -16,8 +16,19 @@ struct ServerOptions {
   uint16_t port = 8080;
   /// Folder for the SQLite database (created if missing).
   std::string data_dir = "./data";
-  /// "sqlite" (durable, default) or "memory" (nothing survives a restart).
+  /// "sqlite" (durable, default), "memory" (nothing survives a restart) or "redis" (a
+  /// cluster of nodes sharing one Redis, docs/scaling.md).
   std::string store = "sqlite";
+  /// --store redis: redis://[:PASSWORD@]HOST:PORT[/DB].
+  std::string redis_url;
+  /// --store redis: acknowledge steps only after this many replicas have them (Redis WAIT).
+  int redis_wait = 0;
+  /// --store redis: milliseconds of a room's lease; a dead node's rooms move after at most
+  /// this long.
+  int redis_lease_ms = 5000;
+  /// --store redis: how the other nodes reach this one (ws://HOST:PORT/ws); empty: this
+  /// node's bind address and port (loopback when it binds every address).
+  std::string node_url;
   /// Milliseconds a SQLite write waits for a lock held by another process
   /// before the commit fails (its rooms' members then get `internal`).
   int store_busy_timeout_ms = 5000;

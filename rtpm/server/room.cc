@@ -127,6 +127,12 @@ void Room::delete_room(std::function<void(Result<bool>)> done) {
   });
 }
 
+void Room::fail(std::string why) {
+  net::post(strand_, [self = shared_from_this(), why = std::move(why)] {
+    self->run(self->core_.fail(why, now()));
+  });
+}
+
 // ---- the strand ----
 
 void Room::handle(const SessionPtr& session, std::function<room::Effects()> event) {

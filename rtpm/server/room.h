@@ -66,6 +66,8 @@ class Room : public std::enable_shared_from_this<Room> {
   /// Deletes the room (room::RoomCore::delete_room), then from the store; `done` gets whether
   /// the store held it, or the store's error (unavailable: the room is busy; try again).
   void delete_room(std::function<void(Result<bool>)> done);
+  /// The room cannot be served here any more (room::RoomCore::fail): its members rejoin.
+  void fail(std::string why);
 
  private:
   /// Runs `event` (a call of the core returning its effects) on the strand for `session`.

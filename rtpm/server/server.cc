@@ -12,12 +12,15 @@
 #include "rtpm/model/node.h"
 #include "rtpm/protocol/client_messages.h"
 #include "rtpm/server/authenticator.h"
+#include "rtpm/server/cluster.h"
 #include "rtpm/server/context.h"
 #include "rtpm/server/listener.h"
+#include "rtpm/server/relay.h"
 #include "rtpm/server/room_registry.h"
 #include "rtpm/server/webhooks.h"
 #include "rtpm/server/websocket_session.h"
 #include "rtpm/store/memory_store.h"
+#include "rtpm/store/redis_store.h"
 #include "rtpm/store/sqlite_store.h"
 
 namespace rtpm::server {
@@ -71,6 +74,7 @@ RealtimeServer::RealtimeServer(ServerOptions options) : options_(std::move(optio
 RealtimeServer::~RealtimeServer() {
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
   if (ctx_ && ctx_->storage) ctx_->storage->stop();
+  if (ctx_ && ctx_->cluster) ctx_->cluster->stop();
   // Pending handlers hold sessions and rooms, whose destructors use the
   // context: destroy them (with the io_context) while the context is alive.
   listener_.reset();
@@ -179,8 +183,26 @@ Result<void> RealtimeServer::start() {
     if (!store) return store.error();
     ctx_->store = std::move(*store);
     spdlog::info("store: SQLite at {}", path);
+  } else if (options_.store == "redis") {
+    if (options_.redis_url.empty())
+      return Error{ErrorCode::internal, "--store redis needs --redis-url (or RTPM_REDIS_URL)"};
+    if (ctx_->tls)
+      return Error{ErrorCode::internal,
+                   "--store redis does not support --tls-cert yet: nodes relay to each other "
+                   "over ws:// (put TLS in front, docs/scaling.md)"};
+    store::RedisStoreOptions redis;
+    redis.wait_replicas = options_.redis_wait;
+    // Appends are fenced by this node's lease of the room (the cluster is made below, before
+    // any room is).
+    redis.fence = [ctx = ctx_.get()](const std::string& room) -> std::optional<std::string> {
+      return ctx->cluster ? ctx->cluster->token(room) : std::nullopt;
+    };
+    auto store = store::RedisStore::open(options_.redis_url, std::move(redis));
+    if (!store) return Error{ErrorCode::internal, "--redis-url: " + store.error().message};
+    ctx_->store = std::move(*store);
+    ctx_->metrics.redis_enabled = true;
   } else {
-    return Error{ErrorCode::internal, "--store must be sqlite or memory"};
+    return Error{ErrorCode::internal, "--store must be sqlite, memory or redis"};
   }
   if (options_.max_rooms > 0) {
     auto rooms = ctx_->store->room_count();
@@ -209,6 +231,24 @@ Result<void> RealtimeServer::start() {
   listener_ = std::make_shared<Listener>(*ctx_);
   if (auto r = listener_->open({address, options_.port}); !r) return r;
   port_ = listener_->port();
+  if (options_.store == "redis") {
+    std::string node_url = options_.node_url;
+    if (node_url.empty()) {
+      std::string host =
+          address.is_unspecified() ? (address.is_v6() ? "::1" : "127.0.0.1") : options_.bind;
+      if (host.find(':') != std::string::npos) host = "[" + host + "]";
+      node_url = "ws://" + host + ":" + std::to_string(port_) + "/ws";
+    }
+    if (!valid_node_url(node_url))
+      return Error{ErrorCode::internal,
+                   "--node-url: expected ws://HOST:PORT/PATH, got " + node_url};
+    auto cluster = Cluster::create(
+        *ctx_, Cluster::Options{.redis_url = options_.redis_url,
+                                .node_url = node_url,
+                                .lease = std::chrono::milliseconds(options_.redis_lease_ms)});
+    if (!cluster) return cluster.error();
+    ctx_->cluster = std::move(*cluster);
+  }
   if (ctx_->auth->grants_expire()) {
     ctx_->expiry_timer = std::make_unique<net::steady_timer>(*ioc_);
     sweep_expired_sessions(*ctx_);
@@ -259,6 +299,7 @@ void RealtimeServer::shutdown() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ctx_->storage->stop();
+    if (ctx_->cluster) ctx_->cluster->stop();
     if (ctx_->webhooks) ctx_->webhooks->stop();
     spdlog::info("shutdown complete");
     ioc_->stop();

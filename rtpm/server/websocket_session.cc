@@ -12,6 +12,8 @@
 #include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/client_messages.h"
 #include "rtpm/protocol/server_messages.h"
+#include "rtpm/server/cluster.h"
+#include "rtpm/server/relay.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 
@@ -193,7 +195,7 @@ void WebSocketSession::handle_value(const json::Value& message) {
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, protocol::JoinMessage>) {
-          join(std::move(m));
+          join(std::move(m), ctx_.cluster ? json::stringify(message) : std::string());
         } else {
           if constexpr (std::is_same_v<T, protocol::StepsMessage>) {
             if (m.steps.as_array().size() > ctx_.options.max_steps_per_message)
@@ -201,6 +203,20 @@ void WebSocketSession::handle_value(const json::Value& message) {
                                 "at most " + std::to_string(ctx_.options.max_steps_per_message) +
                                     " steps per message",
                                 m.room);
+          }
+          // Another node serves the room: checked here, answered there.
+          if (auto it = std::find_if(relays_.begin(), relays_.end(),
+                                     [&](const Relayed& r) { return r.relay->room() == m.room; });
+              it != relays_.end()) {
+            it->relay->send(json::stringify(message));
+            if constexpr (std::is_same_v<T, protocol::LeaveMessage>) {
+              if (m.user_id == it->user_id) {
+                it->relay->close();
+                relays_.erase(it);
+                std::erase(rooms_, m.room);
+              }
+            }
+            return;
           }
           // A member's room is in memory (it unloads only without members).
           auto room = in_room(m.room) ? ctx_.rooms->find(m.room) : nullptr;
@@ -216,15 +232,23 @@ void WebSocketSession::handle_value(const json::Value& message) {
       *decoded);
 }
 
-void WebSocketSession::join(protocol::JoinMessage m) {
+void WebSocketSession::join(protocol::JoinMessage m, std::string text) {
   bool was_in = in_room(m.room);
   if (!was_in) {
     if (rooms_.size() >= ctx_.options.max_rooms_per_connection)
       return send_error(ErrorCode::forbidden, "this connection is in too many rooms", m.room);
     rooms_.push_back(m.room);
   }
+  if (auth_.relay) {
+    // Another node relays a member it admitted: served here while this node owns the room.
+    if (ctx_.cluster && !ctx_.cluster->token(m.room))
+      return refuse_join(m.room, was_in, ErrorCode::internal,
+                         "the room moved to another node; join again");
+    return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), std::move(m),
+                                                   auth_.relay->access, auth_.relay->subject);
+  }
   const Authenticator& auth = *ctx_.auth;
-  if (!auth.enabled()) return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), m);
+  if (!auth.enabled()) return enter(std::move(m), was_in, {}, {}, std::move(text));
   if (const auth::Grant* grant = auth_.grant.get()) {
     // A token file's or a JWT's grant: decided here.
     auth::Permission permission = grant->rooms.permission_for(m.room);
@@ -235,16 +259,16 @@ void WebSocketSession::join(protocol::JoinMessage m) {
       return refuse_join(m.room, was_in, ErrorCode::forbidden,
                          "with authentication on, userId must be the token's subject");
     std::string subject = grant->subject;
-    return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), std::move(m),
-                                                   auth.access(permission), std::move(subject));
+    return enter(std::move(m), was_in, auth.access(permission), std::move(subject),
+                 std::move(text));
   }
   // --auth-url: the application decides, asynchronously; the join goes on on our strand.
   std::string room = m.room, user = m.user_id;
   auth.callback()->authorize(
       auth_.callback_token, std::move(room), std::move(user),
-      [self = shared_from_this(), m = std::move(m),
-       was_in](Result<AuthCallback::Decision> decision) mutable {
-        net::post(self->ws_.get_executor(), [self, m = std::move(m), was_in,
+      [self = shared_from_this(), m = std::move(m), was_in,
+       text = std::move(text)](Result<AuthCallback::Decision> decision) mutable {
+        net::post(self->ws_.get_executor(), [self, m = std::move(m), was_in, text = std::move(text),
                                              decision = std::move(decision)]() mutable {
           if (self->closed_) return;
           if (!decision)
@@ -258,10 +282,58 @@ void WebSocketSession::join(protocol::JoinMessage m) {
                                      "the application binds this token to another userId");
           std::string subject = m.user_id;
           room::Access access = self->ctx_.auth->access(decision->permission);
-          self->ctx_.rooms->get_or_create(m.room)->join(self, std::move(m), access,
-                                                        std::move(subject));
+          self->enter(std::move(m), was_in, access, std::move(subject), std::move(text));
         });
       });
+}
+
+void WebSocketSession::enter(protocol::JoinMessage m, bool was_in, room::Access access,
+                             std::string subject, std::string text) {
+  if (!ctx_.cluster)
+    return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), std::move(m), access,
+                                                   std::move(subject));
+  // A resync of a relayed member goes to the owner it is a member of.
+  if (Relay* relay = relay_for(m.room)) return relay->send(std::move(text));
+  std::string room = m.room;
+  ctx_.cluster->route(std::move(room), [self = shared_from_this(), m = std::move(m), was_in, access,
+                                        subject = std::move(subject), text = std::move(text)](
+                                           Result<Cluster::Route> route) mutable {
+    net::post(self->ws_.get_executor(), [self, m = std::move(m), was_in, access,
+                                         subject = std::move(subject), text = std::move(text),
+                                         route = std::move(route)]() mutable {
+      if (self->closed_ || !self->in_room(m.room)) return;
+      if (!route)
+        return self->refuse_join(
+            m.room, was_in, ErrorCode::internal,
+            "the room cannot be reached now (" + route.error().message + "); join again");
+      if (route->local)
+        return self->ctx_.rooms->get_or_create(m.room)->join(self, std::move(m), access,
+                                                             std::move(subject));
+      if (Relay* relay = self->relay_for(m.room)) return relay->send(std::move(text));
+      auto relay = std::make_shared<Relay>(self->ctx_, self, m.room, route->url, route->token,
+                                           RelayGrant{std::move(subject), access});
+      self->relays_.push_back({relay, m.user_id});
+      relay->start(std::move(text));
+    });
+  });
+}
+
+Relay* WebSocketSession::relay_for(const std::string& room) const {
+  for (const Relayed& r : relays_)
+    if (r.relay->room() == room) return r.relay.get();
+  return nullptr;
+}
+
+void WebSocketSession::relay_ended(const std::string& room, const Relay* relay, bool tell_member) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), room, relay, tell_member] {
+    auto it = std::find_if(self->relays_.begin(), self->relays_.end(),
+                           [&](const Relayed& r) { return r.relay.get() == relay; });
+    if (it == self->relays_.end()) return;
+    self->relays_.erase(it);
+    std::erase(self->rooms_, room);
+    if (tell_member && !self->closed_)
+      self->send_error(ErrorCode::internal, "the room's node cannot be reached; join again", room);
+  });
 }
 
 void WebSocketSession::refuse_join(const std::string& room, bool was_in, ErrorCode code,
@@ -363,6 +435,8 @@ void WebSocketSession::close(websocket::close_code code) {
 void WebSocketSession::teardown() {
   closed_ = true;
   auto self = shared_from_this();
+  for (const Relayed& r : relays_) r.relay->close();
+  relays_.clear();
   for (const auto& name : rooms_)
     if (auto room = ctx_.rooms->find(name)) room->disconnect(self);
   rooms_.clear();

@@ -42,6 +42,8 @@
 
 namespace rtpm::server {
 
+class Relay;
+
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
   /// The stream's executor must be a strand; a TLS stream has done its handshake. `slot` is the
@@ -58,6 +60,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send(PayloadPtr message);
   /// The room says this connection is no longer in it (leave, replacement, failure).
   void left_room(const std::string& room);
+  /// The relay of `room` ended (relay.h); with `tell_member` the member gets `internal` for
+  /// the room (the owner did not say so itself).
+  void relay_ended(const std::string& room, const Relay* relay, bool tell_member);
   /// When the session's grant expires (Unix ms), if it does; its token id ("" if none).
   std::optional<int64_t> expires_at_ms() const {
     return auth_.grant ? auth_.grant->expires_at_ms : std::nullopt;
@@ -87,8 +92,14 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   /// The room of a message refused unread (rate_limited), when it parses and names one.
   std::optional<std::string> refused_room(const std::string& text) const;
   void handle_value(const json::Value& message);
-  /// A join: checks the grant (or asks --auth-url), then hands it to the room.
-  void join(protocol::JoinMessage message);
+  /// A join: checks the grant (or asks --auth-url), then hands it to the room. `text` is the
+  /// message as JSON when the join may be relayed to another node (cluster mode).
+  void join(protocol::JoinMessage message, std::string text);
+  /// An authorized join: to the room here, or (cluster mode) through a relay to its owner.
+  void enter(protocol::JoinMessage message, bool was_in, room::Access access, std::string subject,
+             std::string text);
+  /// The relay of `room`, if the room is served by another node; null otherwise.
+  Relay* relay_for(const std::string& room) const;
   /// The join was refused before reaching the room.
   void refuse_join(const std::string& room, bool was_in, ErrorCode code, std::string message);
   /// A control frame arrived (Beast's control callback, inside the read).
@@ -122,6 +133,12 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   // Rooms joined: usually one, at most max_rooms_per_connection; a vector is a fraction of a
   // hash set's memory.
   std::vector<std::string> rooms_;
+  /// Rooms of this connection that other nodes serve (cluster mode), with the userId joined.
+  struct Relayed {
+    std::shared_ptr<Relay> relay;
+    std::string user_id;
+  };
+  std::vector<Relayed> relays_;
   MessageBudget budget_;
   const SessionAuth auth_;
 };

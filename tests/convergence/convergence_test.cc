@@ -19,6 +19,10 @@
 // `Rebase`, the clients asking for the server-side rebase extension, which
 // the server offers (docs/protocol.md): late batches are rebased by the
 // server, acks carry the steps as applied, broadcasts several authors' steps.
+// `Cluster` runs the Rebase clients over three nodes on one real redis-server
+// (--store redis, docs/scaling.md), each node behind its own proxy and the
+// clients spread over them; the restarts hit a random node (the room's owner
+// or one that relays to it), and every node must answer the same document.
 // Odd seeds run the room hot (--broadcast-hot-steps 1): steps and acks held
 // back and sent together every 1 to 20 ms.
 //
@@ -50,6 +54,7 @@
 #include "rtpm/model/schema.h"
 #include "rtpm/model/slice.h"
 #include "rtpm/testing/fault_proxy.h"
+#include "rtpm/testing/redis_process.h"
 #include "rtpm/testing/server_process.h"
 #include "rtpm/transform/replace_step.h"
 #include "rtpm/transform/step.h"
@@ -485,7 +490,8 @@ const char* code_name(ErrorCode c) {
   }
 }
 
-RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirmed, bool rebase) {
+RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirmed, bool rebase,
+                   bool cluster) {
   RunResult result;
   auto fail = [&](std::string what) { result.failures.push_back(std::move(what)); };
   Rng rng(seed);
@@ -505,10 +511,25 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   if (hot)
     args.insert(args.end(), {"--broadcast-hot-steps", "1", "--broadcast-interval-ms",
                              std::to_string(1 + seed / 2 % 20)});
-  ServerProcess server(RTPM_BINARY, args, dir + "/data");
-  std::filesystem::create_directories(dir + "/data");
-  server.start();
-  FaultProxy proxy(server.port());
+  // One server (SQLite), or three nodes on one Redis (docs/scaling.md), each behind its own
+  // proxy: a client's node is the one its proxy forwards to.
+  std::unique_ptr<RedisProcess> redis;
+  if (cluster) {
+    redis = std::make_unique<RedisProcess>();
+    redis->start();
+    args.insert(args.end(), {"--store", "redis", "--redis-url", redis->url(), "--redis-lease-ms",
+                             "1000", "--max-connections-per-ip", "0"});
+  }
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::unique_ptr<FaultProxy>> proxies;
+  for (int i = 0; i < (cluster ? 3 : 1); ++i) {
+    std::string data = dir + "/data" + std::to_string(i);
+    std::filesystem::create_directories(data);
+    servers.push_back(std::make_unique<ServerProcess>(RTPM_BINARY, args, data));
+    servers.back()->start();
+    proxies.push_back(std::make_unique<FaultProxy>(servers.back()->port()));
+  }
+  ServerProcess& server = *servers[0];
 
   std::vector<std::unique_ptr<ClientTally>> tallies;
   std::vector<std::unique_ptr<client::RealtimeClient>> clients;
@@ -516,7 +537,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
     tallies.push_back(std::make_unique<ClientTally>());
     ClientTally* t = tallies.back().get();
     client::ClientOptions o{
-        .url = "ws://127.0.0.1:" + std::to_string(proxy.port()) + "/ws",
+        .url = "ws://127.0.0.1:" + std::to_string(proxies[i % proxies.size()]->port()) + "/ws",
         .schema = schema,
         .subprotocol = i % 2 ? client::Subprotocol::binary : client::Subprotocol::json,
         .user_id = "c" + std::to_string(i),
@@ -577,20 +598,23 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   bool chaos = env_or("RTPM_CONVERGE_CHAOS", "1") != "0";
   bool restarts = env_or("RTPM_CONVERGE_RESTARTS", "1") != "0";
   if (chaos)
-    proxy.start_chaos(
-        seed, {.min_gap_ms = 10, .max_gap_ms = 80, .max_delay_ms = 100, .max_fault_ms = 300});
+    for (size_t i = 0; i < proxies.size(); ++i)
+      proxies[i]->start_chaos(
+          seed + i, {.min_gap_ms = 10, .max_gap_ms = 80, .max_delay_ms = 100, .max_fault_ms = 300});
   std::vector<int> seq(n_clients, 0);
   for (int e = 0; e < edits; ++e) {
     if (restarts && (e == r1 || e == r2)) {
       bool kill = (e == r1) == kill_first;
+      // In a cluster, any node: the room's owner or one that relays.
+      size_t victim = static_cast<size_t>(draw(rng, 0, static_cast<int>(servers.size()) - 1));
       if (kill) {
-        server.kill9();
+        servers[victim]->kill9();
       } else {
-        server.stop();
+        servers[victim]->stop();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(draw(rng, 0, 150)));
-      server.start();
-      proxy.set_target(server.port());
+      servers[victim]->start();
+      proxies[victim]->set_target(servers[victim]->port());
     }
     int ci = draw(rng, 0, n_clients - 1);
     ClientTally& t = *tallies[ci];
@@ -641,13 +665,18 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   }
 
   // Heal and wait until everyone has everything.
-  proxy.heal();
+  for (auto& proxy : proxies) proxy->heal();
   int64_t server_version = -1;
   Value server_doc;
   bool settled = false;
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (std::chrono::steady_clock::now() < deadline) {
     auto res = http_get(server.port(), std::string("/api/rooms/") + kRoom);
+    // Every node answers the same document.
+    for (size_t i = 1; i < servers.size() && res.status == 200; ++i) {
+      auto other = http_get(servers[i]->port(), std::string("/api/rooms/") + kRoom);
+      if (other.status != 200 || other.body != res.body) res.status = 0;
+    }
     if (res.status == 200) {
       Value room = parse(res.body);
       server_version = static_cast<int64_t>(room.find("version")->as_number());
@@ -797,7 +826,15 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   if (least < min_confirmed)
     fail(least_user + " had only " + std::to_string(least) + " steps confirmed (at least " +
          std::to_string(min_confirmed) + " expected): the run did too little work");
-  auto stats = proxy.stats();
+  FaultProxy::Stats stats;
+  for (auto& proxy : proxies) {
+    FaultProxy::Stats one = proxy->stats();
+    stats.accepted += one.accepted;
+    stats.dropped += one.dropped;
+    stats.stalled += one.stalled;
+    stats.delayed += one.delayed;
+    stats.refused += one.refused;
+  }
   int speak = 0;
   for (auto& c : clients)
     if (auto s = c->room(kRoom); s && s->server_rebase) ++speak;
@@ -809,10 +846,10 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
     rebased += c->stats().rooms.server_rebased;
     conflicts += c->stats().rooms.version_conflicts;
   }
-  summary << "seed " << seed << (rebase ? " rebase" : " v1") << (hot ? " hot" : "")
-          << (deletes ? " (deletes)" : " (no deletes)") << ": " << total_edits << " edits ("
-          << total_skipped << " skipped), " << total_made << " steps made, " << server_version
-          << " confirmed, " << total_dropped << " dropped {";
+  summary << "seed " << seed << (rebase ? " rebase" : " v1") << (cluster ? " cluster" : "")
+          << (hot ? " hot" : "") << (deletes ? " (deletes)" : " (no deletes)") << ": "
+          << total_edits << " edits (" << total_skipped << " skipped), " << total_made
+          << " steps made, " << server_version << " confirmed, " << total_dropped << " dropped {";
   for (auto& [k, v] : reasons) summary << k << ":" << v << " ";
   summary << "}, " << live_tokens << " tokens checked, fewest confirmed per client " << least
           << " (" << least_user << "); errors {";
@@ -827,7 +864,7 @@ RunResult run_seed(uint64_t seed, int n_clients, int edits, int64_t min_confirme
   result.summary = summary.str();
 
   clients.clear();
-  server.stop();
+  for (auto& node : servers) node->stop();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return result;
@@ -845,10 +882,14 @@ std::vector<uint64_t> seeds_from_env() {
   return out;
 }
 
-class Convergence : public ::testing::TestWithParam<bool> {};
+// V1 and Rebase on one server; Cluster: rebase clients spread over three nodes on one Redis.
+enum class Mode { v1, rebase, cluster };
+
+class Convergence : public ::testing::TestWithParam<Mode> {};
 
 TEST_P(Convergence, SeededFaultsAndRestarts) {
-  bool rebase = GetParam();
+  bool rebase = GetParam() != Mode::v1;
+  bool cluster = GetParam() == Mode::cluster;
   int clients = std::stoi(env_or("RTPM_CONVERGE_CLIENTS", "8"));
   int edits = std::stoi(env_or("RTPM_CONVERGE_EDITS", "250"));
   // Each client gets about edits / clients edits, of which about 60% make
@@ -859,7 +900,7 @@ TEST_P(Convergence, SeededFaultsAndRestarts) {
   int64_t min_confirmed = std::stoll(
       env_or("RTPM_CONVERGE_MIN_CONFIRMED", std::to_string(std::max(1, edits / (clients * 8)))));
   for (uint64_t seed : seeds_from_env()) {
-    RunResult r = run_seed(seed, clients, edits, min_confirmed, rebase);
+    RunResult r = run_seed(seed, clients, edits, min_confirmed, rebase, cluster);
     std::cout << r.summary << std::endl;
     if (!r.failures.empty()) {
       std::string all;
@@ -867,16 +908,23 @@ TEST_P(Convergence, SeededFaultsAndRestarts) {
       ADD_FAILURE() << "seed " << seed << " failed:\n"
                     << all << "replay: RTPM_CONVERGE_SEED=" << seed
                     << " RTPM_CONVERGE_EDITS=" << edits << " " << RTPM_TEST_BINARY
-                    << " --gtest_filter='*Convergence.*/" << (rebase ? "Rebase" : "V1") << "'";
+                    << " --gtest_filter='*Convergence.*/"
+                    << (cluster  ? "Cluster"
+                        : rebase ? "Rebase"
+                                 : "V1")
+                    << "'";
       std::cout << "FAILED SEED " << seed << std::endl;
       return;
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Convergence, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& mode) {
-                           return mode.param ? "Rebase" : "V1";
+INSTANTIATE_TEST_SUITE_P(Modes, Convergence,
+                         ::testing::Values(Mode::v1, Mode::rebase, Mode::cluster),
+                         [](const ::testing::TestParamInfo<Mode>& mode) {
+                           return mode.param == Mode::cluster  ? "Cluster"
+                                  : mode.param == Mode::rebase ? "Rebase"
+                                                               : "V1";
                          });
 
 }  // namespace

@@ -1,0 +1,75 @@
+// Relay: a member's link to the node that owns its room (cluster.h, docs/scaling.md).
+//
+// A connection on this node that joins a room another node owns gets one relay for that
+// room: a WebSocket (realtime-pm.json.v1) to the owner's /ws that carries the member's
+// messages for the room, already checked here (decoded, authorized), and brings the owner's
+// answers back unchanged. The owner trusts the relay's grant (subject and access) because
+// the upgrade presents the cluster's secret (X-Rtpm-Relay). When the link fails, the owner
+// answers `internal` for the room, or the room moves (Cluster::watch), the relay ends and
+// the member gets `internal` for the room (as when a room fails on a single server): its
+// client rejoins, and the join is routed again.
+//
+// Runs on its own strand; every public method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "rtpm/server/authenticator.h"
+
+namespace rtpm::server {
+
+struct ServerContext;
+class WebSocketSession;
+
+/// Whether `url` is a node URL a relay can reach: ws://HOST[:PORT][/PATH].
+bool valid_node_url(std::string_view url);
+
+class Relay : public std::enable_shared_from_this<Relay> {
+ public:
+  /// `url`: the owner's ws://HOST:PORT/PATH; `token`: its lease (watched for a change).
+  Relay(ServerContext& ctx, std::weak_ptr<WebSocketSession> session, std::string room,
+        std::string url, std::string token, RelayGrant grant);
+  ~Relay();
+  const std::string& room() const { return room_; }
+  /// Connects and sends `join_json` first.
+  void start(std::string join_json);
+  /// Queues a message for the owner (a JSON text).
+  void send(std::string json);
+  /// Ends the relay quietly (the member left, or its connection closed): queued messages go
+  /// out first.
+  void close();
+
+ private:
+  void fail(bool tell_member);
+  void on_connected();
+  void do_read();
+  void do_write();
+
+  ServerContext& ctx_;
+  std::weak_ptr<WebSocketSession> session_;
+  const std::string room_;
+  const std::string url_;
+  const std::string token_;
+  const RelayGrant grant_;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  bool open_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool done_ = false;
+  uint64_t watch_ = 0;
+};
+
+}  // namespace rtpm::server
