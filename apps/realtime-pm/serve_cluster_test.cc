@@ -4,6 +4,7 @@
 // acknowledged step and cannot write after another node took the room; Redis killed and
 // restarted with its AOF loses nothing acknowledged, and the nodes recover by themselves.
 #include <csignal>
+#include <iostream>
 #include <memory>
 #include <set>
 
@@ -273,6 +274,7 @@ TEST(ServeCluster, KillingTheOwnerLosesNoAcknowledgedStep) {
   double moved_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   // The lease (1 s) plus a renewal period and the clients' retries.
   EXPECT_LT(moved_s, 5.0);
+  std::cout << "every member back in the room " << moved_s << " s after kill -9 of its owner\n";
   version = m[1]->version;
   EXPECT_TRUE(version == 12 || version == 13) << version;  // 13: the in-flight batch was taken
   type_round(12, 24);
@@ -376,6 +378,29 @@ TEST(ServeCluster, RedisRestartedWithItsAofLosesNothingAcknowledged) {
     for (const std::string& t : acked) EXPECT_NE(text.find(t), std::string::npos) << t;
     EXPECT_EQ(text.find("lost"), std::string::npos);
   }
+}
+
+TEST(ServeCluster, ARelayUpgradeWithoutTheClusterSecretIsRefused) {
+  // A client posing as another node (X-Rtpm-Relay admits any member with any access) gets
+  // `unauthorized` and is closed, as a bad token is.
+  Nodes cluster(1);
+  RawSocket raw(cluster.port(0));
+  raw.send(
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: " +
+      std::string(RawSocket::kKey) +
+      "\r\nSec-WebSocket-Version: 13\r\nX-Rtpm-Relay: guessed\r\n"
+      "X-Rtpm-Relay-Subject: admin\r\nX-Rtpm-Relay-Access: wp\r\n\r\n");
+  auto res = raw.read_response();
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 101);
+  auto frame = raw.read_frame();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->first, 1);
+  EXPECT_NE(frame->second.find("\"unauthorized\""), std::string::npos) << frame->second;
+  auto close = raw.read_frame();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->first, 8);
 }
 
 TEST(ServeCluster, RefusesToStartWithoutRedis) {

@@ -130,16 +130,16 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
   if (auto* remove = std::get_if<RemoveRequest>(&decision))
     return remove_members(std::move(req), std::move(*remove));
   timer_.cancel();
-  SessionAuth auth = relay_auth(*req);
-  if (!auth.relay) auth = ctx_.auth->session_auth(*req, now);
+  std::optional<SessionAuth> relay = relay_auth(*req);
+  SessionAuth auth = relay ? std::move(*relay) : ctx_.auth->session_auth(*req, now);
   std::make_shared<WebSocketSession>(ctx_, std::move(stream_), std::move(slot_), std::move(auth))
       ->run(std::move(*req));
 }
 
-SessionAuth HttpSession::relay_auth(const HttpRequest& req) const {
+std::optional<SessionAuth> HttpSession::relay_auth(const HttpRequest& req) const {
   SessionAuth auth;
   auto secret = req.find("X-Rtpm-Relay");
-  if (secret == req.end() || !ctx_.cluster) return auth;
+  if (secret == req.end() || !ctx_.cluster) return std::nullopt;
   const std::string& ours = ctx_.cluster->secret();
   std::string_view theirs = secret->value();
   // Constant time: the secret admits any member with any access.

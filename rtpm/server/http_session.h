@@ -42,9 +42,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   /// this connection's executor with the userId the application names ("" when none) when the
   /// answer grants `needed` (and, for a write, names no other userId), else answers 401
   /// (failure) or 403 (denied).
-  /// A relay connection from another node (X-Rtpm-Relay: the cluster's secret): its grant;
-  /// refused when the secret is wrong; neither (no relay) otherwise.
-  SessionAuth relay_auth(const HttpRequest& req) const;
+  /// A relay connection from another node (X-Rtpm-Relay: the cluster's secret): its grant, or
+  /// a refusal when the secret is wrong; nullopt when the request is no relay's (or this
+  /// server is no cluster node).
+  std::optional<SessionAuth> relay_auth(const HttpRequest& req) const;
   void ask_callback(std::shared_ptr<HttpRequest> req, std::string token, std::string room,
                     std::optional<std::string> user_id, auth::Permission needed,
                     std::function<void(const std::string& bound_user)> allowed);
