@@ -79,8 +79,8 @@ void RoomSession::receive(const protocol::ServerMessage& message, SessionOutput&
 void RoomSession::retry(SessionOutput& out) {
   if (status_ == RoomStatus::joined) return resync(false, out);
   // A join answered `internal` (the room could not be loaded, or its node of a cluster went
-  // away): join again.
-  if (status_ == RoomStatus::joining) send_join(out);
+  // away) before any state: join again.
+  if (status_ == RoomStatus::joining && join_refused_) send_join(out);
 }
 
 // ---- local ----
@@ -152,6 +152,7 @@ void RoomSession::on(const protocol::ServerState& m, SessionOutput& out) {
   if (status_ != RoomStatus::joining) return;
   set_status(RoomStatus::joined, out);
   paused_ = false;
+  join_refused_ = false;
   in_flight_.clear();
   wait_for_ = -1;
   batch_limit_ = 0;
@@ -748,6 +749,9 @@ void RoomSession::on(const protocol::ServerError& m, SessionOutput& out) {
       // settles everything sent before it. (Forgetting the batch here let a
       // late invalid_steps for it drop the next batch, which the server took.)
       paused_ = true;
+      // While joining, the refused message is the join (or a batch sent before it, whose
+      // join's state then comes before the retry and clears this).
+      if (status_ == RoomStatus::joining) join_refused_ = true;
       error(code, m.message, out);
       out.retry_later = true;
       return;
@@ -825,6 +829,7 @@ void RoomSession::send_join(SessionOutput& out) {
   out.messages.push_back(std::move(m));
   in_flight_.clear();
   wait_for_ = -1;
+  join_refused_ = false;
   set_status(RoomStatus::joining, out);
 }
 

@@ -415,9 +415,10 @@ class RoomSession {
   // took them (an `ack` or a `state` with steps settles them).
   size_t sent_ = 0;
   size_t unknown_ = 0;
-  int64_t wait_for_ = -1;   // after version_conflict: send once the version reached this
-  bool paused_ = false;     // after rate_limited / internal: no batch until the rejoin's state
-  size_t batch_limit_ = 0;  // after message_too_large: smaller batches (0: max_batch_steps)
+  int64_t wait_for_ = -1;      // after version_conflict: send once the version reached this
+  bool paused_ = false;        // after rate_limited / internal: no batch until the rejoin's state
+  bool join_refused_ = false;  // the join was answered rate_limited / internal: retry() rejoins
+  size_t batch_limit_ = 0;     // after message_too_large: smaller batches (0: max_batch_steps)
   std::optional<Presence> own_presence_;  // positions in the local document
   bool presence_exact_ = true;            // the server will map the last presence sent to ours
   // Remote entries. Their positions are mapped lazily: a change of the local

@@ -482,6 +482,30 @@ TEST(RoomSession, RateLimitedAsksForARetryWhichRejoins) {
   EXPECT_EQ(t.s.stats().resyncs, 1);
 }
 
+// A join answered `internal` (the room could not be loaded; in a cluster, its node went away):
+// the retry joins again. A join whose state comes after a batch's `internal` is not sent twice.
+TEST(RoomSession, AJoinAnsweredInternalJoinsAgainAtTheRetry) {
+  Session t;
+  t.s.connection_opened(t.out);
+  EXPECT_EQ(t.sent().size(), 1u);
+  t.feed(error_msg("internal"));
+  EXPECT_TRUE(t.out.retry_later);
+  EXPECT_EQ(t.s.status(), RoomStatus::joining);
+  t.s.retry(t.out);
+  EXPECT_EQ(t.sent(),
+            std::vector<std::string>{R"({"type":"join","room":"r","userId":"me","timestamp":1})"});
+  // Once a state came, a retry resyncs a joined room as before; a join still unanswered is
+  // not sent again.
+  t.feed(
+      R"({"type":"state","room":"r","version":0,"doc":{"type":"doc","content":[{"type":"paragraph"}]},"users":{}})");
+  ASSERT_TRUE(t.type(1, "a").ok());
+  t.sent();
+  t.s.retry(t.out);
+  ASSERT_EQ(t.sent().size(), 1u);  // the resync join
+  t.s.retry(t.out);
+  EXPECT_TRUE(t.sent().empty());
+}
+
 // rate_limited may answer a presence while a batch is in flight: the batch's
 // own answer can still come, so it stays in flight and nothing more is sent
 // until the rejoin. (A batch sent meanwhile used to take the blame for the
