@@ -201,14 +201,17 @@ void Cluster::tick() {
     }
   }
   if (!watched.empty()) {
+    // One read per room, however many of its members are relayed from here.
     std::vector<std::string> rooms;
-    for (const auto& [id, w] : watched) rooms.push_back(w.room);
+    std::unordered_map<std::string, size_t> index;
+    for (const auto& [id, w] : watched)
+      if (index.emplace(w.room, rooms.size()).second) rooms.push_back(w.room);
     auto owners = store::owners(*redis_, rooms);
     if (!owners) {
       ok = false;
     } else {
       for (size_t i = 0; i < watched.size(); ++i) {
-        const auto& owner = (*owners)[i];
+        const auto& owner = (*owners)[index[watched[i].second.room]];
         if (owner && *owner == watched[i].second.token) continue;
         {
           std::lock_guard lock(mutex_);
