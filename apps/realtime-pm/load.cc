@@ -37,6 +37,9 @@ using Clock = std::chrono::steady_clock;
 using json::Value;
 
 struct LoadOptions {
+  /// The server's URL; with several (the nodes of a cluster, docs/scaling.md) the clients are
+  /// spread over them in turn, and the checks at the end read the first.
+  std::vector<std::string> targets = {"ws://127.0.0.1:8080/ws"};
   std::string target = "ws://127.0.0.1:8080/ws";
   int rooms = 1;
   int clients_per_room = 10;
@@ -52,7 +55,8 @@ struct LoadOptions {
   int connect_concurrency = 100;
   int source_addresses = 1;
   int connections = 0;  // 0: rooms x clients_per_room
-  int server_pid = 0;
+  /// The servers' processes, for CPU and memory readings (summed).
+  std::vector<int> server_pids;
   bool binary = false;
   bool no_server_rebase = false;  // do not ask for the `rebase` extension (version 1)
   std::string room_prefix = "load";
@@ -68,7 +72,7 @@ struct ProcSample {
   double hwm_kib = 0;
 };
 
-ProcSample read_proc(int pid) {
+ProcSample read_one_proc(int pid) {
   ProcSample s;
   if (pid <= 0) return s;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -88,6 +92,18 @@ ProcSample read_proc(int pid) {
     if (line.rfind("VmHWM:", 0) == 0) s.hwm_kib = std::stod(line.substr(6));
   }
   return s;
+}
+
+// The processes' CPU time and memory, summed.
+ProcSample read_proc(const std::vector<int>& pids) {
+  ProcSample sum;
+  for (int pid : pids) {
+    ProcSample one = read_one_proc(pid);
+    sum.cpu_s += one.cpu_s;
+    sum.rss_kib += one.rss_kib;
+    sum.hwm_kib += one.hwm_kib;
+  }
+  return sum;
 }
 
 // This process's CPU time (user + system), in seconds.
@@ -211,7 +227,7 @@ LoadClient::LoadClient(Engine& eng, int r, int i)
       timer(eng.ioc),
       rng(eng.o.seed * 7919u + static_cast<uint32_t>(r * 1000 + i)) {
   client::ClientOptions options{
-      .url = e.o.target,
+      .url = e.o.targets[static_cast<size_t>(r * e.o.clients_per_room + i) % e.o.targets.size()],
       .schema = e.schema,
       .subprotocol = e.o.binary ? client::Subprotocol::binary : client::Subprotocol::json,
       .user_id = "u" + std::to_string(r) + "-" + std::to_string(i),
@@ -402,10 +418,11 @@ std::optional<std::pair<int64_t, std::string>> server_room(const Engine& e,
 int run_load(const LoadOptions& o) {
   Engine e;
   e.o = o;
-  if (!client::parse_server_url(o.target)) {
-    std::cerr << "--target must be ws://HOST:PORT/PATH or wss://...\n";
-    return 2;
-  }
+  for (const std::string& target : o.targets)
+    if (!client::parse_server_url(target)) {
+      std::cerr << "--target must be ws://HOST:PORT/PATH or wss://...\n";
+      return 2;
+    }
   if (!protocol::valid_room_name(o.room_prefix + "-" + std::to_string(o.rooms))) {
     std::cerr << "--room-prefix makes bad room names: " << o.room_prefix << "-0\n";
     return 2;
@@ -425,7 +442,7 @@ int run_load(const LoadOptions& o) {
       static_cast<rlim_t>(o.rooms) * o.clients_per_room + 64 > lim.rlim_cur)
     std::cerr << "warning: " << o.rooms * o.clients_per_room
               << " connections but this process may open only " << lim.rlim_cur << " files\n";
-  ProcSample before = read_proc(o.server_pid);
+  ProcSample before = read_proc(o.server_pids);
   for (int r = 0; r < o.rooms; ++r)
     for (int i = 0; i < o.clients_per_room; ++i)
       if (o.connections <= 0 || static_cast<int>(e.clients.size()) < o.connections)
@@ -467,12 +484,12 @@ int run_load(const LoadOptions& o) {
   if (o.idle) {
     run_until(
         e, [] { return false; }, 3);
-    ProcSample after = read_proc(o.server_pid);
+    ProcSample after = read_proc(o.server_pids);
     double own0 = own_cpu_s();
     auto t0 = Clock::now();
     run_until(
         e, [] { return false; }, o.hold_s);
-    ProcSample held = read_proc(o.server_pid);
+    ProcSample held = read_proc(o.server_pids);
     double own1 = own_cpu_s();
     double hold_s = std::chrono::duration<double>(Clock::now() - t0).count();
     json::Object server;
@@ -500,7 +517,7 @@ int run_load(const LoadOptions& o) {
     }
     run_until(
         e, [] { return false; }, o.warmup_s);
-    ProcSample w0 = read_proc(o.server_pid);
+    ProcSample w0 = read_proc(o.server_pids);
     double own0 = own_cpu_s();
     client::ClientStats s0 = e.stats();
     e.phase = Engine::Phase::window;
@@ -508,7 +525,7 @@ int run_load(const LoadOptions& o) {
     run_until(
         e, [] { return false; }, o.duration_s);
     e.phase = Engine::Phase::drain;
-    ProcSample w1 = read_proc(o.server_pid);
+    ProcSample w1 = read_proc(o.server_pids);
     double own1 = own_cpu_s();
     client::ClientStats s1 = e.stats();
     double window_s = std::chrono::duration<double>(Clock::now() - window_start).count();
@@ -607,7 +624,10 @@ void add_load_command(CLI::App& app) {
       "hot-room-5k | idle-5k sets rooms, clients and rates (typing-*, hot-room and idle-5k\n"
       "as in ../shared/bench). The clients ask for the server-side rebase extension unless\n"
       "--no-server-rebase.");
-  cmd->add_option("--target", o->target, "WebSocket URL of the server")->capture_default_str();
+  cmd->add_option("--target", o->targets,
+                  "WebSocket URL of the server; repeated (the nodes of a cluster), the clients "
+                  "are spread over them in turn")
+      ->capture_default_str();
   cmd->add_option("--scenario", o->scenario,
                   "typing-1x10, typing-100x5, hot-room, hot-room-2k, hot-room-5k or idle-5k");
   cmd->add_option("--rooms", o->rooms, "Rooms")->capture_default_str();
@@ -641,11 +661,15 @@ void add_load_command(CLI::App& app) {
   cmd->add_flag("--no-server-rebase", o->no_server_rebase,
                 "Do not ask for the server-side rebase extension: protocol version 1, where a late "
                 "batch is refused (version_conflict) and the client rebases and resends it");
-  cmd->add_option("--server-pid", o->server_pid, "PID of the server, for CPU and memory readings");
+  cmd->add_option("--server-pid", o->server_pids,
+                  "PID of the server, for CPU and memory readings; repeated, their sum (the "
+                  "nodes of a cluster and Redis)");
   cmd->add_option("--room-prefix", o->room_prefix, "Room name prefix")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->callback([o] {
     LoadOptions opts = *o;
+    if (opts.targets.empty()) opts.targets = {opts.target};
+    opts.target = opts.targets.front();
     if (opts.scenario == "typing-1x10") {
       opts.rooms = 1, opts.clients_per_room = 10, opts.rate = 5;
     } else if (opts.scenario == "typing-100x5") {
