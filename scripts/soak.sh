@@ -9,7 +9,10 @@
 # Environment:
 #   RTPM_SOAK_MODE       v1 (default): the clients speak protocol version 1;
 #                        rebase: they use the server-side rebase extension;
-#                        both: each seed in both modes (twice as long)
+#                        cluster: rebase clients over three nodes on one Redis
+#                        (docs/scaling.md), restarts hitting any node;
+#                        both: each seed as v1 and rebase (twice as long);
+#                        all: each seed in the three modes (three times as long)
 #   RTPM_PRESET          the build to use (default: release); it is built first
 #   RTPM_SHARED_DIR      the shared inputs (default: ../shared beside the checkout)
 #   RTPM_CONVERGE_EDITS  edits per seed (default 250)
@@ -28,8 +31,10 @@ mode=${RTPM_SOAK_MODE:-v1}
 case $mode in
   v1) filter='*/V1' ;;
   rebase) filter='*/Rebase' ;;
-  both) filter='*' ;;
-  *) echo "soak.sh: RTPM_SOAK_MODE must be v1, rebase or both, not $mode" >&2; exit 2 ;;
+  cluster) filter='*/Cluster' ;;
+  both) filter='*/V1:*/Rebase' ;;
+  all) filter='*' ;;
+  *) echo "soak.sh: RTPM_SOAK_MODE must be v1, rebase, cluster or all, not $mode" >&2; exit 2 ;;
 esac
 
 if [ "${RTPM_SOAK_BUILD:-1}" != 0 ]; then
