@@ -24,7 +24,8 @@ constexpr const char* kRoom = "doc";
 
 // Nodes on one Redis; node i's clients connect to nodes[i]->port().
 struct Nodes {
-  explicit Nodes(int n, std::vector<std::string> redis_args = {}, int lease_ms = 1000)
+  explicit Nodes(int n, std::vector<std::string> redis_args = {}, int lease_ms = 1000,
+                 std::string per_ip = "0")
       : redis(std::move(redis_args)) {
     redis.start();
     for (int i = 0; i < n; ++i) {
@@ -32,7 +33,7 @@ struct Nodes {
           RTPM_BINARY,
           std::vector<std::string>{"--store", "redis", "--redis-url", redis.url(),
                                    "--redis-lease-ms", std::to_string(lease_ms),
-                                   "--max-connections-per-ip", "0", "--idle-timeout", "5"}));
+                                   "--max-connections-per-ip", per_ip, "--idle-timeout", "5"}));
       nodes.back()->start();
     }
   }
@@ -401,6 +402,29 @@ TEST(ServeCluster, ARelayUpgradeWithoutTheClusterSecretIsRefused) {
   auto close = raw.read_frame();
   ASSERT_TRUE(close);
   EXPECT_EQ(close->first, 8);
+}
+
+TEST(ServeCluster, RelaysDoNotCountAgainstTheOwnersLimitPerAddress) {
+  // Three connections per address on each node. The owner has one direct member; three
+  // members of node 1 are relayed to it from node 1's address (the test's, too): as clients
+  // they would make four from one address, and the third relay would be refused at accept.
+  Nodes cluster(2, {}, 1000, "3");
+  Member direct(cluster.port(0), "d");
+  ASSERT_TRUE(direct.join());
+  std::vector<std::unique_ptr<Member>> relayed;
+  for (int i = 0; i < 3; ++i) {
+    relayed.push_back(std::make_unique<Member>(cluster.port(1), "r" + std::to_string(i)));
+    ASSERT_TRUE(relayed.back()->join()) << i;
+  }
+  ASSERT_TRUE(relayed[2]->type_text("through"));
+  // (Node 1's address is full of the test's clients: ask the owner.) One direct connection
+  // and three relays.
+  EXPECT_EQ(metric(cluster.port(0), "realtime_pm_connections"), 4);
+  std::this_thread::sleep_for(200ms);  // the metrics request's connection lets go
+  // The address's limit still holds for clients: two more direct connections fill it.
+  WsClient second(cluster.port(0));
+  WsClient third(cluster.port(0));
+  EXPECT_THROW(WsClient(cluster.port(0)), std::exception);
 }
 
 TEST(ServeCluster, RefusesToStartWithoutRedis) {

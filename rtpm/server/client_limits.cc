@@ -23,19 +23,28 @@ std::string ClientLimits::address_key(const boost::asio::ip::address& address) {
 }
 
 ClientLimits::Slot::Slot(Slot&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), key_(std::move(other.key_)) {}
+    : owner_(std::exchange(other.owner_, nullptr)),
+      key_(std::move(other.key_)),
+      counted_(other.counted_) {}
 
 ClientLimits::Slot& ClientLimits::Slot::operator=(Slot&& other) noexcept {
   if (this != &other) {
-    if (owner_) owner_->release(key_);
+    if (owner_) owner_->release(key_, counted_);
     owner_ = std::exchange(other.owner_, nullptr);
     key_ = std::move(other.key_);
+    counted_ = other.counted_;
   }
   return *this;
 }
 
 ClientLimits::Slot::~Slot() {
-  if (owner_) owner_->release(key_);
+  if (owner_) owner_->release(key_, counted_);
+}
+
+void ClientLimits::Slot::leave_address() {
+  if (!owner_ || !counted_) return;
+  counted_ = false;
+  owner_->release_address(key_);
 }
 
 std::variant<ClientLimits::Slot, ClientLimits::Refusal> ClientLimits::connect(
@@ -52,9 +61,15 @@ std::variant<ClientLimits::Slot, ClientLimits::Refusal> ClientLimits::connect(
   return Slot(this, key);
 }
 
-void ClientLimits::release(const std::string& key) {
+void ClientLimits::release_address(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto it = per_address_.find(key);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
+void ClientLimits::release(const std::string& key, bool counted) {
+  std::lock_guard lock(mutex_);
+  auto it = counted ? per_address_.find(key) : per_address_.end();
   if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
   --open_;
   if (open_gauge_) open_gauge_->store(static_cast<int64_t>(open_), std::memory_order_relaxed);

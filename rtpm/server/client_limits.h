@@ -67,12 +67,17 @@ class ClientLimits {
     ~Slot();
     /// The client's address key (address_key()).
     const std::string& key() const { return key_; }
+    /// The connection no longer counts against its address's limit (it still counts in all):
+    /// a relay from another node of a cluster, once it proved itself (docs/scaling.md), so
+    /// that a node relaying many members is not refused as one crowded client.
+    void leave_address();
 
    private:
     friend class ClientLimits;
     Slot(ClientLimits* owner, std::string key) : owner_(owner), key_(std::move(key)) {}
     ClientLimits* owner_ = nullptr;
     std::string key_;
+    bool counted_ = true;  // in its address's count
   };
 
   enum class Refusal { server_full, address_full };
@@ -107,7 +112,8 @@ class ClientLimits {
     /// Takes a token from `key`'s bucket; false when it is empty.
     bool take(const std::string& key, double per_minute, Clock::time_point now);
   };
-  void release(const std::string& key);
+  void release(const std::string& key, bool counted = true);
+  void release_address(const std::string& key);
 
   std::mutex mutex_;
   Options options_;

@@ -54,6 +54,31 @@ TEST(ClientLimits, ConnectionsPerAddressAndInAll) {
   EXPECT_EQ(open.connections(), 1000u);
 }
 
+TEST(ClientLimits, ASlotThatLeftItsAddressStillCountsInAll) {
+  ClientLimits limits({.max_connections = 4, .max_connections_per_address = 2});
+  std::vector<Slot> slots;
+  for (int i = 0; i < 2; ++i) slots.push_back(std::get<Slot>(limits.connect(key("10.0.0.1"))));
+  EXPECT_TRUE(std::holds_alternative<ClientLimits::Refusal>(limits.connect(key("10.0.0.1"))));
+  // Two relays of a cluster node proved themselves: the address has room again.
+  slots[0].leave_address();
+  slots[1].leave_address();
+  slots[1].leave_address();  // once only
+  for (int i = 0; i < 2; ++i) slots.push_back(std::get<Slot>(limits.connect(key("10.0.0.1"))));
+  EXPECT_EQ(std::get<ClientLimits::Refusal>(limits.connect(key("10.0.0.1"))),
+            ClientLimits::Refusal::server_full);  // every slot still counts in all
+  EXPECT_EQ(limits.connections(), 4u);
+  // Released, a slot that left its address gives back only its place in all.
+  Slot moved = std::move(slots[0]);
+  moved = Slot();
+  slots.erase(slots.begin());
+  EXPECT_EQ(limits.connections(), 3u);
+  EXPECT_EQ(std::get<ClientLimits::Refusal>(limits.connect(key("10.0.0.1"))),
+            ClientLimits::Refusal::address_full);  // the two counted ones are still there
+  slots.clear();
+  EXPECT_EQ(limits.connections(), 0u);
+  for (int i = 0; i < 2; ++i) slots.push_back(std::get<Slot>(limits.connect(key("10.0.0.1"))));
+}
+
 TEST(ClientLimits, RoomCreationsAreABucketPerAddress) {
   ClientLimits limits({.room_creations_per_minute = 6});
   auto t0 = ClientLimits::Clock::time_point() + std::chrono::hours(1);

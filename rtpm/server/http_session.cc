@@ -131,6 +131,8 @@ void HttpSession::on_read(beast::error_code ec, size_t) {
     return remove_members(std::move(req), std::move(*remove));
   timer_.cancel();
   std::optional<SessionAuth> relay = relay_auth(*req);
+  // An admitted relay carries many members of one node: not one crowded client.
+  if (relay && relay->relay) slot_.leave_address();
   SessionAuth auth = relay ? std::move(*relay) : ctx_.auth->session_auth(*req, now);
   std::make_shared<WebSocketSession>(ctx_, std::move(stream_), std::move(slot_), std::move(auth))
       ->run(std::move(*req));
