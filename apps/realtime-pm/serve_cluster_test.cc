@@ -427,6 +427,33 @@ TEST(ServeCluster, RelaysDoNotCountAgainstTheOwnersLimitPerAddress) {
   EXPECT_THROW(WsClient(cluster.port(0)), std::exception);
 }
 
+TEST(ServeCluster, TheNewerConnectionOfAUserIdKeepsTheRoomWhateverTheJoinOrder) {
+  Nodes cluster(2);
+  Member owner_side(cluster.port(0), "o");
+  ASSERT_TRUE(owner_side.join());
+  // Two connections of one userId on the relaying node: `older` opened first.
+  Member older(cluster.port(1), "u");
+  Member newer(cluster.port(1), "u");
+  // The newer joins first; a join arriving later on the older one (a client that gave that
+  // connection up, its bytes delayed) must not take the room from the newer.
+  ASSERT_TRUE(newer.join());
+  older.ws.send(join_msg(kRoom, "u"));
+  auto refused = older.ws.recv_type("error");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(str_field(*refused, "code"), "session_replaced");
+  ASSERT_TRUE(newer.type_text("still"));
+  // In the usual order (older first, then newer) the older is the one replaced.
+  Member first(cluster.port(1), "v");
+  Member second(cluster.port(1), "v");
+  ASSERT_TRUE(first.join());
+  ASSERT_TRUE(second.join());
+  auto replaced = first.ws.recv_type("error");
+  ASSERT_TRUE(replaced);
+  EXPECT_EQ(str_field(*replaced, "code"), "session_replaced");
+  second.drain(100ms);
+  ASSERT_TRUE(second.type_text("mine"));
+}
+
 TEST(ServeCluster, RefusesToStartWithoutRedis) {
   // A URL nobody answers: the node says so and exits instead of serving nothing.
   auto r = run_command(std::string(RTPM_BINARY) +

@@ -101,6 +101,30 @@ void Cluster::unwatch(uint64_t id) {
   watches_.erase(id);
 }
 
+namespace {
+std::string claim_key(const std::string& room, const std::string& user_id) {
+  return room + '\n' + user_id;  // neither holds a newline (PROTOCOL.md)
+}
+}  // namespace
+
+Cluster::Claim Cluster::claim(const std::string& room, const std::string& user_id, uint64_t conn,
+                              const std::shared_ptr<Relay>& relay) {
+  std::lock_guard lock(mutex_);
+  Claimed& slot = claims_[claim_key(room, user_id)];
+  std::shared_ptr<Relay> before = slot.relay.lock();
+  if (before && before != relay && slot.conn > conn) return Claim{false, nullptr};
+  slot = Claimed{relay, conn};
+  return Claim{true, before == relay ? nullptr : before};
+}
+
+void Cluster::unclaim(const std::string& room, const std::string& user_id, const Relay* relay) {
+  std::lock_guard lock(mutex_);
+  auto it = claims_.find(claim_key(room, user_id));
+  if (it == claims_.end()) return;
+  auto current = it->second.relay.lock();
+  if (!current || current.get() == relay) claims_.erase(it);
+}
+
 size_t Cluster::rooms_owned() const {
   std::lock_guard lock(mutex_);
   return held_.size();

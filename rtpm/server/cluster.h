@@ -39,6 +39,7 @@ class RedisClient;
 namespace rtpm::server {
 
 struct ServerContext;
+class Relay;
 
 class Cluster {
  public:
@@ -78,6 +79,19 @@ class Cluster {
   /// returns an id for unwatch().
   uint64_t watch(std::string room, std::string token, std::function<void()> moved);
   void unwatch(uint64_t id);
+  /// Connection `conn`'s `relay` is to carry `user_id`'s membership of `room` from this node.
+  /// Between two connections of one userId the newer (larger id) wins, whichever join came
+  /// first: a join that arrives late on a connection its client already gave up must not take
+  /// the room from the connection the client uses now. Returns whether `relay` may go on, and
+  /// the relay it displaced (an older connection's, still open), which the caller ends.
+  struct Claim {
+    bool granted = true;
+    std::shared_ptr<Relay> displaced;
+  };
+  Claim claim(const std::string& room, const std::string& user_id, uint64_t conn,
+              const std::shared_ptr<Relay>& relay);
+  /// `relay` ended: it carries nothing any more (a no-op when a newer one claimed its place).
+  void unclaim(const std::string& room, const std::string& user_id, const Relay* relay);
 
   /// Whether Redis answered the last request (/healthz, metrics).
   bool redis_up() const { return redis_up_.load(std::memory_order_relaxed); }
@@ -114,6 +128,12 @@ class Cluster {
   std::deque<std::function<void()>> jobs_;
   std::unordered_map<std::string, Held> held_;
   std::unordered_map<uint64_t, Watch> watches_;
+  /// (room, userId) -> the relay that carries that member from this node.
+  struct Claimed {
+    std::weak_ptr<Relay> relay;
+    uint64_t conn = 0;
+  };
+  std::unordered_map<std::string, Claimed> claims_;
   uint64_t next_watch_ = 1;
   bool stopping_ = false;
   std::atomic<bool> redis_up_{true};

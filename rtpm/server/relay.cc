@@ -64,10 +64,11 @@ bool internal_error_for(const std::string& text, const std::string& room) {
 bool valid_node_url(std::string_view url) { return parse_ws_url(url).has_value(); }
 
 Relay::Relay(ServerContext& ctx, std::weak_ptr<WebSocketSession> session, std::string room,
-             std::string url, std::string token, RelayGrant grant)
+             std::string user_id, std::string url, std::string token, RelayGrant grant)
     : ctx_(ctx),
       session_(std::move(session)),
       room_(std::move(room)),
+      user_id_(std::move(user_id)),
       url_(std::move(url)),
       token_(std::move(token)),
       grant_(std::move(grant)),
@@ -86,14 +87,14 @@ void Relay::start(std::string join_json) {
     auto url = parse_ws_url(self->url_);
     if (!url) {
       spdlog::error("relay: bad node URL {}", self->url_);
-      return self->fail(true);
+      return self->fail(RelayEnd::unreachable);
     }
     if (self->ctx_.cluster) {
       std::weak_ptr<Relay> weak = self;
       self->watch_ = self->ctx_.cluster->watch(self->room_, self->token_, [weak] {
         if (auto relay = weak.lock())
           net::post(relay->strand_, [relay] {
-            if (!relay->done_) relay->fail(true);
+            if (!relay->done_) relay->fail(RelayEnd::unreachable);
           });
       });
     }
@@ -101,12 +102,12 @@ void Relay::start(std::string join_json) {
         url->host, url->port,
         [self, url = *url](beast::error_code ec, net::ip::tcp::resolver::results_type results) {
           if (self->done_) return;
-          if (ec) return self->fail(true);
+          if (ec) return self->fail(RelayEnd::unreachable);
           beast::get_lowest_layer(self->ws_).expires_after(std::chrono::seconds(5));
           beast::get_lowest_layer(self->ws_).async_connect(
               results, [self, url](beast::error_code ec2, const net::ip::tcp::endpoint& ep) {
                 if (self->done_) return;
-                if (ec2) return self->fail(true);
+                if (ec2) return self->fail(RelayEnd::unreachable);
                 beast::get_lowest_layer(self->ws_).expires_never();
                 beast::get_lowest_layer(self->ws_).socket().set_option(
                     net::ip::tcp::no_delay(true));
@@ -129,7 +130,7 @@ void Relay::start(std::string join_json) {
                 std::string host = url.host + ":" + std::to_string(ep.port());
                 self->ws_.async_handshake(host, url.target, [self](beast::error_code ec3) {
                   if (self->done_) return;
-                  if (ec3) return self->fail(true);
+                  if (ec3) return self->fail(RelayEnd::unreachable);
                   self->on_connected();
                 });
               });
@@ -147,12 +148,12 @@ void Relay::on_connected() {
 void Relay::do_read() {
   ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
     if (self->done_) return;
-    if (ec) return self->fail(true);
+    if (ec) return self->fail(RelayEnd::unreachable);
     std::string text = beast::buffers_to_string(self->buffer_.data());
     self->buffer_.consume(self->buffer_.size());
     bool internal = internal_error_for(text, self->room_);
     if (auto session = self->session_.lock()) session->send(make_payload(std::move(text)));
-    if (internal) return self->fail(false);  // forwarded: the member knows
+    if (internal) return self->fail(RelayEnd::quiet);  // forwarded: the member knows
     self->do_read();
   });
 }
@@ -161,7 +162,8 @@ void Relay::send(std::string json) {
   net::post(strand_, [self = shared_from_this(), json = std::move(json)]() mutable {
     if (self->done_ || self->closing_) return;
     self->queued_bytes_ += json.size();
-    if (self->queued_bytes_ > self->ctx_.options.max_outgoing_bytes) return self->fail(true);
+    if (self->queued_bytes_ > self->ctx_.options.max_outgoing_bytes)
+      return self->fail(RelayEnd::unreachable);
     self->queue_.push_back(std::move(json));
     if (self->open_ && !self->writing_) self->do_write();
   });
@@ -173,7 +175,7 @@ void Relay::do_write() {
       net::buffer(queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
         self->writing_ = false;
         if (self->done_) return;
-        if (ec) return self->fail(true);
+        if (ec) return self->fail(RelayEnd::unreachable);
         self->queued_bytes_ -= std::min(self->queued_bytes_, self->queue_.front().size());
         self->queue_.pop_front();
         if (!self->queue_.empty()) return self->do_write();
@@ -184,11 +186,20 @@ void Relay::do_write() {
       });
 }
 
+void Relay::replaced() {
+  net::post(strand_, [self = shared_from_this()] {
+    if (!self->done_ && !self->closing_) self->fail(RelayEnd::replaced);
+  });
+}
+
 void Relay::close() {
   net::post(strand_, [self = shared_from_this()] {
     if (self->done_ || self->closing_) return;
     self->closing_ = true;
-    if (self->ctx_.cluster && self->watch_) self->ctx_.cluster->unwatch(self->watch_);
+    if (self->ctx_.cluster) {
+      if (self->watch_) self->ctx_.cluster->unwatch(self->watch_);
+      self->ctx_.cluster->unclaim(self->room_, self->user_id_, self.get());
+    }
     if (self->open_ && !self->writing_ && self->queue_.empty()) {
       self->done_ = true;
       self->ws_.async_close(websocket::close_code::normal, [self](beast::error_code) {});
@@ -200,13 +211,16 @@ void Relay::close() {
   });
 }
 
-void Relay::fail(bool tell_member) {
+void Relay::fail(RelayEnd end) {
   if (done_) return;
   done_ = true;
-  if (ctx_.cluster && watch_) ctx_.cluster->unwatch(watch_);
+  if (ctx_.cluster) {
+    if (watch_) ctx_.cluster->unwatch(watch_);
+    ctx_.cluster->unclaim(room_, user_id_, this);
+  }
   beast::get_lowest_layer(ws_).close();
   resolver_.cancel();
-  if (auto session = session_.lock()) session->relay_ended(room_, this, tell_member);
+  if (auto session = session_.lock()) session->relay_ended(room_, this, end);
 }
 
 }  // namespace rtpm::server

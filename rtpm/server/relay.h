@@ -32,13 +32,20 @@ class WebSocketSession;
 /// Whether `url` is a node URL a relay can reach: ws://HOST[:PORT][/PATH].
 bool valid_node_url(std::string_view url);
 
+/// How a relay ended, for its member: nothing to say (it left, or the owner already said
+/// `internal`), the owner cannot be reached (`internal`: join again), or a newer session of
+/// the same userId on this node took the room (`session_replaced`).
+enum class RelayEnd { quiet, unreachable, replaced };
+
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
-  /// `url`: the owner's ws://HOST:PORT/PATH; `token`: its lease (watched for a change).
+  /// `url`: the owner's ws://HOST:PORT/PATH; `token`: its lease (watched for a change);
+  /// `user_id`: the member's.
   Relay(ServerContext& ctx, std::weak_ptr<WebSocketSession> session, std::string room,
-        std::string url, std::string token, RelayGrant grant);
+        std::string user_id, std::string url, std::string token, RelayGrant grant);
   ~Relay();
   const std::string& room() const { return room_; }
+  const std::string& user_id() const { return user_id_; }
   /// Connects and sends `join_json` first.
   void start(std::string join_json);
   /// Queues a message for the owner (a JSON text).
@@ -46,9 +53,14 @@ class Relay : public std::enable_shared_from_this<Relay> {
   /// Ends the relay quietly (the member left, or its connection closed): queued messages go
   /// out first.
   void close();
+  /// Another session of this node joined the room with the same userId: this one ends, and
+  /// its member gets `session_replaced`, as the owner would say to the older session. (Done
+  /// here because this relay's join may still be on its way and could reach the owner after
+  /// the newer one's, replacing the newer session instead.)
+  void replaced();
 
  private:
-  void fail(bool tell_member);
+  void fail(RelayEnd end);
   void on_connected();
   void do_read();
   void do_write();
@@ -56,6 +68,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   ServerContext& ctx_;
   std::weak_ptr<WebSocketSession> session_;
   const std::string room_;
+  const std::string user_id_;
   const std::string url_;
   const std::string token_;
   const RelayGrant grant_;

@@ -310,8 +310,16 @@ void WebSocketSession::enter(protocol::JoinMessage m, bool was_in, room::Access 
         return self->ctx_.rooms->get_or_create(m.room)->join(self, std::move(m), access,
                                                              std::move(subject));
       if (Relay* relay = self->relay_for(m.room)) return relay->send(std::move(text));
-      auto relay = std::make_shared<Relay>(self->ctx_, self, m.room, route->url, route->token,
-                                           RelayGrant{std::move(subject), access});
+      auto relay = std::make_shared<Relay>(self->ctx_, self, m.room, m.user_id, route->url,
+                                           route->token, RelayGrant{std::move(subject), access});
+      Cluster::Claim claim = self->ctx_.cluster->claim(m.room, m.user_id, self->id_, relay);
+      if (!claim.granted) {
+        // A newer connection of this userId is in the room from here: this one is the older.
+        std::erase(self->rooms_, m.room);
+        return self->send_error(ErrorCode::session_replaced,
+                                "the same userId joined from another session", m.room);
+      }
+      if (claim.displaced) claim.displaced->replaced();
       self->relays_.push_back({relay, m.user_id});
       relay->start(std::move(text));
     });
@@ -324,15 +332,19 @@ Relay* WebSocketSession::relay_for(const std::string& room) const {
   return nullptr;
 }
 
-void WebSocketSession::relay_ended(const std::string& room, const Relay* relay, bool tell_member) {
-  net::post(ws_.get_executor(), [self = shared_from_this(), room, relay, tell_member] {
+void WebSocketSession::relay_ended(const std::string& room, const Relay* relay, RelayEnd end) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), room, relay, end] {
     auto it = std::find_if(self->relays_.begin(), self->relays_.end(),
                            [&](const Relayed& r) { return r.relay.get() == relay; });
     if (it == self->relays_.end()) return;
     self->relays_.erase(it);
     std::erase(self->rooms_, room);
-    if (tell_member && !self->closed_)
+    if (self->closed_) return;
+    if (end == RelayEnd::unreachable)
       self->send_error(ErrorCode::internal, "the room's node cannot be reached; join again", room);
+    else if (end == RelayEnd::replaced)
+      self->send_error(ErrorCode::session_replaced, "the same userId joined from another session",
+                       room);
   });
 }
 

@@ -43,6 +43,7 @@
 namespace rtpm::server {
 
 class Relay;
+enum class RelayEnd;
 
 class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
  public:
@@ -60,9 +61,9 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send(PayloadPtr message);
   /// The room says this connection is no longer in it (leave, replacement, failure).
   void left_room(const std::string& room);
-  /// The relay of `room` ended (relay.h); with `tell_member` the member gets `internal` for
-  /// the room (the owner did not say so itself).
-  void relay_ended(const std::string& room, const Relay* relay, bool tell_member);
+  /// The relay of `room` ended (relay.h): the member is no longer in the room, and gets
+  /// `internal` (unreachable) or `session_replaced` (replaced) for it unless `quiet`.
+  void relay_ended(const std::string& room, const Relay* relay, RelayEnd end);
   /// When the session's grant expires (Unix ms), if it does; its token id ("" if none).
   std::optional<int64_t> expires_at_ms() const {
     return auth_.grant ? auth_.grant->expires_at_ms : std::nullopt;
