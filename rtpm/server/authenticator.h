@@ -35,6 +35,9 @@ namespace rtpm::server {
 struct RelayGrant {
   std::string subject;
   room::Access access;
+  /// Where the member is: the relaying node (Cluster::node()) and its connection's id there.
+  std::string origin_node;
+  uint64_t origin_conn = 0;
 };
 
 /// What a WebSocket connection presented on its upgrade request.

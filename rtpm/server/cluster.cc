@@ -117,6 +117,15 @@ Cluster::Claim Cluster::claim(const std::string& room, const std::string& user_i
   return Claim{true, before == relay ? nullptr : before};
 }
 
+bool Cluster::admit_relay(const std::string& room, const std::string& user_id,
+                          const std::string& node, uint64_t conn) {
+  std::lock_guard lock(mutex_);
+  Admitted& last = admitted_[claim_key(room, user_id)];
+  if (!last.node.empty() && last.node == node && last.conn > conn) return false;
+  last = Admitted{room, node, conn};
+  return true;
+}
+
 void Cluster::unclaim(const std::string& room, const std::string& user_id, const Relay* relay) {
   std::lock_guard lock(mutex_);
   auto it = claims_.find(claim_key(room, user_id));
@@ -200,6 +209,9 @@ void Cluster::tick() {
         release.emplace_back(room, held.token);
     }
     for (const auto& [room, token] : release) held_.erase(room);
+    // Relay admissions of rooms no longer loaded here are forgotten.
+    std::erase_if(admitted_,
+                  [&](const auto& entry) { return !ctx_.rooms->find(entry.second.room); });
     for (const auto& [id, w] : watches_) watched.emplace_back(id, w);
   }
   bool ok = true;

@@ -90,6 +90,11 @@ class Cluster {
   };
   Claim claim(const std::string& room, const std::string& user_id, uint64_t conn,
               const std::shared_ptr<Relay>& relay);
+  /// On the owner: whether a relayed join of `user_id` from connection `conn` of node `node`
+  /// may go on: not when a newer connection of that node (a larger id) joined the room for
+  /// that userId already. Remembered while the room is loaded here.
+  bool admit_relay(const std::string& room, const std::string& user_id, const std::string& node,
+                   uint64_t conn);
   /// `relay` ended: it carries nothing any more (a no-op when a newer one claimed its place).
   void unclaim(const std::string& room, const std::string& user_id, const Relay* relay);
 
@@ -134,6 +139,13 @@ class Cluster {
     uint64_t conn = 0;
   };
   std::unordered_map<std::string, Claimed> claims_;
+  struct Admitted {
+    std::string room;
+    std::string node;
+    uint64_t conn = 0;
+  };
+  /// (room, userId) -> the relay connection the owner admitted last.
+  std::unordered_map<std::string, Admitted> admitted_;
   uint64_t next_watch_ = 1;
   bool stopping_ = false;
   std::atomic<bool> redis_up_{true};

@@ -1,5 +1,7 @@
 #include "rtpm/server/http_session.h"
 
+#include <charconv>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <openssl/crypto.h>
@@ -151,9 +153,13 @@ std::optional<SessionAuth> HttpSession::relay_auth(const HttpRequest& req) const
     return auth;
   }
   std::string_view access = req["X-Rtpm-Relay-Access"];
+  uint64_t conn = 0;
+  std::string_view conn_text = req["X-Rtpm-Relay-Conn"];
+  std::from_chars(conn_text.data(), conn_text.data() + conn_text.size(), conn);
   auth.relay = RelayGrant{std::string(req["X-Rtpm-Relay-Subject"]),
                           room::Access{.write = access.find('w') != std::string_view::npos,
-                                       .presence = access.find('p') != std::string_view::npos}};
+                                       .presence = access.find('p') != std::string_view::npos},
+                          std::string(req["X-Rtpm-Relay-Origin"]), conn};
   return auth;
 }
 

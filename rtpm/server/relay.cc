@@ -121,11 +121,13 @@ void Relay::start(std::string join_json) {
                 if (self->grant_.access.write) access += 'w';
                 if (self->grant_.access.presence) access += 'p';
                 self->ws_.set_option(websocket::stream_base::decorator(
-                    [secret, subject = self->grant_.subject, access](websocket::request_type& req) {
+                    [secret, grant = self->grant_, access](websocket::request_type& req) {
                       req.set(beast::http::field::sec_websocket_protocol, "realtime-pm.json.v1");
                       req.set("X-Rtpm-Relay", secret);
-                      req.set("X-Rtpm-Relay-Subject", subject);
+                      req.set("X-Rtpm-Relay-Subject", grant.subject);
                       req.set("X-Rtpm-Relay-Access", access.empty() ? "-" : access);
+                      req.set("X-Rtpm-Relay-Origin", grant.origin_node);
+                      req.set("X-Rtpm-Relay-Conn", std::to_string(grant.origin_conn));
                     }));
                 std::string host = url.host + ":" + std::to_string(ep.port());
                 self->ws_.async_handshake(host, url.target, [self](beast::error_code ec3) {

@@ -244,6 +244,12 @@ void WebSocketSession::join(protocol::JoinMessage m, std::string text) {
     if (ctx_.cluster && !ctx_.cluster->token(m.room))
       return refuse_join(m.room, was_in, ErrorCode::internal,
                          "the room moved to another node; join again");
+    // Two relays of one userId from one node may arrive in either order: the newer
+    // connection there keeps the room (Cluster::admit_relay).
+    if (ctx_.cluster && !ctx_.cluster->admit_relay(m.room, m.user_id, auth_.relay->origin_node,
+                                                   auth_.relay->origin_conn))
+      return refuse_join(m.room, was_in, ErrorCode::session_replaced,
+                         "the same userId joined from another session");
     return ctx_.rooms->get_or_create(m.room)->join(shared_from_this(), std::move(m),
                                                    auth_.relay->access, auth_.relay->subject);
   }
@@ -310,8 +316,9 @@ void WebSocketSession::enter(protocol::JoinMessage m, bool was_in, room::Access 
         return self->ctx_.rooms->get_or_create(m.room)->join(self, std::move(m), access,
                                                              std::move(subject));
       if (Relay* relay = self->relay_for(m.room)) return relay->send(std::move(text));
-      auto relay = std::make_shared<Relay>(self->ctx_, self, m.room, m.user_id, route->url,
-                                           route->token, RelayGrant{std::move(subject), access});
+      auto relay = std::make_shared<Relay>(
+          self->ctx_, self, m.room, m.user_id, route->url, route->token,
+          RelayGrant{std::move(subject), access, self->ctx_.cluster->node(), self->id_});
       Cluster::Claim claim = self->ctx_.cluster->claim(m.room, m.user_id, self->id_, relay);
       if (!claim.granted) {
         // A newer connection of this userId is in the room from here: this one is the older.
