@@ -292,6 +292,37 @@ TEST(ServeCluster, KillingTheOwnerLosesNoAcknowledgedStep) {
   EXPECT_EQ(redis_log_length(cluster.redis.url()), version);
 }
 
+TEST(ServeCluster, ARelayingNodesDeathTakesItsMembersOutOfTheRoom) {
+  // The owner keeps serving; the members of the dead node leave the room (the others hear a
+  // `leave`, their presence goes) and come back through another node.
+  Nodes cluster(3);
+  Member owner_side(cluster.port(0), "o");
+  ASSERT_TRUE(owner_side.join());
+  Member relayed(cluster.port(1), "r");
+  relayed.ws.send(join_msg(kRoom, "r", R"(,"presence":{"cursor":{"pos":1}})"));
+  ASSERT_TRUE(relayed.ws.recv_type("state"));
+  auto joined = owner_side.ws.recv_type("join");
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(str_field(*joined, "userId"), "r");
+  cluster.nodes[1]->kill9();
+  auto left = owner_side.ws.recv_type("leave");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(str_field(*left, "userId"), "r");
+  // A new member's state lists no presence of the dead node's member.
+  Member later(cluster.port(2), "l");
+  later.ws.send(join_msg(kRoom, "l"));
+  auto state = later.ws.recv_type("state");
+  ASSERT_TRUE(state);
+  const json::Value* users = state->find("users");
+  ASSERT_TRUE(users);
+  EXPECT_FALSE(users->find("r")) << to_text(*state);
+  EXPECT_TRUE(users->find("o"));
+  // The member comes back through node 2 and types on.
+  Member back(cluster.port(2), "r");
+  ASSERT_TRUE(back.join());
+  ASSERT_TRUE(back.type_text("back"));
+}
+
 TEST(ServeCluster, APausedOwnerCannotAppendAfterItsLease) {
   Nodes cluster(2);
   Member p(cluster.port(0), "p");  // on the owner
