@@ -134,18 +134,9 @@ void Cluster::unclaim(const std::string& room, const std::string& user_id, const
   if (!current || current.get() == relay) claims_.erase(it);
 }
 
-size_t Cluster::rooms_owned() const {
-  std::lock_guard lock(mutex_);
-  return held_.size();
-}
-
-void Cluster::record(bool ok, Clock::time_point started) {
-  redis_up_.store(ok, std::memory_order_relaxed);
+void Cluster::record(bool ok) {
   ctx_.metrics.redis_up.store(ok ? 1 : 0, std::memory_order_relaxed);
-  if (ok)
-    ctx_.metrics.redis_rtt_us.store(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count(),
-        std::memory_order_relaxed);
+  if (ok) ctx_.metrics.redis_rtt_us.store(redis_->last_round_trip_us(), std::memory_order_relaxed);
 }
 
 void Cluster::do_route(const std::string& room, const std::function<void(Result<Route>)>& done) {
@@ -157,9 +148,8 @@ void Cluster::do_route(const std::string& room, const std::function<void(Result<
       return done(Route{true, {}, it->second.token});
     }
   }
-  auto started = Clock::now();
   auto lease = store::acquire(*redis_, room, node_, options_.lease.count());
-  record(lease.ok(), started);
+  record(lease.ok());
   if (!lease) return done(Error{ErrorCode::internal, "Redis: " + lease.error().message});
   if (lease->mine) {
     {
@@ -215,7 +205,6 @@ void Cluster::tick() {
     for (const auto& [id, w] : watches_) watched.emplace_back(id, w);
   }
   bool ok = true;
-  auto started = Clock::now();
   for (const auto& [room, token] : release) ok = store::release(*redis_, room, token).ok() && ok;
   if (!renew.empty()) {
     auto kept = store::renew(*redis_, renew, options_.lease.count());
@@ -258,7 +247,7 @@ void Cluster::tick() {
     }
   }
   if (renew.empty() && release.empty() && watched.empty()) ok = redis_->command({"PING"}).ok();
-  record(ok, started);
+  record(ok);
   std::lock_guard lock(mutex_);
   ctx_.metrics.rooms_owned.store(static_cast<int64_t>(held_.size()));
 }

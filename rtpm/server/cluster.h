@@ -17,7 +17,6 @@
 // now lives. Every public method may be called from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -98,10 +97,6 @@ class Cluster {
   /// `relay` ended: it carries nothing any more (a no-op when a newer one claimed its place).
   void unclaim(const std::string& room, const std::string& user_id, const Relay* relay);
 
-  /// Whether Redis answered the last request (/healthz, metrics).
-  bool redis_up() const { return redis_up_.load(std::memory_order_relaxed); }
-  /// Rooms whose lease this node holds.
-  size_t rooms_owned() const;
   /// Releases every lease (a clean shutdown hands rooms over at once) and stops the thread.
   void stop();
 
@@ -110,7 +105,8 @@ class Cluster {
   void run();
   void tick();
   void do_route(const std::string& room, const std::function<void(Result<Route>)>& done);
-  void record(bool ok, Clock::time_point started);
+  /// Redis answered (or not) the last request: /healthz and the metrics.
+  void record(bool ok);
 
   ServerContext& ctx_;
   const Options options_;
@@ -148,7 +144,6 @@ class Cluster {
   std::unordered_map<std::string, Admitted> admitted_;
   uint64_t next_watch_ = 1;
   bool stopping_ = false;
-  std::atomic<bool> redis_up_{true};
   std::thread thread_;
 };
 

@@ -9,6 +9,7 @@
 #include "rtpm/protocol/server_messages.h"
 #include "rtpm/server/cluster.h"
 #include "rtpm/server/http_client.h"
+#include "rtpm/server/relay.h"
 #include "rtpm/server/room.h"
 #include "rtpm/server/room_registry.h"
 
@@ -487,11 +488,10 @@ void carry_out(const CallPtr& c) {
 /// A write to a room another node owns goes to that node as it came (its token included: the
 /// owner checks it again), and its answer comes back as the owner gave it.
 void forward(const CallPtr& c, const std::string& node_url) {
-  // ws://HOST:PORT/PATH -> http://HOST:PORT + the request's target.
-  std::string base = "http://" + node_url.substr(5);
-  base = base.substr(0, base.find('/', 7));
-  auto url = parse_http_url(base + std::string(c->req->target()));
+  // The owner's host and port, the request's own target.
+  auto url = node_http_url(node_url);
   if (!url) return c->error(http::status::service_unavailable, "internal", "bad node URL");
+  url->path = std::string(c->req->target());
   HttpPost post;
   post.method = std::string(c->req->method_string());
   post.body = c->req->body();

@@ -7,6 +7,7 @@
 #include "rtpm/json/json.h"
 #include "rtpm/server/cluster.h"
 #include "rtpm/server/context.h"
+#include "rtpm/server/http_client.h"
 #include "rtpm/server/websocket_session.h"
 
 namespace rtpm::server {
@@ -16,35 +17,6 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
 namespace {
-
-struct WsUrl {
-  std::string host, port, target;
-};
-
-// ws://HOST[:PORT][/PATH]; the nodes' URLs (--node-url) are checked at start.
-std::optional<WsUrl> parse_ws_url(std::string_view url) {
-  constexpr std::string_view kScheme = "ws://";
-  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
-  url.remove_prefix(kScheme.size());
-  size_t slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  WsUrl out;
-  out.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    out.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    out.port =
-        authority.size() > 1 && authority.front() == ':' ? std::string(authority.substr(1)) : "80";
-  } else {
-    size_t colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    out.port = colon == std::string_view::npos ? "80" : std::string(authority.substr(colon + 1));
-  }
-  if (out.host.empty() || out.port.empty()) return std::nullopt;
-  return out;
-}
 
 // Whether the owner's message is an `internal` error for `room`: the owner dropped the member
 // from the room (it failed, or is no longer served there), so the relay ends with it.
@@ -61,7 +33,13 @@ bool internal_error_for(const std::string& text, const std::string& room) {
 
 }  // namespace
 
-bool valid_node_url(std::string_view url) { return parse_ws_url(url).has_value(); }
+std::optional<HttpUrl> node_http_url(std::string_view url) {
+  constexpr std::string_view kScheme = "ws://";
+  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  return parse_http_url("http://" + std::string(url.substr(kScheme.size())));
+}
+
+bool valid_node_url(std::string_view url) { return node_http_url(url).has_value(); }
 
 Relay::Relay(ServerContext& ctx, std::weak_ptr<WebSocketSession> session, std::string room,
              std::string user_id, std::string url, std::string token, RelayGrant grant)
@@ -84,7 +62,7 @@ void Relay::start(std::string join_json) {
   net::post(strand_, [self = shared_from_this(), join = std::move(join_json)]() mutable {
     if (self->done_) return;
     self->queue_.push_back(std::move(join));
-    auto url = parse_ws_url(self->url_);
+    auto url = node_http_url(self->url_);
     if (!url) {
       spdlog::error("relay: bad node URL {}", self->url_);
       return self->fail(RelayEnd::unreachable);
@@ -105,7 +83,7 @@ void Relay::start(std::string join_json) {
           if (ec) return self->fail(RelayEnd::unreachable);
           beast::get_lowest_layer(self->ws_).expires_after(std::chrono::seconds(5));
           beast::get_lowest_layer(self->ws_).async_connect(
-              results, [self, url](beast::error_code ec2, const net::ip::tcp::endpoint& ep) {
+              results, [self, url](beast::error_code ec2, const net::ip::tcp::endpoint&) {
                 if (self->done_) return;
                 if (ec2) return self->fail(RelayEnd::unreachable);
                 beast::get_lowest_layer(self->ws_).expires_never();
@@ -129,8 +107,7 @@ void Relay::start(std::string join_json) {
                       req.set("X-Rtpm-Relay-Origin", grant.origin_node);
                       req.set("X-Rtpm-Relay-Conn", std::to_string(grant.origin_conn));
                     }));
-                std::string host = url.host + ":" + std::to_string(ep.port());
-                self->ws_.async_handshake(host, url.target, [self](beast::error_code ec3) {
+                self->ws_.async_handshake(url.host_header, url.path, [self](beast::error_code ec3) {
                   if (self->done_) return;
                   if (ec3) return self->fail(RelayEnd::unreachable);
                   self->on_connected();

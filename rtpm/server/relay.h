@@ -29,7 +29,13 @@ namespace rtpm::server {
 struct ServerContext;
 class WebSocketSession;
 
-/// Whether `url` is a node URL a relay can reach: ws://HOST[:PORT][/PATH].
+struct HttpUrl;
+
+/// A node URL (ws://HOST[:PORT][/PATH], --node-url) as the HTTP URL of the same host, port and
+/// path (http_client.h); nullopt when it is not one. Relays connect to it, and the document
+/// API forwards writes to its host and port.
+std::optional<HttpUrl> node_http_url(std::string_view url);
+/// Whether `url` is a node URL a relay can reach.
 bool valid_node_url(std::string_view url);
 
 /// How a relay ended, for its member: nothing to say (it left, or the owner already said
