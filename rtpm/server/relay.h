@@ -7,7 +7,8 @@
 // the upgrade presents the cluster's secret (X-Rtpm-Relay). When the link fails, the owner
 // answers `internal` for the room, or the room moves (Cluster::watch), the relay ends and
 // the member gets `internal` for the room (as when a room fails on a single server): its
-// client rejoins, and the join is routed again.
+// client rejoins, and the join is routed again. A newer connection of the same userId on this
+// node ends it too, with `session_replaced` (Cluster::claim).
 //
 // Runs on its own strand; every public method may be called from any thread.
 #pragma once
