@@ -86,6 +86,7 @@ for (const sc of scenarios) {
     ? [['KiB per idle connection', (r) => r.server.kib_per_connection], ['joins/s', (r) => r.joins_per_s],
        ['load tool CPU share', (r) => r.load_cpu_share], ['valid', (r) => r.valid]]
     : [['accepted ops/s', (r) => r.ops.accepted_per_s], ['server CPU ms per accepted op', (r) => r.server.cpu_ms_per_op],
+       ['server user us per op', (r) => r.server.user_us_per_op], ['server system us per op', (r) => r.server.sys_us_per_op],
        ['latency p50 ms', (r) => r.latency_ms.p50], ['latency p99 ms', (r) => r.latency_ms.p99],
        ['conflicts/s', (r) => r.conflicts_per_s], ['peak RSS MiB', (r) => r.server.peak_rss_kib / 1024],
        ['load tool CPU share', (r) => r.load_cpu_share], ['valid', (r) => r.valid]];

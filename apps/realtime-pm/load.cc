@@ -68,6 +68,8 @@ struct LoadOptions {
 
 struct ProcSample {
   double cpu_s = 0;
+  double user_s = 0;  // cpu_s split: user and system (kernel) time
+  double sys_s = 0;
   double rss_kib = 0;
   double hwm_kib = 0;
 };
@@ -84,7 +86,12 @@ ProcSample read_one_proc(int pid) {
     std::vector<std::string> f;
     while (rest >> field) f.push_back(field);
     // Fields after the command: state(3) ... utime(14) stime(15), counted from 3.
-    if (f.size() > 13) s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / sysconf(_SC_CLK_TCK);
+    if (f.size() > 13) {
+      double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+      s.user_s = std::stod(f[11]) / tick;
+      s.sys_s = std::stod(f[12]) / tick;
+      s.cpu_s = s.user_s + s.sys_s;
+    }
   }
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   while (std::getline(status, line)) {
@@ -100,6 +107,8 @@ ProcSample read_proc(const std::vector<int>& pids) {
   for (int pid : pids) {
     ProcSample one = read_one_proc(pid);
     sum.cpu_s += one.cpu_s;
+    sum.user_s += one.user_s;
+    sum.sys_s += one.sys_s;
     sum.rss_kib += one.rss_kib;
     sum.hwm_kib += one.hwm_kib;
   }
@@ -588,6 +597,11 @@ int run_load(const LoadOptions& o) {
     server.emplace_back("cpu_s", cpu);
     server.emplace_back("cpu_share", cpu / window_s);
     server.emplace_back("cpu_ms_per_op", accepted ? cpu * 1000 / accepted : 0.0);
+    // The split, in microseconds per accepted op: the server's own work (user) and the
+    // kernel's on its behalf (system: sockets, wake-ups, fsync).
+    server.emplace_back("user_us_per_op",
+                        accepted ? (w1.user_s - w0.user_s) * 1e6 / accepted : 0.0);
+    server.emplace_back("sys_us_per_op", accepted ? (w1.sys_s - w0.sys_s) * 1e6 / accepted : 0.0);
     server.emplace_back("rss_kib", w1.rss_kib);
     server.emplace_back("peak_rss_kib", w1.hwm_kib);
     out.emplace_back("server", Value(std::move(server)));
