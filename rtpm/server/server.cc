@@ -222,7 +222,9 @@ Result<void> RealtimeServer::start() {
     ctx_->static_files = std::make_unique<StaticFiles>(std::move(*files));
     spdlog::info("static files from {}", ctx_->static_files->root());
   }
-  ctx_->storage = std::make_unique<StorageWorker>(*ctx_->store, ctx_->metrics);
+  // The memory store neither blocks nor needs a thread: its jobs run on the rooms' threads.
+  ctx_->storage = std::make_unique<StorageWorker>(*ctx_->store, ctx_->metrics,
+                                                  /*inline_jobs=*/options_.store == "memory");
   ctx_->rooms = std::make_unique<RoomRegistry>(*ctx_);
   // Listener.
   boost::system::error_code ec;

@@ -10,17 +10,45 @@
 
 namespace rtpm::server {
 
-StorageWorker::StorageWorker(store::Store& store, Metrics& metrics)
-    : store_(store), metrics_(metrics), thread_([this] { run(); }) {}
+StorageWorker::StorageWorker(store::Store& store, Metrics& metrics, bool inline_jobs)
+    : store_(store), metrics_(metrics), inline_jobs_(inline_jobs), thread_([this] { run(); }) {}
 
 StorageWorker::~StorageWorker() { stop(); }
 
 void StorageWorker::push(Job job) {
+  if (inline_jobs_) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;  // as a stopped thread: jobs after stop() do not run
+    }
+    return run_one(job);
+  }
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(std::move(job));
   }
   cv_.notify_one();
+}
+
+void StorageWorker::run_one(Job& job) {
+  // (The thread gathers consecutive appends itself; here one comes when inline.)
+  if (auto* l = std::get_if<Load>(&job)) {
+    l->done(store_.load_room(l->room, l->history_before));
+  } else if (auto* c = std::get_if<Create>(&job)) {
+    c->done(store_.create_room(c->room, c->doc));
+  } else if (auto* e = std::get_if<Exists>(&job)) {
+    e->done(store_.room_exists(e->room));
+  } else if (auto* s = std::get_if<Snapshot>(&job)) {
+    s->done(store_.save_snapshot(s->room, s->version, s->doc, s->keep, s->keep_every));
+  } else if (auto* call = std::get_if<Call>(&job)) {
+    call->fn(store_);
+  } else if (auto* a = std::get_if<Append>(&job)) {
+    std::vector<store::AppendBatch> batches;
+    batches.push_back(std::move(a->batch));
+    std::vector<Result<void>> results = store_.append(batches);
+    metrics_.store_commits.fetch_add(1, std::memory_order_relaxed);
+    a->done(std::move(results[0]));
+  }
 }
 
 void StorageWorker::load(std::string room, int64_t history_before, LoadDone done) {
@@ -102,17 +130,7 @@ void StorageWorker::run() {
       }
       Job job = std::move(jobs.front());
       jobs.pop_front();
-      if (auto* l = std::get_if<Load>(&job)) {
-        l->done(store_.load_room(l->room, l->history_before));
-      } else if (auto* c = std::get_if<Create>(&job)) {
-        c->done(store_.create_room(c->room, c->doc));
-      } else if (auto* e = std::get_if<Exists>(&job)) {
-        e->done(store_.room_exists(e->room));
-      } else if (auto* s = std::get_if<Snapshot>(&job)) {
-        s->done(store_.save_snapshot(s->room, s->version, s->doc, s->keep, s->keep_every));
-      } else if (auto* call = std::get_if<Call>(&job)) {
-        call->fn(store_);
-      }
+      run_one(job);
       set_running(jobs.size());
     }
     // After the jobs queued with the request: their buffers are freed by now.

@@ -12,6 +12,7 @@
 
 #include "rtpm/server/metrics.h"
 #include "rtpm/store/faulty_store.h"
+#include "rtpm/store/memory_store.h"
 #include "rtpm/store/sqlite_store.h"
 
 namespace rtpm::server {
@@ -122,6 +123,45 @@ TEST_F(StorageWorkerTest, AFailedCommitFailsEveryBatchOfIt) {
   EXPECT_EQ(steps_of("a"), 0u);
   EXPECT_EQ(steps_of("b"), 0u);
   EXPECT_TRUE(append("a", 1, 1).get());  // the next commit is fine
+}
+
+// With inline_jobs (the memory store), every job runs at once on the caller's thread, its
+// callback before the call returns, in the order of the calls; a failed batch still fails
+// alone, and after stop() nothing runs.
+TEST(StorageWorkerInline, JobsRunOnTheCallersThreadAtOnceInOrder) {
+  store::MemoryStore memory;
+  store::FaultyStore faulty(memory);
+  Metrics metrics;
+  StorageWorker worker(faulty, metrics, /*inline_jobs=*/true);
+  const auto caller = std::this_thread::get_id();
+  std::vector<std::string> order;
+  worker.create("a", "{}", [&](Result<void> r) {
+    EXPECT_TRUE(r);
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    order.push_back("create");
+  });
+  faulty.fail_batch(2);
+  for (int64_t v = 1; v <= 3; ++v) {
+    worker.append({"a", {{v, "u", "s" + std::to_string(v)}}}, [&, v](Result<void> r) {
+      EXPECT_EQ(std::this_thread::get_id(), caller);
+      order.push_back("append " + std::to_string(v) + (r ? " ok" : " failed"));
+    });
+    EXPECT_EQ(order.size(), static_cast<size_t>(v + 1))
+        << "the callback ran before append returned";
+  }
+  worker.load("a", 100, [&](Result<std::optional<store::RoomData>> r) {
+    ASSERT_TRUE(r && *r);
+    order.push_back("load " + std::to_string((*r)->steps.size()));
+  });
+  // The second batch failed; the third, which would leave a gap, failed with it.
+  EXPECT_EQ(order, (std::vector<std::string>{"create", "append 1 ok", "append 2 failed",
+                                             "append 3 failed", "load 1"}));
+  EXPECT_EQ(metrics.store_commits.load(), 3);
+  EXPECT_EQ(worker.pending(), 0u);
+  worker.stop();
+  bool ran = false;
+  worker.exists("a", [&](Result<bool>) { ran = true; });
+  EXPECT_FALSE(ran);
 }
 
 }  // namespace
