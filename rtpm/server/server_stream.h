@@ -12,16 +12,32 @@
 // the socket (so beast::get_lowest_layer reaches it), and
 // teardown/async_teardown let websocket::stream close it (TLS close_notify,
 // then the TCP shutdown).
+//
+// Held writes: between hold_writes() and release_writes(), what is written
+// (the frames of a burst of queued messages, and any control frame Beast
+// writes meanwhile) is copied and its write completes at once; the release
+// sends it all with one write, one system call instead of one per frame (and
+// on loopback one trip through the receiver's stack). The owner releases at
+// the end of every burst and starts no new message write until the release's
+// callback: what it holds is bounded by its own queue. A control frame that
+// Beast writes while a release is in flight is held too, and sent after it.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <string>
 #include <utility>
 #include <variant>
 
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
@@ -72,12 +88,41 @@ class ServerStream {
   auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
     return boost::asio::async_initiate<Handler, void(boost::system::error_code, std::size_t)>(
         [this](auto&& h, const ConstBuffers& b) {
+          if (held_ && (held_->holding || held_->flushing)) {
+            // Held: copied, and done (never inline: posted to the handler's executor).
+            size_t n = 0;
+            for (auto it = boost::asio::buffer_sequence_begin(b);
+                 it != boost::asio::buffer_sequence_end(b); ++it) {
+              boost::asio::const_buffer one = *it;
+              held_->pending.append(static_cast<const char*>(one.data()), one.size());
+              n += one.size();
+            }
+            auto ex = boost::asio::get_associated_executor(h, get_executor());
+            return boost::asio::post(
+                ex, [h = std::move(h), n]() mutable { h(boost::system::error_code{}, n); });
+          }
           if (s_.index() == 0)
             std::get<0>(s_).async_write_some(b, std::move(h));
           else
             std::get<1>(s_).async_write_some(b, std::move(h));
         },
         handler, buffers);
+  }
+
+  /// From now on writes are held (see above) until release_writes.
+  void hold_writes() {
+    if (!held_) held_ = std::make_unique<Held>();
+    held_->holding = true;
+  }
+  bool holding_writes() const { return held_ && held_->holding; }
+  /// Sends what is held in one write (more if control frames were held meanwhile), then calls
+  /// `done` with its result; `owner` keeps the stream alive until then.
+  void release_writes(std::shared_ptr<void> owner,
+                      std::function<void(boost::system::error_code)> done) {
+    if (!held_) return done({});
+    held_->holding = false;
+    held_->done = std::move(done);
+    flush_held(std::move(owner));
   }
 
   // websocket::stream's closing hooks (found by argument-dependent lookup).
@@ -99,7 +144,45 @@ class ServerStream {
   }
 
  private:
+  struct Held {
+    std::string pending;  // held, not yet sent
+    std::string sending;  // in the write in flight
+    bool holding = false;
+    bool flushing = false;
+    std::function<void(boost::system::error_code)> done;
+  };
+
+  void flush_held(std::shared_ptr<void> owner) {
+    Held& h = *held_;
+    if (h.pending.empty()) {
+      // All sent: an idle connection holds no buffers.
+      auto done = std::move(h.done);
+      held_.reset();
+      if (done) done({});
+      return;
+    }
+    h.flushing = true;
+    h.sending.swap(h.pending);
+    h.pending.clear();
+    auto on_sent = [this, owner](boost::system::error_code ec, std::size_t) mutable {
+      held_->flushing = false;
+      held_->sending.clear();
+      if (ec) {
+        auto done = std::move(held_->done);
+        held_.reset();
+        if (done) done(ec);
+        return;
+      }
+      flush_held(std::move(owner));
+    };
+    if (s_.index() == 0)
+      boost::asio::async_write(std::get<0>(s_), boost::asio::buffer(h.sending), std::move(on_sent));
+    else
+      boost::asio::async_write(std::get<1>(s_), boost::asio::buffer(h.sending), std::move(on_sent));
+  }
+
   std::variant<Plain, Tls> s_;
+  std::unique_ptr<Held> held_;  // only while writes are held or being sent
 };
 
 inline ServerStream ServerStream::adopt(boost::asio::ip::tcp::socket&& socket,

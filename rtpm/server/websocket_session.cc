@@ -4,10 +4,7 @@
 #include <atomic>
 
 #include <boost/asio/post.hpp>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include "rtpm/protocol/binary_codec.h"
 #include "rtpm/protocol/client_messages.h"
@@ -408,31 +405,31 @@ void WebSocketSession::do_write() {
 }
 
 void WebSocketSession::on_write(beast::error_code ec, size_t) {
-  writing_ = false;
-  if (ec) return teardown();
+  if (ec) {
+    writing_ = false;
+    return teardown();
+  }
   queued_bytes_ -= binary_ ? queue_.front()->binary().size() : queue_.front()->json().size();
   queue_.erase(queue_.begin());
-  if (queue_.empty()) {
-    set_cork(false);                         // the queue is drained: push out what is held
-    std::vector<PayloadPtr>().swap(queue_);  // an idle connection holds no queue
+  auto& stream = ws_.next_layer();
+  if (!queue_.empty() && !closed_) {
+    // Several messages waiting (a broadcast burst, a busy room): their frames are held and
+    // leave in one write (ServerStream's held writes) instead of one system call -- and on
+    // loopback one trip through the receiving stack -- each.
+    if (!stream.holding_writes()) stream.hold_writes();
+    return do_write();
+  }
+  if (queue_.empty()) std::vector<PayloadPtr>().swap(queue_);  // an idle connection holds no queue
+  if (!stream.holding_writes()) {
+    writing_ = false;
     return;
   }
-  if (closed_) return set_cork(false);
-  // Several messages waiting (a broadcast burst, a busy room): cork the
-  // socket so that they leave in as few TCP segments as fit, instead of one
-  // segment -- and on loopback one trip through the receiving stack -- each.
-  // Beast still frames and writes every message, control frames included.
-  if (queue_.size() > 1) set_cork(true);
-  do_write();
-}
-
-void WebSocketSession::set_cork(bool on) {
-  if (corked_ == on) return;
-  corked_ = on;
-  int value = on ? 1 : 0;
-  auto& socket = beast::get_lowest_layer(ws_);
-  if (socket.is_open())
-    ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+  // The burst is framed: send it. No message write starts before it is out.
+  stream.release_writes(shared_from_this(), [this](beast::error_code sent) {
+    writing_ = false;
+    if (sent) return teardown();
+    if (!queue_.empty() && !closed_) do_write();
+  });
 }
 
 void WebSocketSession::left_room(const std::string& room) {

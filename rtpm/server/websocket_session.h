@@ -10,7 +10,8 @@
 // code RFC 6455 does not define (5000 and up; Beast refuses the others) is
 // answered with 1002.
 // Writes go through a bounded queue with one write in flight: a client that
-// reads too slowly is disconnected instead of stalling its rooms. All state
+// reads too slowly is disconnected instead of stalling its rooms. The frames
+// of a burst (messages queued while a write was out) leave in one write. All state
 // lives on the session's strand; send() and left_room() may be called from
 // any thread.
 #pragma once
@@ -108,8 +109,6 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void send_error(ErrorCode code, std::string message, std::optional<std::string> room = {});
   void do_write();
   void on_write(boost::beast::error_code ec, size_t bytes);
-  /// TCP_CORK while a burst of queued messages is written; off when the queue drains.
-  void set_cork(bool on);
   void teardown();
   bool in_room(const std::string& room) const;
 
@@ -129,7 +128,6 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool binary_ = false;            // realtime-pm.bin.v1
   size_t queued_bytes_ = 0;
   bool writing_ = false;
-  bool corked_ = false;
   bool closed_ = false;
   // Rooms joined: usually one, at most max_rooms_per_connection; a vector is a fraction of a
   // hash set's memory.
