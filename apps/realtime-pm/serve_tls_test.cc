@@ -14,57 +14,15 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "rtpm/testing/server_process.h"
+#include "rtpm/testing/tls_certificate.h"
 
 namespace rtpm::testing {
 namespace {
 
 using json::Value;
 using namespace std::chrono_literals;
-
-// Writes a self-signed P-256 certificate for CN=localhost (SAN DNS:localhost)
-// and its key as PEM files.
-void make_certificate(const std::string& cert_file, const std::string& key_file,
-                      const char* common_name = "localhost") {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  ASSERT_NE(key, nullptr);
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, cert, cert, nullptr, nullptr, 0);
-  std::string san = std::string("DNS:") + common_name;
-  for (auto [nid, value] : {std::pair<int, const char*>{NID_basic_constraints, "critical,CA:TRUE"},
-                            {NID_subject_alt_name, san.c_str()}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
-    ASSERT_NE(ext, nullptr);
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
-  FILE* c = std::fopen(cert_file.c_str(), "w");
-  FILE* k = std::fopen(key_file.c_str(), "w");
-  ASSERT_TRUE(c && k);
-  PEM_write_X509(c, cert);
-  PEM_write_PrivateKey(k, key, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(c);
-  std::fclose(k);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-}
 
 class ServeTlsTest : public ::testing::Test {
  protected:
