@@ -1,5 +1,6 @@
 #include "rtpm/server/room.h"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -66,8 +67,8 @@ void Room::remove_members(std::optional<std::string> user_id, std::function<void
 }
 
 void Room::steps(SessionPtr session, protocol::StepsMessage message, Clock::time_point received) {
-  net::post(strand_, [self = shared_from_this(), s = std::move(session), m = std::move(message),
-                      received]() mutable {
+  net::dispatch(strand_, [self = shared_from_this(), s = std::move(session), m = std::move(message),
+                          received]() mutable {
     self->handle(s, [self, s, m = std::move(m), received] {
       return self->core_.steps(s->id(), m, {received, protocol::now_ms()});
     });
@@ -75,17 +76,16 @@ void Room::steps(SessionPtr session, protocol::StepsMessage message, Clock::time
 }
 
 void Room::presence(SessionPtr session, protocol::PresenceMessage message) {
-  net::post(strand_,
-            [self = shared_from_this(), s = std::move(session), m = std::move(message)]() mutable {
-              self->handle(s, [self, s, m = std::move(m)] {
-                return self->core_.presence(s->id(), m, now());
-              });
-            });
+  net::dispatch(strand_, [self = shared_from_this(), s = std::move(session),
+                          m = std::move(message)]() mutable {
+    self->handle(s,
+                 [self, s, m = std::move(m)] { return self->core_.presence(s->id(), m, now()); });
+  });
 }
 
 void Room::leave(SessionPtr session, protocol::LeaveMessage message) {
-  net::post(strand_, [self = shared_from_this(), s = std::move(session),
-                      m = std::move(message)]() mutable {
+  net::dispatch(strand_, [self = shared_from_this(), s = std::move(session),
+                          m = std::move(message)]() mutable {
     self->handle(s, [self, s, m = std::move(m)] { return self->core_.leave(s->id(), m, now()); });
   });
 }
@@ -171,6 +171,17 @@ void Room::execute(room::Effect& effect) {
     for (room::ConnId to : b->to)
       if (auto it = conns_.find(to); it != conns_.end()) it->second->send(p);
   } else if (auto* persist = std::get_if<fx::Persist>(&effect)) {
+    if (ctx_.storage->inline_jobs()) {
+      // Stored before append returns: the answer goes to the core now, its effects behind the
+      // ones still queued, instead of one more trip through the loop.
+      std::optional<Result<void>> stored;
+      ctx_.storage->append(std::move(persist->batch),
+                           [&](Result<void> r) { stored = std::move(r); });
+      if (!stored) return;  // the worker has stopped: the server is shutting down
+      std::vector<std::pair<uint64_t, Result<void>>> results;
+      results.emplace_back(persist->id, std::move(*stored));
+      return run(core_.stored(std::move(results), now()));
+    }
     ctx_.storage->append(std::move(persist->batch), [self, id = persist->id](Result<void> r) {
       // The answers of one group commit arrive one after another on the storage thread:
       // gathered, they reach the core as one event, so that what they make durable goes to

@@ -64,6 +64,8 @@ class StorageWorker {
   void release_memory();
   /// Jobs queued or running.
   size_t pending();
+  /// Whether jobs run on the caller's thread, their callbacks before the call returns.
+  bool inline_jobs() const { return inline_jobs_; }
   /// Runs every queued job, then stops the thread. Idempotent.
   void stop();
 
