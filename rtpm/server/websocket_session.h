@@ -59,6 +59,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   void run(boost::beast::http::request<boost::beast::http::string_body> request);
   /// Queues a message (shared between the recipients of a broadcast); it goes
   /// out as JSON text or in the binary form, per this connection's subprotocol.
+  /// Runs at once when this thread may enter the session's strand (dispatch).
   void send(PayloadPtr message);
   /// The room says this connection is no longer in it (leave, replacement, failure).
   void left_room(const std::string& room);
