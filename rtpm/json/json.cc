@@ -827,6 +827,27 @@ void put_string(std::u16string_view utf16, Sink& out) {
   out.put('"');
   const size_t n = utf16.size();
   for (size_t i = 0; i < n; ++i) {
+    // Eight units at a time while they are ASCII that needs no escape.
+    while (std::endian::native == std::endian::little && n - i >= 8) {
+      uint64_t lo, hi;
+      std::memcpy(&lo, utf16.data() + i, 8);
+      std::memcpy(&hi, utf16.data() + i + 4, 8);
+      constexpr uint64_t kNotAscii = 0xFF80FF80FF80FF80ULL;
+      if ((lo | hi) & kNotAscii) break;
+      // The low byte of each unit, in order.
+      auto narrow = [](uint64_t x) {
+        x = (x | (x >> 8)) & 0x0000FFFF0000FFFFULL;
+        return (x | (x >> 16)) & 0x00000000FFFFFFFFULL;
+      };
+      const uint64_t bytes = narrow(lo) | (narrow(hi) << 32);
+      char packed[8];
+      std::memcpy(packed, &bytes, 8);
+      if (scan_plain(packed, packed + 8) != packed + 8) break;
+      std::memcpy(out.room(8), packed, 8);
+      out.advance(8);
+      i += 8;
+    }
+    if (i >= n) break;
     const uint32_t c = utf16[i];
     if (c < 0x80) {
       if (special_byte(static_cast<unsigned char>(c))) {
@@ -1018,29 +1039,43 @@ bool is_wtf8(std::string_view bytes) {
 }
 
 std::u16string to_utf16(std::string_view wtf8) {
-  std::u16string out;
-  out.reserve(wtf8.size());
+  // Every byte gives at most one UTF-16 unit (a four-byte sequence gives two),
+  // so the text fits in wtf8.size() units; written through a pointer, with
+  // ASCII eight bytes at a time, then trimmed.
+  std::u16string out(wtf8.size(), u'\0');
+  char16_t* w = out.data();
   const auto* p = reinterpret_cast<const unsigned char*>(wtf8.data());
   const auto* end = p + wtf8.size();
   while (p < end) {
+    if (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      if ((x & kHighs) == 0) {
+        for (int i = 0; i < 8; ++i) w[i] = static_cast<char16_t>(p[i]);
+        p += 8;
+        w += 8;
+        continue;
+      }
+    }
     if (*p < 0x80) {
-      out += static_cast<char16_t>(*p++);
+      *w++ = static_cast<char16_t>(*p++);
       continue;
     }
     uint32_t cp;
     const int len = decode_wtf8(p, end, &cp);
     if (len < 0) {
-      out += u'\uFFFD';
+      *w++ = u'\uFFFD';
       p += -len;
     } else if (cp < 0x10000) {
-      out += static_cast<char16_t>(cp);
+      *w++ = static_cast<char16_t>(cp);
       p += len;
     } else {
-      out += static_cast<char16_t>(0xD800 + ((cp - 0x10000) >> 10));
-      out += static_cast<char16_t>(0xDC00 + ((cp - 0x10000) & 0x3FF));
+      *w++ = static_cast<char16_t>(0xD800 + ((cp - 0x10000) >> 10));
+      *w++ = static_cast<char16_t>(0xDC00 + ((cp - 0x10000) & 0x3FF));
       p += len;
     }
   }
+  out.resize(static_cast<size_t>(w - out.data()));
   return out;
 }
 
@@ -1074,9 +1109,22 @@ void Writer::separate() {
   }
 }
 
+// The separator before a value, if any, then `c`, in one append.
+void Writer::open(char c) {
+  char text[2];
+  size_t n = 0;
+  if (after_key_) {
+    after_key_ = false;
+  } else if (!first_.empty()) {
+    if (!first_.back()) text[n++] = ',';
+    first_.back() = 0;
+  }
+  text[n++] = c;
+  out_.append(text, n);
+}
+
 void Writer::begin_object() {
-  separate();
-  out_ += '{';
+  open('{');
   first_.push_back(1);
 }
 
@@ -1087,8 +1135,7 @@ void Writer::end_object() {
 }
 
 void Writer::begin_array() {
-  separate();
-  out_ += '[';
+  open('[');
   first_.push_back(1);
 }
 
@@ -1099,6 +1146,27 @@ void Writer::end_array() {
 }
 
 void Writer::key(std::string_view k) {
+  constexpr size_t kShort = 32;
+  if (k.size() <= kShort && scan_plain(k.data(), k.data() + k.size()) == k.data() + k.size()) {
+    // Nothing to escape (every key the model writes): the separator, the
+    // quoted key and the colon in one append.
+    char text[kShort + 4];
+    size_t n = 0;
+    if (after_key_) {
+      after_key_ = false;
+    } else if (!first_.empty()) {
+      if (!first_.back()) text[n++] = ',';
+      first_.back() = 0;
+    }
+    text[n++] = '"';
+    std::memcpy(text + n, k.data(), k.size());
+    n += k.size();
+    text[n++] = '"';
+    text[n++] = ':';
+    out_.append(text, n);
+    after_key_ = true;
+    return;
+  }
   separate();
   Sink sink(out_, k.size() + 3);
   put_string(k, sink);
@@ -1113,6 +1181,12 @@ void Writer::value(const Value& v) {
 
 void Writer::string(std::string_view wtf8) {
   separate();
+  if (scan_plain(wtf8.data(), wtf8.data() + wtf8.size()) == wtf8.data() + wtf8.size()) {
+    out_ += '"';
+    out_.append(wtf8);
+    out_ += '"';
+    return;
+  }
   write_string(wtf8, out_);
 }
 

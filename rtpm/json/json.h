@@ -142,6 +142,7 @@ class Writer {
 
  private:
   void separate();
+  void open(char c);
   std::string& out_;
   // Per open container: 1 while nothing is written in it yet. A string, so that
   // the usual nesting (up to 15 levels) fits its inline buffer and a message

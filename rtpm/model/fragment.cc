@@ -13,7 +13,7 @@ namespace rtpm::model {
 Fragment::Fragment() = default;
 
 Fragment::Fragment(std::vector<NodeRef> children, int size)
-    : data_(internal::Chunk::build(children.data(), static_cast<int>(children.size()))),
+    : data_(internal::Chunk::build_from(children.data(), static_cast<int>(children.size()))),
       size_(size) {}
 
 int Fragment::child_count() const { return data_ ? data_->count() : 0; }
@@ -321,13 +321,45 @@ void Fragment::write_json(json::Writer& w) const {
   w.end_array();
 }
 
+namespace {
+
+/// Joins adjacent text nodes with the same marks in nodes[0, n), in place;
+/// returns how many nodes remain and sets `size` to their total size.
+size_t join_text(NodeRef* nodes, size_t n, int& size) {
+  size = 0;
+  size_t out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size += nodes[i]->node_size();
+    if (i && nodes[i]->is_text() && nodes[out - 1]->same_markup(*nodes[i])) {
+      nodes[out - 1] = nodes[i]->with_text(nodes[out - 1]->text() + nodes[i]->text());
+    } else {
+      if (out != i) nodes[out] = std::move(nodes[i]);
+      ++out;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 /// Deserialize a fragment from its JSON representation.
 Fragment Fragment::from_json(const Schema& schema, const json::Value& value) {
   if (!internal::js_truthy(&value)) return empty();
   if (!value.is_array()) throw RangeError("Invalid input for Fragment.fromJSON");
+  const json::Array& items = value.as_array();
+  if (items.size() <= static_cast<size_t>(Chunk::kFanout)) {
+    // Port note: a short list (a paragraph's text) is built without a vector.
+    NodeRef nodes[Chunk::kFanout];
+    size_t n = 0;
+    for (const json::Value& item : items) nodes[n++] = Node::from_json(schema, item);
+    Fragment result;
+    n = join_text(nodes, n, result.size_);
+    result.data_ = Chunk::build_from(nodes, static_cast<int>(n));
+    return n ? result : empty();
+  }
   std::vector<NodeRef> nodes;
-  nodes.reserve(value.as_array().size());
-  for (const json::Value& item : value.as_array()) nodes.push_back(Node::from_json(schema, item));
+  nodes.reserve(items.size());
+  for (const json::Value& item : items) nodes.push_back(Node::from_json(schema, item));
   return from_array(std::move(nodes));
 }
 
@@ -337,17 +369,7 @@ Fragment Fragment::from_array(std::vector<NodeRef> array) {
   if (array.empty()) return empty();
   // Port note: joins in place instead of copying into a second array.
   int size = 0;
-  size_t out = 0;
-  for (size_t i = 0; i < array.size(); ++i) {
-    size += array[i]->node_size();
-    if (i && array[i]->is_text() && array[out - 1]->same_markup(*array[i])) {
-      array[out - 1] = array[i]->with_text(array[out - 1]->text() + array[i]->text());
-    } else {
-      if (out != i) array[out] = std::move(array[i]);
-      ++out;
-    }
-  }
-  array.resize(out);
+  array.resize(join_text(array.data(), array.size(), size));
   return Fragment(std::move(array), size);
 }
 

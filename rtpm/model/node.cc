@@ -7,6 +7,7 @@
 #include "rtpm/base/error.h"
 #include "rtpm/model/internal/depth_guard.h"
 #include "rtpm/model/internal/js.h"
+#include "rtpm/model/internal/pool.h"
 #include "rtpm/model/replace.h"
 #include "rtpm/model/resolved_pos.h"
 #include "rtpm/model/schema.h"
@@ -62,6 +63,12 @@ Node::Serial::Serial() {
     end = next + kBlock;
   }
   value = next++;
+}
+
+void* Node::operator new(size_t bytes) { return internal::pool_allocate(bytes); }
+
+void Node::operator delete(void* block, size_t bytes) noexcept {
+  internal::pool_free(block, bytes);
 }
 
 std::string max_depth_message() {
@@ -428,6 +435,9 @@ void Node::write_json(json::Writer& w) const {
 
 std::string Node::to_json_string() const {
   std::string out;
+  // Port note: room for text of this size plus markup, so that a large
+  // document's text is not copied again at each doubling of the string.
+  out.reserve(static_cast<size_t>(node_size_) * 5 / 2 + 64);
   json::Writer w(out);
   write_json(w);
   return out;
@@ -437,25 +447,45 @@ std::string Node::to_json_string() const {
 NodeRef Node::from_json(const Schema& schema, const json::Value& json) {
   internal::DepthGuard level(from_json_depth, kMaxDepth, max_depth_message);
   if (!internal::js_truthy(&json)) throw RangeError("Invalid input for Node.fromJSON");
+  // Port note: the members are looked up in one pass (json.find for each).
+  const json::Value *json_marks = nullptr, *type = nullptr, *text = nullptr,
+                    *json_content = nullptr, *attrs = nullptr;
+  if (json.is_object()) {
+    for (const json::Member& member : json.as_object()) {
+      const std::string& key = member.first;
+      if (key == "type") {
+        type = &member.second;
+      } else if (key == "content") {
+        json_content = &member.second;
+      } else if (key == "text") {
+        text = &member.second;
+      } else if (key == "marks") {
+        json_marks = &member.second;
+      } else if (key == "attrs") {
+        attrs = &member.second;
+      }
+    }
+  }
   MarkSet marks;
-  const json::Value* json_marks = json.find("marks");
   if (internal::js_truthy(json_marks)) {
     if (!json_marks->is_array()) throw RangeError("Invalid mark data for Node.fromJSON");
     marks.reserve(json_marks->as_array().size());
     for (const json::Value& m : json_marks->as_array()) marks.push_back(Mark::from_json(schema, m));
   }
-  const json::Value* type = json.find("type");
   // `json.type == "text"` (loose equality: arrays compare by their join).
-  if (type && (type->is_string() || type->is_array()) && internal::js_to_string(type) == "text") {
-    const json::Value* text = json.find("text");
+  const bool is_text =
+      type && (type->is_string() ? type->as_string() == "text"
+                                 : type->is_array() && internal::js_to_string(type) == "text");
+  if (is_text) {
     if (!text || !text->is_string()) throw RangeError("Invalid text node in JSON");
     return schema.text(json::to_utf16(text->as_string()), std::move(marks));
   }
-  const json::Value* json_content = json.find("content");
   Fragment content = json_content ? Fragment::from_json(schema, *json_content) : Fragment::empty();
-  const NodeType* node_type = schema.node_type(internal::js_to_string(type));
-  return node_type->create(node_type->compute_attrs_from_json(json.find("attrs")),
-                           std::move(content), std::move(marks));
+  const NodeType* node_type = type && type->is_string()
+                                  ? schema.node_type(type->as_string())
+                                  : schema.node_type(internal::js_to_string(type));
+  return node_type->create(node_type->compute_attrs_from_json(attrs), std::move(content),
+                           std::move(marks));
 }
 
 NodeRef Node::with_text(std::u16string text) const {

@@ -51,6 +51,10 @@ class Node : public RefCounted<Node> {
   /// Text node constructor (for Schema::text and with_text).
   Node(const NodeType* type, Attrs attrs, std::u16string text, MarkSet marks);
 
+  /// Nodes come from a per-thread pool (rtpm/model/internal/pool.h).
+  static void* operator new(size_t bytes);
+  static void operator delete(void* block, size_t bytes) noexcept;
+
   /// The type of node that this is.
   const NodeType* type() const { return type_; }
   /// The attributes of this node (every attribute of its type).

@@ -104,6 +104,10 @@ thread_local const NodeType* create_and_fill_root = nullptr;  // of the outermos
 
 std::string stack_exceeded() { return "Maximum call stack size exceeded"; }
 
+// Up to this many node or mark types, a lookup by name scans them instead of
+// hashing the name.
+constexpr size_t kScanTypes = 16;
+
 // `falsy` is the value of a falsy `value` (nullptr = null).
 Attrs compute_attrs(const std::vector<Attribute>& attrs, const AttrMap* value,
                     const json::Value* falsy = nullptr) {
@@ -625,11 +629,22 @@ std::shared_ptr<const Schema> Schema::from_json(const json::Value& spec) {
 }
 
 const NodeType* Schema::find_node_type(std::string_view name) const {
+  // Port note: a short list is scanned (no string to build and hash).
+  if (nodes_.size() <= kScanTypes) {
+    for (const auto& type : nodes_)
+      if (type->name() == name) return type.get();
+    return nullptr;
+  }
   auto it = node_by_name_.find(std::string(name));
   return it == node_by_name_.end() ? nullptr : it->second;
 }
 
 const MarkType* Schema::find_mark_type(std::string_view name) const {
+  if (marks_.size() <= kScanTypes) {
+    for (const auto& type : marks_)
+      if (type->name() == name) return type.get();
+    return nullptr;
+  }
   auto it = mark_by_name_.find(std::string(name));
   return it == mark_by_name_.end() ? nullptr : it->second;
 }

@@ -5,14 +5,22 @@
 #include <new>
 
 #include "rtpm/model/content_match.h"
+#include "rtpm/model/internal/pool.h"
 #include "rtpm/model/node.h"
 
 namespace rtpm::model::internal {
 
 static_assert(alignof(Chunk) >= alignof(NodeRef));
 
+size_t Chunk::bytes(bool leaf, int slots) {
+  // The slots, then the size of each slot's subtree, then (internal chunks)
+  // the node count of each kid.
+  const size_t per_slot = sizeof(void*) + sizeof(int) * (leaf ? 1 : 2);
+  return sizeof(Chunk) + per_slot * static_cast<size_t>(slots);
+}
+
 Chunk* Chunk::allocate(bool leaf, int slots) {
-  void* mem = ::operator new(sizeof(Chunk) + sizeof(void*) * static_cast<size_t>(slots));
+  void* mem = pool_allocate(bytes(leaf, slots));
   return new (mem) Chunk(leaf, slots);
 }
 
@@ -27,40 +35,74 @@ void Chunk::add_flags(const Chunk& kid) {
   node_height_ = std::max(node_height_, kid.node_height_);
 }
 
+void Chunk::init_kid(int i, const Chunk* kid) {
+  new (&kids()[i]) ChunkRef(kid);
+  sizes()[i] = kid->size_;
+  counts()[i] = kid->count_;
+  size_ += kid->size_;
+  count_ += kid->count_;
+  add_flags(*kid);
+}
+
+void Chunk::prefetch_slots() const {
+  // Both kinds of slot are a pointer to an object whose count is its first word.
+  const void* const* slots = reinterpret_cast<const void* const*>(kids());
+  for (int i = 0; i < slots_; ++i) __builtin_prefetch(slots[i], 1);
+}
+
 void Chunk::ref_dec() const {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   Chunk* self = const_cast<Chunk*>(this);
   if (leaf_) {
+    prefetch_slots();
     for (int i = 0; i < slots_; ++i) nodes()[i].~NodeRef();
   } else {
+    prefetch_slots();
     for (int i = 0; i < slots_; ++i) kids()[i].~ChunkRef();
   }
+  const size_t size = bytes(leaf_, slots_);
   self->~Chunk();
-  ::operator delete(self);
+  pool_free(self, size);
 }
 
-ChunkRef Chunk::build(const NodeRef* nodes_in, int n) {
+// A leaf over nodes[0, n) (1 <= n <= kFanout), taking the handles when `steal`.
+template <bool steal, typename NodePtr>
+Chunk* Chunk::make_leaf(NodePtr nodes_in, int n) {
+  Chunk* c = allocate(true, n);
+  for (int i = 0; i < n; ++i) {
+    const Node& node = *nodes_in[i];
+    c->sizes()[i] = node.node_size();
+    c->size_ += node.node_size();
+    c->add_flags(node);
+    if constexpr (steal) {
+      new (&c->nodes()[i]) NodeRef(std::move(nodes_in[i]));
+    } else {
+      new (&c->nodes()[i]) NodeRef(nodes_in[i]);
+    }
+  }
+  c->count_ = n;
+  return c;
+}
+
+template <bool steal, typename NodePtr>
+ChunkRef Chunk::build_leaves(NodePtr nodes_in, int n) {
   if (n == 0) return nullptr;
+  if (n <= kFanout) return ChunkRef(make_leaf<steal>(nodes_in, n));
   // Leaves: as even as possible, at most kFanout each.
   int leaves = (n + kFanout - 1) / kFanout;
   std::vector<ChunkRef> level;
   level.reserve(leaves);
   for (int l = 0, pos = 0; l < leaves; ++l) {
     int take = n / leaves + (l < n % leaves ? 1 : 0);
-    Chunk* c = allocate(true, take);
-    for (int i = 0; i < take; ++i) {
-      const NodeRef& node = nodes_in[pos + i];
-      new (&c->nodes()[i]) NodeRef(node);
-      c->size_ += node->node_size();
-      c->add_flags(*node);
-    }
-    c->count_ = take;
+    level.emplace_back(make_leaf<steal>(nodes_in + pos, take));
     pos += take;
-    level.emplace_back(c);
   }
-  if (level.size() == 1) return level[0];
   return build_level(level.data(), static_cast<int>(level.size()));
 }
+
+ChunkRef Chunk::build(const NodeRef* nodes_in, int n) { return build_leaves<false>(nodes_in, n); }
+
+ChunkRef Chunk::build_from(NodeRef* nodes_in, int n) { return build_leaves<true>(nodes_in, n); }
 
 ChunkRef Chunk::build_level(const ChunkRef* kids_in, int n) {
   if (n == 1) return kids_in[0];
@@ -71,10 +113,7 @@ ChunkRef Chunk::build_level(const ChunkRef* kids_in, int n) {
     int take = n / groups + (g < n % groups ? 1 : 0);
     Chunk* c = allocate(false, take);
     for (int i = 0; i < take; ++i) {
-      new (&c->kids()[i]) ChunkRef(kids_in[pos + i]);
-      c->size_ += kids_in[pos + i]->size_;
-      c->count_ += kids_in[pos + i]->count_;
-      c->add_flags(*kids_in[pos + i]);
+      c->init_kid(i, kids_in[pos + i].get());
     }
     c->height_ = static_cast<uint8_t>(kids_in[pos]->height_ + 1);
     pos += take;
@@ -86,10 +125,10 @@ ChunkRef Chunk::build_level(const ChunkRef* kids_in, int n) {
 const NodeRef& Chunk::at(int index) const {
   const Chunk* c = this;
   while (!c->leaf_) {
-    const ChunkRef* k = c->kids();
+    const int* counts = c->counts();
     int i = 0;
-    while (index >= k[i]->count_) index -= k[i++]->count_;
-    c = k[i].get();
+    while (index >= counts[i]) index -= counts[i++];
+    c = c->kids()[i].get();
   }
   return c->nodes()[index];
 }
@@ -98,19 +137,20 @@ void Chunk::find(int pos, int& index, int& offset) const {
   const Chunk* c = this;
   int idx = 0, cur = 0;
   while (!c->leaf_) {
-    const ChunkRef* k = c->kids();
+    const int* sizes = c->sizes();
+    const int* counts = c->counts();
     int i = 0, last = c->slots_ - 1;
     // Descend into the first kid that ends at or after pos.
-    while (i < last && cur + k[i]->size_ < pos) {
-      cur += k[i]->size_;
-      idx += k[i]->count_;
+    while (i < last && cur + sizes[i] < pos) {
+      cur += sizes[i];
+      idx += counts[i];
       ++i;
     }
-    c = k[i].get();
+    c = c->kids()[i].get();
   }
-  const NodeRef* nodes = c->nodes();
+  const int* sizes = c->sizes();
   for (int i = 0;; ++i) {
-    int end = cur + nodes[i]->node_size();
+    int end = cur + sizes[i];
     if (end >= pos || i == c->slots_ - 1) {
       if (end == pos) {
         index = idx + i + 1;
@@ -128,24 +168,53 @@ void Chunk::find(int pos, int& index, int& offset) const {
 ChunkRef Chunk::replace(int index, NodeRef node) const {
   Chunk* c = allocate(leaf_, slots_);
   c->count_ = count_;
+  // The flags of the other slots are unchanged: unless the replaced node or
+  // kid was the one that set a flag or the height, this chunk's values plus
+  // the new slot's are exact, without reading the other slots.
+  c->flags_ = flags_;
+  c->node_height_ = node_height_;
+  prefetch_slots();
   if (leaf_) {
+    const Node& old = *nodes()[index];
     for (int i = 0; i < slots_; ++i) {
-      const NodeRef& n = i == index ? node : nodes()[i];
-      new (&c->nodes()[i]) NodeRef(n);
-      c->add_flags(*n);
+      if (i != index) new (&c->nodes()[i]) NodeRef(nodes()[i]);
     }
-    c->size_ = size_ - nodes()[index]->node_size() + node->node_size();
+    std::copy(sizes(), sizes() + slots_, c->sizes());
+    c->sizes()[index] = node->node_size();
+    c->size_ = size_ - sizes()[index] + node->node_size();
+    c->add_flags(*node);
+    const bool lost_flag = (old.is_text() && !node->is_text()) ||
+                           (!old.marks().empty() && node->marks().empty()) ||
+                           (old.height() == node_height_ && node->height() < old.height());
+    new (&c->nodes()[index]) NodeRef(std::move(node));
+    if (lost_flag) {
+      c->flags_ = 0;
+      c->node_height_ = 0;
+      for (int i = 0; i < slots_; ++i) c->add_flags(*c->nodes()[i]);
+    }
     return ChunkRef(c);
   }
   int i = 0;
-  while (index >= kids()[i]->count_) index -= kids()[i++]->count_;
-  ChunkRef replaced = kids()[i]->replace(index, std::move(node));
+  while (index >= counts()[i]) index -= counts()[i++];
+  const Chunk& old = *kids()[i];
+  ChunkRef replaced = old.replace(index, std::move(node));
   for (int j = 0; j < slots_; ++j) {
-    new (&c->kids()[j]) ChunkRef(j == i ? replaced : kids()[j]);
-    c->add_flags(*c->kids()[j]);
+    if (j != i) new (&c->kids()[j]) ChunkRef(kids()[j]);
   }
-  c->size_ = size_ - kids()[i]->size_ + replaced->size_;
+  std::copy(sizes(), sizes() + 2 * slots_, c->sizes());  // sizes and counts
+  c->sizes()[i] = replaced->size_;
+  c->size_ = size_ - sizes()[i] + replaced->size_;
   c->height_ = height_;
+  c->add_flags(*replaced);
+  const bool lost_flag =
+      (old.flags_ & ~replaced->flags_) != 0 ||
+      (old.node_height_ == node_height_ && replaced->node_height_ < old.node_height_);
+  new (&c->kids()[i]) ChunkRef(std::move(replaced));
+  if (lost_flag) {
+    c->flags_ = 0;
+    c->node_height_ = 0;
+    for (int j = 0; j < slots_; ++j) c->add_flags(*c->kids()[j]);
+  }
   return ChunkRef(c);
 }
 
@@ -153,14 +222,14 @@ bool Chunk::each_all(int offset, int index, FunctionRef<bool(const NodeRef&, int
   if (leaf_) {
     for (int i = 0; i < slots_; ++i) {
       if (!f(nodes()[i], offset, index + i)) return false;
-      offset += nodes()[i]->node_size();
+      offset += sizes()[i];
     }
     return true;
   }
   for (int i = 0; i < slots_; ++i) {
     if (!kids()[i]->each_all(offset, index, f)) return false;
-    offset += kids()[i]->size_;
-    index += kids()[i]->count_;
+    offset += sizes()[i];
+    index += counts()[i];
   }
   return true;
 }
@@ -177,18 +246,18 @@ bool Chunk::walk(int skip, int& offset, int& index,
   if (leaf_) {
     for (int i = skip; i < slots_; ++i) {
       if (!f(nodes()[i], offset, index)) return false;
-      offset += nodes()[i]->node_size();
+      offset += sizes()[i];
       ++index;
     }
     return true;
   }
   int i = 0;
-  while (skip >= kids()[i]->count_) skip -= kids()[i++]->count_;
+  while (skip >= counts()[i]) skip -= counts()[i++];
   if (!kids()[i]->walk(skip, offset, index, f)) return false;
   for (++i; i < slots_; ++i) {
     if (!kids()[i]->each_all(offset, index, f)) return false;
-    offset += kids()[i]->size_;
-    index += kids()[i]->count_;
+    offset += sizes()[i];
+    index += counts()[i];
   }
   return true;
 }
@@ -228,17 +297,14 @@ ChunkRef Chunk::make(bool leaf, const void* const* items, int n) {
     for (int i = 0; i < n; ++i) {
       const Node* node = static_cast<const Node*>(items[i]);
       new (&c->nodes()[i]) NodeRef(const_cast<Node*>(node));
+      c->sizes()[i] = node->node_size();
       c->size_ += node->node_size();
       c->add_flags(*node);
     }
     c->count_ = n;
   } else {
     for (int i = 0; i < n; ++i) {
-      const Chunk* kid = static_cast<const Chunk*>(items[i]);
-      new (&c->kids()[i]) ChunkRef(kid);
-      c->size_ += kid->size_;
-      c->count_ += kid->count_;
-      c->add_flags(*kid);
+      c->init_kid(i, static_cast<const Chunk*>(items[i]));
     }
     c->height_ = static_cast<uint8_t>(static_cast<const Chunk*>(items[0])->height_ + 1);
   }

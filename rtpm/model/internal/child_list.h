@@ -29,10 +29,12 @@ using ChunkRef = Ref<const Chunk>;
 class alignas(8) Chunk {
  public:
   /// Slots per chunk.
-  static constexpr int kFanout = 16;
+  static constexpr int kFanout = 8;
 
   /// Builds a balanced tree over `nodes` (null for an empty list).
   static ChunkRef build(const NodeRef* nodes, int n);
+  /// The same, taking the handles out of `nodes` (left null) instead of copying them.
+  static ChunkRef build_from(NodeRef* nodes, int n);
 
   /// Number of nodes in this subtree.
   int count() const { return count_; }
@@ -89,6 +91,7 @@ class alignas(8) Chunk {
   enum : uint8_t { kHasText = 1, kHasMarks = 2 };
   struct Joined;
   Chunk(bool leaf, int slots) : leaf_(leaf), slots_(static_cast<uint16_t>(slots)) {}
+  static size_t bytes(bool leaf, int slots);
   static Chunk* allocate(bool leaf, int slots);
   /// A chunk over `n` (1 <= n <= kFanout) items: nodes when `leaf`, else
   /// chunks of equal height. An internal list of one chunk gives that chunk.
@@ -104,8 +107,23 @@ class alignas(8) Chunk {
   const ContentMatch* match_all(const ContentMatch* start) const;
   const ContentMatch* run(const ContentMatch* start, int from, int to) const;
   static ChunkRef build_level(const ChunkRef* kids, int n);
+  template <bool steal, typename NodePtr>
+  static Chunk* make_leaf(NodePtr nodes, int n);
+  template <bool steal, typename NodePtr>
+  static ChunkRef build_leaves(NodePtr nodes, int n);
   NodeRef* nodes() const { return reinterpret_cast<NodeRef*>(const_cast<Chunk*>(this) + 1); }
   ChunkRef* kids() const { return reinterpret_cast<ChunkRef*>(const_cast<Chunk*>(this) + 1); }
+  /// Per slot: the node_size() of the node (leaf) or the size of the kid, kept
+  /// beside the slots so that lookups do not visit every node or kid they pass.
+  int* sizes() const { return reinterpret_cast<int*>(kids() + slots_); }
+  /// Internal chunks, per slot: the kid's count().
+  int* counts() const { return sizes() + slots_; }
+  /// Asks for the counts of every slot's node or kid to be loaded: copying or
+  /// freeing a chunk updates them all, and a document too large for the cache
+  /// would otherwise wait for each in turn.
+  void prefetch_slots() const;
+  /// Sets slot i (of an internal chunk being built) to `kid` and adds it to the totals.
+  void init_kid(int i, const Chunk* kid);
   bool each_all(int offset, int index, FunctionRef<bool(const NodeRef&, int, int)> f) const;
   bool walk(int skip, int& offset, int& index, FunctionRef<bool(const NodeRef&, int, int)> f) const;
 
