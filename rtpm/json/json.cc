@@ -1098,27 +1098,27 @@ std::string to_wtf8(std::u16string_view utf16) {
 // ---------------------------------------------------------------------------
 // Writer
 
-void Writer::separate() {
+size_t Writer::put_separator(char* text) {
   if (after_key_) {
     after_key_ = false;
-    return;
+    return 0;
   }
-  if (!first_.empty()) {
-    if (!first_.back()) out_ += ',';
-    first_.back() = 0;
-  }
+  if (first_.empty()) return 0;
+  size_t n = 0;
+  if (!first_.back()) text[n++] = ',';
+  first_.back() = 0;
+  return n;
+}
+
+void Writer::separate() {
+  char comma;
+  if (put_separator(&comma)) out_ += comma;
 }
 
 // The separator before a value, if any, then `c`, in one append.
 void Writer::open(char c) {
   char text[2];
-  size_t n = 0;
-  if (after_key_) {
-    after_key_ = false;
-  } else if (!first_.empty()) {
-    if (!first_.back()) text[n++] = ',';
-    first_.back() = 0;
-  }
+  size_t n = put_separator(text);
   text[n++] = c;
   out_.append(text, n);
 }
@@ -1151,13 +1151,7 @@ void Writer::key(std::string_view k) {
     // Nothing to escape (every key the model writes): the separator, the
     // quoted key and the colon in one append.
     char text[kShort + 4];
-    size_t n = 0;
-    if (after_key_) {
-      after_key_ = false;
-    } else if (!first_.empty()) {
-      if (!first_.back()) text[n++] = ',';
-      first_.back() = 0;
-    }
+    size_t n = put_separator(text);
     text[n++] = '"';
     std::memcpy(text + n, k.data(), k.size());
     n += k.size();

@@ -143,6 +143,9 @@ class Writer {
  private:
   void separate();
   void open(char c);
+  /// The separator the next value needs (a comma, or nothing after a key or first in its
+  /// container) into `text`; returns its length (0 or 1).
+  size_t put_separator(char* text);
   std::string& out_;
   // Per open container: 1 while nothing is written in it yet. A string, so that
   // the usual nesting (up to 15 levels) fits its inline buffer and a message
