@@ -109,7 +109,7 @@ class ServerStream {
         handler, buffers);
   }
 
-  /// From now on writes are held (see above) until release_writes.
+  /// From now on writes are held (see above) until release_writes; holding already, nothing.
   void hold_writes() {
     if (!held_) held_ = std::make_unique<Held>();
     held_->holding = true;

@@ -31,7 +31,6 @@ void StorageWorker::push(Job job) {
 }
 
 void StorageWorker::run_one(Job& job) {
-  // (The thread gathers consecutive appends itself; here one comes when inline.)
   if (auto* l = std::get_if<Load>(&job)) {
     l->done(store_.load_room(l->room, l->history_before));
   } else if (auto* c = std::get_if<Create>(&job)) {

@@ -101,7 +101,8 @@ class StorageWorker {
   using Job = std::variant<Load, Create, Exists, Append, Snapshot, Call>;
 
   void push(Job job);
-  /// Runs one job other than an append (appends go to the store as a group).
+  /// Runs one job (an append as a group of its one batch: the thread's loop gathers
+  /// consecutive appends into one group itself).
   void run_one(Job& job);
   void set_running(size_t n);
   void run();

@@ -419,7 +419,7 @@ void WebSocketSession::on_write(beast::error_code ec, size_t) {
     // Several messages waiting (a broadcast burst, a busy room): their frames are held and
     // leave in one write (ServerStream's held writes) instead of one system call -- and on
     // loopback one trip through the receiving stack -- each.
-    if (!stream.holding_writes()) stream.hold_writes();
+    stream.hold_writes();
     return do_write();
   }
   if (queue_.empty()) std::vector<PayloadPtr>().swap(queue_);  // an idle connection holds no queue
